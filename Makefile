@@ -1,0 +1,32 @@
+# scimgate — see README.md. The two commands: `make run` and `make test`.
+
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN     := bin/scimgate
+GOFILES := $(shell find cmd gateway ldapstore schema test -name '*.go')
+
+.PHONY: build run test vet fmt-check slapd clean
+
+## build: the scimgate binary, in bin/
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/scimgate
+
+## run: install slapd if needed, then start a throwaway directory with demo data and the gateway
+run: slapd build
+	./$(BIN) dev
+
+## test: vet, a gofmt check, and every test (integration tests included) with the race detector
+test: vet fmt-check
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+slapd:
+	@test/slapd/install.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,220 @@
+// Package config reads scimgate's configuration: one YAML file, every key
+// of which the environment can override as SCIMGATE_<SECTION>_<KEY>, and
+// validation that names the wrong key and says why.
+//
+// It only assembles and checks the sections that the other packages define
+// (gateway.ServerConfig, ldapstore.Config, ...); what each key means is
+// documented beside its field there.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/scimgate/scimgate/gateway"
+	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/schema"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Server    gateway.ServerConfig     `yaml:"server"`
+	LDAP      ldapstore.Config         `yaml:"ldap"`
+	Users     ldapstore.ResourceConfig `yaml:"users"`
+	Groups    ldapstore.ResourceConfig `yaml:"groups"`
+	Directory Directory                `yaml:"directory"`
+	Auth      gateway.AuthConfig       `yaml:"auth"`
+	Log       Log                      `yaml:"log"`
+}
+
+// Directory is the "directory" section.
+//
+//	directory:
+//	  profile: openldap
+type Directory struct {
+	// Profile names the mapping preset for the kind of directory.
+	Profile string `yaml:"profile"`
+}
+
+// Log is the "log" section.
+//
+//	log:
+//	  level: info     # debug | info | warn | error
+//	  format: json    # json | console
+type Log struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// EnvPrefix starts every environment variable scimgate reads.
+const EnvPrefix = "SCIMGATE_"
+
+// EnvConfigFile names the configuration file when --config is not given.
+const EnvConfigFile = EnvPrefix + "CONFIG"
+
+// Default returns the configuration used where neither the file nor the
+// environment says otherwise.
+func Default() Config {
+	return Config{
+		Server:    gateway.DefaultServerConfig(),
+		LDAP:      ldapstore.Config{}.WithDefaults(),
+		Directory: Directory{Profile: "openldap"},
+		Auth:      gateway.AuthConfig{Mode: gateway.AuthOAuth},
+		Log:       Log{Level: "info", Format: "json"},
+	}
+}
+
+// Load reads the file at path (none if path is empty), applies the
+// SCIMGATE_* variables of environ over it, and validates the result.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)                                               // a misspelt key is an error, not a silent default
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+			return cfg, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every problem of the configuration, one per line, each
+// naming its key.
+func (c Config) Validate() error {
+	errs := []error{
+		c.Server.Validate(),
+		c.LDAP.Validate(),
+		c.Users.Validate("users"),
+		c.Groups.Validate("groups"),
+		c.Auth.Validate(),
+	}
+	if _, err := schema.Preset(c.Directory.Profile); err != nil {
+		errs = append(errs, fmt.Errorf("directory.profile: %w", err))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	if c.Log.Format != "json" && c.Log.Format != "console" {
+		errs = append(errs, fmt.Errorf("log.format: %q is not json or console", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}
+
+// EnvVars lists every environment variable that sets a key, with its key,
+// in file order: SCIMGATE_SERVER_LISTEN → server.listen.
+func EnvVars() [][2]string {
+	var out [][2]string
+	walk(reflect.ValueOf(&Config{}).Elem(), nil, func(path []string, _ reflect.Value) {
+		out = append(out, [2]string{envName(path), strings.Join(path, ".")})
+	})
+	return out
+}
+
+func envName(path []string) string {
+	return EnvPrefix + strings.ToUpper(strings.Join(path, "_"))
+}
+
+// applyEnv sets the keys named by SCIMGATE_* variables. Lists are comma
+// separated, durations as in "5s", booleans as true/false. An unknown
+// SCIMGATE_* variable is an error, so that a misspelling is not ignored.
+func applyEnv(cfg *Config, environ []string) error {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, EnvPrefix) && k != EnvConfigFile {
+			env[k] = v
+		}
+	}
+	var errs []error
+	walk(reflect.ValueOf(cfg).Elem(), nil, func(path []string, f reflect.Value) {
+		name := envName(path)
+		v, ok := env[name]
+		if !ok {
+			return
+		}
+		delete(env, name)
+		if err := setFromString(f, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", name, strings.Join(path, "."), err))
+		}
+	})
+	for name := range env {
+		errs = append(errs, fmt.Errorf("%s: no such setting (see `scimgate env` for the list)", name))
+	}
+	return errors.Join(errs...)
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+// walk calls fn for every settable leaf of v (a struct), with its YAML path.
+// Lists of structures (auth.tokens) have no environment form.
+func walk(v reflect.Value, path []string, fn func([]string, reflect.Value)) {
+	t := v.Type()
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		f := v.Field(i)
+		p := append(append([]string(nil), path...), tag)
+		switch {
+		case f.Kind() == reflect.Struct:
+			walk(f, p, fn)
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
+		default:
+			fn(p, f)
+		}
+	}
+}
+
+func setFromString(f reflect.Value, s string) error {
+	switch {
+	case f.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as 5s or 1m30s", s)
+		}
+		f.SetInt(int64(d))
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		f.SetBool(b)
+	case f.Kind() == reflect.Int || f.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", s)
+		}
+		f.SetInt(n)
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+		var list []string
+		for _, part := range strings.Split(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				list = append(list, part)
+			}
+		}
+		f.Set(reflect.ValueOf(list))
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+const minimal = `
+ldap:
+  urls: [ldap://127.0.0.1:389]
+  bind_dn: cn=admin,dc=example,dc=org
+  bind_password: secret
+users:
+  base_dn: ou=people,dc=example,dc=org
+groups:
+  base_dn: ou=groups,dc=example,dc=org
+auth:
+  mode: bypass
+`
+
+func write(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFileAndEnvironment(t *testing.T) {
+	pw := write(t, "pw", "from-a-file\n")
+	cfg, err := Load(write(t, "c.yaml", minimal), []string{
+		"SCIMGATE_SERVER_LISTEN=0.0.0.0:9000",
+		"SCIMGATE_SERVER_REQUEST_TIMEOUT=5s",
+		"SCIMGATE_LDAP_URLS=ldap://a:389, ldaps://b:636",
+		"SCIMGATE_LDAP_BIND_PASSWORD=",
+		"SCIMGATE_LDAP_BIND_PASSWORD_FILE=" + pw,
+		"SCIMGATE_LDAP_MAX_OPEN=4",
+		"SCIMGATE_LDAP_MAX_IDLE=2",
+		"SCIMGATE_LOG_FORMAT=console",
+		"SCIMGATE_CONFIG=ignored-here",
+		"OTHER=ignored",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Listen != "0.0.0.0:9000" || cfg.Server.RequestTimeout != 5*time.Second ||
+		!reflect.DeepEqual(cfg.LDAP.URLs, []string{"ldap://a:389", "ldaps://b:636"}) ||
+		cfg.LDAP.BindPasswordFile != pw || cfg.LDAP.MaxOpen != 4 || cfg.Log.Format != "console" {
+		t.Errorf("config = %+v", cfg)
+	}
+	if cfg.Server.BasePath != "/scim/v2" || cfg.Server.MaxResults != 200 || cfg.Directory.Profile != "openldap" {
+		t.Errorf("defaults lost: %+v", cfg)
+	}
+}
+
+func TestLoadFromEnvironmentAlone(t *testing.T) {
+	cfg, err := Load("", []string{
+		"SCIMGATE_LDAP_URLS=ldap://127.0.0.1:389",
+		"SCIMGATE_USERS_BASE_DN=ou=people,dc=example,dc=org",
+		"SCIMGATE_GROUPS_BASE_DN=ou=groups,dc=example,dc=org",
+		"SCIMGATE_AUTH_MODE=bypass",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Users.BaseDN != "ou=people,dc=example,dc=org" {
+		t.Errorf("users.base_dn = %q", cfg.Users.BaseDN)
+	}
+}
+
+func TestLoadNamesTheWrongKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string
+		environ []string
+		want    []string
+	}{
+		{"misspelt key", minimal + "server:\n  lisen: x\n", nil, []string{"field lisen not found"}},
+		{"unknown variable", minimal, []string{"SCIMGATE_LDAP_BIND_DNN=x"}, []string{"SCIMGATE_LDAP_BIND_DNN: no such setting"}},
+		{"bad duration", minimal, []string{"SCIMGATE_LDAP_DIAL_TIMEOUT=5"}, []string{"SCIMGATE_LDAP_DIAL_TIMEOUT (ldap.dial_timeout): \"5\" is not a duration"}},
+		{"bad number", minimal, []string{"SCIMGATE_LDAP_MAX_OPEN=many"}, []string{"ldap.max_open"}},
+		{"many problems at once", "ldap:\n  urls: [http://x]\nlog:\n  level: loud\nauth:\n  mode: magic\nserver:\n  base_path: scim\n", nil, []string{
+			"ldap.urls[0]", "users.base_dn: required", "groups.base_dn: required", "auth.mode: \"magic\"", "log.level", "server.base_path",
+		}},
+		{"default auth needs a choice", strings.Replace(minimal, "mode: bypass", "mode: oauth", 1), nil, []string{"auth.mode: oauth is not available"}},
+		{"token mode without tokens", strings.Replace(minimal, "mode: bypass", "mode: token", 1), nil, []string{"auth.tokens: token mode needs at least one token"}},
+		{"bad token hash", strings.Replace(minimal, "mode: bypass", "mode: token\n  tokens: [{name: okta, sha256: abc, scopes: [x]}]", 1), nil, []string{"auth.tokens[0].sha256"}},
+		{"unknown profile", minimal + "directory:\n  profile: novell\n", nil, []string{"directory.profile"}},
+		{"bad base dn", minimal, []string{"SCIMGATE_USERS_BASE_DN=not a dn"}, []string{"users.base_dn: \"not a dn\" is not a DN"}},
+		{"missing password file", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD=", "SCIMGATE_LDAP_BIND_PASSWORD_FILE=/nonexistent"}, []string{"ldap.bind_password_file: open /nonexistent"}},
+		{"both password forms", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD_FILE=/etc/hostname"}, []string{"ldap.bind_password_file: set either"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(write(t, "c.yaml", tt.file), tt.environ)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\ndoes not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {
+	vars := map[string]string{}
+	for _, kv := range EnvVars() {
+		vars[kv[0]] = kv[1]
+	}
+	for name, key := range map[string]string{
+		"SCIMGATE_SERVER_LISTEN":           "server.listen",
+		"SCIMGATE_SERVER_BASE_PATH":        "server.base_path",
+		"SCIMGATE_LDAP_URLS":               "ldap.urls",
+		"SCIMGATE_LDAP_BIND_DN":            "ldap.bind_dn",
+		"SCIMGATE_LDAP_BIND_PASSWORD":      "ldap.bind_password",
+		"SCIMGATE_LDAP_BIND_PASSWORD_FILE": "ldap.bind_password_file",
+		"SCIMGATE_USERS_BASE_DN":           "users.base_dn",
+		"SCIMGATE_GROUPS_BASE_DN":          "groups.base_dn",
+		"SCIMGATE_DIRECTORY_PROFILE":       "directory.profile",
+		"SCIMGATE_AUTH_MODE":               "auth.mode",
+		"SCIMGATE_AUTH_TOKENS_FILE":        "auth.tokens_file",
+		"SCIMGATE_LOG_LEVEL":               "log.level",
+	} {
+		if vars[name] != key {
+			t.Errorf("%s sets %q, want %q", name, vars[name], key)
+		}
+	}
+	if _, ok := vars["SCIMGATE_AUTH_TOKENS"]; ok {
+		t.Error("auth.tokens, a list of structures, has an environment variable")
+	}
+}
+
+// The example in deploy/ documents every key: it must load, and must hold
+// every key there is.
+func TestExampleConfiguration(t *testing.T) {
+	const example = "../../deploy/scimgate.example.yaml"
+	pw := write(t, "pw", "secret")
+	cfg, err := Load(example, []string{"SCIMGATE_LDAP_BIND_PASSWORD_FILE=" + pw})
+	if err != nil {
+		t.Fatalf("the example configuration does not load: %v", err)
+	}
+	if cfg.Auth.Mode != "token" || len(cfg.Auth.Tokens) != 1 {
+		t.Errorf("auth = %+v", cfg.Auth)
+	}
+	text, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range EnvVars() {
+		key := kv[1][strings.LastIndex(kv[1], ".")+1:]
+		if !strings.Contains(string(text), "\n  "+key+":") {
+			t.Errorf("the example does not show %s", kv[1])
+		}
+	}
+}

@@ -1,0 +1,14 @@
+// Package gateway is scimgate's HTTP side: the echo server, its middleware
+// (request ids, deadlines, access log, body limit, authentication), the SCIM
+// discovery documents, and the handlers that connect the elimity SCIM
+// library to package ldapstore.
+//
+// One request, say GET /scim/v2/Users/{id}, goes: routes.go (the route and
+// the scope it needs) → middleware.go and auth.go → scim.go (hands the
+// request to the SCIM library, then fixes up its answer) → resources.go
+// (the library's ResourceHandler, calling ldapstore) → errors.go (every
+// failure as a SCIM error body).
+//
+// It must not speak LDAP itself: everything about the directory goes through
+// ldapstore, and it reads SCIM schemas and mappings from package schema.
+package gateway

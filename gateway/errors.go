@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+
+	"github.com/scimgate/scimgate/ldapstore"
+)
+
+// scimError is an error answered as a SCIM error body (RFC 7644 section 3.12).
+type scimError struct {
+	Status   int
+	ScimType string
+	Detail   string
+	// Header holds extra response headers, e.g. WWW-Authenticate.
+	Header http.Header
+}
+
+func (e *scimError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.ScimType, e.Detail) }
+
+func (e *scimError) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Schemas  []string `json:"schemas"`
+		Status   string   `json:"status"`
+		ScimType string   `json:"scimType,omitempty"`
+		Detail   string   `json:"detail,omitempty"`
+	}{[]string{"urn:ietf:params:scim:api:messages:2.0:Error"}, strconv.Itoa(e.Status), e.ScimType, e.Detail})
+}
+
+func newError(status int, scimType, format string, args ...any) *scimError {
+	return &scimError{Status: status, ScimType: scimType, Detail: fmt.Sprintf(format, args...)}
+}
+
+// retryAfter is the Retry-After, in seconds, of a 503.
+const retryAfter = "5"
+
+// storeError turns an error of ldapstore into the SCIM error a client sees.
+// Internal detail (LDAP diagnostics, Go error text) goes to the log with the
+// request id, never to the client.
+func storeError(ctx context.Context, err error) *scimError {
+	var se *scimError
+	var fe *ldapstore.FilterError
+	var ie *ldapstore.InvalidError
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.As(err, &fe):
+		return newError(http.StatusBadRequest, "invalidFilter", "%s", fe.Msg)
+	case errors.Is(err, ldapstore.ErrNotFound):
+		return newError(http.StatusNotFound, "", "Resource not found.")
+	case errors.Is(err, ldapstore.ErrExists):
+		return newError(http.StatusConflict, "uniqueness", "A resource with this name already exists.")
+	case errors.As(err, &ie):
+		return newError(http.StatusBadRequest, "invalidValue", "%s", ie.Msg)
+	case errors.Is(err, ldapstore.ErrInvalid):
+		logFor(ctx).Info("directory refused the values", zap.Error(err))
+		return newError(http.StatusBadRequest, "invalidValue", "The directory refused these values (request id %s).", requestID(ctx))
+	case errors.Is(err, ldapstore.ErrUnavailable):
+		logFor(ctx).Warn("directory unavailable", zap.Error(err))
+		e := newError(http.StatusServiceUnavailable, "", "The directory is not available; retry later (request id %s).", requestID(ctx))
+		e.Header = http.Header{"Retry-After": {retryAfter}}
+		return e
+	}
+	logFor(ctx).Error("request failed", zap.Error(err))
+	return newError(http.StatusInternalServerError, "", "Internal error (request id %s).", requestID(ctx))
+}
+
+// handleError is echo's HTTPErrorHandler: every error the gateway answers,
+// those echo raises itself (404, 405, 413) included, becomes a SCIM error.
+func handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var se *scimError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &se):
+	case errors.As(err, &he):
+		se = &scimError{Status: he.Code, Detail: http.StatusText(he.Code)}
+		switch he.Code {
+		case http.StatusNotFound:
+			se.Detail = "No such endpoint."
+		case http.StatusMethodNotAllowed:
+			se.Detail = fmt.Sprintf("Method %s is not allowed here.", c.Request().Method)
+		case http.StatusRequestEntityTooLarge:
+			se.Detail = "The request body is too large."
+		}
+		if he.Code == http.StatusInternalServerError {
+			logFor(c.Request().Context()).Error("request failed", zap.Error(err))
+			se.Detail = fmt.Sprintf("Internal error (request id %s).", requestID(c.Request().Context()))
+		}
+	default:
+		se = storeError(c.Request().Context(), err)
+	}
+	writeError(c, se)
+}
+
+func writeError(c echo.Context, se *scimError) {
+	for k, vs := range se.Header {
+		for _, v := range vs {
+			c.Response().Header().Add(k, v)
+		}
+	}
+	body, _ := json.Marshal(se)
+	c.Response().Header().Set(echo.HeaderContentType, contentTypeSCIM)
+	if c.Request().Method == http.MethodHead {
+		c.Response().WriteHeader(se.Status)
+		return
+	}
+	c.Response().WriteHeader(se.Status)
+	c.Response().Write(body)
+}

@@ -1,0 +1,309 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/slapd"
+)
+
+const testToken = "test-token-with-every-scope"
+
+func tokenConfig(name, token string, scopes ...string) StaticToken {
+	sum := sha256.Sum256([]byte(token))
+	return StaticToken{Name: name, SHA256: hex.EncodeToString(sum[:]), Scopes: scopes}
+}
+
+// newTestGateway serves a gateway over dir with two static tokens: one with
+// every scope, one ("reader") with users.read only.
+func newTestGateway(t *testing.T, dir *slapd.Server) *httptest.Server {
+	t.Helper()
+	pool, err := ldapstore.Open(ldapstore.Config{URLs: []string{dir.URL}, BindDN: dir.RootDN, BindPassword: dir.Password, DialTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	profile, _ := schema.Preset("openldap")
+	store, err := ldapstore.NewStore(pool, ldapstore.Options{
+		Users: ldapstore.ResourceConfig{BaseDN: dir.PeopleDN}, Groups: ldapstore.ResourceConfig{BaseDN: dir.GroupsDN}, Profile: profile,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultServerConfig()
+	cfg.MaxBodyBytes = 4096
+	auth := AuthConfig{Mode: AuthToken, Tokens: []StaticToken{
+		tokenConfig("all", testToken, AllScopes()...),
+		tokenConfig("reader", "reader-token", ScopeUsersRead),
+	}}
+	if err := auth.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Server: cfg, Auth: auth, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func do(t *testing.T, method, url, token, contentType, body string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			t.Fatalf("%s %s: body is not JSON: %q", method, url, raw)
+		}
+	}
+	return r
+}
+
+// wantSCIMError checks that r is a SCIM error with the given status.
+func wantSCIMError(t *testing.T, r response, status int, scimType string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); ct != contentTypeSCIM {
+		t.Errorf("Content-Type %q, want %s", ct, contentTypeSCIM)
+	}
+	schemas, _ := r.body["schemas"].([]any)
+	if len(schemas) != 1 || schemas[0] != "urn:ietf:params:scim:api:messages:2.0:Error" || r.body["status"] != http.StatusText(status) && r.body["status"] != itoa(status) {
+		t.Errorf("not a SCIM error body with status %q: %s", itoa(status), r.raw)
+	}
+	if got, _ := r.body["scimType"].(string); got != scimType {
+		t.Errorf("scimType %q, want %q", got, scimType)
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestErrorsAreSCIMErrors(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	hs := newTestGateway(t, dir)
+	base := hs.URL + "/scim/v2"
+	big := `{"userName":"` + strings.Repeat("x", 5000) + `"}`
+	tests := []struct {
+		name                string
+		method, path, token string
+		contentType, body   string
+		status              int
+		scimType            string
+		header, headerValue string
+	}{
+		{name: "unknown path", method: "GET", path: "/nope", status: 404},
+		{name: "unknown path outside the base", method: "GET", path: "/../nope", status: 404},
+		{name: "method not allowed", method: "DELETE", path: "/Users", token: testToken, status: 405, header: "Allow"},
+		{name: "no token", method: "GET", path: "/Users", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate"`},
+		{name: "not bearer", method: "GET", path: "/Users", token: "", status: 401},
+		{name: "bad token", method: "GET", path: "/Users", token: "nope", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="invalid_token"`},
+		{name: "missing scope", method: "POST", path: "/Users", token: "reader-token", contentType: contentTypeSCIM, body: `{}`, status: 403,
+			header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="insufficient_scope", scope="https://jans.io/scim/users.write"`},
+		{name: "body too large", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: big, status: 413},
+		{name: "form body", method: "POST", path: "/Users", token: testToken, contentType: "application/x-www-form-urlencoded", body: "a=b", status: 415},
+		{name: "malformed JSON", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: `{"userName":`, status: 400, scimType: "invalidSyntax"},
+		{name: "wrong type", method: "POST", path: "/Users", token: testToken, contentType: "application/json", body: `{"userName":42}`, status: 400, scimType: "invalidValue"},
+		{name: "no userName", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: `{"displayName":"x"}`, status: 400, scimType: "invalidValue"},
+		{name: "unmapped filter attribute", method: "GET", path: "/Users?filter=" + urlQuery(`title eq "x" and userType eq "y"`), token: testToken, status: 400, scimType: "invalidFilter"},
+		{name: "unknown id", method: "GET", path: "/Users/2b4f4a4e-0000-0000-0000-000000000000", token: testToken, status: 404},
+		{name: "not an id", method: "DELETE", path: "/Users/*", token: testToken, status: 404},
+		{name: "PUT not yet", method: "PUT", path: "/Users/x", token: testToken, contentType: contentTypeSCIM, body: `{"userName":"x"}`, status: 501},
+		{name: "group create not yet", method: "POST", path: "/Groups", token: testToken, contentType: contentTypeSCIM, body: `{"displayName":"x"}`, status: 501},
+		{name: "bulk not yet", method: "POST", path: "/Bulk", token: testToken, contentType: contentTypeSCIM, body: `{}`, status: 501},
+		{name: "unknown schema", method: "GET", path: "/Schemas/urn:nope", status: 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			token := tt.token
+			r := do(t, tt.method, base+tt.path, token, tt.contentType, tt.body)
+			wantSCIMError(t, r, tt.status, tt.scimType)
+			if tt.header != "" && (r.header.Get(tt.header) == "" || tt.headerValue != "" && r.header.Get(tt.header) != tt.headerValue) {
+				t.Errorf("%s: %q, want %q", tt.header, r.header.Get(tt.header), tt.headerValue)
+			}
+		})
+	}
+}
+
+func urlQuery(s string) string {
+	r := strings.NewReplacer(" ", "%20", `"`, "%22")
+	return r.Replace(s)
+}
+
+func TestDiscoveryIsTruthful(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	hs := newTestGateway(t, dir)
+	base := hs.URL + "/scim/v2"
+
+	spc := do(t, "GET", base+"/ServiceProviderConfig", "", "", "")
+	if spc.status != 200 || spc.header.Get("Content-Type") != contentTypeSCIM {
+		t.Fatalf("ServiceProviderConfig: %d %s", spc.status, spc.header.Get("Content-Type"))
+	}
+	for _, feature := range []string{"patch", "bulk", "sort", "etag", "changePassword"} {
+		if spc.body[feature].(map[string]any)["supported"] != false {
+			t.Errorf("%s is advertised but not implemented", feature)
+		}
+	}
+	if f := spc.body["filter"].(map[string]any); f["supported"] != true || f["maxResults"] != 200.0 {
+		t.Errorf("filter = %v", f)
+	}
+	if spc.body["meta"].(map[string]any)["location"] != base+"/ServiceProviderConfig" {
+		t.Errorf("meta = %v", spc.body["meta"])
+	}
+
+	schemas := do(t, "GET", base+"/Schemas", "", "", "")
+	var ids []string
+	for _, s := range schemas.body["Resources"].([]any) {
+		ids = append(ids, s.(map[string]any)["id"].(string))
+	}
+	if strings.Join(ids, " ") != schema.UserURN+" "+schema.GroupURN+" "+schema.EnterpriseUserURN {
+		t.Errorf("schemas = %v", ids)
+	}
+	user := do(t, "GET", base+"/Schemas/"+schema.UserURN, "", "", "")
+	for _, a := range user.body["attributes"].([]any) {
+		if name := a.(map[string]any)["name"]; name == "password" || name == "active" || name == "id" {
+			t.Errorf("User schema advertises %s, which this mapping does not store", name)
+		}
+	}
+	rts := do(t, "GET", base+"/ResourceTypes", "", "", "")
+	if rts.body["totalResults"] != 2.0 {
+		t.Errorf("resource types: %s", rts.raw)
+	}
+	u := do(t, "GET", base+"/ResourceTypes/User", "", "", "")
+	if u.body["endpoint"] != "/Users" || len(u.body["schemaExtensions"].([]any)) != 1 {
+		t.Errorf("User resource type: %s", u.raw)
+	}
+}
+
+func TestUserLifeCycleOverHTTP(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	hs := newTestGateway(t, dir)
+	base := hs.URL + "/scim/v2"
+
+	created := do(t, "POST", base+"/Users", testToken, contentTypeSCIM, `{
+		"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+		"userName": "bjensen@example.com",
+		"name": {"givenName": "Barbara", "familyName": "Jensen"},
+		"emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}],
+		"active": "True",
+		"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Tours"}
+	}`)
+	if created.status != 201 {
+		t.Fatalf("create: %d %s", created.status, created.raw)
+	}
+	id, _ := created.body["id"].(string)
+	loc := base + "/Users/" + id
+	if created.header.Get("Location") != loc || created.body["meta"].(map[string]any)["location"] != loc {
+		t.Errorf("Location %q, meta %v, want %s", created.header.Get("Location"), created.body["meta"], loc)
+	}
+	c, err := dir.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Search(ldap.NewSearchRequest(dir.PeopleDN, ldap.ScopeSingleLevel, 0, 0, 0, false, "(entryUUID="+id+")", []string{"uid", "mail", "departmentNumber"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("entry of %s: %v %v", id, res, err)
+	}
+	if e := res.Entries[0]; e.GetAttributeValue("uid") != "bjensen@example.com" || e.GetAttributeValue("mail") != "bjensen@example.com" || e.GetAttributeValue("departmentNumber") != "Tours" {
+		t.Errorf("entry = %+v", e.Attributes)
+	}
+
+	dup := do(t, "POST", base+"/Users", testToken, contentTypeSCIM, `{"userName":"BJENSEN@example.com"}`)
+	wantSCIMError(t, dup, 409, "uniqueness")
+
+	got := do(t, "GET", loc, "reader-token", "", "")
+	if got.status != 200 || got.body["userName"] != "bjensen@example.com" {
+		t.Fatalf("get: %d %s", got.status, got.raw)
+	}
+	list := do(t, "GET", base+"/Users?filter="+urlQuery(`userName eq "BJensen@Example.com"`), testToken, "", "")
+	if list.body["totalResults"] != 1.0 || list.body["itemsPerPage"] != 1.0 {
+		t.Fatalf("list: %s", list.raw)
+	}
+	first := list.body["Resources"].([]any)[0].(map[string]any)
+	if first["meta"].(map[string]any)["location"] != loc {
+		t.Errorf("listed meta = %v", first["meta"])
+	}
+	empty := do(t, "GET", base+"/Users?filter="+urlQuery(`userName eq "nobody"`), testToken, "", "")
+	if empty.status != 200 || empty.body["totalResults"] != 0.0 || len(empty.body["Resources"].([]any)) != 0 {
+		t.Errorf("no match: %s", empty.raw)
+	}
+
+	if del := do(t, "DELETE", loc, testToken, "", ""); del.status != 204 || del.raw != "" {
+		t.Fatalf("delete: %d %q", del.status, del.raw)
+	}
+	wantSCIMError(t, do(t, "GET", loc, testToken, "", ""), 404, "")
+	res, _ = c.Search(ldap.NewSearchRequest(dir.PeopleDN, ldap.ScopeSingleLevel, 0, 0, 0, false, "(uid=bjensen@example.com)", nil, nil))
+	if len(res.Entries) != 0 {
+		t.Error("the entry is still in the directory")
+	}
+}
+
+func TestGroupsAndDirectoryOutage(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
+		t.Fatal(err)
+	}
+	hs := newTestGateway(t, dir)
+	base := hs.URL + "/scim/v2"
+
+	list := do(t, "GET", base+"/Groups?filter="+urlQuery(`displayName eq "Administrators"`), testToken, "", "")
+	if list.status != 200 || list.body["totalResults"] != 1.0 {
+		t.Fatalf("groups: %s", list.raw)
+	}
+	g := list.body["Resources"].([]any)[0].(map[string]any)
+	members := g["members"].([]any)
+	if len(members) != 3 {
+		t.Fatalf("members = %v", members)
+	}
+	m := members[0].(map[string]any)
+	if m["type"] != "User" || m["display"] == "" || m["$ref"] != base+"/Users/"+m["value"].(string) {
+		t.Errorf("member = %v", m)
+	}
+	if got := do(t, "GET", m["$ref"].(string), testToken, "", ""); got.status != 200 {
+		t.Errorf("member $ref: %d", got.status)
+	}
+
+	dir.Stop()
+	r := do(t, "GET", base+"/Users", testToken, "", "")
+	wantSCIMError(t, r, 503, "")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	wantSCIMError(t, do(t, "GET", hs.URL+"/readyz", "", "", ""), 503, "")
+	if h := do(t, "GET", hs.URL+"/healthz", "", "", ""); h.status != 200 {
+		t.Errorf("healthz: %d", h.status)
+	}
+}

@@ -1,0 +1,33 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+)
+
+// healthz answers while the process serves: for liveness probes.
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the directory answers, 503 otherwise: for
+// readiness probes and load balancers.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	if err := s.store.Pool().Ping(ctx); err != nil {
+		logFor(ctx).Warn("not ready", zap.Error(err))
+		e := newError(http.StatusServiceUnavailable, "", "The directory is not reachable.")
+		e.Header = http.Header{"Retry-After": {retryAfter}}
+		return e
+	}
+	body := map[string]string{"status": "ready"}
+	if s.auth == nil {
+		body["warning"] = "authentication is bypassed: anyone who reaches this port can change the directory"
+	}
+	return c.JSON(http.StatusOK, body)
+}

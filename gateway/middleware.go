@@ -1,0 +1,103 @@
+package gateway
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
+)
+
+const contentTypeSCIM = "application/scim+json"
+
+// requestInfo is what the gateway knows of a request, kept in its context.
+type requestInfo struct {
+	id       string
+	log      *zap.Logger
+	baseURL  string    // absolute URL of the SCIM base path, for locations
+	identity *Identity // who the request acts for; nil before authentication
+	// failure is how resource handlers report an error past the SCIM
+	// library, which can only pass a few statuses (not 503) and would put
+	// a non-SCIM error's raw text in the body: scim.go answers it instead.
+	failure *scimError
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *requestInfo {
+	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		return ri
+	}
+	return &requestInfo{log: zap.NewNop()}
+}
+
+func logFor(ctx context.Context) *zap.Logger { return infoFrom(ctx).log }
+func requestID(ctx context.Context) string   { return infoFrom(ctx).id }
+
+// requestContext gives each request its info, a logger carrying its id, and
+// the configured deadline, which every LDAP operation honours.
+func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		id := c.Response().Header().Get(echo.HeaderXRequestID)
+		ri := &requestInfo{id: id, log: s.log.With(zap.String("request_id", id)), baseURL: s.baseURL(c)}
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), infoKey{}, ri), s.cfg.RequestTimeout)
+		defer cancel()
+		c.SetRequest(r.WithContext(ctx))
+		return next(c)
+	}
+}
+
+// baseURL is the absolute URL of the SCIM endpoints as clients see them.
+func (s *Server) baseURL(c echo.Context) string {
+	if s.cfg.PublicURL != "" {
+		return s.publicURL + s.cfg.BasePath
+	}
+	return c.Scheme() + "://" + c.Request().Host + s.cfg.BasePath
+}
+
+// accessLog writes one line per request: never a header's value, so no
+// token can reach the log.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // writes the SCIM error now, so that the status is known
+		}
+		ri := infoFrom(c.Request().Context())
+		fields := []zap.Field{
+			zap.String("method", c.Request().Method),
+			zap.String("route", c.Path()),
+			zap.Int("status", c.Response().Status),
+			zap.Duration("latency", time.Since(start)),
+			zap.Int64("bytes", c.Response().Size),
+			zap.String("remote", c.RealIP()),
+		}
+		if ri.identity != nil {
+			fields = append(fields, zap.String("client", ri.identity.Name))
+		}
+		ri.log.Info("request", fields...)
+		return nil
+	}
+}
+
+// requireJSON refuses request bodies that are not JSON: SCIM bodies are
+// application/scim+json, and application/json is accepted too (RFC 7644
+// section 3.8). curl -d without -H sends a form, which gets a clear 415.
+func requireJSON(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength == 0 || (r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch) {
+			return next(c)
+		}
+		mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+		if err != nil || (mt != contentTypeSCIM && mt != echo.MIMEApplicationJSON) {
+			return newError(http.StatusUnsupportedMediaType, "",
+				"Send the body as Content-Type: application/scim+json (or application/json).")
+		}
+		return next(c)
+	}
+}

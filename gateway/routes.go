@@ -1,0 +1,45 @@
+package gateway
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+// routes registers every endpoint. Discovery is anonymous, as in Janssen;
+// resources need a bearer token holding the endpoint's scope.
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	base := s.cfg.BasePath
+	e.GET(base+"/ServiceProviderConfig", s.serviceProviderConfig)
+	e.GET(base+"/Schemas", s.schemas)
+	e.GET(base+"/Schemas/:id", s.schema)
+	e.GET(base+"/ResourceTypes", s.resourceTypes)
+	e.GET(base+"/ResourceTypes/:id", s.resourceType)
+
+	resource := func(method, path, scope string) {
+		e.Add(method, base+path, s.serveSCIM, s.authenticate, requireScope(scope), requireJSON)
+	}
+	for _, r := range []struct{ path, read, write string }{
+		{"/Users", ScopeUsersRead, ScopeUsersWrite},
+		{"/Groups", ScopeGroupsRead, ScopeGroupsWrite},
+	} {
+		resource(http.MethodGet, r.path, r.read)
+		resource(http.MethodPost, r.path, r.write)
+		resource(http.MethodGet, r.path+"/:id", r.read)
+		resource(http.MethodPut, r.path+"/:id", r.write)
+		resource(http.MethodPatch, r.path+"/:id", r.write)
+		resource(http.MethodDelete, r.path+"/:id", r.write)
+	}
+
+	// Endpoints of RFC 7644 that this version does not serve, and says so.
+	notImplemented := func(c echo.Context) error { return notYet(c.Request().Method + " " + c.Path()) }
+	e.Any(base+"/Me", notImplemented, s.authenticate)
+	e.POST(base+"/Bulk", notImplemented, s.authenticate)
+	e.POST(base+"/.search", notImplemented, s.authenticate)
+	e.POST(base+"/Users/.search", notImplemented, s.authenticate)
+	e.POST(base+"/Groups/.search", notImplemented, s.authenticate)
+}

@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/elimity-com/scim"
+	libschema "github.com/elimity-com/scim/schema"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.uber.org/zap"
+
+	"github.com/scimgate/scimgate/ldapstore"
+)
+
+// Options are what a Server is built from.
+type Options struct {
+	Server ServerConfig
+	Auth   AuthConfig
+	Store  *ldapstore.Store
+	Logger *zap.Logger
+}
+
+// Server is the SCIM gateway's HTTP server.
+type Server struct {
+	cfg       ServerConfig
+	publicURL string
+	log       *zap.Logger
+	store     *ldapstore.Store
+	auth      authenticator // nil in bypass mode
+	lib       scim.Server
+	echo      *echo.Echo
+}
+
+// New builds a server; it does not listen yet. The configuration must have
+// been validated.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	s := &Server{
+		cfg:       o.Server,
+		publicURL: strings.TrimSuffix(o.Server.PublicURL, "/"),
+		log:       o.Logger,
+		store:     o.Store,
+	}
+	switch o.Auth.Mode {
+	case AuthToken:
+		tokens, err := o.Auth.LoadTokens()
+		if err != nil {
+			return nil, err
+		}
+		s.auth = staticTokens(tokens)
+	case AuthBypass:
+		s.log.Warn("AUTHENTICATION IS BYPASSED: every request is allowed, with every scope. " +
+			"Use this only behind a network that admits nothing but your provisioning client.")
+	default:
+		return nil, fmt.Errorf("auth.mode: %q is not supported", o.Auth.Mode)
+	}
+
+	// Entra ID sends booleans as "True"/"False": the library accepts them
+	// only through this package-level switch.
+	libschema.SetAllowStringValues(true)
+	var err error
+	if s.lib, err = newLibrary(o.Store, o.Server, o.Logger.Sugar()); err != nil {
+		return nil, fmt.Errorf("scim library: %w", err)
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.requestContext)
+	e.Use(s.accessLog)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			logFor(c.Request().Context()).Error("panic", zap.Error(err), zap.ByteString("stack", stack))
+			return err
+		},
+	}))
+	e.Use(middleware.BodyLimit(strconv.FormatInt(o.Server.MaxBodyBytes, 10) + "B"))
+	s.echo = e
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve answers requests on l until ctx ends, then stops accepting, lets
+// in-flight requests finish within ShutdownTimeout, and returns.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.RequestTimeout,
+		WriteTimeout:      s.cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", zap.Duration("grace", s.cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if e := <-errc; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	return err
+}

@@ -1,0 +1,236 @@
+package ldapstore
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Config is how scimgate connects to the directory: the "ldap" section of the
+// configuration file.
+//
+//	ldap:
+//	  # Directory servers, in order of preference: ldap://host:389 or ldaps://host:636.
+//	  urls: [ldap://ldap.example.org:389]
+//	  # The service account scimgate binds as, and its password (or a file holding it).
+//	  bind_dn: cn=scimgate,ou=services,dc=example,dc=org
+//	  bind_password_file: /run/secrets/ldap_password
+//	  # Upgrade ldap:// connections with StartTLS; verify the server with this CA bundle.
+//	  start_tls: true
+//	  ca_file: /etc/ssl/certs/ldap-ca.pem
+//	  # Pool: at most max_open connections, of which max_idle are kept when idle.
+//	  max_open: 16
+//	  max_idle: 8
+//	  dial_timeout: 5s
+//	  operation_timeout: 30s
+//	  conn_max_lifetime: 30m
+//	  health_check_after: 30s
+type Config struct {
+	// URLs of the directory servers; a connection goes to the first that
+	// answers. Each is ldap://host[:port] or ldaps://host[:port].
+	URLs []string `yaml:"urls"`
+
+	// BindDN is the DN scimgate binds as. Empty means an anonymous bind,
+	// which is rarely what a writer wants.
+	BindDN string `yaml:"bind_dn"`
+
+	// BindPassword is the password of BindDN. BindPasswordFile names a file
+	// holding it instead (a trailing newline is ignored); set one, not both.
+	BindPassword     string `yaml:"bind_password"`
+	BindPasswordFile string `yaml:"bind_password_file"`
+
+	// StartTLS upgrades ldap:// connections to TLS before binding.
+	StartTLS bool `yaml:"start_tls"`
+
+	// CAFile is a PEM bundle of the certificate authorities that may sign
+	// the server's certificate; empty means the system's roots.
+	CAFile string `yaml:"ca_file"`
+
+	// InsecureSkipVerify accepts any server certificate. For tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+
+	// DialTimeout bounds connecting, TLS and binding. Default 5s.
+	DialTimeout time.Duration `yaml:"dial_timeout"`
+
+	// OperationTimeout bounds one LDAP operation when the request's own
+	// deadline is later or absent. Default 30s.
+	OperationTimeout time.Duration `yaml:"operation_timeout"`
+
+	// MaxOpen is the most connections open at once, busy or idle; a request
+	// that finds all busy waits for one until its context ends. Default 16.
+	MaxOpen int `yaml:"max_open"`
+
+	// MaxIdle is the most idle connections kept for reuse. Default 8.
+	MaxIdle int `yaml:"max_idle"`
+
+	// ConnMaxLifetime closes connections older than this when they are
+	// returned, so that load spreads again after a failover. 0 keeps them.
+	// Default 30m.
+	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
+
+	// HealthCheckAfter is how long a connection may sit idle before it is
+	// checked with a cheap request when borrowed. Default 30s.
+	HealthCheckAfter time.Duration `yaml:"health_check_after"`
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	if c.OperationTimeout == 0 {
+		c.OperationTimeout = 30 * time.Second
+	}
+	if c.MaxOpen == 0 {
+		c.MaxOpen = 16
+	}
+	if c.MaxIdle == 0 {
+		c.MaxIdle = 8
+	}
+	if c.ConnMaxLifetime == 0 {
+		c.ConnMaxLifetime = 30 * time.Minute
+	}
+	if c.HealthCheckAfter == 0 {
+		c.HealthCheckAfter = 30 * time.Second
+	}
+	return c
+}
+
+// Validate reports every problem in c, each naming its key under the "ldap"
+// section.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("ldap.%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if len(c.URLs) == 0 {
+		bad("urls", "at least one directory URL is needed, e.g. ldap://127.0.0.1:389")
+	}
+	for i, raw := range c.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			bad(fmt.Sprintf("urls[%d]", i), "%q is not a URL: %v", raw, err)
+		case u.Scheme != "ldap" && u.Scheme != "ldaps":
+			bad(fmt.Sprintf("urls[%d]", i), "%q: the scheme must be ldap or ldaps", raw)
+		case u.Host == "":
+			bad(fmt.Sprintf("urls[%d]", i), "%q has no host", raw)
+		case u.Scheme == "ldaps" && c.StartTLS:
+			bad("start_tls", "%q already uses TLS; StartTLS applies to ldap:// URLs only", raw)
+		}
+	}
+	if c.BindPassword != "" && c.BindPasswordFile != "" {
+		bad("bind_password_file", "set either bind_password or bind_password_file, not both")
+	}
+	if c.BindPasswordFile != "" {
+		if _, err := os.ReadFile(c.BindPasswordFile); err != nil {
+			bad("bind_password_file", "%v", err)
+		}
+	}
+	if c.BindDN == "" && (c.BindPassword != "" || c.BindPasswordFile != "") {
+		bad("bind_dn", "a bind password is set but no bind_dn")
+	}
+	if c.CAFile != "" {
+		if _, err := c.tlsRoots(); err != nil {
+			bad("ca_file", "%v", err)
+		}
+	}
+	for key, d := range map[string]time.Duration{
+		"dial_timeout": c.DialTimeout, "operation_timeout": c.OperationTimeout,
+		"conn_max_lifetime": c.ConnMaxLifetime, "health_check_after": c.HealthCheckAfter,
+	} {
+		if d < 0 {
+			bad(key, "must not be negative, got %s", d)
+		}
+	}
+	if c.MaxOpen < 0 {
+		bad("max_open", "must not be negative, got %d", c.MaxOpen)
+	}
+	if c.MaxIdle < 0 {
+		bad("max_idle", "must not be negative, got %d", c.MaxIdle)
+	}
+	if c.MaxOpen > 0 && c.MaxIdle > c.MaxOpen {
+		bad("max_idle", "%d is more than max_open (%d)", c.MaxIdle, c.MaxOpen)
+	}
+	return errors.Join(errs...)
+}
+
+// password returns the bind password, reading BindPasswordFile if set.
+func (c Config) password() (string, error) {
+	if c.BindPasswordFile == "" {
+		return c.BindPassword, nil
+	}
+	b, err := os.ReadFile(c.BindPasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("ldap.bind_password_file: %w", err)
+	}
+	return trimNewline(string(b)), nil
+}
+
+func trimNewline(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func (c Config) tlsRoots() (*x509.CertPool, error) {
+	if c.CAFile == "" {
+		return nil, nil // the system's roots
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", c.CAFile)
+	}
+	return pool, nil
+}
+
+// tlsConfig returns the TLS settings for a connection to host.
+func (c Config) tlsConfig(hostport string) (*tls.Config, error) {
+	roots, err := c.tlsRoots()
+	if err != nil {
+		return nil, fmt.Errorf("ldap.ca_file: %w", err)
+	}
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = hostport
+	}
+	return &tls.Config{
+		ServerName:         host,
+		RootCAs:            roots,
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // documented as for tests only
+	}, nil
+}
+
+// Validate reports a missing or malformed base DN, naming the section.
+func (c ResourceConfig) Validate(section string) error {
+	if c.BaseDN == "" {
+		return fmt.Errorf("%s.base_dn: required: the DN of the subtree that holds the %s", section, section)
+	}
+	if _, err := ldap.ParseDN(c.BaseDN); err != nil {
+		return fmt.Errorf("%s.base_dn: %q is not a DN: %v", section, c.BaseDN, err)
+	}
+	return nil
+}
+
+// ResourceConfig is the "users" or "groups" section of the configuration.
+//
+//	users:
+//	  base_dn: ou=people,dc=example,dc=org
+type ResourceConfig struct {
+	// BaseDN is the subtree that holds the resources; new entries are
+	// created directly below it.
+	BaseDN string `yaml:"base_dn"`
+}

@@ -1,0 +1,155 @@
+package ldapstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Conn is one bound connection borrowed from a Pool. It is not safe for
+// concurrent use. Every operation takes a context: its deadline bounds the
+// operation, and when it ends early the connection is closed, which makes the
+// server abandon the operation, and the connection is not reused.
+type Conn struct {
+	pool     *Pool
+	c        *ldap.Conn
+	url      string
+	created  time.Time
+	lastUsed time.Time
+	broken   bool
+}
+
+// Release gives the connection back to its pool.
+func (c *Conn) Release() { c.pool.release(c) }
+
+// URL is the directory server this connection is open to.
+func (c *Conn) URL() string { return c.url }
+
+// Search runs one search and returns all its entries. Use it for searches
+// whose size is bounded (by a filter, a size limit or a paging control).
+func (c *Conn) Search(ctx context.Context, req *ldap.SearchRequest) (*ldap.SearchResult, error) {
+	var res *ldap.SearchResult
+	err := c.do(ctx, func() (err error) {
+		res, err = c.c.Search(req)
+		return err
+	})
+	return res, err
+}
+
+// Add adds an entry.
+func (c *Conn) Add(ctx context.Context, req *ldap.AddRequest) error {
+	return c.do(ctx, func() error { return c.c.Add(req) })
+}
+
+// Modify modifies an entry.
+func (c *Conn) Modify(ctx context.Context, req *ldap.ModifyRequest) error {
+	return c.do(ctx, func() error { return c.c.Modify(req) })
+}
+
+// Del deletes an entry.
+func (c *Conn) Del(ctx context.Context, req *ldap.DelRequest) error {
+	return c.do(ctx, func() error { return c.c.Del(req) })
+}
+
+// do runs op bounded by ctx. A network error, a time-out or the end of ctx
+// while op runs mark the connection broken, so that release closes it.
+func (c *Conn) do(ctx context.Context, op func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	timeout := c.pool.cfg.OperationTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		if d := time.Until(dl); d < timeout {
+			timeout = d
+		}
+	}
+	if timeout <= 0 {
+		return fmt.Errorf("%w: %w", ErrUnavailable, context.DeadlineExceeded)
+	}
+	c.c.SetTimeout(timeout)
+	stop := context.AfterFunc(ctx, func() { c.c.Close() })
+	err := op()
+	if !stop() {
+		// ctx ended while op ran and the connection is being closed.
+		c.broken = true
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
+		return nil // op completed before the close took effect
+	}
+	if err != nil && ldap.IsErrorWithCode(err, ldap.ErrorNetwork) {
+		// A dead server, a time-out, or a response that never came: the
+		// connection may still carry an unanswered request; never reuse it.
+		c.broken = true
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		}
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// healthy reports whether an idle connection can be handed out: not closed
+// by the server, and answering a cheap request if it sat idle long.
+func (c *Conn) healthy(ctx context.Context) bool {
+	if c.c.IsClosing() {
+		return false
+	}
+	if time.Since(c.lastUsed) < c.pool.cfg.HealthCheckAfter {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.pool.cfg.DialTimeout)
+	defer cancel()
+	return c.ping(ctx) == nil
+}
+
+// ping reads the root DSE's objectClass: every server answers it cheaply.
+func (c *Conn) ping(ctx context.Context) error {
+	_, err := c.Search(ctx, ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		1, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
+	if err != nil {
+		return fmt.Errorf("ldap: ping %s: %w", c.url, err)
+	}
+	return nil
+}
+
+// pagedSearch runs req with the simple paged results control, pageSize
+// entries at a time, and calls fn for every entry. Only one page is held in
+// memory. fn may stop the search by returning errStop.
+func (c *Conn) pagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize uint32, fn func(*ldap.Entry) error) error {
+	paging := ldap.NewControlPaging(pageSize)
+	req.Controls = append(req.Controls, paging)
+	for {
+		res, err := c.Search(ctx, req)
+		if err != nil {
+			return err
+		}
+		for _, e := range res.Entries {
+			if err := fn(e); err != nil {
+				if errors.Is(err, errStop) {
+					return c.abandonPaging(ctx, req, paging)
+				}
+				return err
+			}
+		}
+		ctrl, _ := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if ctrl == nil || len(ctrl.Cookie) == 0 {
+			return nil
+		}
+		paging.SetCookie(ctrl.Cookie)
+	}
+}
+
+// errStop ends a pagedSearch early without error.
+var errStop = errors.New("stop")
+
+// abandonPaging tells the server to drop a paged search's state (RFC 2696:
+// a page size of zero with the last cookie).
+func (c *Conn) abandonPaging(ctx context.Context, req *ldap.SearchRequest, paging *ldap.ControlPaging) error {
+	paging.PagingSize = 0
+	_, err := c.Search(ctx, req)
+	return err
+}

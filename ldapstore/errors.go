@@ -1,0 +1,96 @@
+package ldapstore
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// The kinds of failure a caller can act on; match them with errors.Is. The
+// wrapped error keeps the LDAP detail for the log, which a client must never
+// see.
+var (
+	// ErrNotFound: no resource has that id.
+	ErrNotFound = errors.New("no such resource")
+	// ErrExists: an entry with that name already exists.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid: the directory refused the values (schema or constraint).
+	ErrInvalid = errors.New("invalid value")
+	// ErrUnavailable: the directory could not be reached or did not answer
+	// in time, or the request's context ended; a retry may succeed.
+	ErrUnavailable = errors.New("directory unavailable")
+	// ErrBindRefused: the directory refused the configured bind DN and
+	// password; no retry will help until the configuration changes.
+	ErrBindRefused = errors.New("bind refused")
+)
+
+// InvalidError is an ErrInvalid with a message fit for a client.
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string        { return e.Msg }
+func (e *InvalidError) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, args ...any) error {
+	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// classify wraps an LDAP error with the kind it belongs to, prefixed by op.
+// Errors already classified (by Conn.do) keep their kind.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var kind error
+	switch {
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrInvalid), errors.Is(err, ErrNotFound), errors.Is(err, ErrExists):
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
+		kind = ErrNotFound
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):
+		kind = ErrExists
+	case ldap.IsErrorAnyOf(err, ldap.LDAPResultObjectClassViolation, ldap.LDAPResultConstraintViolation,
+		ldap.LDAPResultInvalidAttributeSyntax, ldap.LDAPResultUndefinedAttributeType,
+		ldap.LDAPResultNamingViolation, ldap.LDAPResultInvalidDNSyntax, ldap.LDAPResultAttributeOrValueExists,
+		ldap.LDAPResultNotAllowedOnRDN, ldap.LDAPResultObjectClassModsProhibited):
+		kind = ErrInvalid
+	case ldap.IsErrorAnyOf(err, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable,
+		ldap.LDAPResultTimeLimitExceeded, ldap.LDAPResultAdminLimitExceeded, ldap.LDAPResultServerDown,
+		ldap.ErrorNetwork, ldap.LDAPResultTimeout, ldap.LDAPResultConnectError):
+		kind = ErrUnavailable
+	}
+	if kind == nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, kind, err)
+}
+
+// Reason is a short text for an operator saying why an LDAP call failed:
+// the result code's name and number with the server's diagnostic, or the
+// innermost network error ("connection refused"), without the chain of
+// wrappers around it.
+func Reason(err error) string {
+	var le *ldap.Error
+	if errors.As(err, &le) && le.ResultCode != ldap.ErrorNetwork {
+		s := fmt.Sprintf("%s (LDAP result %d)", strings.ToLower(ldap.LDAPResultCodeMap[le.ResultCode]), le.ResultCode)
+		if le.Err != nil && le.Err.Error() != "" {
+			s += ": " + le.Err.Error()
+		}
+		return s
+	}
+	for {
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if inner := u.Unwrap(); inner != nil {
+				err = inner
+				continue
+			}
+		case interface{ Unwrap() []error }:
+			if list := u.Unwrap(); len(list) > 0 {
+				err = list[len(list)-1]
+				continue
+			}
+		}
+		return err.Error()
+	}
+}

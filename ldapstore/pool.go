@@ -1,0 +1,257 @@
+package ldapstore
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Pool is a set of bound connections to the directory, safe for concurrent
+// use, in the manner of database/sql.DB: Conn borrows a connection (waiting
+// while MaxOpen are busy), Release gives it back, idle connections are reused
+// and checked, broken ones are closed and replaced by new dials.
+type Pool struct {
+	cfg      Config
+	password string
+	slots    chan struct{} // one token per open-or-opening busy connection
+
+	mu     sync.Mutex
+	idle   []*Conn // most recently used last
+	closed bool
+	stats  PoolStats
+}
+
+// PoolStats are the pool's counters, as database/sql.DBStats.
+type PoolStats struct {
+	MaxOpen int // configured limit
+	Open    int // connections open, busy or idle
+	InUse   int // connections borrowed
+	Idle    int // connections idle
+
+	WaitCount    int64         // borrows that had to wait for a free connection
+	WaitDuration time.Duration // total time spent waiting
+
+	Dials             int64 // connections dialled and bound
+	DialErrors        int64 // dials that failed
+	BrokenClosed      int64 // connections closed after a network error, timeout or cancellation
+	HealthCheckFailed int64 // idle connections found dead when borrowed
+	MaxIdleClosed     int64 // connections closed because MaxIdle were already idle
+	MaxLifetimeClosed int64 // connections closed because they reached ConnMaxLifetime
+}
+
+// ErrPoolClosed is returned by Conn after Close.
+var ErrPoolClosed = errors.New("ldapstore: pool closed")
+
+// Open returns a pool for cfg, which must be valid. Like sql.Open it does not
+// connect; use Ping to check that the directory answers.
+func Open(cfg Config) (*Pool, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	pw, err := cfg.password()
+	if err != nil {
+		return nil, err
+	}
+	return &Pool{cfg: cfg, password: pw, slots: make(chan struct{}, cfg.MaxOpen)}, nil
+}
+
+// Conn borrows a connection, dialling one if none is idle. It waits while
+// MaxOpen connections are busy, until ctx ends. The caller must Release it.
+func (p *Pool) Conn(ctx context.Context) (*Conn, error) {
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		start := time.Now()
+		var err error
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			err = fmt.Errorf("ldap: waiting for a free connection: %w: %w", ErrUnavailable, ctx.Err())
+		}
+		p.mu.Lock()
+		p.stats.WaitCount++
+		p.stats.WaitDuration += time.Since(start)
+		p.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			<-p.slots
+			return nil, ErrPoolClosed
+		}
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if c.healthy(ctx) {
+			c.broken = false
+			return c, nil
+		}
+		p.mu.Lock()
+		p.stats.HealthCheckFailed++
+		p.mu.Unlock()
+		c.c.Close()
+	}
+	c, err := p.dial(ctx)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	return c, nil
+}
+
+// release returns c to the pool, or closes it if it is broken, too old, or
+// MaxIdle connections are idle already.
+func (p *Pool) release(c *Conn) {
+	defer func() { <-p.slots }()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case c.broken || c.c.IsClosing():
+		p.stats.BrokenClosed++
+	case p.closed:
+	case p.cfg.ConnMaxLifetime > 0 && time.Since(c.created) > p.cfg.ConnMaxLifetime:
+		p.stats.MaxLifetimeClosed++
+	case len(p.idle) >= p.cfg.MaxIdle:
+		p.stats.MaxIdleClosed++
+	default:
+		c.lastUsed = time.Now()
+		p.idle = append(p.idle, c)
+		return
+	}
+	go c.c.Close() // Close may wait for the server; never hold a request for it
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() PoolStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.MaxOpen = p.cfg.MaxOpen
+	s.Idle = len(p.idle)
+	s.InUse = len(p.slots)
+	s.Open = s.InUse + s.Idle
+	return s
+}
+
+// Ping borrows a connection and checks that the directory answers on it.
+func (p *Pool) Ping(ctx context.Context) error {
+	c, err := p.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return c.ping(ctx)
+}
+
+// Close closes the idle connections and makes later Conn calls fail;
+// borrowed connections are closed when they are released.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.c.Close()
+	}
+	return nil
+}
+
+// dial connects to the first of the configured URLs that answers, upgrades
+// with StartTLS when configured, and binds.
+func (p *Pool) dial(ctx context.Context) (*Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+	defer cancel()
+	var errs []error
+	for _, raw := range p.cfg.URLs {
+		c, err := p.dialURL(ctx, raw)
+		if err == nil {
+			p.mu.Lock()
+			p.stats.Dials++
+			p.mu.Unlock()
+			return c, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	p.mu.Lock()
+	p.stats.DialErrors++
+	p.mu.Unlock()
+	err := errors.Join(errs...)
+	if isBindFailure(err) {
+		return nil, fmt.Errorf("%w: %w", ErrBindRefused, err)
+	}
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+func (p *Pool) dialURL(ctx context.Context, raw string) (*Conn, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("ldap: %q: %w", raw, err)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		port := "389"
+		if u.Scheme == "ldaps" {
+			port = "636"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	var tlsCfg *tls.Config
+	if u.Scheme == "ldaps" || p.cfg.StartTLS {
+		if tlsCfg, err = p.cfg.tlsConfig(host); err != nil {
+			return nil, err
+		}
+	}
+	var nc net.Conn
+	d := &net.Dialer{}
+	if u.Scheme == "ldaps" {
+		nc, err = (&tls.Dialer{NetDialer: d, Config: tlsCfg}).DialContext(ctx, "tcp", host)
+	} else {
+		nc, err = d.DialContext(ctx, "tcp", host)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ldap: connect %s: %w", raw, err)
+	}
+	lc := ldap.NewConn(nc, u.Scheme == "ldaps")
+	lc.Start()
+	c := &Conn{pool: p, c: lc, url: raw, created: time.Now()}
+	if u.Scheme == "ldap" && p.cfg.StartTLS {
+		if err := c.do(ctx, func() error { return lc.StartTLS(tlsCfg) }); err != nil {
+			lc.Close()
+			return nil, fmt.Errorf("ldap: StartTLS with %s: %w", raw, err)
+		}
+	}
+	if p.cfg.BindDN != "" {
+		if err := c.do(ctx, func() error { return lc.Bind(p.cfg.BindDN, p.password) }); err != nil {
+			lc.Close()
+			return nil, fmt.Errorf("ldap: bind to %s as %s: %w", raw, p.cfg.BindDN, err)
+		}
+	}
+	return c, nil
+}
+
+// isBindFailure tells a refused bind (wrong password, unknown DN), which no
+// retry will fix, from an unreachable directory.
+func isBindFailure(err error) bool {
+	return ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication,
+		ldap.LDAPResultInsufficientAccessRights, ldap.LDAPResultConfidentialityRequired)
+}

@@ -1,0 +1,255 @@
+package ldapstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/scim2/filter-parser/v2"
+
+	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/slapd"
+)
+
+func newStore(t *testing.T, s *slapd.Server) *Store {
+	t.Helper()
+	profile, err := schema.Preset("openldap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := NewStore(openPool(t, poolConfig(s)), Options{
+		Users:   ResourceConfig{BaseDN: s.PeopleDN},
+		Groups:  ResourceConfig{BaseDN: s.GroupsDN},
+		Profile: profile,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// entry reads an entry straight from the directory, bypassing the store.
+func entry(t *testing.T, s *slapd.Server, filter string) *ldap.Entry {
+	t.Helper()
+	c, err := s.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Search(ldap.NewSearchRequest(s.Suffix, ldap.ScopeWholeSubtree, 0, 0, 0, false, filter, []string{"*", "+"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Entries) != 1 {
+		return nil
+	}
+	return res.Entries[0]
+}
+
+func TestUserLifeCycle(t *testing.T) {
+	s := slapd.New(t, slapd.Options{})
+	st := newStore(t, s)
+	ctx := context.Background()
+
+	created, err := st.Users.Create(ctx, map[string]any{
+		"userName":    "bjensen",
+		"name":        map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
+		"displayName": "Babs Jensen",
+		"emails": []any{
+			map[string]any{"value": "home@example.com", "type": "home"},
+			map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true},
+		},
+		"phoneNumbers":           []any{map[string]any{"value": "+1 555 0100"}}, // no type: the first mapped one (work)
+		schema.EnterpriseUserURN: map[string]any{"employeeNumber": "701984", "department": "Tour Operations"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := entry(t, s, "(uid=bjensen)")
+	if e == nil {
+		t.Fatal("no entry in the directory after Create")
+	}
+	if e.DN != "uid=bjensen,"+s.PeopleDN {
+		t.Errorf("DN = %q", e.DN)
+	}
+	for attr, want := range map[string]string{
+		"entryUUID": created.ID, "givenName": "Barbara", "sn": "Jensen", "cn": "Babs Jensen",
+		"mail": "bjensen@example.com", "telephoneNumber": "+1 555 0100", "employeeNumber": "701984",
+		"departmentNumber": "Tour Operations",
+	} {
+		if got := e.GetAttributeValues(attr); len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %q, want [%q]", attr, got, want)
+		}
+	}
+	if created.Created.IsZero() || created.LastModified.IsZero() {
+		t.Errorf("created resource lacks timestamps: %+v", created)
+	}
+
+	got, err := st.Users.Get(ctx, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emails := got.Attributes["emails"].([]any)
+	if len(emails) != 1 || emails[0].(map[string]any)["value"] != "bjensen@example.com" || emails[0].(map[string]any)["primary"] != true {
+		t.Errorf("emails = %v", emails)
+	}
+	if got.Attributes[schema.EnterpriseUserURN].(map[string]any)["department"] != "Tour Operations" {
+		t.Errorf("enterprise extension = %v", got.Attributes[schema.EnterpriseUserURN])
+	}
+
+	// The same userName, in any case, is taken.
+	if _, err := st.Users.Create(ctx, map[string]any{"userName": "BJensen"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("duplicate Create = %v, want ErrExists", err)
+	}
+	// cn and sn are derived from userName when nothing else gives them.
+	minimal, err := st.Users.Create(ctx, map[string]any{"userName": "min"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := entry(t, s, "(uid=min)"); e.GetAttributeValue("cn") != "min" || e.GetAttributeValue("sn") != "min" {
+		t.Errorf("derived cn, sn = %q, %q", e.GetAttributeValue("cn"), e.GetAttributeValue("sn"))
+	}
+	if _, err := st.Users.Create(ctx, map[string]any{"displayName": "no user name"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Create without userName = %v, want ErrInvalid", err)
+	}
+
+	if err := st.Users.Delete(ctx, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	if entry(t, s, "(uid=bjensen)") != nil {
+		t.Fatal("entry still in the directory after Delete")
+	}
+	for _, id := range []string{created.ID, "not-a-uuid", "*", ")(uid=*"} {
+		if _, err := st.Users.Get(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get(%q) = %v, want ErrNotFound", id, err)
+		}
+		if err := st.Users.Delete(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Delete(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := st.Users.Get(ctx, minimal.ID); err != nil {
+		t.Errorf("the other user is gone: %v", err)
+	}
+}
+
+func TestListPagesAndFilters(t *testing.T) {
+	s := slapd.New(t, slapd.Options{})
+	if err := s.AddLDIF(context.Background(), slapd.DemoLDIF(s)); err != nil {
+		t.Fatal(err)
+	}
+	// Hostile values stored for real, to show they match only themselves.
+	for _, uid := range []string{"star*", "paren(", "back\\slash", "nul\x00byte", "naïve"} {
+		if _, err := newStore(t, s).Users.Create(context.Background(), map[string]any{"userName": uid}); err != nil {
+			t.Fatalf("create %q: %v", uid, err)
+		}
+	}
+	st := newStore(t, s)
+	ctx := context.Background()
+	total := slapd.DemoUsers + 5
+
+	// Every user exactly once over pages of 7, in a stable order.
+	seen := map[string]bool{}
+	for start := 1; start <= total; start += 7 {
+		page, err := st.Users.List(ctx, Query{StartIndex: start, Count: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page.Total != total {
+			t.Fatalf("Total = %d, want %d", page.Total, total)
+		}
+		for _, r := range page.Resources {
+			if seen[r.ID] {
+				t.Fatalf("user %s on two pages", r.ID)
+			}
+			seen[r.ID] = true
+		}
+	}
+	if len(seen) != total {
+		t.Fatalf("walk saw %d users, want %d", len(seen), total)
+	}
+	if page, _ := st.Users.List(ctx, Query{Count: 0}); page.Total != total || len(page.Resources) != 0 {
+		t.Errorf("count=0 gave %d resources, total %d", len(page.Resources), page.Total)
+	}
+
+	tests := []struct {
+		filter string
+		want   int
+	}{
+		{`userName eq "alovelace"`, 1},
+		{`userName eq "ALOVELACE"`, 1}, // uid matches case-insensitively
+		{`userName eq "star*"`, 1},
+		{`userName eq "paren("`, 1},
+		{`userName eq "back\\slash"`, 1},
+		{`userName eq "naïve"`, 1},
+		{`userName sw "star"`, 1},
+		{`userName co "*"`, 1},
+		{`userName eq "*"`, 0},
+		{`emails.value ew "@example.org"`, slapd.DemoUsers},
+		{`emails co "lovelace"`, 2}, // "emails" alone compares the value
+		{`title eq "Product Manager" and name.givenName sw "T"`, 1},
+		{`title eq "Product Manager" or title eq "Security Engineer"`, 10},
+		{`not (emails pr)`, 5},
+		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "1035"`, 1},
+		{`userName eq "q\"uote"`, 0},
+		{`title ne "Product Manager"`, total - 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			expr, err := filter.ParseFilter([]byte(tt.filter))
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := st.Users.List(ctx, Query{Filter: expr, Count: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if page.Total != tt.want || len(page.Resources) != tt.want {
+				t.Errorf("Total = %d with %d resources, want %d", page.Total, len(page.Resources), tt.want)
+			}
+		})
+	}
+	expr, _ := filter.ParseFilter([]byte(`nickName eq "x"`))
+	if _, err := st.Users.List(ctx, Query{Filter: expr, Count: 10}); !errors.Is(err, ErrInvalidFilter) || !strings.Contains(err.Error(), "nickName") {
+		t.Errorf("filter on an unmapped attribute = %v, want ErrInvalidFilter naming it", err)
+	}
+}
+
+func TestGroupMembersResolveInBatches(t *testing.T) {
+	s := slapd.New(t, slapd.Options{})
+	// More members than one look-up batch, plus a nested group and a DN
+	// outside both bases, which is not a SCIM resource.
+	n := lookupBatch + 20
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "dn: uid=u%d,%s\nobjectClass: inetOrgPerson\nuid: u%d\ncn: User %d\nsn: %d\n\n", i, s.PeopleDN, i, i, i)
+	}
+	fmt.Fprintf(&b, "dn: cn=inner,%s\nobjectClass: groupOfNames\ncn: inner\nmember: uid=u0,%s\n\n", s.GroupsDN, s.PeopleDN)
+	fmt.Fprintf(&b, "dn: cn=big,%s\nobjectClass: groupOfNames\ncn: big\nmember: cn=inner,%s\nmember: cn=admin,%s\n", s.GroupsDN, s.GroupsDN, s.Suffix)
+	for i := range n {
+		fmt.Fprintf(&b, "member: UID=u%d, %s\n", i, strings.ToUpper(s.PeopleDN))
+	}
+	if err := s.AddLDIF(context.Background(), b.String()); err != nil {
+		t.Fatal(err)
+	}
+	st := newStore(t, s)
+	expr, _ := filter.ParseFilter([]byte(`displayName eq "big"`))
+	page, err := st.Groups.List(context.Background(), Query{Filter: expr, Count: 10})
+	if err != nil || len(page.Resources) != 1 {
+		t.Fatalf("List = %+v, %v", page, err)
+	}
+	members := page.Resources[0].Attributes["members"].([]any)
+	if len(members) != n+1 {
+		t.Fatalf("%d members, want %d", len(members), n+1)
+	}
+	first := members[0].(map[string]any)
+	if first["type"] != "Group" || first["display"] != "inner" {
+		t.Errorf("first member = %v, want the group inner", first)
+	}
+	last := members[n].(map[string]any)
+	if last["type"] != "User" || last["display"] != fmt.Sprintf("User %d", n-1) || last["value"] == "" {
+		t.Errorf("last member = %v", last)
+	}
+}

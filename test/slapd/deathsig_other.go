@@ -1,0 +1,7 @@
+//go:build !linux
+
+package slapd
+
+import "syscall"
+
+func setDeathSignal(*syscall.SysProcAttr) {}

@@ -1,0 +1,352 @@
+// Package slapd runs throwaway OpenLDAP servers on the loopback interface:
+// for the integration tests (New, which ties the server to a test) and for
+// `scimgate dev` (Start).
+//
+// A server lives in a directory of its own with a generated slapd.conf: the
+// core, cosine, inetorgperson and nis schemas, an mdb database with the
+// indexes scimgate relies on (entryUUID among them), and the memberof, refint
+// and sssvlv overlays. It listens on a free port of 127.0.0.1, and with TLS
+// also on an ldaps:// port with a certificate from a CA generated for it.
+//
+// This package knows nothing of scimgate's own packages.
+package slapd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Options configure a server. The zero value is a plain server for
+// dc=example,dc=org with ou=people and ou=groups.
+type Options struct {
+	// Suffix is the naming context; default dc=example,dc=org.
+	Suffix string
+	// Password of the root DN (cn=admin,<suffix>); default "secret".
+	Password string
+	// LDIF is added over LDAP once the server runs, so that overlays such
+	// as memberof see it; see also AddLDIF.
+	LDIF string
+	// TLS makes the server also listen on ldaps:// and accept StartTLS,
+	// with a certificate for 127.0.0.1 and localhost signed by a fresh CA.
+	TLS bool
+	// Schemas are extra schema names (from /etc/ldap/schema) or paths.
+	Schemas []string
+	// Dir is where the server keeps its files; default a new temporary
+	// directory, removed by Stop.
+	Dir string
+	// Config is appended to the database section of slapd.conf.
+	Config string
+}
+
+// Server is a running slapd.
+type Server struct {
+	URL      string // ldap://127.0.0.1:PORT
+	LDAPSURL string // ldaps://127.0.0.1:PORT when started with TLS
+	CAFile   string // the CA that signed the server certificate, with TLS
+	Suffix   string
+	RootDN   string
+	Password string
+	PeopleDN string // ou=people,<suffix>
+	GroupsDN string // ou=groups,<suffix>
+	Dir      string
+
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	waitErr error
+	ownDir  bool
+}
+
+// ErrNotInstalled is returned when slapd is not on this machine.
+var ErrNotInstalled = errors.New("slapd is not installed: run `sudo apt-get install -y slapd ldap-utils` " +
+	"(Debian/Ubuntu; with DEBIAN_FRONTEND=noninteractive it asks nothing) or `make run`, which does it for you")
+
+// Binary returns the path of the slapd program, or ErrNotInstalled.
+func Binary() (string, error) {
+	for _, p := range []string{"slapd", "/usr/sbin/slapd", "/usr/local/libexec/slapd", "/usr/libexec/slapd"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path, nil
+		}
+	}
+	return "", ErrNotInstalled
+}
+
+// Start starts a server and waits until it answers. Stop it with Stop.
+func Start(ctx context.Context, opts Options) (*Server, error) {
+	bin, err := Binary()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Suffix == "" {
+		opts.Suffix = "dc=example,dc=org"
+	}
+	if opts.Password == "" {
+		opts.Password = "secret"
+	}
+	s := &Server{
+		Suffix:   opts.Suffix,
+		RootDN:   "cn=admin," + opts.Suffix,
+		Password: opts.Password,
+		PeopleDN: "ou=people," + opts.Suffix,
+		GroupsDN: "ou=groups," + opts.Suffix,
+		Dir:      opts.Dir,
+	}
+	if s.Dir == "" {
+		if s.Dir, err = os.MkdirTemp("", "scimgate-slapd-"); err != nil {
+			return nil, fmt.Errorf("slapd: %w", err)
+		}
+		s.ownDir = true
+	}
+	if err := s.writeConfig(opts); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	// A free port can be taken between finding and binding it: retry.
+	for attempt := 0; ; attempt++ {
+		err = s.start(ctx, bin, opts.TLS)
+		if err == nil || attempt == 2 || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	if err := s.AddLDIF(ctx, baseLDIF(s)+"\n"+opts.LDIF); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+const confTemplate = `# written by scimgate's test/slapd package
+{{range .Schemas}}include {{.}}
+{{end}}
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload memberof
+moduleload refint
+moduleload sssvlv
+pidfile {{.Dir}}/slapd.pid
+argsfile {{.Dir}}/slapd.args
+{{if .TLS}}TLSCACertificateFile {{.Dir}}/ca.pem
+TLSCertificateFile {{.Dir}}/server.pem
+TLSCertificateKeyFile {{.Dir}}/server-key.pem
+{{end}}
+database mdb
+maxsize 4294967296
+suffix "{{.Suffix}}"
+rootdn "{{.RootDN}}"
+rootpw "{{.Password}}"
+directory {{.Dir}}/db
+index objectClass eq
+index entryUUID eq
+index uid,cn,mail,sn,givenName,displayName eq,sub
+index member,memberUid,uniqueMember eq
+overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+memberof-refint TRUE
+overlay refint
+refint_attributes member memberOf
+overlay sssvlv
+{{.Config}}
+`
+
+func (s *Server) writeConfig(opts Options) error {
+	schemas := []string{"core", "cosine", "inetorgperson", "nis"}
+	schemas = append(schemas, opts.Schemas...)
+	for i, sc := range schemas {
+		if !strings.ContainsRune(sc, '/') {
+			schemas[i] = "/etc/ldap/schema/" + sc + ".schema"
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(s.Dir, "db"), 0o700); err != nil {
+		return fmt.Errorf("slapd: %w", err)
+	}
+	if opts.TLS {
+		if err := writeCertificates(s.Dir); err != nil {
+			return fmt.Errorf("slapd: certificates: %w", err)
+		}
+		s.CAFile = filepath.Join(s.Dir, "ca.pem")
+	}
+	var conf bytes.Buffer
+	err := template.Must(template.New("slapd.conf").Parse(confTemplate)).Execute(&conf, map[string]any{
+		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "Suffix": s.Suffix,
+		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config,
+	})
+	if err != nil {
+		return fmt.Errorf("slapd: %w", err)
+	}
+	return os.WriteFile(filepath.Join(s.Dir, "slapd.conf"), conf.Bytes(), 0o600)
+}
+
+func (s *Server) start(ctx context.Context, bin string, withTLS bool) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
+	urls := s.URL + "/"
+	if withTLS {
+		tport, err := freePort()
+		if err != nil {
+			return err
+		}
+		s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", tport)
+		urls += " " + s.LDAPSURL + "/"
+	}
+	logf, err := os.Create(filepath.Join(s.Dir, "slapd.log"))
+	if err != nil {
+		return fmt.Errorf("slapd: %w", err)
+	}
+	defer logf.Close()
+	// -d 0 keeps slapd in the foreground, so that it is our child and dies
+	// with us; its messages go to slapd.log.
+	s.cmd = exec.Command(bin, "-f", filepath.Join(s.Dir, "slapd.conf"), "-h", urls, "-d", "0")
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{}
+	setDeathSignal(s.cmd.SysProcAttr)
+	if err := s.cmd.Start(); err != nil {
+		return fmt.Errorf("slapd: %w", err)
+	}
+	s.exited = make(chan struct{})
+	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
+
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.URL, "ldap://"), time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-s.exited:
+			return fmt.Errorf("slapd exited at start (%v): %s", s.waitErr, s.logTail())
+		case <-ctx.Done():
+			s.kill()
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			return fmt.Errorf("slapd did not answer on %s within 15s: %s", s.URL, s.logTail())
+		}
+	}
+}
+
+func (s *Server) logTail() string {
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "slapd.log"))
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func (s *Server) kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// Stop stops the server and removes its directory if Start created it.
+func (s *Server) Stop() error {
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(5 * time.Second):
+			s.kill()
+		}
+	}
+	s.cleanup()
+	return nil
+}
+
+func (s *Server) cleanup() {
+	if s.ownDir {
+		os.RemoveAll(s.Dir)
+	}
+}
+
+// Dial returns a connection bound as the root DN.
+func (s *Server) Dial() (*ldap.Conn, error) {
+	c, err := ldap.DialURL(s.URL)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Bind(s.RootDN, s.Password); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// AddLDIF adds the entries of an LDIF text (records of "dn:" and
+// "attribute: value" lines, "attribute:: base64" values, continuation lines
+// starting with a space, and "#" comments) as the root DN.
+func (s *Server) AddLDIF(ctx context.Context, text string) error {
+	entries, err := ParseLDIF(text)
+	if err != nil || len(entries) == 0 {
+		return err
+	}
+	c, err := s.Dial()
+	if err != nil {
+		return fmt.Errorf("slapd: %w", err)
+	}
+	defer c.Close()
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		req := ldap.NewAddRequest(e.DN, nil)
+		for _, a := range e.Attributes {
+			req.Attribute(a.Name, a.Values)
+		}
+		if err := c.Add(req); err != nil {
+			return fmt.Errorf("slapd: add %s: %w", e.DN, err)
+		}
+	}
+	return nil
+}
+
+func baseLDIF(s *Server) string {
+	rdn, _, _ := strings.Cut(s.Suffix, ",")
+	_, dc, _ := strings.Cut(rdn, "=")
+	return fmt.Sprintf(`dn: %s
+objectClass: dcObject
+objectClass: organization
+o: %s
+dc: %s
+
+dn: %s
+objectClass: organizationalUnit
+ou: people
+
+dn: %s
+objectClass: organizationalUnit
+ou: groups
+`, s.Suffix, dc, dc, s.PeopleDN, s.GroupsDN)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("slapd: no free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

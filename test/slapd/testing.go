@@ -1,0 +1,30 @@
+package slapd
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// New starts a server for the test t and stops it when t ends. When slapd is
+// not installed the test is skipped, unless the CI environment variable is
+// set: then it fails, so that CI never passes without its integration tests.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, opts)
+	if errors.Is(err, ErrNotInstalled) {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and the integration tests need slapd: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("start slapd: %v", err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
