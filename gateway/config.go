@@ -166,7 +166,7 @@ func (c AuthConfig) Validate() error {
 	switch c.Mode {
 	case AuthToken, AuthBypass:
 	case AuthOAuth:
-		bad("mode", "oauth is not available in this version yet; use token (static bearer tokens) or bypass")
+		bad("mode", "oauth (the default) is not available in this version yet: set token (static bearer tokens, see auth.tokens) or, behind a closed network only, bypass")
 	default:
 		bad("mode", "%q is not one of oauth, token, bypass", c.Mode)
 	}

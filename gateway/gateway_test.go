@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
@@ -29,6 +31,11 @@ func tokenConfig(name, token string, scopes ...string) StaticToken {
 // newTestGateway serves a gateway over dir with two static tokens: one with
 // every scope, one ("reader") with users.read only.
 func newTestGateway(t *testing.T, dir *slapd.Server) *httptest.Server {
+	t.Helper()
+	return newLoggedGateway(t, dir, zap.NewNop())
+}
+
+func newLoggedGateway(t *testing.T, dir *slapd.Server, log *zap.Logger) *httptest.Server {
 	t.Helper()
 	pool, err := ldapstore.Open(ldapstore.Config{URLs: []string{dir.URL}, BindDN: dir.RootDN, BindPassword: dir.Password, DialTimeout: time.Second})
 	if err != nil {
@@ -51,7 +58,7 @@ func newTestGateway(t *testing.T, dir *slapd.Server) *httptest.Server {
 	if err := auth.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Server: cfg, Auth: auth, Store: store})
+	srv, err := New(Options{Server: cfg, Auth: auth, Store: store, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +135,6 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 		{name: "unknown path outside the base", method: "GET", path: "/../nope", status: 404},
 		{name: "method not allowed", method: "DELETE", path: "/Users", token: testToken, status: 405, header: "Allow"},
 		{name: "no token", method: "GET", path: "/Users", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate"`},
-		{name: "not bearer", method: "GET", path: "/Users", token: "", status: 401},
 		{name: "bad token", method: "GET", path: "/Users", token: "nope", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="invalid_token"`},
 		{name: "missing scope", method: "POST", path: "/Users", token: "reader-token", contentType: contentTypeSCIM, body: `{}`, status: 403,
 			header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="insufficient_scope", scope="https://jans.io/scim/users.write"`},
@@ -305,5 +311,90 @@ func TestGroupsAndDirectoryOutage(t *testing.T) {
 	wantSCIMError(t, do(t, "GET", hs.URL+"/readyz", "", "", ""), 503, "")
 	if h := do(t, "GET", hs.URL+"/healthz", "", "", ""); h.status != 200 {
 		t.Errorf("healthz: %d", h.status)
+	}
+}
+
+func TestRequestEdges(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	hs := newTestGateway(t, dir)
+	users := hs.URL + "/scim/v2/Users"
+
+	t.Run("basic auth is not bearer", func(t *testing.T) {
+		req, _ := http.NewRequest("GET", users, nil)
+		req.SetBasicAuth("admin", "secret")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 401 || res.Header.Get("WWW-Authenticate") != realm {
+			t.Errorf("%d %q", res.StatusCode, res.Header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("chunked body over the limit", func(t *testing.T) {
+		// No Content-Length: the limit is met while reading, where the SCIM
+		// library would have ignored the error.
+		body := io.MultiReader(strings.NewReader(`{"userName":"`), strings.NewReader(strings.Repeat("x", 8000)), strings.NewReader(`"}`))
+		req, _ := http.NewRequest("POST", users, body)
+		req.Header.Set("Authorization", "Bearer "+testToken)
+		req.Header.Set("Content-Type", contentTypeSCIM)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if req.ContentLength != 0 || res.StatusCode != 413 {
+			t.Errorf("content length %d: status %d, want 413", req.ContentLength, res.StatusCode)
+		}
+	})
+	t.Run("request ids", func(t *testing.T) {
+		for id, kept := range map[string]bool{"abc-123.X_y": true, "": false, "bad id <script>": false, strings.Repeat("a", 65): false} {
+			req, _ := http.NewRequest("GET", hs.URL+"/healthz", nil)
+			req.Header.Set("X-Request-Id", id)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			got := res.Header.Get("X-Request-Id")
+			if (got == id) != kept || got == "" {
+				t.Errorf("X-Request-Id %q answered %q", id, got)
+			}
+		}
+	})
+}
+
+func TestAccessLogNeverHoldsATokenOrPassword(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	core, logs := observer.New(zap.DebugLevel)
+	hs := newLoggedGateway(t, dir, zap.New(core))
+	users := hs.URL + "/scim/v2/Users"
+
+	do(t, "GET", users, testToken, "", "")
+	do(t, "GET", users, "a-wrong-token", "", "")
+	do(t, "POST", users, testToken, contentTypeSCIM, `{"userName":"logged","password":"hunter2-password"}`)
+	dir.Stop()
+	do(t, "GET", users, testToken, "", "") // a 503, logged with the LDAP error
+
+	var requests int
+	for _, e := range logs.All() {
+		line, _ := json.Marshal(e.ContextMap())
+		text := e.Message + string(line)
+		for _, secret := range []string{testToken, "a-wrong-token", "hunter2-password", dir.Password} {
+			if strings.Contains(text, secret) {
+				t.Errorf("log line holds %q: %s", secret, text)
+			}
+		}
+		if e.Message == "request" {
+			requests++
+			for _, k := range []string{"method", "route", "status", "latency", "request_id"} {
+				if _, ok := e.ContextMap()[k]; !ok {
+					t.Errorf("access log line lacks %s: %s", k, text)
+				}
+			}
+		}
+	}
+	if requests != 4 {
+		t.Errorf("%d access log lines, want 4", requests)
 	}
 }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"mime"
 	"net/http"
 	"time"
@@ -36,18 +38,44 @@ func infoFrom(ctx context.Context) *requestInfo {
 func logFor(ctx context.Context) *zap.Logger { return infoFrom(ctx).log }
 func requestID(ctx context.Context) string   { return infoFrom(ctx).id }
 
-// requestContext gives each request its info, a logger carrying its id, and
+// requestContext gives each request an id (the client's X-Request-Id if it
+// is plain, else a new one, echoed in the response), its info, a logger carrying its id, and
 // the configured deadline, which every LDAP operation honours.
 func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		id := c.Response().Header().Get(echo.HeaderXRequestID)
+		id := r.Header.Get(echo.HeaderXRequestID)
+		if !plainID(id) {
+			id = newRequestID()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		ri := &requestInfo{id: id, log: s.log.With(zap.String("request_id", id)), baseURL: s.baseURL(c)}
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), infoKey{}, ri), s.cfg.RequestTimeout)
 		defer cancel()
 		c.SetRequest(r.WithContext(ctx))
 		return next(c)
 	}
+}
+
+// plainID reports whether a client's X-Request-Id can be trusted into logs
+// and error messages: short, of letters, digits, '-', '_' and '.'.
+func plainID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns a random id of 16 hex digits.
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // baseURL is the absolute URL of the SCIM endpoints as clients see them.

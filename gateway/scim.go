@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,17 +53,23 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	u := *req.URL
 	u.Path = strings.TrimPrefix(req.URL.Path, s.cfg.BasePath) // the library routes on "/Users/..."
 	u.RawPath = ""
+	// Read the body here: the library ignores read errors, which would turn
+	// a body over the limit into a parse error instead of a 413.
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return err
+	}
 	inner := req.WithContext(req.Context())
 	inner.URL = &u
+	inner.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	s.lib.ServeHTTP(rec, inner)
 	if ri.failure != nil {
 		return ri.failure
 	}
-	body := rec.body.Bytes()
+	body = rec.body.Bytes()
 	if rec.status/100 == 2 && len(body) > 0 {
 		var location string
-		var err error
 		if body, location, err = fixResponse(body, ri.baseURL); err != nil {
 			return err
 		}
@@ -75,7 +82,7 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		h[k] = v
 	}
 	c.Response().WriteHeader(rec.status)
-	_, err := c.Response().Write(body)
+	_, err = c.Response().Write(body)
 	return err
 }
 

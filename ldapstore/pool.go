@@ -176,11 +176,13 @@ func (p *Pool) Close() error {
 // dial connects to the first of the configured URLs that answers, upgrades
 // with StartTLS when configured, and binds.
 func (p *Pool) dial(ctx context.Context) (*Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
-	defer cancel()
 	var errs []error
 	for _, raw := range p.cfg.URLs {
-		c, err := p.dialURL(ctx, raw)
+		// Each server gets the whole dial timeout: a hung first one must
+		// leave time for the next.
+		uctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
+		c, err := p.dialURL(uctx, raw)
+		cancel()
 		if err == nil {
 			p.mu.Lock()
 			p.stats.Dials++

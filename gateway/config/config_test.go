@@ -87,7 +87,7 @@ func TestLoadNamesTheWrongKey(t *testing.T) {
 		{"many problems at once", "ldap:\n  urls: [http://x]\nlog:\n  level: loud\nauth:\n  mode: magic\nserver:\n  base_path: scim\n", nil, []string{
 			"ldap.urls[0]", "users.base_dn: required", "groups.base_dn: required", "auth.mode: \"magic\"", "log.level", "server.base_path",
 		}},
-		{"default auth needs a choice", strings.Replace(minimal, "mode: bypass", "mode: oauth", 1), nil, []string{"auth.mode: oauth is not available"}},
+		{"default auth needs a choice", strings.Replace(minimal, "mode: bypass", "mode: oauth", 1), nil, []string{"auth.mode: oauth (the default) is not available"}},
 		{"token mode without tokens", strings.Replace(minimal, "mode: bypass", "mode: token", 1), nil, []string{"auth.tokens: token mode needs at least one token"}},
 		{"bad token hash", strings.Replace(minimal, "mode: bypass", "mode: token\n  tokens: [{name: okta, sha256: abc, scopes: [x]}]", 1), nil, []string{"auth.tokens[0].sha256"}},
 		{"unknown profile", minimal + "directory:\n  profile: novell\n", nil, []string{"directory.profile"}},
