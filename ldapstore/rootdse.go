@@ -3,7 +3,6 @@ package ldapstore
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -90,70 +89,4 @@ func (c *Conn) ReadRootDSE(ctx context.Context) (*RootDSE, error) {
 		SubschemaSubentry:   e.GetEqualFoldAttributeValue("subschemaSubentry"),
 		openLDAPClass:       strings.EqualFold(e.GetEqualFoldAttributeValue("structuralObjectClass"), "OpenLDAProotDSE"),
 	}, nil
-}
-
-// DirectorySchema is the set of attribute types and object classes a
-// directory defines, by every one of their names, case-insensitively.
-type DirectorySchema struct {
-	attributeTypes map[string]bool
-	objectClasses  map[string]bool
-}
-
-// HasAttribute reports whether the directory defines the attribute type.
-func (s *DirectorySchema) HasAttribute(name string) bool {
-	return s.attributeTypes[strings.ToLower(name)]
-}
-
-// HasObjectClass reports whether the directory defines the object class.
-func (s *DirectorySchema) HasObjectClass(name string) bool {
-	return s.objectClasses[strings.ToLower(name)]
-}
-
-// Counts returns how many attribute type and object class names are defined.
-func (s *DirectorySchema) Counts() (attributeTypes, objectClasses int) {
-	return len(s.attributeTypes), len(s.objectClasses)
-}
-
-// ReadSchema reads the subschema subentry named by the root DSE (RFC 4512
-// section 4.2).
-func (c *Conn) ReadSchema(ctx context.Context, dse *RootDSE) (*DirectorySchema, error) {
-	dn := dse.SubschemaSubentry
-	if dn == "" {
-		dn = "cn=Subschema"
-	}
-	res, err := c.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-		"(objectClass=subschema)", []string{"attributeTypes", "objectClasses"}, nil))
-	if err != nil {
-		return nil, classify("read schema "+dn, err)
-	}
-	if len(res.Entries) != 1 {
-		return nil, fmt.Errorf("read schema %s: %d entries", dn, len(res.Entries))
-	}
-	e := res.Entries[0]
-	return &DirectorySchema{
-		attributeTypes: schemaNames(e.GetEqualFoldAttributeValues("attributeTypes")),
-		objectClasses:  schemaNames(e.GetEqualFoldAttributeValues("objectClasses")),
-	}, nil
-}
-
-// nameRE finds the NAME of an RFC 4512 definition: NAME 'cn' or
-// NAME ( 'cn' 'commonName' ).
-var nameRE = regexp.MustCompile(`\bNAME\s+(?:'([^']+)'|\(\s*((?:'[^']+'\s*)+)\))`)
-
-func schemaNames(defs []string) map[string]bool {
-	names := make(map[string]bool, len(defs))
-	for _, d := range defs {
-		m := nameRE.FindStringSubmatch(d)
-		if m == nil {
-			continue
-		}
-		if m[1] != "" {
-			names[strings.ToLower(m[1])] = true
-			continue
-		}
-		for _, n := range strings.Fields(m[2]) {
-			names[strings.ToLower(strings.Trim(n, "'"))] = true
-		}
-	}
-	return names
 }
