@@ -136,8 +136,8 @@ func valueAt(attrs map[string]any, p schema.Path) string {
 // fromEntry turns an entry into a resource through the mapping.
 func fromEntry(m schema.Resource, e *ldap.Entry) Resource {
 	r := Resource{ID: e.GetEqualFoldAttributeValue(m.ID), Attributes: map[string]any{}, dn: e.DN}
-	r.Created, _ = parseGeneralizedTime(e.GetEqualFoldAttributeValue(attrCreated))
-	r.LastModified, _ = parseGeneralizedTime(e.GetEqualFoldAttributeValue(attrModified))
+	r.Created, _ = schema.ParseGeneralizedTime(e.GetEqualFoldAttributeValue(attrCreated))
+	r.LastModified, _ = schema.ParseGeneralizedTime(e.GetEqualFoldAttributeValue(attrModified))
 	for _, am := range m.Attributes {
 		values := e.GetEqualFoldAttributeValues(am.LDAP)
 		if len(values) == 0 {

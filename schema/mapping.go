@@ -40,8 +40,15 @@ func (p Path) String() string {
 
 // AttributeMap stores the SCIM value at SCIM in the LDAP attribute LDAP.
 type AttributeMap struct {
-	SCIM Path
-	LDAP string
+	SCIM  Path
+	LDAP  string
+	Codec Codec
+
+	// What the directory's schema says of the LDAP attribute, set by the
+	// store when it reads the schema: whether values compare case-exactly
+	// (nil: as the SCIM schema says), and whether clients cannot write it.
+	CaseExact *bool
+	ReadOnly  bool
 }
 
 // Resource says how one SCIM resource type is kept in LDAP entries.
@@ -56,12 +63,25 @@ type Resource struct {
 	// this type when it has all of them.
 	ObjectClasses []string
 
+	// Auxiliary are auxiliary object classes that may be added to an entry
+	// when a mapped attribute needs one (scimgateUser).
+	Auxiliary []string
+
 	// RDN is the template of the relative DN of a new entry, e.g.
 	// "uid={userName}": an LDAP attribute, '=', and a SCIM path in braces.
 	RDN string
 
-	// ID is the LDAP attribute that holds the resource's immutable id.
-	ID string
+	// ID is the LDAP attribute that holds the resource's immutable id, and
+	// IDCodec how its value reads as a SCIM id (CodecGUID for objectGUID).
+	ID      string
+	IDCodec Codec
+
+	// Version is an attribute whose value changes with every modification
+	// (entryCSN, uSNChanged): the resource's ETag.
+	Version string
+
+	// Created and Modified are the timestamp attributes of meta.
+	Created, Modified string
 
 	// Attributes map SCIM values to LDAP attributes.
 	Attributes []AttributeMap
@@ -71,14 +91,109 @@ type Resource struct {
 	// wrote them (inetOrgPerson must have cn and sn; a SCIM User need not).
 	Derive []Derivation
 
+	// Create holds constant attributes written to every new entry.
+	Create map[string][]string
+
 	// Members is the LDAP attribute holding member DNs (groups only).
 	Members string
+
+	// MemberOf is the attribute, maintained by the directory, that lists
+	// the DNs of the groups an entry belongs to (users: the "groups"
+	// attribute). SearchGroups says to find them instead by searching the
+	// groups for the member, where the directory keeps no such attribute.
+	MemberOf     string
+	SearchGroups bool
+
+	// Active and Password say how "active" and "password" are stored; nil
+	// means they are not.
+	Active   *Active
+	Password *Password
 }
 
-// Derivation fills the LDAP attribute LDAP from the first present of From.
+// ActiveKind is a strategy for the User's "active".
+type ActiveKind string
+
+// The active strategies.
+const (
+	// ActiveLock: the user is inactive while the attribute holds a value,
+	// written as LockValue (OpenLDAP ppolicy's pwdAccountLockedTime).
+	ActiveLock ActiveKind = "lock"
+	// ActiveBoolean: a boolean attribute, TRUE when active (or, with
+	// Invert, TRUE when disabled: 389's nsAccountLock). Absent is active.
+	ActiveBoolean ActiveKind = "boolean"
+	// ActiveBitmask: an integer attribute whose bit Bit disables the user
+	// (Active Directory's userAccountControl, bit 0x2); new entries start
+	// from Initial.
+	ActiveBitmask ActiveKind = "bitmask"
+)
+
+// Active is how "active" is stored.
+type Active struct {
+	Kind      ActiveKind
+	Attribute string
+	LockValue string
+	Invert    bool
+	Bit       int64
+	Initial   int64
+}
+
+// PasswordKind is a strategy for writing the User's "password".
+type PasswordKind string
+
+// The password strategies.
+const (
+	// PasswordExtended: the Password Modify extended operation (RFC 3062),
+	// so that the directory hashes the password under its own policy.
+	PasswordExtended PasswordKind = "extended"
+	// PasswordUnicodePwd: Active Directory's unicodePwd, the password in
+	// double quotes, UTF-16LE encoded; the server requires TLS.
+	PasswordUnicodePwd PasswordKind = "unicodepwd"
+	// PasswordAttribute: written as is to Attribute (for directories that
+	// hash on write).
+	PasswordAttribute PasswordKind = "attribute"
+)
+
+// Password is how "password" is written; it is never read.
+type Password struct {
+	Kind      PasswordKind
+	Attribute string
+}
+
+// Derivation fills the LDAP attribute LDAP from the first present of From,
+// through Transform when it is set.
 type Derivation struct {
-	LDAP string
-	From []Path
+	LDAP      string
+	From      []Path
+	Transform Transform
+}
+
+// Transform reshapes a derived value.
+type Transform string
+
+// The transforms.
+const (
+	// SAMAccountName: the part before any '@', without the characters
+	// Active Directory forbids in a pre-Windows 2000 logon name, at most
+	// 20 characters.
+	SAMAccountName Transform = "samaccountname"
+)
+
+// Apply returns v transformed.
+func (t Transform) Apply(v string) string {
+	switch t {
+	case SAMAccountName:
+		v, _, _ = strings.Cut(v, "@")
+		v = strings.Map(func(r rune) rune {
+			if strings.ContainsRune(`"/\[]:;|=,+*?<>`, r) || r < ' ' {
+				return '_'
+			}
+			return r
+		}, v)
+		if r := []rune(v); len(r) > 20 {
+			v = string(r[:20])
+		}
+	}
+	return v
 }
 
 // RDNAttribute returns the LDAP attribute and the SCIM path of the RDN template.
@@ -108,7 +223,8 @@ func (r Resource) Lookup(urn, attr, sub string) []AttributeMap {
 	return out
 }
 
-// LDAPAttributes returns every LDAP attribute the mapping reads, each once.
+// LDAPAttributes returns every LDAP attribute a whole resource is read from,
+// each once: mapped, id, version, timestamps, members and groups, active.
 func (r Resource) LDAPAttributes() []string {
 	seen := map[string]bool{}
 	var out []string
@@ -118,23 +234,55 @@ func (r Resource) LDAPAttributes() []string {
 			out = append(out, a)
 		}
 	}
+	add(r.ID)
+	add(r.Version)
+	add(r.Created)
+	add(r.Modified)
+	add("objectClass")
 	for _, m := range r.Attributes {
 		add(m.LDAP)
 	}
+	for _, d := range r.Derive {
+		add(d.LDAP)
+	}
 	add(r.Members)
+	add(r.MemberOf)
+	if r.Active != nil {
+		add(r.Active.Attribute)
+	}
 	return out
 }
 
+// special reports whether the core attribute attr is stored by a strategy
+// rather than by attribute mappings.
+func (r Resource) special(attr string) bool {
+	switch strings.ToLower(attr) {
+	case "active":
+		return r.Active != nil
+	case "password":
+		return r.Password != nil
+	case "members":
+		return r.Members != ""
+	case "groups":
+		return r.MemberOf != "" || r.SearchGroups
+	}
+	return false
+}
+
 // Advertised returns the core schema and the extensions restricted to what
-// the mapping can store, as /Schemas must show them. Members of a typed
-// multi-valued attribute keep "type" (listing only the mapped types) and
-// "primary", which the gateway derives.
+// the mapping can store, as /Schemas must show them, with the
+// characteristics the directory gives the values (caseExact, mutability).
+// Members of a typed multi-valued attribute keep "type" (listing only the
+// mapped types) and "primary", which the store derives.
 func (r Resource) Advertised() (core Schema, extensions []Schema) {
 	restrict := func(s Schema, urn string) Schema {
 		out := s.Restrict(func(attr, sub string) bool {
+			if urn == "" && r.special(attr) {
+				return true
+			}
 			ms := r.Lookup(urn, attr, "")
 			if len(ms) == 0 {
-				return urn == "" && r.Members != "" && strings.EqualFold(attr, "members")
+				return false
 			}
 			if sub == "" {
 				return true
@@ -146,25 +294,15 @@ func (r Resource) Advertised() (core Schema, extensions []Schema) {
 				if m.SCIM.Type != "" && (strings.EqualFold(sub, "type") || strings.EqualFold(sub, "primary")) {
 					return true
 				}
+				// A manager's displayName is read from the manager's entry.
+				if m.Codec == CodecDN && strings.EqualFold(sub, "displayName") {
+					return true
+				}
 			}
 			return false
 		})
-		// Only the mapped types are canonical.
-		for i, a := range out.Attributes {
-			for j, sa := range a.SubAttributes {
-				if sa.Name != "type" || len(sa.CanonicalValues) == 0 {
-					continue
-				}
-				var types []string
-				for _, m := range r.Lookup(urn, a.Name, "") {
-					if m.SCIM.Type != "" && !containsFold(types, m.SCIM.Type) {
-						types = append(types, m.SCIM.Type)
-					}
-				}
-				if len(types) > 0 {
-					out.Attributes[i].SubAttributes[j].CanonicalValues = types
-				}
-			}
+		for i := range out.Attributes {
+			r.adjust(&out.Attributes[i], urn)
 		}
 		return out
 	}
@@ -175,6 +313,82 @@ func (r Resource) Advertised() (core Schema, extensions []Schema) {
 		}
 	}
 	return core, extensions
+}
+
+// adjust sets the characteristics of an advertised attribute from its
+// mappings: only the mapped types are canonical; caseExact follows the
+// directory's matching rule; what the directory does not let clients write
+// is read-only.
+func (r Resource) adjust(a *Attribute, urn string) {
+	ms := r.Lookup(urn, a.Name, "")
+	apply := func(dst *Attribute, m AttributeMap) {
+		if m.CaseExact != nil && dst.Type == String {
+			dst.CaseExact = *m.CaseExact
+		}
+		if m.ReadOnly && dst.Mutability != ReadOnly {
+			dst.Mutability = ReadOnly
+		}
+	}
+	if len(a.SubAttributes) == 0 {
+		for _, m := range ms {
+			apply(a, m)
+		}
+		return
+	}
+	for j := range a.SubAttributes {
+		sa := &a.SubAttributes[j]
+		if sa.Name == "type" && len(sa.CanonicalValues) > 0 {
+			var types []string
+			for _, m := range ms {
+				if m.SCIM.Type != "" && !containsFold(types, m.SCIM.Type) {
+					types = append(types, m.SCIM.Type)
+				}
+			}
+			if len(types) > 0 {
+				sa.CanonicalValues = types
+			}
+		}
+		for _, m := range ms {
+			if strings.EqualFold(m.SCIM.Sub, sa.Name) {
+				apply(sa, m)
+			}
+		}
+	}
+}
+
+// Filter returns a copy of r without the mappings whose LDAP attribute
+// keep rejects, and the problems that leaves, one per mapping dropped.
+// Strategies (active, password, members, groups) are dropped the same way.
+func (r Resource) Filter(keep func(ldapAttr string) bool) (Resource, []string) {
+	var dropped []string
+	out := r
+	out.Attributes = nil
+	for _, m := range r.Attributes {
+		if keep(m.LDAP) {
+			out.Attributes = append(out.Attributes, m)
+			continue
+		}
+		dropped = append(dropped, fmt.Sprintf("%s → %s", m.SCIM, m.LDAP))
+	}
+	out.Derive = nil
+	for _, d := range r.Derive {
+		if keep(d.LDAP) {
+			out.Derive = append(out.Derive, d)
+		}
+	}
+	if r.Active != nil && !keep(r.Active.Attribute) {
+		dropped = append(dropped, "active → "+r.Active.Attribute)
+		out.Active = nil
+	}
+	if r.Password != nil && r.Password.Attribute != "" && !keep(r.Password.Attribute) {
+		dropped = append(dropped, "password → "+r.Password.Attribute)
+		out.Password = nil
+	}
+	if r.MemberOf != "" && !keep(r.MemberOf) {
+		dropped = append(dropped, "groups → "+r.MemberOf)
+		out.MemberOf = ""
+	}
+	return out, dropped
 }
 
 func containsFold(list []string, s string) bool {

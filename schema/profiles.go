@@ -12,8 +12,8 @@ type Profile struct {
 	Groups Resource
 
 	// DNAttribute is the operational attribute holding an entry's own DN,
-	// by which member DNs are resolved many at a time: entryDN on OpenLDAP
-	// and 389, distinguishedName on Active Directory.
+	// by which member DNs are resolved many at a time: entryDN on OpenLDAP,
+	// entrydn on 389, distinguishedName on Active Directory.
 	DNAttribute string
 }
 
@@ -28,7 +28,9 @@ func Profiles() []string {
 }
 
 var presets = map[string]func() Profile{
-	"openldap": openLDAP,
+	"openldap":        openLDAP,
+	"389ds":           ds389,
+	"activedirectory": activeDirectory,
 }
 
 // Preset returns the named profile.
@@ -48,17 +50,92 @@ func path(s string) Path {
 	return p
 }
 
-func maps(pairs ...string) []AttributeMap {
-	out := make([]AttributeMap, 0, len(pairs)/2)
-	for i := 0; i < len(pairs); i += 2 {
-		out = append(out, AttributeMap{SCIM: path(pairs[i]), LDAP: pairs[i+1]})
+func paths(ss ...string) []Path {
+	out := make([]Path, len(ss))
+	for i, s := range ss {
+		out[i] = path(s)
 	}
 	return out
 }
 
-// openLDAP is the preset for OpenLDAP with the standard inetOrgPerson and
-// groupOfNames object classes. Every attribute here exists in the schemas
-// core, cosine and inetorgperson.
+// maps builds mappings from (SCIM path, LDAP attribute[:codec]) pairs.
+func maps(pairs ...string) []AttributeMap {
+	out := make([]AttributeMap, 0, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		m := AttributeMap{SCIM: path(pairs[i]), LDAP: pairs[i+1]}
+		if j := len(m.LDAP) - 1; j > 0 {
+			for k := j; k > 0; k-- {
+				if m.LDAP[k] == ':' {
+					m.Codec = Codec(m.LDAP[k+1:])
+					m.LDAP = m.LDAP[:k]
+					break
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+const ent = EnterpriseUserURN + ":"
+
+// personMaps are the mappings that inetOrgPerson directories (OpenLDAP,
+// 389) share; the scim* attributes are those of deploy/ldap/scimgate.schema,
+// left out at start where the directory lacks them.
+func personMaps() []AttributeMap {
+	return maps(
+		"userName", "uid",
+		"externalId", "scimExternalId",
+		"name.formatted", "cn",
+		"name.familyName", "sn",
+		"name.givenName", "givenName",
+		"name.middleName", "scimMiddleName",
+		"name.honorificPrefix", "scimHonorificPrefix",
+		"name.honorificSuffix", "scimHonorificSuffix",
+		"displayName", "displayName",
+		"nickName", "scimNickName",
+		"profileUrl", "scimProfileUrl",
+		"title", "title",
+		"userType", "scimUserType",
+		"preferredLanguage", "preferredLanguage",
+		"locale", "scimLocale",
+		"timezone", "scimTimezone",
+		`emails[type eq "work"].value`, "mail",
+		`emails[type eq "home"].value`, "scimHomeEmail",
+		`emails[type eq "other"].value`, "scimOtherEmail",
+		`phoneNumbers[type eq "work"].value`, "telephoneNumber",
+		`phoneNumbers[type eq "mobile"].value`, "mobile",
+		`phoneNumbers[type eq "fax"].value`, "facsimileTelephoneNumber",
+		`phoneNumbers[type eq "home"].value`, "homePhone",
+		`phoneNumbers[type eq "pager"].value`, "pager",
+		`addresses[type eq "work"].formatted`, "postalAddress:postaladdress",
+		`addresses[type eq "work"].streetAddress`, "street",
+		`addresses[type eq "work"].locality`, "l",
+		`addresses[type eq "work"].region`, "st",
+		`addresses[type eq "work"].postalCode`, "postalCode",
+		`addresses[type eq "work"].country`, "c",
+		`addresses[type eq "home"].formatted`, "homePostalAddress:postaladdress",
+		"roles.value", "scimRole",
+		"entitlements.value", "scimEntitlement",
+		"x509Certificates.value", "userCertificate;binary:binary",
+		ent+"employeeNumber", "employeeNumber",
+		ent+"costCenter", "scimCostCenter",
+		ent+"organization", "o",
+		ent+"division", "scimDivision",
+		ent+"department", "departmentNumber",
+		ent+"manager.value", "manager:dn",
+	)
+}
+
+func personDerive() []Derivation {
+	return []Derivation{
+		{LDAP: "cn", From: paths("name.formatted", "displayName", "userName")},
+		{LDAP: "sn", From: paths("name.familyName", "userName")},
+	}
+}
+
+// openLDAP is the preset for OpenLDAP: inetOrgPerson users, groupOfNames
+// groups, entryUUID ids, entryCSN versions, memberof and ppolicy overlays.
 func openLDAP() Profile {
 	return Profile{
 		Name:        "openldap",
@@ -67,35 +144,130 @@ func openLDAP() Profile {
 			Schema:        User(),
 			Extensions:    []Schema{EnterpriseUser()},
 			ObjectClasses: []string{"inetOrgPerson"},
+			Auxiliary:     []string{"scimgateUser"},
 			RDN:           "uid={userName}",
 			ID:            "entryUUID",
-			Attributes: maps(
-				"userName", "uid",
-				"name.formatted", "cn",
-				"name.familyName", "sn",
-				"name.givenName", "givenName",
-				"displayName", "displayName",
-				"title", "title",
-				"preferredLanguage", "preferredLanguage",
-				`emails[type eq "work"].value`, "mail",
-				`phoneNumbers[type eq "work"].value`, "telephoneNumber",
-				`phoneNumbers[type eq "mobile"].value`, "mobile",
-				EnterpriseUserURN+":employeeNumber", "employeeNumber",
-				EnterpriseUserURN+":organization", "o",
-				EnterpriseUserURN+":department", "departmentNumber",
-			),
-			Derive: []Derivation{
-				{LDAP: "cn", From: []Path{path("name.formatted"), path("displayName"), path("userName")}},
-				{LDAP: "sn", From: []Path{path("name.familyName"), path("userName")}},
-			},
+			Version:       "entryCSN",
+			Created:       "createTimestamp",
+			Modified:      "modifyTimestamp",
+			Attributes:    personMaps(),
+			Derive:        personDerive(),
+			MemberOf:      "memberOf",
+			// A ppolicy lock stops the user from binding: what "inactive"
+			// should mean. "000001010000Z" locks until an administrator
+			// unlocks.
+			Active:   &Active{Kind: ActiveLock, Attribute: "pwdAccountLockedTime", LockValue: "000001010000Z"},
+			Password: &Password{Kind: PasswordExtended},
 		},
-		Groups: Resource{
-			Schema:        Group(),
-			ObjectClasses: []string{"groupOfNames"},
-			RDN:           "cn={displayName}",
-			ID:            "entryUUID",
-			Attributes:    maps("displayName", "cn"),
-			Members:       "member",
-		},
+		Groups: groupOfNames("entryUUID", "entryCSN"),
 	}
+}
+
+func groupOfNames(id, version string) Resource {
+	return Resource{
+		Schema:        Group(),
+		ObjectClasses: []string{"groupOfNames"},
+		Auxiliary:     []string{"scimgateGroup"},
+		RDN:           "cn={displayName}",
+		ID:            id,
+		Version:       version,
+		Created:       "createTimestamp",
+		Modified:      "modifyTimestamp",
+		Attributes:    maps("displayName", "cn", "externalId", "scimExternalId"),
+		Members:       "member",
+	}
+}
+
+// ds389 is the preset for 389 Directory Server: inetOrgPerson users with
+// nsUniqueId ids and nsAccountLock, groupOfNames groups (which 389 lets be
+// empty), the MemberOf plugin. 389 keeps no change sequence number by
+// default, so versions are modifyTimestamp, to the second.
+func ds389() Profile {
+	return Profile{
+		Name:        "389ds",
+		DNAttribute: "entrydn",
+		Users: Resource{
+			Schema:        User(),
+			Extensions:    []Schema{EnterpriseUser()},
+			ObjectClasses: []string{"inetOrgPerson"},
+			Auxiliary:     []string{"scimgateUser"},
+			RDN:           "uid={userName}",
+			ID:            "nsUniqueId",
+			Version:       "modifyTimestamp",
+			Created:       "createTimestamp",
+			Modified:      "modifyTimestamp",
+			Attributes:    personMaps(),
+			Derive:        personDerive(),
+			MemberOf:      "memberOf",
+			Active:        &Active{Kind: ActiveBoolean, Attribute: "nsAccountLock", Invert: true},
+			Password:      &Password{Kind: PasswordExtended},
+		},
+		Groups: groupOfNames("nsUniqueId", "modifyTimestamp"),
+	}
+}
+
+// activeDirectory is the preset for Microsoft Active Directory: user and
+// group objects, objectGUID ids, uSNChanged versions, userAccountControl
+// for active, unicodePwd for passwords.
+func activeDirectory() Profile {
+	users := Resource{
+		Schema:        User(),
+		Extensions:    []Schema{EnterpriseUser()},
+		ObjectClasses: []string{"top", "person", "organizationalPerson", "user"},
+		RDN:           "cn={userName}",
+		ID:            "objectGUID",
+		IDCodec:       CodecGUID,
+		Version:       "uSNChanged",
+		Created:       "whenCreated",
+		Modified:      "whenChanged",
+		Attributes: maps(
+			"userName", "userPrincipalName",
+			"name.formatted", "displayName",
+			"name.familyName", "sn",
+			"name.givenName", "givenName",
+			"name.middleName", "middleName",
+			"displayName", "displayName",
+			"title", "title",
+			"userType", "employeeType",
+			"preferredLanguage", "preferredLanguage",
+			"profileUrl", "wWWHomePage",
+			`emails[type eq "work"].value`, "mail",
+			`emails[type eq "other"].value`, "otherMailbox",
+			`phoneNumbers[type eq "work"].value`, "telephoneNumber",
+			`phoneNumbers[type eq "mobile"].value`, "mobile",
+			`phoneNumbers[type eq "fax"].value`, "facsimileTelephoneNumber",
+			`phoneNumbers[type eq "home"].value`, "homePhone",
+			`phoneNumbers[type eq "pager"].value`, "pager",
+			`addresses[type eq "work"].streetAddress`, "streetAddress",
+			`addresses[type eq "work"].locality`, "l",
+			`addresses[type eq "work"].region`, "st",
+			`addresses[type eq "work"].postalCode`, "postalCode",
+			`addresses[type eq "work"].country`, "c",
+			"x509Certificates.value", "userCertificate:binary",
+			ent+"employeeNumber", "employeeNumber",
+			ent+"organization", "company",
+			ent+"division", "division",
+			ent+"department", "department",
+			ent+"manager.value", "manager:dn",
+		),
+		Derive: []Derivation{
+			{LDAP: "sAMAccountName", From: paths("userName"), Transform: SAMAccountName},
+		},
+		MemberOf: "memberOf",
+		Active:   &Active{Kind: ActiveBitmask, Attribute: "userAccountControl", Bit: 0x2, Initial: 0x200},
+		Password: &Password{Kind: PasswordUnicodePwd, Attribute: "unicodePwd"},
+	}
+	groups := Resource{
+		Schema:        Group(),
+		ObjectClasses: []string{"top", "group"},
+		RDN:           "cn={displayName}",
+		ID:            "objectGUID",
+		IDCodec:       CodecGUID,
+		Version:       "uSNChanged",
+		Created:       "whenCreated",
+		Modified:      "whenChanged",
+		Attributes:    maps("displayName", "cn"),
+		Members:       "member",
+	}
+	return Profile{Name: "activedirectory", DNAttribute: "distinguishedName", Users: users, Groups: groups}
 }

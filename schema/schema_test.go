@@ -2,6 +2,8 @@ package schema
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -55,6 +57,9 @@ func TestPresetsNameRealAttributes(t *testing.T) {
 				schemas[e.ID] = e
 			}
 			for _, m := range r.Attributes {
+				if m.SCIM == (Path{Attr: "externalId"}) {
+					continue // a common attribute of every resource (RFC 7643 3.1)
+				}
 				s, ok := schemas[m.SCIM.URN]
 				if !ok {
 					t.Errorf("%s: %s: unknown schema", name, m.SCIM)
@@ -78,15 +83,33 @@ func TestPresetsNameRealAttributes(t *testing.T) {
 	}
 }
 
-func TestAdvertisedShowsOnlyMappedAttributes(t *testing.T) {
+func TestAdvertisedShowsOnlyWhatTheDirectoryStores(t *testing.T) {
 	p, _ := Preset("openldap")
-	core, ext := p.Users.Advertised()
+	// A directory without scimgate's auxiliary schema and without ppolicy.
+	users, dropped := p.Users.Filter(func(a string) bool {
+		return !strings.HasPrefix(a, "scim") && a != "pwdAccountLockedTime"
+	})
+	for _, d := range []string{"nickName → scimNickName", "active → pwdAccountLockedTime", `emails[type eq "home"].value → scimHomeEmail`} {
+		if !slices.Contains(dropped, d) {
+			t.Errorf("dropped = %v, lacks %q", dropped, d)
+		}
+	}
+	exact := true
+	for i, m := range users.Attributes {
+		if m.LDAP == "mail" {
+			users.Attributes[i].CaseExact = &exact // as a directory might say
+		}
+		if m.LDAP == "employeeNumber" {
+			users.Attributes[i].ReadOnly = true
+		}
+	}
+	core, ext := users.Advertised()
 
 	var names []string
 	for _, a := range core.Attributes {
 		names = append(names, a.Name)
 	}
-	want := []string{"userName", "name", "displayName", "title", "preferredLanguage", "emails", "phoneNumbers"}
+	want := []string{"userName", "name", "displayName", "title", "preferredLanguage", "password", "emails", "phoneNumbers", "addresses", "groups", "x509Certificates"}
 	if !reflect.DeepEqual(names, want) {
 		t.Errorf("advertised User attributes = %v, want %v", names, want)
 	}
@@ -102,13 +125,28 @@ func TestAdvertisedShowsOnlyMappedAttributes(t *testing.T) {
 	if !reflect.DeepEqual(subs, []string{"value", "type", "primary"}) {
 		t.Errorf("emails sub-attributes = %v", subs)
 	}
-	phones, _ := core.Attribute("phoneNumbers")
-	typ, _ := phones.SubAttribute("type")
-	if !reflect.DeepEqual(typ.CanonicalValues, []string{"work", "mobile"}) {
-		t.Errorf("phoneNumbers.type canonical values = %v, want the mapped ones", typ.CanonicalValues)
+	if typ, _ := emails.SubAttribute("type"); !reflect.DeepEqual(typ.CanonicalValues, []string{"work"}) {
+		t.Errorf("emails.type canonical values = %v, want only the stored type", typ.CanonicalValues)
 	}
-	if len(ext) != 1 || ext[0].ID != EnterpriseUserURN || len(ext[0].Attributes) != 3 {
-		t.Errorf("extensions = %+v, want the enterprise extension with 3 attributes", ext)
+	if v, _ := emails.SubAttribute("value"); !v.CaseExact {
+		t.Error("emails.value does not take caseExact from the directory")
+	}
+	if len(ext) != 1 || ext[0].ID != EnterpriseUserURN {
+		t.Fatalf("extensions = %v", ext)
+	}
+	var extNames []string
+	for _, a := range ext[0].Attributes {
+		extNames = append(extNames, a.Name)
+	}
+	if !reflect.DeepEqual(extNames, []string{"employeeNumber", "organization", "department", "manager"}) {
+		t.Errorf("enterprise attributes = %v", extNames)
+	}
+	if en, _ := ext[0].Attribute("employeeNumber"); en.Mutability != ReadOnly {
+		t.Errorf("employeeNumber mutability %s, want readOnly as the directory says", en.Mutability)
+	}
+	mgr, _ := ext[0].Attribute("manager")
+	if len(mgr.SubAttributes) != 2 { // value, and displayName read from the manager
+		t.Errorf("manager sub-attributes = %+v", mgr.SubAttributes)
 	}
 
 	g, _ := p.Groups.Advertised()
@@ -118,5 +156,78 @@ func TestAdvertisedShowsOnlyMappedAttributes(t *testing.T) {
 	// The complete schema is untouched.
 	if len(User().Attributes) != 21 {
 		t.Errorf("User() has %d attributes, want the 21 of RFC 7643", len(User().Attributes))
+	}
+}
+
+func TestSAMAccountName(t *testing.T) {
+	for in, want := range map[string]string{
+		"bjensen@example.com":                "bjensen",
+		"a/b\\c[d]e:f;g|h=i,j+k*l?m<n>o\"p": "a_b_c_d_e_f_g_h_i_j_",
+		"averyveryverylongusername@x":        "averyveryverylonguse",
+		"plain":                              "plain",
+	} {
+		if got := SAMAccountName.Apply(in); got != want {
+			t.Errorf("SAMAccountName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestApplyMappingConfig(t *testing.T) {
+	p, _ := Preset("openldap")
+	users, err := p.Users.Apply("users", MappingConfig{
+		RDN:         "cn={displayName}",
+		IDAttribute: "uid",
+		Attributes: []AttributeConfig{
+			{SCIM: "externalId", LDAP: "employeeNumber"},
+			{SCIM: "nickName", LDAP: ""},
+			{SCIM: `emails[type eq "home"].value`, LDAP: "otherMailbox"},
+			{SCIM: "urn:x:gluu:User:favoriteColor", LDAP: "favColor"},
+		},
+		Active:   StrategyConfig{Strategy: "boolean", Attribute: "scimActive"},
+		Password: StrategyConfig{Strategy: "none"},
+		Extensions: []ExtensionConfig{{URN: "urn:x:gluu:User", Attributes: []ExtensionAttributeConfig{
+			{Name: "favoriteColor", LDAP: "favColor"}, {Name: "shoeSize", Type: "integer", LDAP: "shoeSize"},
+		}}},
+		CreateAttributes: map[string][]string{"description": {"via scimgate"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]AttributeMap{}
+	for _, m := range users.Attributes {
+		got[m.SCIM.String()] = m
+	}
+	if got["externalId"].LDAP != "employeeNumber" || got[`emails[type eq "home"].value`].LDAP != "otherMailbox" {
+		t.Errorf("overrides not applied: %v", got)
+	}
+	if _, ok := got["nickName"]; ok {
+		t.Error("nickName still mapped")
+	}
+	if got["urn:x:gluu:User:shoeSize"].Codec != CodecInteger || got["urn:x:gluu:User:favoriteColor"].LDAP != "favColor" {
+		t.Errorf("extension mappings: %v", got)
+	}
+	if users.ID != "uid" || users.RDN != "cn={displayName}" || users.Password != nil ||
+		users.Active.Kind != ActiveBoolean || users.Create["description"][0] != "via scimgate" {
+		t.Errorf("resource = %+v", users)
+	}
+	_, ext := users.Advertised()
+	if len(ext) != 2 || ext[1].ID != "urn:x:gluu:User" || len(ext[1].Attributes) != 2 {
+		t.Errorf("extensions advertised = %+v", ext)
+	}
+	if len(p.Users.Extensions) != 1 || len(p.Users.Lookup("", "nickName", "")) != 1 {
+		t.Error("Apply changed the preset it was given")
+	}
+
+	_, err = p.Users.Apply("users", MappingConfig{
+		RDN:        "uid=userName",
+		Attributes: []AttributeConfig{{SCIM: "favoriteColor", LDAP: "x"}, {SCIM: "title", LDAP: "t", Codec: "weird"}},
+		Active:     StrategyConfig{Strategy: "sometimes"},
+		Password:   StrategyConfig{Strategy: "attribute"},
+		Extensions: []ExtensionConfig{{URN: "nope"}},
+	})
+	for _, want := range []string{"users.rdn", "users.attributes[0].scim: favoriteColor is not an attribute", "users.attributes[1].codec", "users.active.strategy", "users.password.attribute", "users.extensions"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %q", err, want)
+		}
 	}
 }

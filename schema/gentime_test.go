@@ -1,4 +1,4 @@
-package ldapstore
+package schema
 
 import (
 	"testing"
@@ -24,15 +24,15 @@ func TestParseGeneralizedTime(t *testing.T) {
 		{in: "20261122231440+01", bad: true},
 	}
 	for _, tt := range tests {
-		got, err := parseGeneralizedTime(tt.in)
+		got, err := ParseGeneralizedTime(tt.in)
 		if tt.bad {
 			if err == nil {
-				t.Errorf("parseGeneralizedTime(%q) = %v, want error", tt.in, got)
+				t.Errorf("ParseGeneralizedTime(%q) = %v, want error", tt.in, got)
 			}
 			continue
 		}
 		if err != nil || !got.Equal(tt.want) {
-			t.Errorf("parseGeneralizedTime(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			t.Errorf("ParseGeneralizedTime(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
 }

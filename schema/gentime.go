@@ -1,4 +1,4 @@
-package ldapstore
+package schema
 
 import (
 	"fmt"
@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// parseGeneralizedTime parses an LDAP GeneralizedTime (RFC 4517 section
+// ParseGeneralizedTime parses an LDAP GeneralizedTime (RFC 4517 section
 // 3.3.13): YYYYMMDDHH[MM[SS]][(.|,)fraction](Z|(+|-)HHMM). Minutes and
 // seconds may be absent; a fraction applies to the last unit given.
-func parseGeneralizedTime(s string) (time.Time, error) {
+func ParseGeneralizedTime(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("empty GeneralizedTime")
 	}
