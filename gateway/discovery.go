@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -44,6 +46,10 @@ func meta(c echo.Context, resourceType, path string) map[string]any {
 }
 
 func (s *Server) serviceProviderConfig(c echo.Context) error {
+	users, err := s.store.Users(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	schemes := []any{}
 	if s.auth != nil {
 		schemes = append(schemes, map[string]any{
@@ -54,25 +60,46 @@ func (s *Server) serviceProviderConfig(c echo.Context) error {
 			"primary":     true,
 		})
 	}
+	m := users.Mapping()
 	return scimJSON(c, map[string]any{
 		"schemas":               []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
-		"patch":                 map[string]any{"supported": false},
+		"patch":                 map[string]any{"supported": true},
 		"bulk":                  map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
 		"filter":                map[string]any{"supported": true, "maxResults": s.cfg.MaxResults},
-		"changePassword":        map[string]any{"supported": false},
+		"changePassword":        map[string]any{"supported": m.Password != nil},
 		"sort":                  map[string]any{"supported": false},
-		"etag":                  map[string]any{"supported": false},
+		"etag":                  map[string]any{"supported": m.Version != ""},
 		"authenticationSchemes": schemes,
 		"meta":                  meta(c, "ServiceProviderConfig", "/ServiceProviderConfig"),
 	})
 }
 
-// advertisedSchemas are the schemas of the mapped resource types, each
-// restricted to the attributes the directory stores.
-func (s *Server) advertisedSchemas() []schema.Schema {
-	users, userExts := s.store.Users.Mapping().Advertised()
-	groups, _ := s.store.Groups.Mapping().Advertised()
-	return append([]schema.Schema{users, groups}, userExts...)
+// advertisedSchemas are the schemas of the resource types, each restricted
+// to the attributes the directory stores, extensions last, each once.
+func (s *Server) advertisedSchemas(ctx context.Context) ([]schema.Schema, error) {
+	users, err := s.store.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.store.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, g := users.Schemas(), groups.Schemas()
+	out := []schema.Schema{withoutCommon(u.Core), withoutCommon(g.Core)}
+	for _, e := range append(u.Extensions, g.Extensions...) {
+		if !slices.ContainsFunc(out, func(x schema.Schema) bool { return x.ID == e.ID }) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// withoutCommon leaves out externalId, a common attribute of every
+// resource that RFC 7643 keeps out of the resource schemas.
+func withoutCommon(s schema.Schema) schema.Schema {
+	s.Attributes = slices.DeleteFunc(slices.Clone(s.Attributes), func(a schema.Attribute) bool { return a.Name == "externalId" })
+	return s
 }
 
 func schemaDocument(c echo.Context, sc schema.Schema) map[string]any {
@@ -87,15 +114,23 @@ func schemaDocument(c echo.Context, sc schema.Schema) map[string]any {
 }
 
 func (s *Server) schemas(c echo.Context) error {
+	all, err := s.advertisedSchemas(c.Request().Context())
+	if err != nil {
+		return err
+	}
 	var docs []any
-	for _, sc := range s.advertisedSchemas() {
+	for _, sc := range all {
 		docs = append(docs, schemaDocument(c, sc))
 	}
 	return scimJSON(c, listResponse(docs))
 }
 
 func (s *Server) schema(c echo.Context) error {
-	for _, sc := range s.advertisedSchemas() {
+	all, err := s.advertisedSchemas(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	for _, sc := range all {
 		if sc.ID == c.Param("id") {
 			return scimJSON(c, schemaDocument(c, sc))
 		}
@@ -103,18 +138,26 @@ func (s *Server) schema(c echo.Context) error {
 	return newError(http.StatusNotFound, "", "No schema %q.", c.Param("id"))
 }
 
-func (s *Server) resourceTypeDocuments(c echo.Context) []map[string]any {
+func (s *Server) resourceTypeDocuments(c echo.Context) ([]map[string]any, error) {
+	ctx := c.Request().Context()
+	users, err := s.store.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.store.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var out []map[string]any
 	for _, rt := range []struct {
 		name, endpoint string
-		mapping        schema.Resource
+		schemas        schema.Schemas
 	}{
-		{"User", "/Users", s.store.Users.Mapping()},
-		{"Group", "/Groups", s.store.Groups.Mapping()},
+		{"User", "/Users", users.Schemas()},
+		{"Group", "/Groups", groups.Schemas()},
 	} {
-		core, exts := rt.mapping.Advertised()
 		extensions := []any{}
-		for _, e := range exts {
+		for _, e := range rt.schemas.Extensions {
 			extensions = append(extensions, map[string]any{"schema": e.ID, "required": false})
 		}
 		out = append(out, map[string]any{
@@ -122,25 +165,33 @@ func (s *Server) resourceTypeDocuments(c echo.Context) []map[string]any {
 			"id":               rt.name,
 			"name":             rt.name,
 			"endpoint":         rt.endpoint,
-			"description":      core.Description,
-			"schema":           core.ID,
+			"description":      rt.schemas.Core.Description,
+			"schema":           rt.schemas.Core.ID,
 			"schemaExtensions": extensions,
 			"meta":             meta(c, "ResourceType", "/ResourceTypes/"+rt.name),
 		})
 	}
-	return out
+	return out, nil
 }
 
 func (s *Server) resourceTypes(c echo.Context) error {
+	all, err := s.resourceTypeDocuments(c)
+	if err != nil {
+		return err
+	}
 	var docs []any
-	for _, d := range s.resourceTypeDocuments(c) {
+	for _, d := range all {
 		docs = append(docs, d)
 	}
 	return scimJSON(c, listResponse(docs))
 }
 
 func (s *Server) resourceType(c echo.Context) error {
-	for _, d := range s.resourceTypeDocuments(c) {
+	all, err := s.resourceTypeDocuments(c)
+	if err != nil {
+		return err
+	}
+	for _, d := range all {
 		if strings.EqualFold(d["id"].(string), c.Param("id")) {
 			return scimJSON(c, d)
 		}

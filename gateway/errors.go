@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/schema"
 )
 
 // scimError is an error answered as a SCIM error body (RFC 7644 section 3.12).
@@ -48,9 +49,17 @@ func storeError(ctx context.Context, err error) *scimError {
 	var se *scimError
 	var fe *ldapstore.FilterError
 	var ie *ldapstore.InvalidError
+	var pe *schema.PatchError
+	var ee *ldapstore.ExistsError
 	switch {
 	case errors.As(err, &se):
 		return se
+	case errors.As(err, &pe):
+		return newError(http.StatusBadRequest, pe.ScimType, "%s", pe.Msg)
+	case errors.Is(err, ldapstore.ErrPrecondition):
+		return newError(http.StatusPreconditionFailed, "", "The resource has changed: its version is no longer the one in If-Match.")
+	case errors.As(err, &ee):
+		return newError(http.StatusConflict, "uniqueness", "%s is already taken by another resource.", ee.Attr)
 	case errors.As(err, &fe):
 		return newError(http.StatusBadRequest, "invalidFilter", "%s", fe.Msg)
 	case errors.Is(err, ldapstore.ErrNotFound):

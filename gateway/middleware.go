@@ -24,6 +24,11 @@ type requestInfo struct {
 	// library, which can only pass a few statuses (not 503) and would put
 	// a non-SCIM error's raw text in the body: scim.go answers it instead.
 	failure *scimError
+	// notModified is the ETag of a GET answered 304 (If-None-Match).
+	notModified string
+	// patchID is an "id" a PATCH carried in a path-less value, which the
+	// request normaliser took out for the handler to compare.
+	patchID string
 }
 
 type infoKey struct{}

@@ -1,19 +1,24 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
+	"strings"
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
+	"github.com/elimity-com/scim/optional"
 
 	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/schema"
 )
 
 // resourceHandler is the SCIM library's ResourceHandler for one resource
 // type: it calls ldapstore and reports failures through the request info
 // (see fail).
 type resourceHandler struct {
-	store *ldapstore.Resources
+	store *ldapstore.Store
+	kind  string // "User" or "Group"
 	// writable is false where this version reads and deletes the resource
 	// type but cannot create or modify it yet.
 	writable bool
@@ -21,11 +26,22 @@ type resourceHandler struct {
 
 var _ scim.ResourceHandler = resourceHandler{}
 
+func (h resourceHandler) resources(ctx context.Context) (*ldapstore.Resources, error) {
+	if h.kind == "Group" {
+		return h.store.Groups(ctx)
+	}
+	return h.store.Users(ctx)
+}
+
 func (h resourceHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
 	if !h.writable {
 		return scim.Resource{}, fail(r, notYet("Creating this resource type"))
 	}
-	res, err := h.store.Create(r.Context(), attrs)
+	rs, err := h.resources(r.Context())
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	res, err := rs.Create(r.Context(), attrs)
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
@@ -33,19 +49,32 @@ func (h resourceHandler) Create(r *http.Request, attrs scim.ResourceAttributes) 
 }
 
 func (h resourceHandler) Get(r *http.Request, id string) (scim.Resource, error) {
-	res, err := h.store.Get(r.Context(), id)
+	rs, err := h.resources(r.Context())
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
+	}
+	res, err := rs.Get(r.Context(), id)
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	// If-None-Match: a client's copy that is still current needs no body.
+	if inm := preconditionOf(r.Header.Get("If-None-Match")); res.Version != "" && inm.Holds(res.Version) && inm.Set() {
+		infoFrom(r.Context()).notModified = etag(res.Version)
+		return scim.Resource{}, scimerrors.ScimErrorInternal
 	}
 	return libResource(r, res), nil
 }
 
 func (h resourceHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
+	rs, err := h.resources(r.Context())
+	if err != nil {
+		return scim.Page{}, fail(r, err)
+	}
 	q := ldapstore.Query{StartIndex: params.StartIndex, Count: params.Count}
 	if params.FilterValidator != nil {
 		q.Filter = params.FilterValidator.GetFilter()
 	}
-	page, err := h.store.List(r.Context(), q)
+	page, err := rs.List(r.Context(), q)
 	if err != nil {
 		return scim.Page{}, fail(r, err)
 	}
@@ -56,16 +85,51 @@ func (h resourceHandler) GetAll(r *http.Request, params scim.ListRequestParams) 
 	return out, nil
 }
 
-func (h resourceHandler) Replace(r *http.Request, _ string, _ scim.ResourceAttributes) (scim.Resource, error) {
-	return scim.Resource{}, fail(r, notYet("PUT"))
+func (h resourceHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	if !h.writable {
+		return scim.Resource{}, fail(r, notYet("PUT on this resource type"))
+	}
+	rs, err := h.resources(r.Context())
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	res, err := rs.Replace(r.Context(), id, attrs, ifMatch(r))
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	return libResource(r, res), nil
 }
 
-func (h resourceHandler) Patch(r *http.Request, _ string, _ []scim.PatchOperation) (scim.Resource, error) {
-	return scim.Resource{}, fail(r, notYet("PATCH"))
+func (h resourceHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
+	if !h.writable {
+		return scim.Resource{}, fail(r, notYet("PATCH on this resource type"))
+	}
+	// A path-less value may carry the resource's own id (Okta sends it):
+	// accepted when it is the id, refused otherwise.
+	if given := infoFrom(r.Context()).patchID; given != "" && given != id {
+		return scim.Resource{}, fail(r, newError(http.StatusBadRequest, "mutability", "id is read-only: it cannot change from %s to %s.", id, given))
+	}
+	rs, err := h.resources(r.Context())
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	sops := make([]schema.Operation, len(ops))
+	for i, op := range ops {
+		sops[i] = schema.Operation{Op: op.Op, Path: op.Path, Value: op.Value}
+	}
+	res, err := rs.Patch(r.Context(), id, sops, ifMatch(r))
+	if err != nil {
+		return scim.Resource{}, fail(r, err)
+	}
+	return libResource(r, res), nil
 }
 
 func (h resourceHandler) Delete(r *http.Request, id string) error {
-	if err := h.store.Delete(r.Context(), id); err != nil {
+	rs, err := h.resources(r.Context())
+	if err != nil {
+		return fail(r, err)
+	}
+	if err := rs.Delete(r.Context(), id, ifMatch(r)); err != nil {
 		return fail(r, err)
 	}
 	return nil
@@ -83,22 +147,73 @@ func fail(r *http.Request, err error) error {
 	return scimerrors.ScimErrorInternal
 }
 
+// etag is a version as a weak entity tag: the directory's change number
+// says the entry changed, not that its representation did byte for byte.
+func etag(version string) string { return `W/"` + version + `"` }
+
+// ifMatch is the precondition of a request's If-Match header.
+func ifMatch(r *http.Request) ldapstore.Precondition {
+	return preconditionOf(r.Header.Get("If-Match"))
+}
+
+// preconditionOf parses an If-Match or If-None-Match header: "*" or a list
+// of entity tags, weak or strong (compared weakly, RFC 9110 section 8.8.3.2).
+func preconditionOf(header string) ldapstore.Precondition {
+	var p ldapstore.Precondition
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		switch {
+		case t == "":
+		case t == "*":
+			p.Any = true
+		default:
+			p.Versions = append(p.Versions, strings.Trim(strings.TrimPrefix(t, "W/"), `"`))
+		}
+	}
+	return p
+}
+
 // libResource converts a stored resource for the library, which adds id,
-// schemas and meta. Members get their $ref.
+// schemas and meta: externalId moves to its place, references get their
+// $ref, the version becomes meta.version and the ETag.
 func libResource(r *http.Request, res ldapstore.Resource) scim.Resource {
 	out := scim.Resource{ID: res.ID, Attributes: res.Attributes}
+	if v, ok := res.Attributes["externalId"].(string); ok {
+		out.ExternalID = optional.NewString(v)
+		delete(res.Attributes, "externalId")
+	}
 	if !res.Created.IsZero() {
 		out.Meta.Created = &res.Created
 	}
 	if !res.LastModified.IsZero() {
 		out.Meta.LastModified = &res.LastModified
 	}
+	if res.Version != "" {
+		out.Meta.Version = etag(res.Version)
+	}
+	base := infoFrom(r.Context()).baseURL
+	ref := func(el map[string]any, endpoint string) {
+		if id, ok := el["value"].(string); ok {
+			el["$ref"] = base + endpoint + id
+		}
+	}
 	if members, ok := res.Attributes["members"].([]any); ok {
-		base := infoFrom(r.Context()).baseURL
 		for _, m := range members {
 			if el, ok := m.(map[string]any); ok {
-				el["$ref"] = base + "/" + el["type"].(string) + "s/" + el["value"].(string)
+				ref(el, "/"+el["type"].(string)+"s/")
 			}
+		}
+	}
+	if groups, ok := res.Attributes["groups"].([]any); ok {
+		for _, g := range groups {
+			if el, ok := g.(map[string]any); ok {
+				ref(el, "/Groups/")
+			}
+		}
+	}
+	if ent, ok := res.Attributes[schema.EnterpriseUserURN].(map[string]any); ok {
+		if mgr, ok := ent["manager"].(map[string]any); ok {
+			ref(mgr, "/Users/")
 		}
 	}
 	return out

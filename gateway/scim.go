@@ -2,7 +2,9 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,34 +15,76 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/schema"
 )
 
 // newLibrary builds the elimity SCIM server that parses and validates
-// requests for the resource endpoints and calls resourceHandler. Its
-// discovery documents are not used: discovery.go serves truthful ones.
-func newLibrary(store *ldapstore.Store, cfg ServerConfig, logger scim.Logger) (scim.Server, error) {
+// requests for the resource endpoints and calls resourceHandler, with the
+// schemas the directory can hold. Its discovery documents are not used:
+// discovery.go serves truthful ones.
+func newLibrary(store *ldapstore.Store, users, groups *ldapstore.Resources, cfg ServerConfig, logger scim.Logger) (scim.Server, error) {
 	return scim.NewServer(&scim.ServerArgs{
-		ServiceProviderConfig: &scim.ServiceProviderConfig{MaxResults: cfg.MaxResults, SupportFiltering: true},
+		ServiceProviderConfig: &scim.ServiceProviderConfig{MaxResults: cfg.MaxResults, SupportFiltering: true, SupportPatch: true},
 		ResourceTypes: []scim.ResourceType{
-			libResourceType("User", "/Users", store.Users, resourceHandler{store: store.Users, writable: true}),
-			libResourceType("Group", "/Groups", store.Groups, resourceHandler{store: store.Groups}),
+			libResourceType("User", "/Users", users, resourceHandler{store: store, kind: "User", writable: true}),
+			libResourceType("Group", "/Groups", groups, resourceHandler{store: store, kind: "Group"}),
 		},
 	}, scim.WithLogger(logger))
 }
 
 func libResourceType(name, endpoint string, res *ldapstore.Resources, h scim.ResourceHandler) scim.ResourceType {
-	core, exts := res.Mapping().Advertised()
+	s := res.Schemas()
 	rt := scim.ResourceType{
 		ID:       optional.NewString(name),
 		Name:     name,
 		Endpoint: endpoint,
-		Schema:   withFilterable(libSchema(core)),
+		Schema:   withFilterable(libSchema(s.Core)),
 		Handler:  h,
 	}
-	for _, e := range exts {
+	for _, e := range s.Extensions {
 		rt.SchemaExtensions = append(rt.SchemaExtensions, scim.SchemaExtension{Schema: libSchema(e)})
 	}
 	return rt
+}
+
+// library returns the SCIM library, built when the store has first read the
+// directory's schema, which decides what the library accepts.
+func (s *Server) library(ctx context.Context) (*scim.Server, error) {
+	if l := s.lib.Load(); l != nil {
+		return l, nil
+	}
+	s.libMu.Lock()
+	defer s.libMu.Unlock()
+	if l := s.lib.Load(); l != nil {
+		return l, nil
+	}
+	users, err := s.store.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.store.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l, err := newLibrary(s.store, users, groups, s.cfg, s.log.Sugar())
+	if err != nil {
+		return nil, fmt.Errorf("scim library: %w", err)
+	}
+	s.lib.Store(&l)
+	return &l, nil
+}
+
+// schemasOf returns the schemas of the resource type an endpoint path
+// ("/Users/...") serves.
+func (s *Server) schemasOf(ctx context.Context, path string) (schema.Schemas, error) {
+	rs, err := s.store.Users(ctx)
+	if strings.HasPrefix(path, "/Groups") {
+		rs, err = s.store.Groups(ctx)
+	}
+	if err != nil {
+		return schema.Schemas{}, err
+	}
+	return rs.Schemas(), nil
 }
 
 // serveSCIM hands a resource request to the SCIM library, then answers
@@ -53,19 +97,36 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	u := *req.URL
 	u.Path = strings.TrimPrefix(req.URL.Path, s.cfg.BasePath) // the library routes on "/Users/..."
 	u.RawPath = ""
+	lib, err := s.library(req.Context())
+	if err != nil {
+		return err
+	}
 	// Read the body here: the library ignores read errors, which would turn
 	// a body over the limit into a parse error instead of a 413.
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
 		return err
 	}
+	if len(body) > 0 {
+		schemas, err := s.schemasOf(req.Context(), u.Path)
+		if err != nil {
+			return err
+		}
+		if body, err = normalize(body, req.Method, schemas, ri); err != nil {
+			return err
+		}
+	}
 	inner := req.WithContext(req.Context())
 	inner.URL = &u
 	inner.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
-	s.lib.ServeHTTP(rec, inner)
+	lib.ServeHTTP(rec, inner)
 	if ri.failure != nil {
 		return ri.failure
+	}
+	if ri.notModified != "" {
+		c.Response().Header().Set("ETag", ri.notModified)
+		return c.NoContent(http.StatusNotModified)
 	}
 	body = rec.body.Bytes()
 	if rec.status/100 == 2 && len(body) > 0 {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elimity-com/scim"
@@ -34,8 +36,10 @@ type Server struct {
 	log       *zap.Logger
 	store     *ldapstore.Store
 	auth      authenticator // nil in bypass mode
-	lib       scim.Server
 	echo      *echo.Echo
+
+	libMu sync.Mutex
+	lib   atomic.Pointer[scim.Server]
 }
 
 // New builds a server; it does not listen yet. The configuration must have
@@ -67,10 +71,6 @@ func New(o Options) (*Server, error) {
 	// Entra ID sends booleans as "True"/"False": the library accepts them
 	// only through this package-level switch.
 	libschema.SetAllowStringValues(true)
-	var err error
-	if s.lib, err = newLibrary(o.Store, o.Server, o.Logger.Sugar()); err != nil {
-		return nil, fmt.Errorf("scim library: %w", err)
-	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

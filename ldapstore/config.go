@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/scimgate/scimgate/schema"
 )
 
 // Config is how scimgate connects to the directory: the "ldap" section of the
@@ -225,12 +227,18 @@ func (c ResourceConfig) Validate(section string) error {
 	return nil
 }
 
-// ResourceConfig is the "users" or "groups" section of the configuration.
+// ResourceConfig is the "users" or "groups" section of the configuration:
+// where the resources live, and how their mapping differs from the
+// directory profile's (see schema.MappingConfig).
 //
 //	users:
 //	  base_dn: ou=people,dc=example,dc=org
+//	  attributes:
+//	    - {scim: externalId, ldap: employeeNumber}
 type ResourceConfig struct {
 	// BaseDN is the subtree that holds the resources; new entries are
 	// created directly below it.
 	BaseDN string `yaml:"base_dn"`
+
+	schema.MappingConfig `yaml:",inline"`
 }

@@ -49,6 +49,11 @@ func (c *Conn) Modify(ctx context.Context, req *ldap.ModifyRequest) error {
 	return c.do(ctx, func() error { return c.c.Modify(req) })
 }
 
+// ModifyDN renames an entry.
+func (c *Conn) ModifyDN(ctx context.Context, req *ldap.ModifyDNRequest) error {
+	return c.do(ctx, func() error { return c.c.ModifyDN(req) })
+}
+
 // Del deletes an entry.
 func (c *Conn) Del(ctx context.Context, req *ldap.DelRequest) error {
 	return c.do(ctx, func() error { return c.c.Del(req) })

@@ -1,18 +1,22 @@
 package ldapstore
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/scimgate/scimgate/schema"
 )
 
-// Resource is a SCIM resource read from or written to the directory.
+// Resource is a SCIM resource read from the directory.
 type Resource struct {
 	ID string
 	// Attributes are the SCIM attributes other than id, schemas and meta,
@@ -21,74 +25,216 @@ type Resource struct {
 	Attributes   map[string]any
 	Created      time.Time
 	LastModified time.Time
+	// Version changes with every modification: the ETag.
+	Version string
 
 	dn string
 }
 
-// Member is one member of a group, resolved from its DN.
+// Member is a resource that a DN names: a group's member, a user's group,
+// a user's manager.
 type Member struct {
 	ID      string
 	Type    string // "User" or "Group"
 	Display string
+	DN      string
 }
 
-// Operational attributes read with every resource.
-const (
-	attrCreated  = "createTimestamp"
-	attrModified = "modifyTimestamp"
-)
+// values are LDAP attribute values by attribute name, with names compared
+// case-insensitively and kept in the case first given.
+type values map[string]*attrValues
 
-// toEntry turns validated SCIM attributes into LDAP attribute values. Values
-// the mapping has no place for are left out: the schema given to clients
-// advertises only what is mapped.
-func toEntry(m schema.Resource, attrs map[string]any) map[string][]string {
-	out := map[string][]string{}
-	add := func(ldapAttr, v string) {
-		if v != "" {
-			out[ldapAttr] = append(out[ldapAttr], v)
+type attrValues struct {
+	name string
+	vals []string
+}
+
+func (v values) get(name string) []string {
+	if a := v[strings.ToLower(name)]; a != nil {
+		return a.vals
+	}
+	return nil
+}
+
+func (v values) add(name, val string) {
+	k := strings.ToLower(name)
+	if v[k] == nil {
+		v[k] = &attrValues{name: name}
+	}
+	v[k].vals = append(v[k].vals, val)
+}
+
+func (v values) set(name string, vals []string) {
+	v[strings.ToLower(name)] = &attrValues{name: name, vals: vals}
+}
+
+// prepend makes val the first value of name (the naming value of an RDN).
+func (v values) prepend(name, val string) {
+	out := []string{val}
+	for _, x := range v.get(name) {
+		if !strings.EqualFold(x, val) {
+			out = append(out, x)
 		}
 	}
-	for _, am := range m.Attributes {
-		container := attrs
-		if am.SCIM.URN != "" {
-			ext, _ := getFold(attrs, am.SCIM.URN).(map[string]any)
-			if ext == nil {
-				continue
-			}
-			container = ext
-		}
-		v := getFold(container, am.SCIM.Attr)
-		switch {
-		case v == nil:
-		case am.SCIM.Type != "":
-			elems, _ := v.([]any)
-			for _, el := range primaryFirst(elems) {
-				obj, _ := el.(map[string]any)
-				if obj == nil || !typeMatches(m, am.SCIM, getFold(obj, "type")) {
-					continue
-				}
-				s, _ := scalar(getFold(obj, am.SCIM.Sub))
-				add(am.LDAP, s)
-			}
-		case am.SCIM.Sub != "":
-			obj, _ := v.(map[string]any)
-			s, _ := scalar(getFold(obj, am.SCIM.Sub))
-			add(am.LDAP, s)
-		default:
-			s, _ := scalar(v)
-			add(am.LDAP, s)
+	v.set(name, out)
+}
+
+// names returns the attribute names holding values, sorted.
+func (v values) names() []string {
+	out := make([]string, 0, len(v))
+	for _, a := range v {
+		if len(a.vals) > 0 {
+			out = append(out, a.name)
 		}
 	}
-	// Required attributes the object classes need and no mapping filled.
-	for _, d := range m.Derive {
-		if len(out[d.LDAP]) > 0 {
+	sort.Strings(out)
+	return out
+}
+
+// toValues turns validated SCIM attributes into LDAP values through the
+// mapping: codecs, references (ids become DNs), derived attributes, active
+// and write-only passwords. old is the current entry (nil on create).
+// Values the mapping has no place for are left out: the schema advertised
+// to clients holds only what is mapped.
+func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]any, old *ldap.Entry) (values, error) {
+	out := values{}
+	type ref struct{ attr, id string }
+	var refs []ref
+	for _, am := range r.m.Attributes {
+		if am.ReadOnly {
 			continue
 		}
-		for _, p := range d.From {
-			if s := valueAt(attrs, p); s != "" {
-				out[d.LDAP] = []string{s}
-				break
+		for _, sv := range scimValues(r.m, am, attrs) {
+			if am.Codec == schema.CodecDN {
+				if id, ok := sv.(string); ok && id != "" {
+					refs = append(refs, ref{am.LDAP, id})
+				}
+				continue
 			}
+			s, err := am.Codec.Encode(sv)
+			if err != nil {
+				return nil, invalidf("%s: %v", am.SCIM, err)
+			}
+			if s != "" {
+				out.add(am.LDAP, s)
+			}
+		}
+	}
+	if len(refs) > 0 {
+		users, err := r.store.Users(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(refs))
+		for i, rf := range refs {
+			ids[i] = rf.id
+		}
+		dns, err := users.resolveIDs(ctx, conn, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, rf := range refs {
+			out.add(rf.attr, dns[rf.id])
+		}
+	}
+	for _, d := range r.m.Derive {
+		if len(out.get(d.LDAP)) > 0 {
+			continue
+		}
+		if v, ok := d.Derive(func(p schema.Path) string { return valueAt(attrs, p) }); ok {
+			out.set(d.LDAP, []string{v})
+		}
+	}
+	if a := r.m.Active; a != nil {
+		active := true
+		if v := getFold(attrs, "active"); v != nil {
+			b, err := schema.CodecBoolean.Encode(v)
+			if err != nil {
+				return nil, invalidf("active: %v", err)
+			}
+			active = b == "TRUE"
+		}
+		switch a.Kind {
+		case schema.ActiveLock:
+			if !active {
+				keep := ""
+				if old != nil {
+					keep = old.GetEqualFoldAttributeValue(a.Attribute)
+				}
+				if keep == "" {
+					keep = a.LockValue
+				}
+				out.set(a.Attribute, []string{keep})
+			}
+		case schema.ActiveBoolean:
+			switch {
+			case a.Invert && !active:
+				out.set(a.Attribute, []string{"TRUE"})
+			case !a.Invert:
+				out.set(a.Attribute, []string{strings.ToUpper(strconv.FormatBool(active))})
+			}
+		case schema.ActiveBitmask:
+			flags := a.Initial
+			if old != nil {
+				if n, err := strconv.ParseInt(old.GetEqualFoldAttributeValue(a.Attribute), 10, 64); err == nil {
+					flags = n
+				}
+			}
+			if active {
+				flags &^= a.Bit
+			} else {
+				flags |= a.Bit
+			}
+			out.set(a.Attribute, []string{strconv.FormatInt(flags, 10)})
+		}
+	}
+	if pw, ok := password(attrs); ok && r.m.Password != nil {
+		switch r.m.Password.Kind {
+		case schema.PasswordUnicodePwd:
+			out.set(r.m.Password.Attribute, []string{unicodePwd(pw)})
+		case schema.PasswordAttribute:
+			out.set(r.m.Password.Attribute, []string{pw})
+		}
+	}
+	return out, nil
+}
+
+// scimValues returns the SCIM values a mapping stores, from attrs.
+func scimValues(m schema.Resource, am schema.AttributeMap, attrs map[string]any) []any {
+	container := attrs
+	if am.SCIM.URN != "" {
+		ext, _ := getFold(attrs, am.SCIM.URN).(map[string]any)
+		if ext == nil {
+			return nil
+		}
+		container = ext
+	}
+	v := getFold(container, am.SCIM.Attr)
+	if v == nil {
+		return nil
+	}
+	var out []any
+	switch elems := v.(type) {
+	case []any: // multi-valued
+		for _, el := range primaryFirst(elems) {
+			obj, isObj := el.(map[string]any)
+			switch {
+			case am.SCIM.Sub == "":
+				out = append(out, el)
+			case !isObj:
+			case am.SCIM.Type == "" || typeMatches(m, am.SCIM, getFold(obj, "type")):
+				if sv := getFold(obj, am.SCIM.Sub); sv != nil {
+					out = append(out, sv)
+				}
+			}
+		}
+	case map[string]any: // complex
+		if sv := getFold(elems, am.SCIM.Sub); sv != nil && am.SCIM.Sub != "" {
+			out = append(out, sv)
+		}
+	default:
+		if am.SCIM.Sub == "" {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -122,59 +268,300 @@ func primaryFirst(elems []any) []any {
 	return elems
 }
 
-// valueAt returns the string at a simple path (attr or attr.sub) of attrs.
-func valueAt(attrs map[string]any, p schema.Path) string {
-	v := getFold(attrs, p.Attr)
-	if p.Sub != "" {
-		obj, _ := v.(map[string]any)
-		v = getFold(obj, p.Sub)
+// resource reads an entry through the mapping: codecs, references (DNs
+// become ids and display names), active, groups and members.
+func (r *Resources) resource(ctx context.Context, conn *Conn, e *ldap.Entry) (Resource, error) {
+	res := Resource{Attributes: map[string]any{}, dn: e.DN, Version: e.GetEqualFoldAttributeValue(r.m.Version)}
+	var err error
+	if res.ID, err = r.idOf(e); err != nil {
+		return Resource{}, fmt.Errorf("read %s %s: id: %w", r.kind, e.DN, err)
 	}
-	s, _ := scalar(v)
-	return s
-}
+	res.Created, _ = schema.ParseGeneralizedTime(e.GetEqualFoldAttributeValue(r.m.Created))
+	res.LastModified, _ = schema.ParseGeneralizedTime(e.GetEqualFoldAttributeValue(r.m.Modified))
 
-// fromEntry turns an entry into a resource through the mapping.
-func fromEntry(m schema.Resource, e *ldap.Entry) Resource {
-	r := Resource{ID: e.GetEqualFoldAttributeValue(m.ID), Attributes: map[string]any{}, dn: e.DN}
-	r.Created, _ = schema.ParseGeneralizedTime(e.GetEqualFoldAttributeValue(attrCreated))
-	r.LastModified, _ = schema.ParseGeneralizedTime(e.GetEqualFoldAttributeValue(attrModified))
-	for _, am := range m.Attributes {
-		values := e.GetEqualFoldAttributeValues(am.LDAP)
-		if len(values) == 0 {
+	type elemKey struct{ urn, attr, typ string }
+	elements := map[elemKey][]map[string]any{}
+	var order []elemKey
+	type ref struct {
+		container map[string]any
+		am        schema.AttributeMap
+		dn        string
+	}
+	var refs []ref
+	for _, am := range r.m.Attributes {
+		raw := e.GetEqualFoldRawAttributeValues(am.LDAP)
+		if len(raw) == 0 {
 			continue
 		}
-		container := r.Attributes
-		if am.SCIM.URN != "" {
-			ext, _ := container[am.SCIM.URN].(map[string]any)
-			if ext == nil {
-				ext = map[string]any{}
-				container[am.SCIM.URN] = ext
+		container := r.containerFor(res.Attributes, am.SCIM.URN)
+		decoded := make([]any, 0, len(raw))
+		for _, b := range raw {
+			if am.Codec == schema.CodecDN {
+				refs = append(refs, ref{container, am, string(b)})
+				continue
 			}
-			container = ext
+			v, err := am.Codec.Decode(string(b))
+			if err != nil {
+				continue // a value the directory holds in another form than mapped
+			}
+			decoded = append(decoded, v)
 		}
+		if len(decoded) == 0 {
+			continue
+		}
+		attr, multi := r.attribute(am.SCIM)
 		switch {
-		case am.SCIM.Type != "":
-			elems, _ := container[am.SCIM.Attr].([]any)
-			for _, v := range values {
-				el := map[string]any{am.SCIM.Sub: v, "type": am.SCIM.Type}
-				if len(elems) == 0 {
-					el["primary"] = true
-				}
-				elems = append(elems, el)
+		case attr.MultiValued && attr.Type == schema.Complex:
+			// Element i of a type takes value i of each attribute mapped to it.
+			k := elemKey{am.SCIM.URN, am.SCIM.Attr, am.SCIM.Type}
+			if _, seen := elements[k]; !seen {
+				order = append(order, k)
 			}
-			container[am.SCIM.Attr] = elems
+			list := elements[k]
+			for i, v := range decoded {
+				if i >= len(list) {
+					el := map[string]any{}
+					if am.SCIM.Type != "" {
+						el["type"] = am.SCIM.Type
+					}
+					list = append(list, el)
+				}
+				list[i][am.SCIM.Sub] = v
+			}
+			elements[k] = list
 		case am.SCIM.Sub != "":
 			obj, _ := container[am.SCIM.Attr].(map[string]any)
 			if obj == nil {
 				obj = map[string]any{}
 				container[am.SCIM.Attr] = obj
 			}
-			obj[am.SCIM.Sub] = values[0]
+			obj[am.SCIM.Sub] = decoded[0]
+		case multi:
+			container[am.SCIM.Attr] = decoded
 		default:
-			container[am.SCIM.Attr] = values[0]
+			container[am.SCIM.Attr] = decoded[0]
 		}
 	}
-	return r
+	for _, k := range order {
+		container := r.containerFor(res.Attributes, k.urn)
+		list, _ := container[k.attr].([]any)
+		for _, el := range elements[k] {
+			if len(list) == 0 && k.typ != "" {
+				el["primary"] = true
+			}
+			list = append(list, el)
+		}
+		container[k.attr] = list
+	}
+	if len(refs) > 0 {
+		dns := make([]string, len(refs))
+		for i, rf := range refs {
+			dns[i] = rf.dn
+		}
+		users, err := r.store.Users(ctx)
+		if err != nil {
+			return Resource{}, err
+		}
+		found, err := r.store.resolveDNs(ctx, conn, dns, users)
+		if err != nil {
+			return Resource{}, err
+		}
+		byDN := map[string]Member{}
+		for _, m := range found {
+			byDN[dnKey(m.DN)] = m
+		}
+		for _, rf := range refs {
+			m, ok := byDN[dnKey(rf.dn)]
+			if !ok {
+				continue // a reference to an entry that is not a user here
+			}
+			obj, _ := rf.container[rf.am.SCIM.Attr].(map[string]any)
+			if obj == nil {
+				obj = map[string]any{}
+				rf.container[rf.am.SCIM.Attr] = obj
+			}
+			obj[rf.am.SCIM.Sub] = m.ID
+			if attr, _ := r.attribute(rf.am.SCIM); m.Display != "" {
+				if _, ok := attr.SubAttribute("displayName"); ok {
+					obj["displayName"] = m.Display
+				}
+			}
+		}
+	}
+	if a := r.m.Active; a != nil {
+		res.Attributes["active"] = readActive(a, e.GetEqualFoldAttributeValue(a.Attribute))
+	}
+	if r.m.MemberOf != "" || r.m.SearchGroups {
+		groups, err := r.groupsOf(ctx, conn, e)
+		if err != nil {
+			return Resource{}, err
+		}
+		if len(groups) > 0 {
+			res.Attributes["groups"] = groups
+		}
+	}
+	if r.m.Members != "" {
+		members, err := r.store.resolveDNs(ctx, conn, e.GetEqualFoldAttributeValues(r.m.Members), nil)
+		if err != nil {
+			return Resource{}, err
+		}
+		list := make([]any, 0, len(members))
+		for _, m := range members {
+			el := map[string]any{"value": m.ID, "type": m.Type}
+			if m.Display != "" {
+				el["display"] = m.Display
+			}
+			list = append(list, el)
+		}
+		res.Attributes["members"] = list
+	}
+	return res, nil
+}
+
+// groupsOf lists the groups a user belongs to, directly: from the
+// directory's memberOf, or by searching the groups for the member.
+func (r *Resources) groupsOf(ctx context.Context, conn *Conn, e *ldap.Entry) ([]any, error) {
+	groups, err := r.store.Groups(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var dns []string
+	if r.m.MemberOf != "" {
+		dns = e.GetEqualFoldAttributeValues(r.m.MemberOf)
+	} else {
+		res, err := conn.Search(ctx, ldap.NewSearchRequest(groups.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			"(&"+groups.class+"("+groups.m.Members+"="+ldap.EscapeFilter(e.DN)+"))", []string{"1.1"}, nil))
+		if err != nil {
+			return nil, classify("find groups of "+e.DN, err)
+		}
+		for _, g := range res.Entries {
+			dns = append(dns, g.DN)
+		}
+	}
+	found, err := r.store.resolveDNs(ctx, conn, dns, groups)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]any, 0, len(found))
+	for _, m := range found {
+		el := map[string]any{"value": m.ID, "type": "direct"}
+		if m.Display != "" {
+			el["display"] = m.Display
+		}
+		out = append(out, el)
+	}
+	return out, nil
+}
+
+func readActive(a *schema.Active, v string) bool {
+	switch a.Kind {
+	case schema.ActiveLock:
+		return v == ""
+	case schema.ActiveBoolean:
+		set := strings.EqualFold(v, "TRUE")
+		if a.Invert {
+			return !set
+		}
+		return v == "" || set
+	case schema.ActiveBitmask:
+		n, err := strconv.ParseInt(v, 10, 64)
+		return err != nil || n&a.Bit == 0
+	}
+	return true
+}
+
+// containerFor returns the map that holds attributes of the schema urn.
+func (r *Resources) containerFor(attrs map[string]any, urn string) map[string]any {
+	if urn == "" {
+		return attrs
+	}
+	ext, _ := attrs[urn].(map[string]any)
+	if ext == nil {
+		ext = map[string]any{}
+		attrs[urn] = ext
+	}
+	return ext
+}
+
+// attribute returns the schema attribute a path names, and whether it is a
+// multi-valued simple attribute.
+func (r *Resources) attribute(p schema.Path) (schema.Attribute, bool) {
+	s := r.m.Schema
+	if p.URN != "" {
+		for _, e := range r.m.Extensions {
+			if strings.EqualFold(e.ID, p.URN) {
+				s = e
+			}
+		}
+	}
+	a, _ := s.Attribute(p.Attr)
+	return a, a.MultiValued && a.Type != schema.Complex
+}
+
+// password returns the password in attrs, if any.
+func password(attrs map[string]any) (string, bool) {
+	pw, ok := getFold(attrs, "password").(string)
+	return pw, ok && pw != ""
+}
+
+// unicodePwd encodes a password as Active Directory takes it: in double
+// quotes, UTF-16LE.
+func unicodePwd(pw string) string {
+	u := utf16.Encode([]rune(`"` + pw + `"`))
+	b := make([]byte, 2*len(u))
+	for i, c := range u {
+		b[2*i], b[2*i+1] = byte(c), byte(c>>8)
+	}
+	return string(b)
+}
+
+// putRules makes next, a PUT's attributes, what RFC 7644 section 3.5.1
+// says a replace is: read-only attributes keep their current values
+// whatever the body says; immutable ones may be left out (and keep their
+// value) but not changed. A password left out stays as it is, because the
+// password is written only when given.
+func putRules(s schema.Schemas, current, next map[string]any) error {
+	for _, a := range s.Core.Attributes {
+		cur, has := current[a.Name]
+		switch a.Mutability {
+		case schema.ReadOnly:
+			delete(next, a.Name)
+			if has {
+				next[a.Name] = cur
+			}
+		case schema.Immutable:
+			v := getFold(next, a.Name)
+			switch {
+			case v == nil && has:
+				next[a.Name] = cur
+			case v != nil && has && !reflect.DeepEqual(normalizeJSON(v), normalizeJSON(cur)):
+				return &schema.PatchError{ScimType: "mutability", Msg: a.Name + " is immutable"}
+			}
+		}
+	}
+	return nil
+}
+
+func normalizeJSON(v any) any {
+	b, _ := json.Marshal(v)
+	var out any
+	json.Unmarshal(b, &out)
+	return out
+}
+
+// valueAt returns the string at a simple path (attr or attr.sub) of attrs.
+func valueAt(attrs map[string]any, p schema.Path) string {
+	container := attrs
+	if p.URN != "" {
+		container, _ = getFold(attrs, p.URN).(map[string]any)
+	}
+	v := getFold(container, p.Attr)
+	if p.Sub != "" {
+		obj, _ := v.(map[string]any)
+		v = getFold(obj, p.Sub)
+	}
+	s, _ := scalar(v)
+	return s
 }
 
 // getFold returns m[k] with k matched case-insensitively, as SCIM attribute
@@ -191,8 +578,7 @@ func getFold(m map[string]any, k string) any {
 	return nil
 }
 
-// scalar formats a JSON scalar as an LDAP value: booleans as TRUE/FALSE
-// (RFC 4517 section 3.3.3), numbers in decimal.
+// scalar formats a JSON scalar as text.
 func scalar(v any) (string, bool) {
 	switch v := v.(type) {
 	case string:
@@ -210,9 +596,6 @@ func scalar(v any) (string, bool) {
 		return strconv.FormatFloat(v, 'f', -1, 64), true
 	case int:
 		return strconv.Itoa(v), true
-	case nil:
-		return "", false
-	default:
-		return fmt.Sprint(v), true
 	}
+	return "", false
 }

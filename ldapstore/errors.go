@@ -24,7 +24,19 @@ var (
 	// ErrBindRefused: the directory refused the configured bind DN and
 	// password; no retry will help until the configuration changes.
 	ErrBindRefused = errors.New("bind refused")
+	// ErrPrecondition: the resource is not at the version an If-Match
+	// header asked for.
+	ErrPrecondition = errors.New("version mismatch")
+
+	// errChanged: the entry changed between reading and writing it.
+	errChanged = errors.New("entry changed since read")
 )
+
+// ExistsError is an ErrExists naming the attribute whose value is taken.
+type ExistsError struct{ Attr string }
+
+func (e *ExistsError) Error() string        { return e.Attr + " is already taken" }
+func (e *ExistsError) Is(target error) bool { return target == ErrExists }
 
 // InvalidError is an ErrInvalid with a message fit for a client.
 type InvalidError struct{ Msg string }
@@ -44,7 +56,8 @@ func classify(op string, err error) error {
 	}
 	var kind error
 	switch {
-	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrInvalid), errors.Is(err, ErrNotFound), errors.Is(err, ErrExists):
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrInvalid), errors.Is(err, ErrNotFound), errors.Is(err, ErrExists),
+		errors.Is(err, ErrPrecondition), errors.Is(err, errChanged):
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		kind = ErrNotFound
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):

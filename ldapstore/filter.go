@@ -26,18 +26,22 @@ func filterErrorf(format string, args ...any) error {
 }
 
 // ldapFilter translates a parsed SCIM filter into one LDAP filter over the
-// mapping m. Every value is escaped (RFC 4515), so no filter can widen the
-// search beyond what it says.
-func ldapFilter(m schema.Resource, e filter.Expression) (string, error) {
+// resources' mapping. Every value is escaped (RFC 4515), so no filter can
+// widen the search beyond what it says.
+func (res *Resources) ldapFilter(e filter.Expression) (string, error) {
+	m := res.m
 	switch e := e.(type) {
 	case *filter.AttributeExpression:
+		if f, ok, err := activeFilter(m, e); ok {
+			return f, err
+		}
 		return attributeFilter(m, e)
 	case *filter.LogicalExpression:
-		l, err := ldapFilter(m, e.Left)
+		l, err := res.ldapFilter(e.Left)
 		if err != nil {
 			return "", err
 		}
-		r, err := ldapFilter(m, e.Right)
+		r, err := res.ldapFilter(e.Right)
 		if err != nil {
 			return "", err
 		}
@@ -47,7 +51,7 @@ func ldapFilter(m schema.Resource, e filter.Expression) (string, error) {
 		}
 		return "(" + op + l + r + ")", nil
 	case *filter.NotExpression:
-		inner, err := ldapFilter(m, e.Expression)
+		inner, err := res.ldapFilter(e.Expression)
 		if err != nil {
 			return "", err
 		}
@@ -57,6 +61,45 @@ func ldapFilter(m schema.Resource, e filter.Expression) (string, error) {
 	default:
 		return "", filterErrorf("unsupported filter expression %T", e)
 	}
+}
+
+// activeFilter translates a comparison of "active" through its strategy.
+func activeFilter(m schema.Resource, e *filter.AttributeExpression) (string, bool, error) {
+	p := e.AttributePath
+	if m.Active == nil || p.URIPrefix != nil || p.SubAttribute != nil || !strings.EqualFold(p.AttributeName, "active") {
+		return "", false, nil
+	}
+	op := filter.CompareOperator(strings.ToLower(string(e.Operator)))
+	if op == filter.PR {
+		return "(objectClass=*)", true, nil // every user is active or not
+	}
+	want, ok := e.CompareValue.(bool)
+	if !ok || (op != filter.EQ && op != filter.NE) {
+		return "", true, filterErrorf("active compares with eq or ne and true or false")
+	}
+	if op == filter.NE {
+		want = !want
+	}
+	a := m.Active
+	var active string
+	switch a.Kind {
+	case schema.ActiveLock:
+		active = "(!(" + a.Attribute + "=*))"
+	case schema.ActiveBoolean:
+		if a.Invert {
+			active = "(!(" + a.Attribute + "=TRUE))"
+		} else {
+			active = "(|(" + a.Attribute + "=TRUE)(!(" + a.Attribute + "=*)))"
+		}
+	case schema.ActiveBitmask:
+		// 1.2.840.113556.1.4.803 is the bitwise-AND matching rule, which AD
+		// and OpenLDAP both implement.
+		active = fmt.Sprintf("(!(%s:1.2.840.113556.1.4.803:=%d))", a.Attribute, a.Bit)
+	}
+	if want {
+		return active, true, nil
+	}
+	return "(!" + active + ")", true, nil
 }
 
 func attributeFilter(m schema.Resource, e *filter.AttributeExpression) (string, error) {

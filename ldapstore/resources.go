@@ -2,7 +2,9 @@ package ldapstore
 
 import (
 	"context"
+	"errors"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -12,9 +14,11 @@ import (
 	"github.com/scimgate/scimgate/schema"
 )
 
-// Resources are the resources of one type (Users or Groups) below a base DN.
+// Resources are the resources of one type (Users or Groups) below a base DN,
+// with the mapping the directory can hold.
 type Resources struct {
 	store  *Store
+	st     *state
 	kind   string
 	baseDN string
 	base   *ldap.DN
@@ -23,8 +27,32 @@ type Resources struct {
 	attrs  []string // LDAP attributes read for a whole resource
 }
 
+func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Resources {
+	var class strings.Builder
+	class.WriteString("(&")
+	for _, oc := range m.ObjectClasses {
+		if !strings.EqualFold(oc, "top") {
+			class.WriteString("(objectClass=" + ldap.EscapeFilter(oc) + ")")
+		}
+	}
+	class.WriteString(")")
+	return &Resources{store: s, st: st, kind: rs.kind, baseDN: rs.baseDN, base: rs.base, m: m,
+		class: class.String(), attrs: m.LDAPAttributes()}
+}
+
 // Mapping returns the mapping the resources are stored with.
 func (r *Resources) Mapping() schema.Resource { return r.m }
+
+// Schemas returns the schemas as advertised, which a PATCH can reach; the
+// core schema has externalId when it is stored.
+func (r *Resources) Schemas() schema.Schemas {
+	core, exts := r.m.Advertised()
+	if ms := r.m.Lookup("", "externalId", ""); len(ms) > 0 {
+		core.Attributes = append(core.Attributes, schema.Attribute{Name: "externalId", Type: schema.String,
+			CaseExact: true, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault, Uniqueness: schema.UniquenessNone})
+	}
+	return schema.Schemas{Core: core, Extensions: exts}
+}
 
 // Query selects a page of resources.
 type Query struct {
@@ -42,6 +70,29 @@ type Page struct {
 	Resources []Resource
 }
 
+// Precondition is what an If-Match header asks: that the resource's version
+// be one of Versions, or, with Any, that it exist.
+type Precondition struct {
+	Versions []string
+	Any      bool
+}
+
+// Set reports whether the precondition asks anything.
+func (p Precondition) Set() bool { return p.Any || len(p.Versions) > 0 }
+
+// Holds reports whether version satisfies the precondition.
+func (p Precondition) Holds(version string) bool {
+	if p.Any || !p.Set() {
+		return true
+	}
+	for _, v := range p.Versions {
+		if v == version {
+			return true
+		}
+	}
+	return false
+}
+
 // Batch sizes: entries per page of a paged search, and values per OR filter
 // when looking many entries up at once.
 const (
@@ -49,47 +100,66 @@ const (
 	lookupBatch    = 500
 )
 
+// conflictRetries is how often a write is recomputed when the entry changed
+// between reading and writing it, before giving up.
+const conflictRetries = 5
+
 // Create adds a resource from validated SCIM attributes and returns it as
 // stored.
 func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource, error) {
-	values := toEntry(r.m, attrs)
-	rdnAttr, rdnPath, _ := r.m.RDNAttribute()
-	rdnValue := valueAt(attrs, rdnPath)
-	if rdnValue == "" {
-		return Resource{}, invalidf("%s is required", rdnPath)
-	}
-	if !containsFold(values[rdnAttr], rdnValue) {
-		values[rdnAttr] = append([]string{rdnValue}, values[rdnAttr]...)
-	}
-	dn := rdnAttr + "=" + ldap.EscapeDN(rdnValue) + "," + r.baseDN
-	req := ldap.NewAddRequest(dn, nil)
-	req.Attribute("objectClass", r.m.ObjectClasses)
-	names := make([]string, 0, len(values))
-	for a := range values {
-		names = append(names, a)
-	}
-	sort.Strings(names)
-	for _, a := range names {
-		req.Attribute(a, values[a])
-	}
-
 	conn, err := r.store.pool.Conn(ctx)
 	if err != nil {
 		return Resource{}, err
 	}
 	defer conn.Release()
+
+	values, err := r.toValues(ctx, conn, attrs, nil)
+	if err != nil {
+		return Resource{}, err
+	}
+	rdnAttr, rdnPath, _ := r.m.RDNAttribute()
+	rdnValue := valueAt(attrs, rdnPath)
+	if rdnValue == "" {
+		return Resource{}, invalidf("%s is required", rdnPath)
+	}
+	values.prepend(rdnAttr, rdnValue)
+	if err := r.checkUnique(ctx, conn, attrs, rdnPath, ""); err != nil {
+		return Resource{}, err
+	}
+	for k, v := range r.m.Create {
+		if len(values.get(k)) == 0 {
+			values.set(k, v)
+		}
+	}
+	classes := append([]string(nil), r.m.ObjectClasses...)
+	for _, a := range values.names() {
+		if aux := r.auxiliaryFor(classes, a); aux != "" {
+			classes = append(classes, aux)
+		}
+	}
+	dn := rdnAttr + "=" + ldap.EscapeDN(rdnValue) + "," + r.baseDN
+	req := ldap.NewAddRequest(dn, nil)
+	req.Attribute("objectClass", classes)
+	for _, a := range values.names() {
+		req.Attribute(a, values.get(a))
+	}
 	if err := conn.Add(ctx, req); err != nil {
 		return Resource{}, classify("create "+r.kind, err)
 	}
-	res, err := conn.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-		"(objectClass=*)", r.attrs, nil))
+	if pw, ok := password(attrs); ok && r.m.Password != nil && r.m.Password.Kind == schema.PasswordExtended {
+		if err := r.setPassword(ctx, conn, dn, pw); err != nil {
+			// All or nothing: a user whose password was refused is not left behind.
+			if derr := conn.Del(context.WithoutCancel(ctx), ldap.NewDelRequest(dn, nil)); derr != nil {
+				return Resource{}, errors.Join(err, classify("undo create "+r.kind, derr))
+			}
+			return Resource{}, err
+		}
+	}
+	e, err := r.readDN(ctx, conn, dn)
 	if err != nil {
-		return Resource{}, classify("read new "+r.kind, err)
+		return Resource{}, err
 	}
-	if len(res.Entries) != 1 {
-		return Resource{}, classify("read new "+r.kind, ErrNotFound)
-	}
-	return r.resource(ctx, conn, res.Entries[0])
+	return r.resource(ctx, conn, e)
 }
 
 // Get returns the resource with the given id.
@@ -106,18 +176,98 @@ func (r *Resources) Get(ctx context.Context, id string) (Resource, error) {
 	return r.resource(ctx, conn, e)
 }
 
-// Delete removes the resource with the given id.
-func (r *Resources) Delete(ctx context.Context, id string) error {
+// Delete removes the resource with the given id, if pre holds.
+func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) error {
 	conn, err := r.store.pool.Conn(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	e, err := r.find(ctx, conn, id, []string{"1.1"})
+	e, err := r.find(ctx, conn, id, []string{r.m.Version})
 	if err != nil {
 		return err
 	}
-	return classify("delete "+r.kind, conn.Del(ctx, ldap.NewDelRequest(e.DN, nil)))
+	req := ldap.NewDelRequest(e.DN, nil)
+	if pre.Set() {
+		version := e.GetEqualFoldAttributeValue(r.m.Version)
+		if !pre.Holds(version) {
+			return classify("delete "+r.kind, ErrPrecondition)
+		}
+		if req.Controls, err = versionAssertion(r.m.Version, version); err != nil {
+			return err
+		}
+	}
+	return classify("delete "+r.kind, conn.Del(ctx, req))
+}
+
+// Replace sets the resource to attrs (RFC 7644 section 3.5.1): attributes
+// left out are cleared, read-only ones and the password kept.
+func (r *Resources) Replace(ctx context.Context, id string, attrs map[string]any, pre Precondition) (Resource, error) {
+	return r.update(ctx, id, pre, func(current Resource) (map[string]any, error) {
+		next := map[string]any{}
+		for k, v := range attrs {
+			next[k] = v
+		}
+		if err := putRules(r.Schemas(), current.Attributes, next); err != nil {
+			return nil, err
+		}
+		return next, nil
+	})
+}
+
+// Patch applies PATCH operations (RFC 7644 section 3.5.2) as one
+// modification: all of them or none.
+func (r *Resources) Patch(ctx context.Context, id string, ops []schema.Operation, pre Precondition) (Resource, error) {
+	return r.update(ctx, id, pre, func(current Resource) (map[string]any, error) {
+		return schema.Patch(r.Schemas(), current.Attributes, ops)
+	})
+}
+
+// update reads the resource, computes its next attributes, and writes the
+// difference with the entry's version asserted, so that nothing written in
+// between is lost: if the entry changed, the whole computation is redone
+// (or, under If-Match, the write fails with ErrPrecondition).
+func (r *Resources) update(ctx context.Context, id string, pre Precondition, next func(Resource) (map[string]any, error)) (Resource, error) {
+	conn, err := r.store.pool.Conn(ctx)
+	if err != nil {
+		return Resource{}, err
+	}
+	defer conn.Release()
+	for attempt := 0; ; attempt++ {
+		e, err := r.find(ctx, conn, id, r.attrs)
+		if err != nil {
+			return Resource{}, err
+		}
+		current, err := r.resource(ctx, conn, e)
+		if err != nil {
+			return Resource{}, err
+		}
+		if !pre.Holds(current.Version) {
+			return Resource{}, classify("update "+r.kind, ErrPrecondition)
+		}
+		attrs, err := next(current)
+		if err != nil {
+			return Resource{}, err
+		}
+		dn, err := r.write(ctx, conn, e, current.Version, attrs)
+		if errors.Is(err, errChanged) {
+			if pre.Set() {
+				return Resource{}, classify("update "+r.kind, ErrPrecondition)
+			}
+			if attempt < conflictRetries {
+				continue
+			}
+			return Resource{}, classify("update "+r.kind, ErrUnavailable)
+		}
+		if err != nil {
+			return Resource{}, err
+		}
+		e, err = r.readDN(ctx, conn, dn)
+		if err != nil {
+			return Resource{}, err
+		}
+		return r.resource(ctx, conn, e)
+	}
 }
 
 // List returns the page of resources that q selects, with the total count.
@@ -129,7 +279,7 @@ func (r *Resources) Delete(ctx context.Context, id string) error {
 func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 	match := r.class
 	if q.Filter != nil {
-		f, err := ldapFilter(r.m, q.Filter)
+		f, err := r.ldapFilter(q.Filter)
 		if err != nil {
 			return Page{}, err
 		}
@@ -180,40 +330,79 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 	return page, nil
 }
 
-// resource converts an entry, resolving group members.
-func (r *Resources) resource(ctx context.Context, conn *Conn, e *ldap.Entry) (Resource, error) {
-	res := fromEntry(r.m, e)
-	if r.m.Members == "" {
-		return res, nil
+// checkUnique refuses a userName (or displayName) that another resource has,
+// where the RDN does not already make it unique: when the RDN is named by
+// another attribute, or the name changes. except is the id of the resource
+// being renamed.
+func (r *Resources) checkUnique(ctx context.Context, conn *Conn, attrs map[string]any, rdnPath schema.Path, except string) error {
+	unique := schema.Path{Attr: "userName"}
+	if r.kind == "Group" {
+		unique = schema.Path{Attr: "displayName"}
 	}
-	members, err := r.store.resolveMembers(ctx, conn, e.GetEqualFoldAttributeValues(r.m.Members))
-	if err != nil {
-		return Resource{}, err
+	if rdnPath == unique && except == "" {
+		return nil // the directory refuses a second entry of the same name, atomically
 	}
-	list := make([]any, 0, len(members))
-	for _, m := range members {
-		el := map[string]any{"value": m.ID, "type": m.Type}
-		if m.Display != "" {
-			el["display"] = m.Display
+	ms := r.m.Lookup("", unique.Attr, "")
+	v := valueAt(attrs, unique)
+	if len(ms) == 0 || v == "" {
+		return nil
+	}
+	res, err := conn.Search(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
+		"(&"+r.class+"("+ms[0].LDAP+"="+ldap.EscapeFilter(v)+"))", []string{r.m.ID}, nil))
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		return classify("check "+unique.Attr, err)
+	}
+	for _, e := range res.Entries {
+		if id, _ := r.idOf(e); id != except {
+			return classify("check "+unique.Attr, &ExistsError{Attr: unique.Attr})
 		}
-		list = append(list, el)
 	}
-	res.Attributes["members"] = list
-	return res, nil
+	return nil
 }
 
-// uuidRE matches the string form of a UUID, which entryUUID and nsUniqueId
-// ids have: anything else cannot be an id and is not looked up.
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+// idPattern matches the ids that entryUUID and objectGUID (as formatted)
+// have; nsUniqueId's four groups of eight hex digits are accepted too.
+// Anything else cannot be an id of those and is not looked up.
+var idPattern = regexp.MustCompile(`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{8}-[0-9a-fA-F]{8}-[0-9a-fA-F]{8}-[0-9a-fA-F]{8})$`)
+
+// idFilter is the LDAP assertion selecting the entry with the given id, or
+// "" when id cannot be one.
+func (r *Resources) idFilter(id string) string {
+	switch {
+	case id == "":
+		return ""
+	case r.m.IDCodec == schema.CodecGUID:
+		raw, err := schema.CodecGUID.Encode(id)
+		if err != nil {
+			return ""
+		}
+		return "(" + r.m.ID + "=" + ldap.EscapeFilter(raw) + ")"
+	case strings.EqualFold(r.m.ID, "entryUUID") || strings.EqualFold(r.m.ID, "nsUniqueId"):
+		if !idPattern.MatchString(id) {
+			return ""
+		}
+	}
+	return "(" + r.m.ID + "=" + ldap.EscapeFilter(id) + ")"
+}
+
+// idOf reads an entry's id.
+func (r *Resources) idOf(e *ldap.Entry) (string, error) {
+	v := e.GetEqualFoldAttributeValue(r.m.ID)
+	if r.m.IDCodec == schema.CodecGUID {
+		return schema.FormatGUID([]byte(v))
+	}
+	return v, nil
+}
 
 // find returns the entry of the resource with the given id, by an equality
 // search on the id attribute (indexed), never by DN.
 func (r *Resources) find(ctx context.Context, conn *Conn, id string, attrs []string) (*ldap.Entry, error) {
-	if strings.EqualFold(r.m.ID, "entryUUID") && !uuidRE.MatchString(id) {
+	f := r.idFilter(id)
+	if f == "" {
 		return nil, classify("find "+r.kind, ErrNotFound)
 	}
 	res, err := conn.Search(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
-		"(&"+r.class+"("+r.m.ID+"="+ldap.EscapeFilter(id)+"))", attrs, nil))
+		"(&"+r.class+f+")", attrs, nil))
 	if err != nil {
 		return nil, classify("find "+r.kind, err)
 	}
@@ -223,16 +412,38 @@ func (r *Resources) find(ctx context.Context, conn *Conn, id string, attrs []str
 	return res.Entries[0], nil
 }
 
+// readDN reads a whole resource's entry by its DN.
+func (r *Resources) readDN(ctx context.Context, conn *Conn, dn string) (*ldap.Entry, error) {
+	res, err := conn.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		"(objectClass=*)", r.attrs, nil))
+	if err != nil {
+		return nil, classify("read "+r.kind, err)
+	}
+	if len(res.Entries) != 1 {
+		return nil, classify("read "+r.kind, ErrNotFound)
+	}
+	return res.Entries[0], nil
+}
+
 // lookup reads the entries of this type whose attribute attr has one of
-// values, lookupBatch values per search, keyed by the lower-cased value.
+// values, lookupBatch values per search, keyed by the lower-cased value
+// (by the normalised DN when attr is the DN attribute).
 func (r *Resources) lookup(ctx context.Context, conn *Conn, attr string, values, attrs []string) (map[string]*ldap.Entry, error) {
 	out := make(map[string]*ldap.Entry, len(values))
+	byDN := strings.EqualFold(attr, r.store.dnAttribute)
+	if !byDN && !containsFold(attrs, attr) {
+		attrs = append(slices.DeleteFunc(slices.Clone(attrs), func(a string) bool { return a == "1.1" }), attr)
+	}
 	for start := 0; start < len(values); start += lookupBatch {
 		batch := values[start:min(start+lookupBatch, len(values))]
 		var f strings.Builder
 		f.WriteString("(&" + r.class + "(|")
 		for _, v := range batch {
-			f.WriteString("(" + attr + "=" + ldap.EscapeFilter(v) + ")")
+			if strings.EqualFold(attr, r.m.ID) {
+				f.WriteString(r.idFilter(v))
+			} else {
+				f.WriteString("(" + attr + "=" + ldap.EscapeFilter(v) + ")")
+			}
 		}
 		f.WriteString("))")
 		res, err := conn.Search(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
@@ -241,9 +452,14 @@ func (r *Resources) lookup(ctx context.Context, conn *Conn, attr string, values,
 			return nil, classify("look up "+r.kind+"s", err)
 		}
 		for _, e := range res.Entries {
-			key := e.GetEqualFoldAttributeValue(attr)
-			if strings.EqualFold(attr, r.store.dnAttribute) {
+			var key string
+			switch {
+			case byDN:
 				key = dnKey(e.DN)
+			case strings.EqualFold(attr, r.m.ID):
+				key, _ = r.idOf(e)
+			default:
+				key = e.GetEqualFoldAttributeValue(attr)
 			}
 			out[strings.ToLower(key)] = e
 		}
@@ -251,18 +467,23 @@ func (r *Resources) lookup(ctx context.Context, conn *Conn, attr string, values,
 	return out, nil
 }
 
-// resolveMembers turns member DNs into ids, types and display names, in the
-// order given, with one search per lookupBatch members of each type. DNs that
-// are not users or groups of this store (or no longer exist) are left out.
-func (s *Store) resolveMembers(ctx context.Context, conn *Conn, dns []string) ([]Member, error) {
+// resolveDNs turns DNs into members: ids, types and display names, in the
+// order given, with one search per lookupBatch DNs of each type. DNs that
+// are not resources of the store (or no longer exist) are left out. only,
+// when set, limits the types looked at.
+func (s *Store) resolveDNs(ctx context.Context, conn *Conn, dns []string, only *Resources) ([]Member, error) {
+	st, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
 	byType := map[*Resources][]string{}
 	for _, dn := range dns {
 		parsed, err := ldap.ParseDN(dn)
 		if err != nil {
 			continue
 		}
-		for _, r := range []*Resources{s.Users, s.Groups} {
-			if r.base.AncestorOfFold(parsed) {
+		for _, r := range []*Resources{st.users, st.groups} {
+			if (only == nil || only == r) && r.base.AncestorOfFold(parsed) {
 				byType[r] = append(byType[r], dn)
 				break
 			}
@@ -276,7 +497,11 @@ func (s *Store) resolveMembers(ctx context.Context, conn *Conn, dns []string) ([
 			return nil, err
 		}
 		for key, e := range entries {
-			m := Member{ID: e.GetEqualFoldAttributeValue(r.m.ID), Type: r.kind}
+			id, err := r.idOf(e)
+			if err != nil {
+				continue
+			}
+			m := Member{ID: id, Type: r.kind, DN: e.DN}
 			for _, a := range display {
 				if m.Display = e.GetEqualFoldAttributeValue(a); m.Display != "" {
 					break
@@ -290,6 +515,29 @@ func (s *Store) resolveMembers(ctx context.Context, conn *Conn, dns []string) ([
 		if m, ok := found[dnKey(dn)]; ok {
 			out = append(out, m)
 		}
+	}
+	return out, nil
+}
+
+// resolveIDs turns ids of this type into DNs, failing with ErrInvalid
+// naming the ids that do not exist.
+func (r *Resources) resolveIDs(ctx context.Context, conn *Conn, ids []string) (map[string]string, error) {
+	entries, err := r.lookup(ctx, conn, r.m.ID, ids, []string{"1.1"})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ids))
+	var missing []string
+	for _, id := range ids {
+		if e, ok := entries[strings.ToLower(id)]; ok {
+			out[id] = e.DN
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, invalidf("no %s has the id %s", strings.ToLower(r.kind), strings.Join(missing, ", "))
 	}
 	return out, nil
 }
@@ -308,6 +556,16 @@ func (r *Resources) displayAttributes() []string {
 	return append(out, a)
 }
 
+// auxiliaryFor returns the auxiliary class an entry of the given classes
+// needs to hold attr, or "" if it needs none (or none would do).
+func (r *Resources) auxiliaryFor(classes []string, attr string) string {
+	base, _, _ := strings.Cut(attr, ";")
+	if strings.EqualFold(base, "objectClass") || r.st.ds.Allows(classes, base) {
+		return ""
+	}
+	return r.st.ds.AuxiliaryFor(base, r.m.Auxiliary)
+}
+
 // dnKey normalises a DN for comparison.
 func dnKey(dn string) string {
 	parsed, err := ldap.ParseDN(dn)
@@ -315,13 +573,4 @@ func dnKey(dn string) string {
 		return strings.ToLower(dn)
 	}
 	return strings.ToLower(parsed.String())
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }

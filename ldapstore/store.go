@@ -1,8 +1,12 @@
 package ldapstore
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -17,52 +21,212 @@ type Options struct {
 }
 
 // Store keeps SCIM Users and Groups in the directory, through a Pool.
+//
+// The mapping it uses is the profile's, changed by the configuration, then
+// restricted to what the directory's schema can hold. The directory's schema
+// is read on first use (and by Load), not by NewStore, so that the gateway
+// can start before the directory answers.
 type Store struct {
 	pool        *Pool
 	dnAttribute string
+	users       resourceSetup
+	groups      resourceSetup
 
-	Users  *Resources
-	Groups *Resources
+	loadMu sync.Mutex
+	state  atomic.Pointer[state]
 }
 
-// NewStore returns a store over pool. It does not contact the directory.
+// resourceSetup is a resource type as configured, before the directory's
+// schema is known.
+type resourceSetup struct {
+	section string
+	kind    string
+	baseDN  string
+	base    *ldap.DN
+	mapping schema.Resource
+}
+
+// state is what the store knows once it has read the directory.
+type state struct {
+	users, groups *Resources
+	dse           *RootDSE
+	ds            *DirectorySchema
+	report        Report
+}
+
+// Report says how the directory's schema shaped the mapping.
+type Report struct {
+	// Dropped lists the mappings left out because the directory cannot
+	// hold their attribute, as "users: nickName → scimNickName".
+	Dropped []string
+	// Problems are what stops a resource type from working: a missing
+	// object class, id or naming attribute.
+	Problems []error
+}
+
+// NewStore returns a store over pool. It checks the configuration but does
+// not contact the directory.
 func NewStore(pool *Pool, opts Options) (*Store, error) {
 	s := &Store{pool: pool, dnAttribute: opts.Profile.DNAttribute}
+	var errs []error
 	var err error
-	if s.Users, err = newResources(s, "User", "users", opts.Users, opts.Profile.Users); err != nil {
-		return nil, err
-	}
-	if s.Groups, err = newResources(s, "Group", "groups", opts.Groups, opts.Profile.Groups); err != nil {
+	s.users, err = setup("users", "User", opts.Users, opts.Profile.Users)
+	errs = append(errs, err)
+	s.groups, err = setup("groups", "Group", opts.Groups, opts.Profile.Groups)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
+func setup(section, kind string, cfg ResourceConfig, preset schema.Resource) (resourceSetup, error) {
+	if err := cfg.Validate(section); err != nil {
+		return resourceSetup{}, err
+	}
+	base, _ := ldap.ParseDN(cfg.BaseDN)
+	m, err := preset.Apply(section, cfg.MappingConfig)
+	if err != nil {
+		return resourceSetup{}, err
+	}
+	if _, _, err := m.RDNAttribute(); err != nil {
+		return resourceSetup{}, fmt.Errorf("%s.rdn: %w", section, err)
+	}
+	return resourceSetup{section: section, kind: kind, baseDN: cfg.BaseDN, base: base, mapping: m}, nil
+}
+
 // Pool returns the store's connection pool.
 func (s *Store) Pool() *Pool { return s.pool }
 
-func newResources(s *Store, kind, section string, cfg ResourceConfig, m schema.Resource) (*Resources, error) {
-	base, err := ldap.ParseDN(cfg.BaseDN)
-	if err != nil || cfg.BaseDN == "" {
-		return nil, fmt.Errorf("%s.base_dn: %q is not a DN", section, cfg.BaseDN)
+// Users returns the users, reading the directory's schema on first use.
+func (s *Store) Users(ctx context.Context) (*Resources, error) {
+	st, err := s.load(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if _, _, err := m.RDNAttribute(); err != nil {
-		return nil, fmt.Errorf("%s mapping: %w", section, err)
+	return st.users, nil
+}
+
+// Groups returns the groups, reading the directory's schema on first use.
+func (s *Store) Groups(ctx context.Context) (*Resources, error) {
+	st, err := s.load(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var class strings.Builder
-	class.WriteString("(&")
+	return st.groups, nil
+}
+
+// Load reads the directory's schema, if not done yet, and reports how it
+// shaped the mapping.
+func (s *Store) Load(ctx context.Context) (Report, error) {
+	st, err := s.load(ctx)
+	if err != nil {
+		return Report{}, err
+	}
+	return st.report, nil
+}
+
+// RootDSE returns what the directory said of itself when the store loaded.
+func (s *Store) RootDSE(ctx context.Context) (*RootDSE, error) {
+	st, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.dse, nil
+}
+
+func (s *Store) load(ctx context.Context) (*state, error) {
+	if st := s.state.Load(); st != nil {
+		return st, nil
+	}
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	if st := s.state.Load(); st != nil {
+		return st, nil
+	}
+	conn, err := s.pool.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	dse, err := conn.ReadRootDSE(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := conn.ReadSchema(ctx, dse)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{dse: dse, ds: ds}
+	st.users = s.resources(s.users, st)
+	st.groups = s.resources(s.groups, st)
+	// "groups" of users: from memberOf if the directory keeps it, else by
+	// searching the groups for the member.
+	if st.users.m.MemberOf == "" && st.groups.m.Members != "" {
+		st.users.m.SearchGroups = true
+	}
+	s.state.Store(st)
+	return st, nil
+}
+
+// resources restricts a resource type's mapping to what the directory can
+// hold, recording what it leaves out.
+func (s *Store) resources(rs resourceSetup, st *state) *Resources {
+	ds, m := st.ds, rs.mapping
+	problem := func(format string, args ...any) {
+		st.report.Problems = append(st.report.Problems, fmt.Errorf(rs.section+" mapping: "+format, args...))
+	}
 	for _, oc := range m.ObjectClasses {
-		class.WriteString("(objectClass=" + ldap.EscapeFilter(oc) + ")")
+		if !ds.HasObjectClass(oc) {
+			problem("new entries: the directory has no object class %q", oc)
+		}
 	}
-	class.WriteString(")")
-	attrs := append([]string{m.ID, attrCreated, attrModified}, m.LDAPAttributes()...)
-	return &Resources{
-		store:  s,
-		kind:   kind,
-		baseDN: cfg.BaseDN,
-		base:   base,
-		m:      m,
-		class:  class.String(),
-		attrs:  attrs,
-	}, nil
+	var aux []string
+	for _, oc := range m.Auxiliary {
+		if o, ok := ds.ObjectClass(oc); ok && o.Kind == "AUXILIARY" {
+			aux = append(aux, o.Name())
+		}
+	}
+	m.Auxiliary = aux
+	usable := func(attr string) bool {
+		base, _, _ := strings.Cut(attr, ";") // userCertificate;binary
+		return ds.HasAttribute(base) && (ds.Allows(m.ObjectClasses, base) || ds.AuxiliaryFor(base, m.Auxiliary) != "")
+	}
+	m, dropped := m.Filter(usable)
+	for _, d := range dropped {
+		st.report.Dropped = append(st.report.Dropped, rs.section+": "+d)
+	}
+	if !ds.HasAttribute(m.ID) {
+		problem("id: the directory has no attribute type %q", m.ID)
+	}
+	if rdn, p, _ := m.RDNAttribute(); !usable(rdn) {
+		problem("rdn: new entries are named by %q, which the directory cannot hold", rdn)
+	} else if len(m.Lookup(p.URN, p.Attr, p.Sub)) == 0 {
+		problem("rdn: new entries are named by %s, which is not mapped", p)
+	}
+	if m.Members != "" && !usable(m.Members) {
+		problem("members: the directory has no attribute type %q", m.Members)
+	}
+	if m.Version != "" && !ds.HasAttribute(m.Version) {
+		m.Version = m.Modified // an ETag to the second is better than none
+	}
+	for _, a := range []*string{&m.Created, &m.Modified, &m.Version} {
+		if *a != "" && !ds.HasAttribute(*a) {
+			*a = ""
+		}
+	}
+	if m.Password != nil && m.Password.Kind == schema.PasswordExtended && !st.dse.Supports(Feature{OID: OIDPasswordModify, Extended: true}) {
+		st.report.Dropped = append(st.report.Dropped, rs.section+": password: the directory lacks the Password Modify extended operation")
+		m.Password = nil
+	}
+	// What the directory's schema says of each attribute.
+	for i, am := range m.Attributes {
+		base, _, _ := strings.Cut(am.LDAP, ";")
+		if at, ok := ds.Attribute(base); ok {
+			exact := at.CaseExact()
+			m.Attributes[i].CaseExact = &exact
+			m.Attributes[i].ReadOnly = at.NoUserModify
+		}
+	}
+	return newResources(s, st, rs, m)
 }

@@ -16,15 +16,40 @@ import (
 
 func newStore(t *testing.T, s *slapd.Server) *Store {
 	t.Helper()
+	return newStoreWith(t, s, Options{})
+}
+
+// users returns the store's users, failing the test if the directory's
+// schema cannot be read.
+func users(t *testing.T, st *Store) *Resources {
+	t.Helper()
+	r, err := st.Users(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func groups(t *testing.T, st *Store) *Resources {
+	t.Helper()
+	r, err := st.Groups(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func newStoreWith(t *testing.T, s *slapd.Server, opts Options) *Store {
+	t.Helper()
 	profile, err := schema.Preset("openldap")
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := NewStore(openPool(t, poolConfig(s)), Options{
-		Users:   ResourceConfig{BaseDN: s.PeopleDN},
-		Groups:  ResourceConfig{BaseDN: s.GroupsDN},
-		Profile: profile,
-	})
+	if opts.Profile.Name == "" {
+		opts.Profile = profile
+	}
+	opts.Users.BaseDN, opts.Groups.BaseDN = s.PeopleDN, s.GroupsDN
+	st, err := NewStore(openPool(t, poolConfig(s)), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +79,7 @@ func TestUserLifeCycle(t *testing.T) {
 	st := newStore(t, s)
 	ctx := context.Background()
 
-	created, err := st.Users.Create(ctx, map[string]any{
+	created, err := users(t, st).Create(ctx, map[string]any{
 		"userName":    "bjensen",
 		"name":        map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
 		"displayName": "Babs Jensen",
@@ -88,7 +113,7 @@ func TestUserLifeCycle(t *testing.T) {
 		t.Errorf("created resource lacks timestamps: %+v", created)
 	}
 
-	got, err := st.Users.Get(ctx, created.ID)
+	got, err := users(t, st).Get(ctx, created.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,36 +126,36 @@ func TestUserLifeCycle(t *testing.T) {
 	}
 
 	// The same userName, in any case, is taken.
-	if _, err := st.Users.Create(ctx, map[string]any{"userName": "BJensen"}); !errors.Is(err, ErrExists) {
+	if _, err := users(t, st).Create(ctx, map[string]any{"userName": "BJensen"}); !errors.Is(err, ErrExists) {
 		t.Fatalf("duplicate Create = %v, want ErrExists", err)
 	}
 	// cn and sn are derived from userName when nothing else gives them.
-	minimal, err := st.Users.Create(ctx, map[string]any{"userName": "min"})
+	minimal, err := users(t, st).Create(ctx, map[string]any{"userName": "min"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e := entry(t, s, "(uid=min)"); e.GetAttributeValue("cn") != "min" || e.GetAttributeValue("sn") != "min" {
 		t.Errorf("derived cn, sn = %q, %q", e.GetAttributeValue("cn"), e.GetAttributeValue("sn"))
 	}
-	if _, err := st.Users.Create(ctx, map[string]any{"displayName": "no user name"}); !errors.Is(err, ErrInvalid) {
+	if _, err := users(t, st).Create(ctx, map[string]any{"displayName": "no user name"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("Create without userName = %v, want ErrInvalid", err)
 	}
 
-	if err := st.Users.Delete(ctx, created.ID); err != nil {
+	if err := users(t, st).Delete(ctx, created.ID, Precondition{}); err != nil {
 		t.Fatal(err)
 	}
 	if entry(t, s, "(uid=bjensen)") != nil {
 		t.Fatal("entry still in the directory after Delete")
 	}
 	for _, id := range []string{created.ID, "not-a-uuid", "*", ")(uid=*"} {
-		if _, err := st.Users.Get(ctx, id); !errors.Is(err, ErrNotFound) {
+		if _, err := users(t, st).Get(ctx, id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get(%q) = %v, want ErrNotFound", id, err)
 		}
-		if err := st.Users.Delete(ctx, id); !errors.Is(err, ErrNotFound) {
+		if err := users(t, st).Delete(ctx, id, Precondition{}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Delete(%q) = %v, want ErrNotFound", id, err)
 		}
 	}
-	if _, err := st.Users.Get(ctx, minimal.ID); err != nil {
+	if _, err := users(t, st).Get(ctx, minimal.ID); err != nil {
 		t.Errorf("the other user is gone: %v", err)
 	}
 }
@@ -142,7 +167,7 @@ func TestListPagesAndFilters(t *testing.T) {
 	}
 	// Hostile values stored for real, to show they match only themselves.
 	for _, uid := range []string{"star*", "paren(", "back\\slash", "nul\x00byte", "naïve"} {
-		if _, err := newStore(t, s).Users.Create(context.Background(), map[string]any{"userName": uid}); err != nil {
+		if _, err := users(t, newStore(t, s)).Create(context.Background(), map[string]any{"userName": uid}); err != nil {
 			t.Fatalf("create %q: %v", uid, err)
 		}
 	}
@@ -153,7 +178,7 @@ func TestListPagesAndFilters(t *testing.T) {
 	// Every user exactly once over pages of 7, in a stable order.
 	seen := map[string]bool{}
 	for start := 1; start <= total; start += 7 {
-		page, err := st.Users.List(ctx, Query{StartIndex: start, Count: 7})
+		page, err := users(t, st).List(ctx, Query{StartIndex: start, Count: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -170,7 +195,7 @@ func TestListPagesAndFilters(t *testing.T) {
 	if len(seen) != total {
 		t.Fatalf("walk saw %d users, want %d", len(seen), total)
 	}
-	if page, _ := st.Users.List(ctx, Query{Count: 0}); page.Total != total || len(page.Resources) != 0 {
+	if page, _ := users(t, st).List(ctx, Query{Count: 0}); page.Total != total || len(page.Resources) != 0 {
 		t.Errorf("count=0 gave %d resources, total %d", len(page.Resources), page.Total)
 	}
 
@@ -202,7 +227,7 @@ func TestListPagesAndFilters(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			page, err := st.Users.List(ctx, Query{Filter: expr, Count: 100})
+			page, err := users(t, st).List(ctx, Query{Filter: expr, Count: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -212,7 +237,7 @@ func TestListPagesAndFilters(t *testing.T) {
 		})
 	}
 	expr, _ := filter.ParseFilter([]byte(`nickName eq "x"`))
-	if _, err := st.Users.List(ctx, Query{Filter: expr, Count: 10}); !errors.Is(err, ErrInvalidFilter) || !strings.Contains(err.Error(), "nickName") {
+	if _, err := users(t, st).List(ctx, Query{Filter: expr, Count: 10}); !errors.Is(err, ErrInvalidFilter) || !strings.Contains(err.Error(), "nickName") {
 		t.Errorf("filter on an unmapped attribute = %v, want ErrInvalidFilter naming it", err)
 	}
 }
@@ -236,7 +261,7 @@ func TestGroupMembersResolveInBatches(t *testing.T) {
 	}
 	st := newStore(t, s)
 	expr, _ := filter.ParseFilter([]byte(`displayName eq "big"`))
-	page, err := st.Groups.List(context.Background(), Query{Filter: expr, Count: 10})
+	page, err := groups(t, st).List(context.Background(), Query{Filter: expr, Count: 10})
 	if err != nil || len(page.Resources) != 1 {
 		t.Fatalf("List = %+v, %v", page, err)
 	}

@@ -159,12 +159,51 @@ type Password struct {
 	Attribute string
 }
 
-// Derivation fills the LDAP attribute LDAP from the first present of From,
-// through Transform when it is set.
+// Derivation fills the LDAP attribute LDAP from the first of the templates
+// From whose SCIM values are all present, through Transform when set. A
+// template is text with SCIM paths in braces: "{name.givenName} {name.familyName}".
 type Derivation struct {
 	LDAP      string
-	From      []Path
+	From      []string
 	Transform Transform
+}
+
+// Derive returns the value of d for a resource whose values value returns
+// ("" when absent), and whether any template applied.
+func (d Derivation) Derive(value func(Path) string) (string, bool) {
+	for _, t := range d.From {
+		if s, ok := expand(t, value); ok && s != "" {
+			return d.Transform.Apply(s), true
+		}
+	}
+	return "", false
+}
+
+// expand fills a template; it fails when a path in it has no value.
+func expand(t string, value func(Path) string) (string, bool) {
+	var b strings.Builder
+	for {
+		i := strings.Index(t, "{")
+		if i < 0 {
+			b.WriteString(t)
+			return b.String(), true
+		}
+		j := strings.Index(t[i:], "}")
+		if j < 0 {
+			return "", false
+		}
+		p, err := ParsePath(t[i+1 : i+j])
+		if err != nil {
+			return "", false
+		}
+		v := value(p)
+		if v == "" {
+			return "", false
+		}
+		b.WriteString(t[:i])
+		b.WriteString(v)
+		t = t[i+j+1:]
+	}
 }
 
 // Transform reshapes a derived value.

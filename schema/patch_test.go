@@ -90,12 +90,16 @@ func TestPatch(t *testing.T) {
 				eq(t, r[ent].(map[string]any)["employeeNumber"], "7")
 			}},
 		{name: "extension path", ops: [][3]string{{"replace", ent + ":manager", `{"value":"m2"}`}},
-			check: func(t *testing.T, r map[string]any) { eq(t, r[ent].(map[string]any)["manager"], map[string]any{"value": "m2"}) }},
+			check: func(t *testing.T, r map[string]any) {
+				eq(t, r[ent].(map[string]any)["manager"], map[string]any{"value": "m2"})
+			}},
 		{name: "add to a multi-valued attribute, without duplicates",
-			ops: [][3]string{{"add", "phoneNumbers", `[{"value":"666","type":"mobile"},{"value":"555","type":"work"}]`}},
+			ops:   [][3]string{{"add", "phoneNumbers", `[{"value":"666","type":"mobile"},{"value":"555","type":"work"}]`}},
 			check: func(t *testing.T, r map[string]any) { eq(t, len(r["phoneNumbers"].([]any)), 2) }},
 		{name: "replace a whole multi-valued attribute", ops: [][3]string{{"replace", "emails", `[{"value":"only@x","type":"work"}]`}},
-			check: func(t *testing.T, r map[string]any) { eq(t, r["emails"], []any{map[string]any{"value": "only@x", "type": "work"}}) }},
+			check: func(t *testing.T, r map[string]any) {
+				eq(t, r["emails"], []any{map[string]any{"value": "only@x", "type": "work"}})
+			}},
 		{name: "one primary at most", ops: [][3]string{{"replace", `emails[type eq "home"].primary`, `true`}},
 			check: func(t *testing.T, r map[string]any) {
 				eq(t, email(r, "home")["primary"], true)

@@ -50,14 +50,6 @@ func path(s string) Path {
 	return p
 }
 
-func paths(ss ...string) []Path {
-	out := make([]Path, len(ss))
-	for i, s := range ss {
-		out[i] = path(s)
-	}
-	return out
-}
-
 // maps builds mappings from (SCIM path, LDAP attribute[:codec]) pairs.
 func maps(pairs ...string) []AttributeMap {
 	out := make([]AttributeMap, 0, len(pairs)/2)
@@ -129,8 +121,8 @@ func personMaps() []AttributeMap {
 
 func personDerive() []Derivation {
 	return []Derivation{
-		{LDAP: "cn", From: paths("name.formatted", "displayName", "userName")},
-		{LDAP: "sn", From: paths("name.familyName", "userName")},
+		{LDAP: "cn", From: []string{"{name.formatted}", "{displayName}", "{name.givenName} {name.familyName}", "{userName}"}},
+		{LDAP: "sn", From: []string{"{name.familyName}", "{userName}"}},
 	}
 }
 
@@ -251,7 +243,7 @@ func activeDirectory() Profile {
 			ent+"manager.value", "manager:dn",
 		),
 		Derive: []Derivation{
-			{LDAP: "sAMAccountName", From: paths("userName"), Transform: SAMAccountName},
+			{LDAP: "sAMAccountName", From: []string{"{userName}"}, Transform: SAMAccountName},
 		},
 		MemberOf: "memberOf",
 		Active:   &Active{Kind: ActiveBitmask, Attribute: "userAccountControl", Bit: 0x2, Initial: 0x200},

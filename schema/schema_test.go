@@ -161,10 +161,10 @@ func TestAdvertisedShowsOnlyWhatTheDirectoryStores(t *testing.T) {
 
 func TestSAMAccountName(t *testing.T) {
 	for in, want := range map[string]string{
-		"bjensen@example.com":                "bjensen",
+		"bjensen@example.com":               "bjensen",
 		"a/b\\c[d]e:f;g|h=i,j+k*l?m<n>o\"p": "a_b_c_d_e_f_g_h_i_j_",
-		"averyveryverylongusername@x":        "averyveryverylonguse",
-		"plain":                              "plain",
+		"averyveryverylongusername@x":       "averyveryverylonguse",
+		"plain":                             "plain",
 	} {
 		if got := SAMAccountName.Apply(in); got != want {
 			t.Errorf("SAMAccountName(%q) = %q, want %q", in, got, want)
@@ -228,6 +228,26 @@ func TestApplyMappingConfig(t *testing.T) {
 	for _, want := range []string{"users.rdn", "users.attributes[0].scim: favoriteColor is not an attribute", "users.attributes[1].codec", "users.active.strategy", "users.password.attribute", "users.extensions"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
+		}
+	}
+}
+
+func TestDerive(t *testing.T) {
+	d := Derivation{From: []string{"{name.formatted}", "{name.givenName} {name.familyName}", "{userName}"}}
+	tests := []struct {
+		values map[string]string
+		want   string
+		ok     bool
+	}{
+		{map[string]string{"name.formatted": "Ms. B", "userName": "b"}, "Ms. B", true},
+		{map[string]string{"name.givenName": "Barbara", "name.familyName": "Jensen", "userName": "b"}, "Barbara Jensen", true},
+		{map[string]string{"name.givenName": "Barbara", "userName": "b"}, "b", true}, // a template needs all its parts
+		{map[string]string{}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := d.Derive(func(p Path) string { return tt.values[p.String()] })
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Derive(%v) = %q, %v; want %q, %v", tt.values, got, ok, tt.want, tt.ok)
 		}
 	}
 }

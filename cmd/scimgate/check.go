@@ -105,15 +105,23 @@ func check(ctx context.Context, configFile string, w io.Writer) error {
 		store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users, Groups: cfg.Groups, Profile: profile})
 		if err != nil {
 			line("FAIL", "mapping", "%v", err)
-		} else if missing := store.CheckSchema(ds); len(missing) > 0 {
-			for _, m := range missing {
-				line("FAIL", "mapping", "%v", m)
-			}
+		} else if report, err := store.Load(ctx); err != nil {
+			line("FAIL", "mapping", "%v", err)
 		} else {
-			line("ok", "mapping", "profile %s: every mapped attribute type and object class exists", profile.Name)
+			for _, p := range report.Problems {
+				line("FAIL", "mapping", "%v", p)
+			}
+			for _, d := range report.Dropped {
+				line("note", "mapping", "not stored, so not advertised: %s", d)
+			}
+			if len(report.Dropped) > 0 {
+				line("", "", "(the directory lacks these attributes; deploy/ldap/scimgate.schema adds the scim* ones)")
+			}
+			if len(report.Problems) == 0 {
+				line("ok", "mapping", "profile %s: %d attribute(s) left out", profile.Name, len(report.Dropped))
+			}
 		}
 	}
-
 	for _, b := range []struct{ key, dn string }{{"users.base_dn", cfg.Users.BaseDN}, {"groups.base_dn", cfg.Groups.BaseDN}} {
 		ok, err := conn.Exists(ctx, b.dn)
 		switch {

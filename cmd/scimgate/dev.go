@@ -36,7 +36,7 @@ func dev(ctx context.Context, listen string, stdout, stderr io.Writer) error {
 	defer l.Close()
 
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	dir, err := slapd.Start(sctx, slapd.Options{})
+	dir, err := slapd.Start(sctx, slapd.Options{ScimgateSchema: true, PPolicy: true})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("start slapd: %w", err)

@@ -8,7 +8,7 @@
 // and sssvlv overlays. It listens on a free port of 127.0.0.1, and with TLS
 // also on an ldaps:// port with a certificate from a CA generated for it.
 //
-// This package knows nothing of scimgate's own packages.
+// Of scimgate it knows only the optional schema in deploy/ldap.
 package slapd
 
 import (
@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	ldapschema "github.com/scimgate/scimgate/deploy/ldap"
 )
 
 // Options configure a server. The zero value is a plain server for
@@ -48,6 +50,12 @@ type Options struct {
 	Dir string
 	// Config is appended to the database section of slapd.conf.
 	Config string
+	// ScimgateSchema loads scimgate's optional schema (deploy/ldap), with
+	// the auxiliary classes scimgateUser and scimgateGroup.
+	ScimgateSchema bool
+	// PPolicy loads the password policy overlay with a default policy
+	// (cn=default,ou=policies,<suffix>) that enforces account locks.
+	PPolicy bool
 }
 
 // Server is a running slapd.
@@ -123,7 +131,22 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.cleanup()
 		return nil, err
 	}
-	if err := s.AddLDIF(ctx, baseLDIF(s)+"\n"+opts.LDIF); err != nil {
+	base := baseLDIF(s)
+	if opts.PPolicy {
+		base += fmt.Sprintf(`
+dn: ou=policies,%s
+objectClass: organizationalUnit
+ou: policies
+
+dn: cn=default,ou=policies,%s
+objectClass: device
+objectClass: pwdPolicy
+cn: default
+pwdAttribute: userPassword
+pwdLockout: TRUE
+`, s.Suffix, s.Suffix)
+	}
+	if err := s.AddLDIF(ctx, base+"\n"+opts.LDIF); err != nil {
 		s.Stop()
 		return nil, err
 	}
@@ -138,7 +161,8 @@ moduleload back_mdb
 moduleload memberof
 moduleload refint
 moduleload sssvlv
-pidfile {{.Dir}}/slapd.pid
+{{if .PPolicy}}moduleload ppolicy
+{{end}}pidfile {{.Dir}}/slapd.pid
 argsfile {{.Dir}}/slapd.args
 {{if .TLS}}TLSCACertificateFile {{.Dir}}/ca.pem
 TLSCertificateFile {{.Dir}}/server.pem
@@ -162,12 +186,21 @@ memberof-refint TRUE
 overlay refint
 refint_attributes member memberOf
 overlay sssvlv
-{{.Config}}
+{{if .PPolicy}}overlay ppolicy
+ppolicy_default "cn=default,ou=policies,{{.Suffix}}"
+{{end}}{{.Config}}
 `
 
 func (s *Server) writeConfig(opts Options) error {
 	schemas := []string{"core", "cosine", "inetorgperson", "nis"}
 	schemas = append(schemas, opts.Schemas...)
+	if opts.ScimgateSchema {
+		p := filepath.Join(s.Dir, "scimgate.schema")
+		if err := os.WriteFile(p, []byte(ldapschema.Schema), 0o600); err != nil {
+			return fmt.Errorf("slapd: %w", err)
+		}
+		schemas = append(schemas, p)
+	}
 	for i, sc := range schemas {
 		if !strings.ContainsRune(sc, '/') {
 			schemas[i] = "/etc/ldap/schema/" + sc + ".schema"
@@ -185,7 +218,7 @@ func (s *Server) writeConfig(opts Options) error {
 	var conf bytes.Buffer
 	err := template.Must(template.New("slapd.conf").Parse(confTemplate)).Execute(&conf, map[string]any{
 		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "Suffix": s.Suffix,
-		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config,
+		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config, "PPolicy": opts.PPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("slapd: %w", err)

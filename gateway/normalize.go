@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/scimgate/scimgate/schema"
+)
+
+// normalize rewrites request bodies that real provisioning clients send in
+// shapes the SCIM library refuses into equivalent ones it accepts (see
+// ../shared notes on Entra ID and Okta):
+//
+//   - the Enterprise User manager as a plain id string: {"value": id};
+//   - a path-less PATCH value with dotted ("name.givenName") or
+//     URN-qualified keys, or a whole extension object: one operation per
+//     attribute, with that path;
+//   - the resource's own "id" (and "schemas", "meta") inside a path-less
+//     PATCH value: taken out, the id kept for the handler to compare;
+//   - a remove without a path is answered 400 noTarget here, where the
+//     library would say invalidValue.
+//
+// A body that is not a JSON object is passed on as it is, for the library
+// to refuse.
+func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil {
+		return body, nil
+	}
+	if method != http.MethodPatch {
+		fixManager(doc)
+		return json.Marshal(doc)
+	}
+	key, ops := lookupKey(doc, "Operations")
+	list, ok := ops.([]any)
+	if !ok {
+		return body, nil
+	}
+	var out []any
+	for _, raw := range list {
+		op, ok := raw.(map[string]any)
+		if !ok {
+			out = append(out, raw)
+			continue
+		}
+		_, verb := lookupKey(op, "op")
+		_, path := lookupKey(op, "path")
+		_, value := lookupKey(op, "value")
+		verbs, _ := verb.(string)
+		paths, _ := path.(string)
+		if strings.EqualFold(verbs, "remove") && paths == "" {
+			return nil, newError(http.StatusBadRequest, "noTarget", "A remove operation needs a path.")
+		}
+		if paths != "" {
+			if isManagerPath(paths) {
+				if id, ok := value.(string); ok {
+					value = map[string]any{"value": id}
+				}
+			}
+			out = append(out, map[string]any{"op": verb, "path": path, "value": value})
+			continue
+		}
+		obj, ok := value.(map[string]any)
+		if !ok {
+			out = append(out, raw)
+			continue
+		}
+		rest := map[string]any{}
+		for k, v := range obj {
+			switch {
+			case strings.EqualFold(k, "id"):
+				if id, ok := v.(string); ok {
+					ri.patchID = id
+				}
+			case strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta"):
+			case isExtension(s, k):
+				eobj, ok := v.(map[string]any)
+				if !ok {
+					rest[k] = v
+					continue
+				}
+				fixManagerIn(eobj)
+				for ek, ev := range eobj {
+					out = append(out, map[string]any{"op": verb, "path": k + ":" + ek, "value": ev})
+				}
+			case strings.Contains(k, ".") || strings.HasPrefix(strings.ToLower(k), "urn:"):
+				if isManagerPath(k) {
+					if id, ok := v.(string); ok {
+						v = map[string]any{"value": id}
+					}
+				}
+				out = append(out, map[string]any{"op": verb, "path": k, "value": v})
+			default:
+				rest[k] = v
+			}
+		}
+		if len(rest) > 0 {
+			out = append(out, map[string]any{"op": verb, "value": rest})
+		}
+	}
+	if len(out) == 0 {
+		// Nothing left but the resource's own id: a no-op, which the
+		// library needs at least one operation to express.
+		out = append(out, map[string]any{"op": "add", "value": map[string]any{}})
+	}
+	delete(doc, key)
+	doc["Operations"] = out
+	return json.Marshal(doc)
+}
+
+func isExtension(s schema.Schemas, k string) bool {
+	for _, e := range s.Extensions {
+		if strings.EqualFold(e.ID, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func isManagerPath(p string) bool {
+	return strings.EqualFold(p, schema.EnterpriseUserURN+":manager")
+}
+
+// fixManager turns a manager given as a plain string (Entra ID) into the
+// complex value the schema defines.
+func fixManager(doc map[string]any) {
+	if _, ext := lookupKey(doc, schema.EnterpriseUserURN); ext != nil {
+		if eobj, ok := ext.(map[string]any); ok {
+			fixManagerIn(eobj)
+		}
+	}
+}
+
+func fixManagerIn(ext map[string]any) {
+	k, v := lookupKey(ext, "manager")
+	if id, ok := v.(string); ok {
+		ext[k] = map[string]any{"value": id}
+	}
+}
+
+// lookupKey finds a key case-insensitively and returns it as written.
+func lookupKey(m map[string]any, k string) (string, any) {
+	if v, ok := m[k]; ok {
+		return k, v
+	}
+	for mk, v := range m {
+		if strings.EqualFold(mk, k) {
+			return mk, v
+		}
+	}
+	return k, nil
+}

@@ -1,0 +1,54 @@
+package ldapstore
+
+import (
+	"fmt"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+)
+
+// assertion is the assertion control of RFC 4528: the operation it rides on
+// applies only if the filter holds on the target entry, atomically; else
+// the server answers 122 assertionFailed and changes nothing. With the
+// entry's version (entryCSN) as the filter it makes a write conditional on
+// the entry being as it was read.
+type assertion struct {
+	filter string
+	packet *ber.Packet
+}
+
+func newAssertion(filter string) (*assertion, error) {
+	p, err := ldap.CompileFilter(filter)
+	if err != nil {
+		return nil, fmt.Errorf("assertion %s: %w", filter, err)
+	}
+	return &assertion{filter: filter, packet: p}, nil
+}
+
+func (a *assertion) GetControlType() string { return OIDAssertion }
+
+func (a *assertion) Encode() *ber.Packet {
+	p := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "Control")
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, OIDAssertion, "Control Type (Assertion)"))
+	p.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, true, "Criticality"))
+	v := ber.Encode(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, nil, "Control Value (Assertion)")
+	v.AppendChild(a.packet)
+	p.AppendChild(v)
+	return p
+}
+
+func (a *assertion) String() string {
+	return fmt.Sprintf("Control Type: Assertion (%q)  Criticality: true  Filter: %s", OIDAssertion, a.filter)
+}
+
+// versionAssertion asserts that attr still holds version.
+func versionAssertion(attr, version string) ([]ldap.Control, error) {
+	if attr == "" || version == "" {
+		return nil, nil
+	}
+	a, err := newAssertion("(" + attr + "=" + ldap.EscapeFilter(version) + ")")
+	if err != nil {
+		return nil, err
+	}
+	return []ldap.Control{a}, nil
+}
