@@ -110,6 +110,9 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s: %s", section, key, fmt.Sprintf(format, args...)))
 	}
+	if r.Schema.ID == GroupURN && (c.Active.Strategy != "" || c.Password.Strategy != "") {
+		bad("active", "groups have neither active nor password")
+	}
 	if len(c.ObjectClasses) > 0 {
 		r.ObjectClasses = c.ObjectClasses
 	}

@@ -226,7 +226,7 @@ func runScimgate(t *testing.T, env []string, args ...string) (string, error) {
 }
 
 func TestCheck(t *testing.T) {
-	dir := slapd.New(t, slapd.Options{})
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true})
 	good := cleanEnv(
 		"SCIMGATE_LDAP_URLS="+dir.URL,
 		"SCIMGATE_LDAP_BIND_DN="+dir.RootDN,
@@ -244,11 +244,23 @@ func TestCheck(t *testing.T) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
 	}
+	plain := slapd.New(t, slapd.Options{})
+	out, err = runScimgate(t, append(append([]string(nil), good...), "SCIMGATE_LDAP_URLS="+plain.URL), "check")
+	if err != nil {
+		t.Fatalf("check of a directory without scimgate's schema failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"note  mapping         not stored, so not advertised: users: nickName → scimNickName", "users: active → pwdAccountLockedTime", "deploy/ldap/scimgate.schema", "usable, with the 18 mapping(s) above left out"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+
 	tests := []struct {
 		name string
 		env  string
 		want string
 	}{
+		{"a configured class the directory lacks", "SCIMGATE_USERS_OBJECT_CLASSES=inetOrgPerson,noSuchClass", `FAIL  mapping         users mapping: new entries: the directory has no object class "noSuchClass"`},
 		{"wrong password", "SCIMGATE_LDAP_BIND_PASSWORD=wrong", "FAIL  bind            ldap.bind_dn/ldap.bind_password: the directory refused the bind as cn=admin,dc=example,dc=org: invalid credentials (LDAP result 49)"},
 		{"unreachable", "SCIMGATE_LDAP_URLS=ldap://" + freeAddr(t), "FAIL  connect         ldap.urls: cannot reach ldap://127.0.0.1:"},
 		{"missing base DN", "SCIMGATE_GROUPS_BASE_DN=ou=missing,dc=example,dc=org", "FAIL  groups.base_dn  ou=missing,dc=example,dc=org: no such entry in the directory"},

@@ -117,8 +117,12 @@ func check(ctx context.Context, configFile string, w io.Writer) error {
 			if len(report.Dropped) > 0 {
 				line("", "", "(the directory lacks these attributes; deploy/ldap/scimgate.schema adds the scim* ones)")
 			}
-			if len(report.Problems) == 0 {
-				line("ok", "mapping", "profile %s: %d attribute(s) left out", profile.Name, len(report.Dropped))
+			switch {
+			case len(report.Problems) > 0:
+			case len(report.Dropped) == 0:
+				line("ok", "mapping", "profile %s: every mapped attribute type and object class exists", profile.Name)
+			default:
+				line("ok", "mapping", "profile %s: usable, with the %d mapping(s) above left out", profile.Name, len(report.Dropped))
 			}
 		}
 	}

@@ -167,16 +167,20 @@ var durationType = reflect.TypeOf(time.Duration(0))
 func walk(v reflect.Value, path []string, fn func([]string, reflect.Value)) {
 	t := v.Type()
 	for i := range t.NumField() {
-		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		tag, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		f := v.Field(i)
+		if opts == "inline" {
+			walk(f, path, fn) // an embedded section's keys sit at this level
+			continue
+		}
 		if tag == "" || tag == "-" {
 			continue
 		}
-		f := v.Field(i)
 		p := append(append([]string(nil), path...), tag)
 		switch {
 		case f.Kind() == reflect.Struct:
 			walk(f, p, fn)
-		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct, f.Kind() == reflect.Map:
 		default:
 			fn(p, f)
 		}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"regexp"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -156,7 +157,7 @@ func TestExampleConfiguration(t *testing.T) {
 	}
 	for _, kv := range EnvVars() {
 		key := kv[1][strings.LastIndex(kv[1], ".")+1:]
-		if !strings.Contains(string(text), "\n  "+key+":") {
+		if !regexp.MustCompile(`\n\s+` + key + `:`).MatchString(string(text)) {
 			t.Errorf("the example does not show %s", kv[1])
 		}
 	}
