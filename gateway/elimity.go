@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"slices"
+
 	"github.com/elimity-com/scim/optional"
 	lib "github.com/elimity-com/scim/schema"
 
@@ -31,6 +33,7 @@ func libSchema(s schema.Schema) lib.Schema {
 		}
 		out.Attributes = append(out.Attributes, lib.SimpleCoreAttribute(libSimple(a)))
 	}
+	out.Attributes = slices.Clip(out.Attributes)
 	return out
 }
 
@@ -45,6 +48,10 @@ func withFilterable(s lib.Schema) lib.Schema {
 		Returned:   lib.AttributeReturnedAlways(),
 		Uniqueness: lib.AttributeUniquenessServer(),
 	})))
+	// The library appends externalId to a copy of this schema on every
+	// request; without spare capacity each append copies, rather than
+	// writing into the array that concurrent requests share.
+	s.Attributes = slices.Clip(s.Attributes)
 	return s
 }
 

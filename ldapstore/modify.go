@@ -95,7 +95,7 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 		}
 	}
 	if pw, ok := password(attrs); ok && r.m.Password != nil && r.m.Password.Kind == schema.PasswordExtended {
-		if err := r.setPassword(ctx, conn, dn, pw); err != nil {
+		if err := r.setPassword(ctx, conn, dn, pw, next); err != nil {
 			// All or nothing: put back what the modify changed.
 			if len(undo) > 0 {
 				back := ldap.NewModifyRequest(dn, nil)
@@ -140,8 +140,10 @@ func (r *Resources) managed(next values) []string {
 }
 
 // setPassword sets a password with the Password Modify extended operation
-// (RFC 3062), so that the directory hashes it under its own policy.
-func (r *Resources) setPassword(ctx context.Context, conn *Conn, dn, pw string) error {
+// (RFC 3062), so that the directory hashes it under its own policy. A
+// password reset also clears a ppolicy lock, so an inactive user's lock
+// (in want) is put back.
+func (r *Resources) setPassword(ctx context.Context, conn *Conn, dn, pw string, want values) error {
 	err := conn.do(ctx, func() error {
 		_, err := conn.c.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", pw))
 		return err
@@ -149,7 +151,17 @@ func (r *Resources) setPassword(ctx context.Context, conn *Conn, dn, pw string) 
 	if ldap.IsErrorAnyOf(err, ldap.LDAPResultConstraintViolation, ldap.LDAPResultUnwillingToPerform) {
 		return &InvalidError{Msg: "the directory refused the password: " + Reason(err)}
 	}
-	return classify("set password", err)
+	if err != nil {
+		return classify("set password", err)
+	}
+	if a := r.m.Active; a != nil && a.Kind == schema.ActiveLock {
+		if lock := want.get(a.Attribute); len(lock) > 0 {
+			relock := ldap.NewModifyRequest(dn, nil)
+			relock.Replace(a.Attribute, lock)
+			return classify("lock "+r.kind, conn.Modify(ctx, relock))
+		}
+	}
+	return nil
 }
 
 // writeError classifies a failed write: an assertion that no longer holds

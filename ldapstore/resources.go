@@ -147,7 +147,7 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 		return Resource{}, classify("create "+r.kind, err)
 	}
 	if pw, ok := password(attrs); ok && r.m.Password != nil && r.m.Password.Kind == schema.PasswordExtended {
-		if err := r.setPassword(ctx, conn, dn, pw); err != nil {
+		if err := r.setPassword(ctx, conn, dn, pw, values); err != nil {
 			// All or nothing: a user whose password was refused is not left behind.
 			if derr := conn.Del(context.WithoutCancel(ctx), ldap.NewDelRequest(dn, nil)); derr != nil {
 				return Resource{}, errors.Join(err, classify("undo create "+r.kind, derr))

@@ -2,9 +2,9 @@ package config
 
 import (
 	"os"
-	"regexp"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"

@@ -1,0 +1,456 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/slapd"
+)
+
+// userEnv is a gateway over a directory with scimgate's schema, ppolicy
+// and the demo users.
+type userEnv struct {
+	t    *testing.T
+	dir  *slapd.Server
+	base string // .../scim/v2
+}
+
+func newUserEnv(t *testing.T) *userEnv {
+	t.Helper()
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true})
+	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
+		t.Fatal(err)
+	}
+	return &userEnv{t: t, dir: dir, base: newTestGateway(t, dir).URL + "/scim/v2"}
+}
+
+// send does a request with the all-scopes token; extra headers as pairs.
+func (u *userEnv) send(method, path, body string, headers ...string) response {
+	u.t.Helper()
+	req, _ := http.NewRequest(method, u.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	if body != "" {
+		req.Header.Set("Content-Type", contentTypeSCIM)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	r := response{status: res.StatusCode, header: res.Header}
+	var raw strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := res.Body.Read(buf)
+		raw.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	r.raw = raw.String()
+	if r.raw != "" {
+		json.Unmarshal([]byte(r.raw), &r.body)
+	}
+	return r
+}
+
+func (u *userEnv) create(body string) (string, response) {
+	u.t.Helper()
+	r := u.send("POST", "/Users", body)
+	if r.status != 201 {
+		u.t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	return r.body["id"].(string), r
+}
+
+// entry reads the user's entry straight from the directory.
+func (u *userEnv) entry(id string) *ldap.Entry {
+	u.t.Helper()
+	c, err := u.dir.Dial()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Search(ldap.NewSearchRequest(u.dir.PeopleDN, ldap.ScopeWholeSubtree, 0, 0, 0, false,
+		"(entryUUID="+id+")", []string{"*", "+"}, nil))
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	if len(res.Entries) != 1 {
+		return nil
+	}
+	return res.Entries[0]
+}
+
+func (u *userEnv) idOf(userName string) string {
+	u.t.Helper()
+	r := u.send("GET", "/Users?filter="+urlQuery(`userName eq "`+userName+`"`), "")
+	list, _ := r.body["Resources"].([]any)
+	if len(list) != 1 {
+		u.t.Fatalf("user %s: %s", userName, r.raw)
+	}
+	return list[0].(map[string]any)["id"].(string)
+}
+
+// binds reports whether the user can bind with the password.
+func (u *userEnv) binds(dn, password string) bool {
+	c, err := ldap.DialURL(u.dir.URL)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer c.Close()
+	return c.Bind(dn, password) == nil
+}
+
+func wantAttr(t *testing.T, e *ldap.Entry, attr string, want ...string) {
+	t.Helper()
+	got := e.GetEqualFoldAttributeValues(attr)
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("%s = %q, want %q", attr, got, want)
+	}
+}
+
+const fullUser = `{
+	"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+	"userName": "bjensen@example.com",
+	"externalId": "okta-00u1",
+	"name": {"formatted": "Ms. Barbara J Jensen III", "familyName": "Jensen", "givenName": "Barbara", "middleName": "Jane", "honorificPrefix": "Ms.", "honorificSuffix": "III"},
+	"displayName": "Babs Jensen",
+	"nickName": "Babs",
+	"profileUrl": "https://login.example.com/bjensen",
+	"title": "Tour Guide",
+	"userType": "Employee",
+	"preferredLanguage": "en-US",
+	"locale": "en-US",
+	"timezone": "America/Los_Angeles",
+	"password": "t1meMa$heen",
+	"emails": [{"value": "bjensen@example.com", "type": "work", "primary": true}, {"value": "babs@jensen.org", "type": "home"}],
+	"phoneNumbers": [{"value": "555-555-5555", "type": "work"}, {"value": "555-555-4444", "type": "mobile"}],
+	"addresses": [{"type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood", "region": "CA", "postalCode": "91608", "country": "US",
+		"formatted": "100 Universal City Plaza\nHollywood, CA 91608 USA", "primary": true}],
+	"roles": [{"value": "guide"}],
+	"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "costCenter": "4130", "organization": "Universal Studios", "division": "Theme Park", "department": "Tour Operations"},
+	"shoeSize": "9"
+}`
+
+func TestUserCreateStoresEveryMappedAttribute(t *testing.T) {
+	u := newUserEnv(t)
+	id, r := u.create(fullUser)
+	if r.header.Get("Location") != u.base+"/Users/"+id || r.header.Get("Etag") == "" || r.header.Get("Etag") != r.body["meta"].(map[string]any)["version"] {
+		t.Errorf("Location %q, ETag %q, meta %v", r.header.Get("Location"), r.header.Get("Etag"), r.body["meta"])
+	}
+	if _, ok := r.body["password"]; ok {
+		t.Error("the password is returned")
+	}
+	if r.body["active"] != true {
+		t.Errorf("active = %v: a user created without active is active", r.body["active"])
+	}
+	e := u.entry(id)
+	if e == nil || e.DN != "uid=bjensen@example.com,"+u.dir.PeopleDN {
+		t.Fatalf("entry %v", e)
+	}
+	for attr, want := range map[string][]string{
+		"objectClass": {"inetOrgPerson", "scimgateUser"}, "scimExternalId": {"okta-00u1"}, "cn": {"Ms. Barbara J Jensen III"},
+		"sn": {"Jensen"}, "givenName": {"Barbara"}, "scimMiddleName": {"Jane"}, "scimHonorificPrefix": {"Ms."},
+		"displayName": {"Babs Jensen"}, "scimNickName": {"Babs"}, "scimProfileUrl": {"https://login.example.com/bjensen"},
+		"title": {"Tour Guide"}, "scimUserType": {"Employee"}, "preferredLanguage": {"en-US"}, "scimTimezone": {"America/Los_Angeles"},
+		"mail": {"bjensen@example.com"}, "scimHomeEmail": {"babs@jensen.org"}, "telephoneNumber": {"555-555-5555"},
+		"mobile": {"555-555-4444"}, "street": {"100 Universal City Plaza"}, "l": {"Hollywood"}, "st": {"CA"},
+		"postalCode": {"91608"}, "c": {"US"}, "postalAddress": {"100 Universal City Plaza$Hollywood, CA 91608 USA"},
+		"scimRole": {"guide"}, "employeeNumber": {"701984"}, "scimCostCenter": {"4130"}, "o": {"Universal Studios"},
+		"scimDivision": {"Theme Park"}, "departmentNumber": {"Tour Operations"},
+	} {
+		wantAttr(t, e, attr, want...)
+	}
+	if len(e.GetAttributeValues("pwdAccountLockedTime")) != 0 {
+		t.Error("a new user is locked")
+	}
+	if got := e.GetAttributeValue("userPassword"); got == "" || got == "t1meMa$heen" {
+		t.Errorf("userPassword = %q: want it set, and hashed by the directory", got)
+	}
+	if !u.binds(e.DN, "t1meMa$heen") {
+		t.Error("the user cannot bind with the password given at create")
+	}
+	for _, a := range e.Attributes {
+		if strings.Contains(strings.ToLower(a.Name), "shoe") {
+			t.Errorf("an unknown attribute reached the directory: %s", a.Name)
+		}
+	}
+	// The representation reads back as sent.
+	got := u.send("GET", "/Users/"+id, "")
+	addr := got.body["addresses"].([]any)[0].(map[string]any)
+	if got.body["externalId"] != "okta-00u1" || addr["formatted"] != "100 Universal City Plaza\nHollywood, CA 91608 USA" || addr["country"] != "US" {
+		t.Errorf("read back: %s", got.raw)
+	}
+}
+
+func TestUserCreateRules(t *testing.T) {
+	u := newUserEnv(t)
+	// cn and sn derived when absent: from the name's parts, then userName.
+	id, _ := u.create(`{"userName":"jdoe","name":{"givenName":"John","familyName":"Doe"}}`)
+	wantAttr(t, u.entry(id), "cn", "John Doe")
+	id, _ = u.create(`{"userName":"solo"}`)
+	e := u.entry(id)
+	wantAttr(t, e, "cn", "solo")
+	wantAttr(t, e, "sn", "solo")
+
+	wantSCIMError(t, u.send("POST", "/Users", `{"userName":"JDOE"}`), 409, "uniqueness")
+	wantSCIMError(t, u.send("POST", "/Users", `{"userName":"x","emails":[{"value":42}]}`), 400, "invalidValue")
+
+	// Created inactive: locked in ppolicy, so the user cannot bind.
+	id, r := u.create(`{"userName":"inactive","password":"s3cret-Pass","active":false}`)
+	if r.body["active"] != false {
+		t.Errorf("active = %v", r.body["active"])
+	}
+	e = u.entry(id)
+	wantAttr(t, e, "pwdAccountLockedTime", "000001010000Z")
+	if u.binds(e.DN, "s3cret-Pass") {
+		t.Error("an inactive user can bind")
+	}
+	if got := u.send("GET", "/Users?filter="+urlQuery(`active eq false`), ""); got.body["totalResults"] != 1.0 {
+		t.Errorf("active eq false: %s", got.raw)
+	}
+}
+
+func TestUserReplaceIsARealReplace(t *testing.T) {
+	u := newUserEnv(t)
+	id, r := u.create(fullUser)
+	e := u.entry(id)
+	csn := e.GetAttributeValue("entryCSN")
+
+	// The same representation again (but the password, which a PUT sets
+	// when given) changes nothing in the directory.
+	same := u.send("PUT", "/Users/"+id, strings.Replace(fullUser, `"password": "t1meMa$heen",`, "", 1), "If-Match", r.header.Get("Etag"))
+	if same.status != 200 || u.entry(id).GetAttributeValue("entryCSN") != csn || same.header.Get("Etag") != r.header.Get("Etag") {
+		t.Errorf("an unchanged PUT modified the entry: %d %s", same.status, same.raw)
+	}
+
+	// id and read-only values in the body are accepted; attributes left out
+	// are cleared; the password is left alone.
+	body := `{"id":"` + id + `","userName":"barbara.jensen@example.com","name":{"givenName":"Barbara","familyName":"Jensen"},
+		"emails":[{"value":"bjensen@example.com","type":"work"}],"groups":[{"value":"nope"}],"active":true}`
+	put := u.send("PUT", "/Users/"+id, body, "If-Match", r.header.Get("Etag"))
+	if put.status != 200 || put.body["id"] != id || put.body["userName"] != "barbara.jensen@example.com" {
+		t.Fatalf("PUT: %d %s", put.status, put.raw)
+	}
+	e = u.entry(id)
+	if e.DN != "uid=barbara.jensen@example.com,"+u.dir.PeopleDN {
+		t.Errorf("not renamed: %s", e.DN)
+	}
+	wantAttr(t, e, "uid", "barbara.jensen@example.com")
+	for _, gone := range []string{"scimNickName", "title", "scimHomeEmail", "mobile", "street", "departmentNumber", "scimExternalId", "displayName"} {
+		wantAttr(t, e, gone)
+	}
+	wantAttr(t, e, "cn", "Barbara Jensen") // derived again, as cn is required
+	if !u.binds(e.DN, "t1meMa$heen") {
+		t.Error("PUT without a password changed the password")
+	}
+	if put.header.Get("Etag") == r.header.Get("Etag") {
+		t.Error("the ETag did not change")
+	}
+
+	// A stale If-Match changes nothing.
+	wantSCIMError(t, u.send("PUT", "/Users/"+id, `{"userName":"stale"}`, "If-Match", r.header.Get("Etag")), 412, "")
+	if u.entry(id).GetAttributeValue("uid") != "barbara.jensen@example.com" {
+		t.Error("a PUT with a stale If-Match was applied")
+	}
+	// Renaming onto a taken userName is refused, with nothing written.
+	wantSCIMError(t, u.send("PUT", "/Users/"+id, `{"userName":"alovelace","title":"x"}`), 409, "uniqueness")
+	wantAttr(t, u.entry(id), "title")
+	// A PUT with a password sets it.
+	if r := u.send("PUT", "/Users/"+id, `{"userName":"barbara.jensen@example.com","password":"n3w-Passw0rd"}`); r.status != 200 {
+		t.Fatalf("PUT with password: %s", r.raw)
+	}
+	if !u.binds(u.entry(id).DN, "n3w-Passw0rd") {
+		t.Error("PUT with a password did not set it")
+	}
+}
+
+func TestConcurrentPutsWithTheSameIfMatch(t *testing.T) {
+	u := newUserEnv(t)
+	id, r := u.create(`{"userName":"race"}`)
+	etag := r.header.Get("Etag")
+	const n = 8
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- u.send("PUT", "/Users/"+id, fmt.Sprintf(`{"userName":"race","title":"writer %d"}`, i), "If-Match", etag).status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	if count[200] != 1 || count[412] != n-1 {
+		t.Errorf("statuses %v: want exactly one 200 and %d 412", count, n-1)
+	}
+}
+
+func TestConcurrentPatchesLoseNothing(t *testing.T) {
+	u := newUserEnv(t)
+	id, _ := u.create(`{"userName":"busy"}`)
+	// Without If-Match, writers that collide are recomputed, not lost.
+	const n = 6
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := u.send("PATCH", "/Users/"+id, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+				"Operations":[{"op":"add","path":"roles","value":[{"value":"role-%d"}]}]}`, i))
+			if r.status != 200 {
+				t.Errorf("PATCH %d: %d %s", i, r.status, r.raw)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := u.entry(id).GetAttributeValues("scimRole"); len(got) != n {
+		t.Errorf("scimRole = %v, want all %d roles", got, n)
+	}
+}
+
+func TestUserPatch(t *testing.T) {
+	u := newUserEnv(t)
+	manager := u.idOf("alovelace")
+	const patch = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":%s}`
+	tests := []struct {
+		name   string
+		ops    string
+		status int
+		check  func(t *testing.T, e *ldap.Entry, body map[string]any)
+		err    string
+	}{
+		{name: "Entra: PascalCase ops and string booleans", ops: `[{"op":"Replace","path":"active","value":"False"}]`, status: 200,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) {
+				wantAttr(t, e, "pwdAccountLockedTime", "000001010000Z")
+				eq(t, b["active"], false)
+			}},
+		{name: "Entra: reactivate", ops: `[{"op":"Replace","path":"active","value":"True"}]`, status: 200,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) { wantAttr(t, e, "pwdAccountLockedTime") }},
+		{name: "Entra: path-less replace with dotted and URN keys",
+			ops:    `[{"op":"replace","value":{"name.givenName":"A","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"X"}}]`,
+			status: 200, check: func(t *testing.T, e *ldap.Entry, b map[string]any) {
+				wantAttr(t, e, "givenName", "A")
+				wantAttr(t, e, "departmentNumber", "X")
+			}},
+		{name: "Entra: one op per path", status: 200, ops: `[{"op":"Replace","path":"emails[type eq \"work\"].value","value":"new@example.com"},
+			{"op":"Replace","path":"name.givenName","value":"Barb"},{"op":"Replace","path":"externalId","value":"entra-1"},
+			{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber","value":"42"}]`,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) {
+				wantAttr(t, e, "mail", "new@example.com")
+				wantAttr(t, e, "givenName", "Barb")
+				wantAttr(t, e, "scimExternalId", "entra-1")
+				wantAttr(t, e, "employeeNumber", "42")
+				eq(t, b["externalId"], "entra-1")
+			}},
+		{name: "Entra: the work email is created when absent", status: 200,
+			ops:   `[{"op":"Remove","path":"emails[type eq \"work\"]"},{"op":"Add","path":"emails[type eq \"work\"].value","value":"again@example.com"}]`,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) { wantAttr(t, e, "mail", "again@example.com") }},
+		{name: "Entra: manager as a plain string", status: 200,
+			ops: `[{"op":"Add","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"` + manager + `"}]`,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) {
+				wantAttr(t, e, "manager", "uid=alovelace,"+u.dir.PeopleDN)
+				mgr := b[schema.EnterpriseUserURN].(map[string]any)["manager"].(map[string]any)
+				eq(t, mgr["value"], manager)
+				eq(t, mgr["displayName"], "Ada Lovelace")
+			}},
+		{name: "Okta: path-less deactivate", ops: `[{"op":"replace","value":{"active":false}}]`, status: 200,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) {
+				wantAttr(t, e, "pwdAccountLockedTime", "000001010000Z")
+			}},
+		{name: "Okta: its own id in the value", ops: `[{"op":"replace","value":{"id":"%ID%","active":true,"title":"Lead"}}]`, status: 200,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) {
+				wantAttr(t, e, "title", "Lead")
+				wantAttr(t, e, "pwdAccountLockedTime")
+			}},
+		{name: "another id in the value", ops: `[{"op":"replace","value":{"id":"someone-else"}}]`, status: 400, err: "mutability"},
+		{name: "an address sub-attribute through a filter", status: 200,
+			ops:   `[{"op":"replace","path":"addresses[type eq \"work\"].locality","value":"Burbank"}]`,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) { wantAttr(t, e, "l", "Burbank") }},
+		{name: "a wrong manager id", ops: `[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"5b7c0d4e-0000-0000-0000-000000000000"}}]`,
+			status: 400, err: "invalidValue"},
+		{name: "remove matching nothing", ops: `[{"op":"remove","path":"emails[value eq \"nobody@x\"]"}]`, status: 400, err: "noTarget"},
+		{name: "remove without a path", ops: `[{"op":"remove"}]`, status: 400, err: "noTarget"},
+		{name: "remove userName", ops: `[{"op":"remove","path":"userName"}]`, status: 400, err: "mutability"},
+		{name: "write groups", ops: `[{"op":"add","path":"groups","value":[{"value":"x"}]}]`, status: 400, err: "mutability"},
+		{name: "all or nothing", ops: `[{"op":"replace","path":"title","value":"Never"},{"op":"remove","path":"emails[value eq \"nobody@x\"]"}]`,
+			status: 400, err: "noTarget", check: func(t *testing.T, e *ldap.Entry, b map[string]any) { wantAttr(t, e, "title", "Lead") }},
+		{name: "the password, set and never shown", ops: `[{"op":"replace","path":"password","value":"Pa55-w0rd-new"}]`, status: 200,
+			check: func(t *testing.T, e *ldap.Entry, b map[string]any) {
+				if !u.binds(e.DN, "Pa55-w0rd-new") {
+					t.Error("cannot bind with the new password")
+				}
+				eq(t, b["password"], nil)
+			}},
+	}
+	id, _ := u.create(fullUser)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := u.send("PATCH", "/Users/"+id, fmt.Sprintf(patch, strings.ReplaceAll(tt.ops, "%ID%", id)))
+			if tt.err != "" {
+				wantSCIMError(t, r, tt.status, tt.err)
+			} else if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.raw)
+			}
+			if tt.check != nil {
+				tt.check(t, u.entry(id), r.body)
+			}
+		})
+	}
+}
+
+func TestUserReadsAndDeletes(t *testing.T) {
+	u := newUserEnv(t)
+	id := u.idOf("alovelace") // in Engineering and Administrators
+	r := u.send("GET", "/Users/"+id, "")
+	groups, _ := r.body["groups"].([]any)
+	if len(groups) != 2 {
+		t.Fatalf("groups = %v", r.body["groups"])
+	}
+	g := groups[0].(map[string]any)
+	if g["display"] == "" || g["$ref"] != u.base+"/Groups/"+g["value"].(string) || g["type"] != "direct" {
+		t.Errorf("group = %v", g)
+	}
+	etag := r.header.Get("Etag")
+	if nm := u.send("GET", "/Users/"+id, "", "If-None-Match", etag); nm.status != 304 || nm.raw != "" || nm.header.Get("Etag") != etag {
+		t.Errorf("If-None-Match with the current ETag: %d %q", nm.status, nm.raw)
+	}
+	if fresh := u.send("GET", "/Users/"+id, "", "If-None-Match", `W/"old"`); fresh.status != 200 {
+		t.Errorf("If-None-Match with an old ETag: %d", fresh.status)
+	}
+	wantSCIMError(t, u.send("DELETE", "/Users/"+id, "", "If-Match", `W/"old"`), 412, "")
+	if u.entry(id) == nil {
+		t.Fatal("DELETE with a stale If-Match deleted")
+	}
+	if del := u.send("DELETE", "/Users/"+id, "", "If-Match", etag); del.status != 204 {
+		t.Fatalf("DELETE: %d %s", del.status, del.raw)
+	}
+	if u.entry(id) != nil {
+		t.Error("still in the directory")
+	}
+	wantSCIMError(t, u.send("GET", "/Users/"+id, ""), 404, "")
+	wantSCIMError(t, u.send("DELETE", "/Users/"+id, ""), 404, "")
+}
+
+func eq(t *testing.T, got, want any) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
