@@ -67,6 +67,7 @@ func storeError(ctx context.Context, err error) *scimError {
 	case errors.Is(err, ldapstore.ErrExists):
 		return newError(http.StatusConflict, "uniqueness", "A resource with this name already exists.")
 	case errors.As(err, &ie):
+		logFor(ctx).Info("invalid value", zap.Error(err))
 		return newError(http.StatusBadRequest, "invalidValue", "%s", ie.Msg)
 	case errors.Is(err, ldapstore.ErrInvalid):
 		logFor(ctx).Info("directory refused the values", zap.Error(err))

@@ -37,15 +37,32 @@ func newTestGateway(t *testing.T, dir *slapd.Server) *httptest.Server {
 
 func newLoggedGateway(t *testing.T, dir *slapd.Server, log *zap.Logger) *httptest.Server {
 	t.Helper()
-	pool, err := ldapstore.Open(ldapstore.Config{URLs: []string{dir.URL}, BindDN: dir.RootDN, BindPassword: dir.Password, DialTimeout: time.Second})
+	return newGateway(t, dir, log, ldapstore.Options{})
+}
+
+// newGateway serves a gateway over dir with the given store options; an
+// empty profile means openldap, empty base DNs the directory's units.
+func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options) *httptest.Server {
+	t.Helper()
+	bindDN, bindPW := dir.RootDN, dir.Password
+	if dir.ServiceDN != "" {
+		bindDN, bindPW = dir.ServiceDN, dir.ServicePassword // as a deployment binds
+	}
+	pool, err := ldapstore.Open(ldapstore.Config{URLs: []string{dir.URL}, BindDN: bindDN, BindPassword: bindPW, DialTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pool.Close() })
-	profile, _ := schema.Preset("openldap")
-	store, err := ldapstore.NewStore(pool, ldapstore.Options{
-		Users: ldapstore.ResourceConfig{BaseDN: dir.PeopleDN}, Groups: ldapstore.ResourceConfig{BaseDN: dir.GroupsDN}, Profile: profile,
-	})
+	if opts.Profile.Name == "" {
+		opts.Profile, _ = schema.Preset("openldap")
+	}
+	if opts.Users.BaseDN == "" {
+		opts.Users.BaseDN = dir.PeopleDN
+	}
+	if opts.Groups.BaseDN == "" {
+		opts.Groups.BaseDN = dir.GroupsDN
+	}
+	store, err := ldapstore.NewStore(pool, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/scim2/filter-parser/v2"
 	"go.uber.org/zap"
 )
 
@@ -29,6 +30,8 @@ type requestInfo struct {
 	// patchID is an "id" a PATCH carried in a path-less value, which the
 	// request normaliser took out for the handler to compare.
 	patchID string
+	// filter is a list request's parsed filter, kept from the library.
+	filter filter.Expression
 }
 
 type infoKey struct{}

@@ -70,10 +70,7 @@ func (h resourceHandler) GetAll(r *http.Request, params scim.ListRequestParams) 
 	if err != nil {
 		return scim.Page{}, fail(r, err)
 	}
-	q := ldapstore.Query{StartIndex: params.StartIndex, Count: params.Count}
-	if params.FilterValidator != nil {
-		q.Filter = params.FilterValidator.GetFilter()
-	}
+	q := ldapstore.Query{StartIndex: params.StartIndex, Count: params.Count, Filter: infoFrom(r.Context()).filter}
 	page, err := rs.List(r.Context(), q)
 	if err != nil {
 		return scim.Page{}, fail(r, err)

@@ -13,6 +13,7 @@ import (
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
 	"github.com/labstack/echo/v4"
+	"github.com/scim2/filter-parser/v2"
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
@@ -115,6 +116,21 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		if body, err = normalize(body, req.Method, schemas, ri); err != nil {
 			return err
 		}
+	}
+	// The filter is parsed here and translated by ldapstore, which names
+	// what it cannot express: the library validates a filter against one
+	// schema at a time, refusing any that mixes core and extension
+	// attributes.
+	if q := u.Query(); q.Has("filter") && req.Method == http.MethodGet {
+		if f := strings.TrimSpace(q.Get("filter")); f != "" {
+			expr, err := filter.ParseFilter([]byte(f))
+			if err != nil {
+				return newError(http.StatusBadRequest, "invalidFilter", "The filter %q does not parse: %v.", f, err)
+			}
+			ri.filter = expr
+		}
+		q.Del("filter")
+		u.RawQuery = q.Encode()
 	}
 	inner := req.WithContext(req.Context())
 	inner.URL = &u

@@ -25,7 +25,7 @@ type userEnv struct {
 
 func newUserEnv(t *testing.T) *userEnv {
 	t.Helper()
-	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true})
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true, ServiceAccount: true})
 	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
 		t.Fatal(err)
 	}
@@ -452,5 +452,29 @@ func eq(t *testing.T, got, want any) {
 	t.Helper()
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+// A password the directory refuses leaves the rest of the PATCH unapplied.
+// (slapd exempts password administrators from ppolicy's quality checks, so
+// the refusal here is an ACL's.)
+func TestRefusedPasswordChangesNothing(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, ServiceAccount: true, ACLs: []string{
+		`access to attrs=userPassword by dn.exact="cn=scimgate,dc=example,dc=org" read by anonymous auth by * none`,
+	}})
+	u := &userEnv{t: t, dir: dir, base: newTestGateway(t, dir).URL + "/scim/v2"}
+	id, _ := u.create(`{"userName":"pw","title":"Before"}`)
+	r := u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		"Operations":[{"op":"replace","path":"title","value":"After"},{"op":"replace","path":"password","value":"whatever-1"}]}`)
+	if r.status < 400 {
+		t.Fatalf("PATCH: %d %s", r.status, r.raw)
+	}
+	wantAttr(t, u.entry(id), "title", "Before")
+	// And a create whose password is refused leaves no user behind.
+	if r := u.send("POST", "/Users", `{"userName":"pw2","password":"whatever-1"}`); r.status < 400 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	if got := u.send("GET", "/Users?filter="+urlQuery(`userName eq "pw2"`), ""); got.body["totalResults"] != 0.0 {
+		t.Errorf("a user whose password was refused was left behind: %s", got.raw)
 	}
 }

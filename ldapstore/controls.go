@@ -41,12 +41,13 @@ func (a *assertion) String() string {
 	return fmt.Sprintf("Control Type: Assertion (%q)  Criticality: true  Filter: %s", OIDAssertion, a.filter)
 }
 
-// versionAssertion asserts that attr still holds version.
-func versionAssertion(attr, version string) ([]ldap.Control, error) {
-	if attr == "" || version == "" {
+// versionAssertion asserts that the entry is still at version, where the
+// directory supports the assertion control.
+func (r *Resources) versionAssertion(version string) ([]ldap.Control, error) {
+	if r.m.Version == "" || version == "" || !r.st.dse.Supports(Feature{OID: OIDAssertion}) {
 		return nil, nil
 	}
-	a, err := newAssertion("(" + attr + "=" + ldap.EscapeFilter(version) + ")")
+	a, err := newAssertion("(" + r.m.Version + "=" + ldap.EscapeFilter(version) + ")")
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,17 @@ import (
 type DirectorySchema struct {
 	attributeTypes map[string]*AttributeType
 	objectClasses  map[string]*ObjectClass
+	contentRules   map[string]*contentRule // by the OID of the structural class
 	nAttr, nClass  int
+}
+
+// contentRule is a DIT content rule (RFC 4512 section 4.1.6): what entries
+// of a structural class may hold besides their classes' attributes. Active
+// Directory publishes its system auxiliary classes this way (user has
+// AUX securityPrincipal, which holds sAMAccountName): their attributes are
+// allowed without the class being named in objectClass.
+type contentRule struct {
+	aux, must, may []string
 }
 
 // AttributeType is one attribute type definition.
@@ -137,6 +147,28 @@ func (s *DirectorySchema) Allows(classes []string, attr string) bool {
 			return true
 		}
 	}
+	for _, c := range classes {
+		oc, ok := s.ObjectClass(c)
+		if !ok {
+			continue
+		}
+		rule := s.contentRules[oc.OID]
+		if rule == nil {
+			continue
+		}
+		for _, list := range [][]string{rule.must, rule.may} {
+			for _, a := range list {
+				if other, ok := s.Attribute(a); ok && other == at {
+					return true
+				}
+			}
+		}
+		for _, aux := range rule.aux {
+			if allows(aux) {
+				return true
+			}
+		}
+	}
 	return false
 }
 
@@ -169,7 +201,7 @@ func (c *Conn) ReadSchema(ctx context.Context, dse *RootDSE) (*DirectorySchema, 
 		dn = "cn=Subschema"
 	}
 	res, err := c.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-		"(objectClass=subschema)", []string{"attributeTypes", "objectClasses"}, nil))
+		"(objectClass=subschema)", []string{"attributeTypes", "objectClasses", "dITContentRules"}, nil))
 	if err != nil {
 		return nil, classify("read schema "+dn, err)
 	}
@@ -177,14 +209,34 @@ func (c *Conn) ReadSchema(ctx context.Context, dse *RootDSE) (*DirectorySchema, 
 		return nil, fmt.Errorf("read schema %s: %d entries", dn, len(res.Entries))
 	}
 	e := res.Entries[0]
-	return ParseSchema(e.GetEqualFoldAttributeValues("attributeTypes"), e.GetEqualFoldAttributeValues("objectClasses"))
+	ds, err := ParseSchema(e.GetEqualFoldAttributeValues("attributeTypes"), e.GetEqualFoldAttributeValues("objectClasses"))
+	if err != nil {
+		return nil, err
+	}
+	ds.addContentRules(e.GetEqualFoldAttributeValues("dITContentRules"))
+	return ds, nil
+}
+
+// addContentRules records DIT content rules.
+func (s *DirectorySchema) addContentRules(defs []string) {
+	for _, d := range defs {
+		f, ok := parseDescription(d)
+		if !ok {
+			continue
+		}
+		oid := f.oid
+		if oc, ok := s.ObjectClass(oid); ok {
+			oid = oc.OID
+		}
+		s.contentRules[oid] = &contentRule{aux: f.list("AUX"), must: f.list("MUST"), may: f.list("MAY")}
+	}
 }
 
 // ParseSchema builds a DirectorySchema from attribute type and object class
 // descriptions in the syntax of RFC 4512 section 4.1. Descriptions it cannot
 // parse are skipped; a schema with none it can parse is an error.
 func ParseSchema(attributeTypes, objectClasses []string) (*DirectorySchema, error) {
-	s := &DirectorySchema{attributeTypes: map[string]*AttributeType{}, objectClasses: map[string]*ObjectClass{}}
+	s := &DirectorySchema{attributeTypes: map[string]*AttributeType{}, objectClasses: map[string]*ObjectClass{}, contentRules: map[string]*contentRule{}}
 	var types []*AttributeType
 	for _, d := range attributeTypes {
 		f, ok := parseDescription(d)

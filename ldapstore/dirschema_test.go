@@ -65,6 +65,12 @@ func TestParseSchema(t *testing.T) {
 			t.Errorf("Allows(%v, %s) = %v", tt.classes, tt.attr, got)
 		}
 	}
+	// Active Directory's way: a content rule names user's system auxiliary
+	// classes, whose attributes an entry holds without naming the class.
+	s.addContentRules([]string{"( 9.9 NAME 'account' AUX extraAux )"})
+	if !s.Allows([]string{"account"}, "extra") {
+		t.Error("a content rule's auxiliary class does not allow its attributes")
+	}
 	if aux := s.AuxiliaryFor("extra", nil); aux != "extraAux" {
 		t.Errorf("AuxiliaryFor(extra) = %q", aux)
 	}

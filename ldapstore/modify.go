@@ -3,6 +3,7 @@ package ldapstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -25,7 +26,7 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 	if newName == "" {
 		return "", &schema.PatchError{ScimType: "mutability", Msg: rdnPath.String() + " is required"}
 	}
-	assert, err := versionAssertion(r.m.Version, version)
+	assert, err := r.versionAssertion(version)
 	if err != nil {
 		return "", err
 	}
@@ -58,7 +59,7 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 		if err != nil || len(renamed.Entries) != 1 {
 			return "", classify("read renamed "+r.kind, err)
 		}
-		if assert, err = versionAssertion(r.m.Version, renamed.Entries[0].GetEqualFoldAttributeValue(r.m.Version)); err != nil {
+		if assert, err = r.versionAssertion(renamed.Entries[0].GetEqualFoldAttributeValue(r.m.Version)); err != nil {
 			return "", err
 		}
 		// The naming value is already in place, as the rename wrote it.
@@ -149,7 +150,8 @@ func (r *Resources) setPassword(ctx context.Context, conn *Conn, dn, pw string, 
 		return err
 	})
 	if ldap.IsErrorAnyOf(err, ldap.LDAPResultConstraintViolation, ldap.LDAPResultUnwillingToPerform) {
-		return &InvalidError{Msg: "the directory refused the password: " + Reason(err)}
+		// The server's own words stay in the log (the error wraps them).
+		return fmt.Errorf("%w: %w", &InvalidError{Msg: "The directory refused the password: it does not meet the password policy."}, err)
 	}
 	if err != nil {
 		return classify("set password", err)

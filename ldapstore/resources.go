@@ -193,7 +193,7 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 		if !pre.Holds(version) {
 			return classify("delete "+r.kind, ErrPrecondition)
 		}
-		if req.Controls, err = versionAssertion(r.m.Version, version); err != nil {
+		if req.Controls, err = r.versionAssertion(version); err != nil {
 			return err
 		}
 	}

@@ -62,6 +62,8 @@ type Report struct {
 	// Problems are what stops a resource type from working: a missing
 	// object class, id or naming attribute.
 	Problems []error
+	// Limits are features the directory makes weaker than they could be.
+	Limits []string
 }
 
 // NewStore returns a store over pool. It checks the configuration but does
@@ -164,6 +166,10 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 	// searching the groups for the member.
 	if st.users.m.MemberOf == "" && st.groups.m.Members != "" {
 		st.users.m.SearchGroups = true
+	}
+	if !dse.Supports(Feature{OID: OIDAssertion}) {
+		st.report.Limits = append(st.report.Limits, "the directory lacks the assertion control: If-Match is checked just before a write, "+
+			"not atomically with it, and concurrent updates of one resource can overwrite each other")
 	}
 	s.state.Store(st)
 	return st, nil

@@ -214,7 +214,6 @@ func activeDirectory() Profile {
 		Modified:      "whenChanged",
 		Attributes: maps(
 			"userName", "userPrincipalName",
-			"name.formatted", "displayName",
 			"name.familyName", "sn",
 			"name.givenName", "givenName",
 			"name.middleName", "middleName",

@@ -56,7 +56,12 @@ func TestPresetsNameRealAttributes(t *testing.T) {
 			for _, e := range r.Extensions {
 				schemas[e.ID] = e
 			}
+			seen := map[string]string{}
 			for _, m := range r.Attributes {
+				if other, dup := seen[strings.ToLower(m.LDAP)]; dup {
+					t.Errorf("%s: %s and %s both map to %s", name, other, m.SCIM, m.LDAP)
+				}
+				seen[strings.ToLower(m.LDAP)] = m.SCIM.String()
 				if m.SCIM == (Path{Attr: "externalId"}) {
 					continue // a common attribute of every resource (RFC 7643 3.1)
 				}

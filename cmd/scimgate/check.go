@@ -114,6 +114,9 @@ func check(ctx context.Context, configFile string, w io.Writer) error {
 			for _, d := range report.Dropped {
 				line("note", "mapping", "not stored, so not advertised: %s", d)
 			}
+			for _, l := range report.Limits {
+				line("note", "directory", "%s", l)
+			}
 			if len(report.Dropped) > 0 {
 				line("", "", "(the directory lacks these attributes; deploy/ldap/scimgate.schema adds the scim* ones)")
 			}

@@ -55,16 +55,41 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	if err != nil {
 		return err
 	}
-	// The directory may come up after us: say so, and serve anyway (503
-	// until it answers; /readyz tells load balancers).
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	if err := pool.Ping(pctx); err != nil {
-		log.Warn("the directory does not answer yet", zap.Error(err))
-	}
-	cancel()
+	// Read the directory's schema now, to say at once what the mapping
+	// can store. The directory may come up after us: then serve anyway
+	// (503 until it answers; /readyz tells load balancers) and keep trying.
+	go loadStore(ctx, store, log)
 	log.Info("serving", zap.String("address", l.Addr().String()), zap.String("base_path", cfg.Server.BasePath),
 		zap.Strings("ldap", cfg.LDAP.URLs), zap.String("auth", cfg.Auth.Mode), zap.String("profile", profile.Name))
 	return srv.Serve(ctx, l)
+}
+
+// loadStore reads the directory's schema, retrying until it answers, and
+// logs how it shaped the mapping.
+func loadStore(ctx context.Context, store *ldapstore.Store, log *zap.Logger) {
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		report, err := store.Load(lctx)
+		cancel()
+		if err == nil {
+			for _, p := range report.Problems {
+				log.Error("mapping problem", zap.Error(p))
+			}
+			for _, l := range report.Limits {
+				log.Warn("directory limit", zap.String("limit", l))
+			}
+			if len(report.Dropped) > 0 {
+				log.Info("mapped attributes the directory cannot hold are not served", zap.Strings("left_out", report.Dropped))
+			}
+			return
+		}
+		log.Warn("the directory does not answer yet", zap.Error(err), zap.Duration("retry_in", wait))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 func newLogger(c config.Log, w io.Writer) (*zap.Logger, error) {

@@ -53,8 +53,15 @@ type Options struct {
 	// ScimgateSchema loads scimgate's optional schema (deploy/ldap), with
 	// the auxiliary classes scimgateUser and scimgateGroup.
 	ScimgateSchema bool
+	// ACLs are access directives placed before the service account's.
+	ACLs []string
+	// ServiceAccount adds cn=scimgate,<suffix> (password "scimgate-secret")
+	// with manage rights over the tree, as a deployment would bind: unlike
+	// the root DN it is subject to the password policy.
+	ServiceAccount bool
 	// PPolicy loads the password policy overlay with a default policy
-	// (cn=default,ou=policies,<suffix>) that enforces account locks.
+	// (cn=default,ou=policies,<suffix>) that enforces account locks and
+	// passwords of 8 characters at least.
 	PPolicy bool
 }
 
@@ -69,6 +76,9 @@ type Server struct {
 	PeopleDN string // ou=people,<suffix>
 	GroupsDN string // ou=groups,<suffix>
 	Dir      string
+	// ServiceDN and ServicePassword are the service account, if asked for.
+	ServiceDN       string
+	ServicePassword string
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -144,7 +154,14 @@ objectClass: pwdPolicy
 cn: default
 pwdAttribute: userPassword
 pwdLockout: TRUE
+pwdCheckQuality: 2
+pwdMinLength: 8
 `, s.Suffix, s.Suffix)
+	}
+	if opts.ServiceAccount {
+		s.ServiceDN, s.ServicePassword = "cn=scimgate,"+s.Suffix, "scimgate-secret"
+		base += fmt.Sprintf("\ndn: %s\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: scimgate\nuserPassword: %s\n",
+			s.ServiceDN, s.ServicePassword)
 	}
 	if err := s.AddLDIF(ctx, base+"\n"+opts.LDIF); err != nil {
 		s.Stop()
@@ -186,7 +203,9 @@ memberof-refint TRUE
 overlay refint
 refint_attributes member memberOf
 overlay sssvlv
-{{if .PPolicy}}overlay ppolicy
+{{range .ACLs}}{{.}}
+{{end}}{{if .ServiceAccount}}access to * by dn.exact="cn=scimgate,{{.Suffix}}" manage by self write by anonymous auth by * read
+{{end}}{{if .PPolicy}}overlay ppolicy
 ppolicy_default "cn=default,ou=policies,{{.Suffix}}"
 {{end}}{{.Config}}
 `
@@ -218,7 +237,7 @@ func (s *Server) writeConfig(opts Options) error {
 	var conf bytes.Buffer
 	err := template.Must(template.New("slapd.conf").Parse(confTemplate)).Execute(&conf, map[string]any{
 		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "Suffix": s.Suffix,
-		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config, "PPolicy": opts.PPolicy,
+		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config, "PPolicy": opts.PPolicy, "ServiceAccount": opts.ServiceAccount, "ACLs": opts.ACLs,
 	})
 	if err != nil {
 		return fmt.Errorf("slapd: %w", err)
