@@ -77,11 +77,7 @@ func (s *Server) serviceProviderConfig(c echo.Context) error {
 // advertisedSchemas are the schemas of the resource types, each restricted
 // to the attributes the directory stores, extensions last, each once.
 func (s *Server) advertisedSchemas(ctx context.Context) ([]schema.Schema, error) {
-	users, err := s.store.Users(ctx)
-	if err != nil {
-		return nil, err
-	}
-	groups, err := s.store.Groups(ctx)
+	users, groups, err := s.resourceSets(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -139,12 +135,7 @@ func (s *Server) schema(c echo.Context) error {
 }
 
 func (s *Server) resourceTypeDocuments(c echo.Context) ([]map[string]any, error) {
-	ctx := c.Request().Context()
-	users, err := s.store.Users(ctx)
-	if err != nil {
-		return nil, err
-	}
-	groups, err := s.store.Groups(ctx)
+	users, groups, err := s.resourceSets(c.Request().Context())
 	if err != nil {
 		return nil, err
 	}

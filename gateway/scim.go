@@ -59,11 +59,7 @@ func (s *Server) library(ctx context.Context) (*scim.Server, error) {
 	if l := s.lib.Load(); l != nil {
 		return l, nil
 	}
-	users, err := s.store.Users(ctx)
-	if err != nil {
-		return nil, err
-	}
-	groups, err := s.store.Groups(ctx)
+	users, groups, err := s.resourceSets(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -73,6 +69,18 @@ func (s *Server) library(ctx context.Context) (*scim.Server, error) {
 	}
 	s.lib.Store(&l)
 	return &l, nil
+}
+
+// resourceSets returns the users and the groups, once the store has read
+// the directory's schema.
+func (s *Server) resourceSets(ctx context.Context) (users, groups *ldapstore.Resources, err error) {
+	if users, err = s.store.Users(ctx); err != nil {
+		return nil, nil, err
+	}
+	if groups, err = s.store.Groups(ctx); err != nil {
+		return nil, nil, err
+	}
+	return users, groups, nil
 }
 
 // schemasOf returns the schemas of the resource type an endpoint path

@@ -147,7 +147,7 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 	}
 	if a := r.m.Active; a != nil {
 		active := true
-		if v := getFold(attrs, "active"); v != nil {
+		if v := schema.Get(attrs, "active"); v != nil {
 			b, err := schema.CodecBoolean.Encode(v)
 			if err != nil {
 				return nil, invalidf("active: %v", err)
@@ -203,13 +203,13 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 func scimValues(m schema.Resource, am schema.AttributeMap, attrs map[string]any) []any {
 	container := attrs
 	if am.SCIM.URN != "" {
-		ext, _ := getFold(attrs, am.SCIM.URN).(map[string]any)
+		ext, _ := schema.Get(attrs, am.SCIM.URN).(map[string]any)
 		if ext == nil {
 			return nil
 		}
 		container = ext
 	}
-	v := getFold(container, am.SCIM.Attr)
+	v := schema.Get(container, am.SCIM.Attr)
 	if v == nil {
 		return nil
 	}
@@ -222,14 +222,14 @@ func scimValues(m schema.Resource, am schema.AttributeMap, attrs map[string]any)
 			case am.SCIM.Sub == "":
 				out = append(out, el)
 			case !isObj:
-			case am.SCIM.Type == "" || typeMatches(m, am.SCIM, getFold(obj, "type")):
-				if sv := getFold(obj, am.SCIM.Sub); sv != nil {
+			case am.SCIM.Type == "" || typeMatches(m, am.SCIM, schema.Get(obj, "type")):
+				if sv := schema.Get(obj, am.SCIM.Sub); sv != nil {
 					out = append(out, sv)
 				}
 			}
 		}
 	case map[string]any: // complex
-		if sv := getFold(elems, am.SCIM.Sub); sv != nil && am.SCIM.Sub != "" {
+		if sv := schema.Get(elems, am.SCIM.Sub); sv != nil && am.SCIM.Sub != "" {
 			out = append(out, sv)
 		}
 	default:
@@ -260,7 +260,7 @@ func typeMatches(m schema.Resource, p schema.Path, t any) bool {
 // the first LDAP value.
 func primaryFirst(elems []any) []any {
 	for i, el := range elems {
-		if obj, ok := el.(map[string]any); ok && getFold(obj, "primary") == true && i > 0 {
+		if obj, ok := el.(map[string]any); ok && schema.Get(obj, "primary") == true && i > 0 {
 			out := append([]any{el}, elems[:i]...)
 			return append(out, elems[i+1:]...)
 		}
@@ -500,7 +500,7 @@ func (r *Resources) attribute(p schema.Path) (schema.Attribute, bool) {
 
 // password returns the password in attrs, if any.
 func password(attrs map[string]any) (string, bool) {
-	pw, ok := getFold(attrs, "password").(string)
+	pw, ok := schema.Get(attrs, "password").(string)
 	return pw, ok && pw != ""
 }
 
@@ -530,7 +530,7 @@ func putRules(s schema.Schemas, current, next map[string]any) error {
 				next[a.Name] = cur
 			}
 		case schema.Immutable:
-			v := getFold(next, a.Name)
+			v := schema.Get(next, a.Name)
 			switch {
 			case v == nil && has:
 				next[a.Name] = cur
@@ -553,49 +553,13 @@ func normalizeJSON(v any) any {
 func valueAt(attrs map[string]any, p schema.Path) string {
 	container := attrs
 	if p.URN != "" {
-		container, _ = getFold(attrs, p.URN).(map[string]any)
+		container, _ = schema.Get(attrs, p.URN).(map[string]any)
 	}
-	v := getFold(container, p.Attr)
+	v := schema.Get(container, p.Attr)
 	if p.Sub != "" {
 		obj, _ := v.(map[string]any)
-		v = getFold(obj, p.Sub)
+		v = schema.Get(obj, p.Sub)
 	}
-	s, _ := scalar(v)
+	s, _ := schema.CodecString.Encode(v)
 	return s
-}
-
-// getFold returns m[k] with k matched case-insensitively, as SCIM attribute
-// names are.
-func getFold(m map[string]any, k string) any {
-	if v, ok := m[k]; ok {
-		return v
-	}
-	for mk, v := range m {
-		if strings.EqualFold(mk, k) {
-			return v
-		}
-	}
-	return nil
-}
-
-// scalar formats a JSON scalar as text.
-func scalar(v any) (string, bool) {
-	switch v := v.(type) {
-	case string:
-		return v, true
-	case bool:
-		if v {
-			return "TRUE", true
-		}
-		return "FALSE", true
-	case json.Number:
-		return v.String(), true
-	case int64:
-		return strconv.FormatInt(v, 10), true
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64), true
-	case int:
-		return strconv.Itoa(v), true
-	}
-	return "", false
 }

@@ -122,8 +122,8 @@ func attributeFilter(m schema.Resource, e *filter.AttributeExpression) (string, 
 	}
 	value := ""
 	if e.Operator != filter.PR {
-		s, ok := scalar(e.CompareValue)
-		if !ok {
+		s, err := schema.CodecString.Encode(e.CompareValue)
+		if err != nil || e.CompareValue == nil {
 			return "", filterErrorf("%q: a comparison needs a value", p.String())
 		}
 		if str, isString := e.CompareValue.(string); isString {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -83,7 +84,7 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 			}
 			continue
 		}
-		if aux := r.auxiliaryFor(classes, attr); aux != "" && !containsFold(classes, aux) {
+		if aux := r.auxiliaryFor(classes, attr); aux != "" && !slices.ContainsFunc(classes, func(c string) bool { return strings.EqualFold(c, aux) }) {
 			classes = append(classes, aux)
 			req.Add("objectClass", []string{aux})
 		}
@@ -219,13 +220,4 @@ func entryValues(e *ldap.Entry, attr string, vals []string) map[string][]string 
 	}
 	out[attr] = vals
 	return out
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }

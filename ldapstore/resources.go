@@ -431,7 +431,7 @@ func (r *Resources) readDN(ctx context.Context, conn *Conn, dn string) (*ldap.En
 func (r *Resources) lookup(ctx context.Context, conn *Conn, attr string, values, attrs []string) (map[string]*ldap.Entry, error) {
 	out := make(map[string]*ldap.Entry, len(values))
 	byDN := strings.EqualFold(attr, r.store.dnAttribute)
-	if !byDN && !containsFold(attrs, attr) {
+	if !byDN && !slices.ContainsFunc(attrs, func(a string) bool { return strings.EqualFold(a, attr) }) {
 		attrs = append(slices.DeleteFunc(slices.Clone(attrs), func(a string) bool { return a == "1.1" }), attr)
 	}
 	for start := 0; start < len(values); start += lookupBatch {

@@ -23,7 +23,7 @@ func Matches(a Attribute, element map[string]any, e filter.Expression) (bool, er
 		if !ok {
 			return false, fmt.Errorf("%s has no sub-attribute %q", a.Name, name)
 		}
-		return compareValue(sa, lookupFold(element, name), e.Operator, e.CompareValue)
+		return compareValue(sa, Get(element, name), e.Operator, e.CompareValue)
 	case *filter.LogicalExpression:
 		l, err := Matches(a, element, e.Left)
 		if err != nil {
@@ -150,8 +150,9 @@ func unquoteJSON(s string) (string, error) {
 	return out, err
 }
 
-// lookupFold returns m[k] with k matched case-insensitively.
-func lookupFold(m map[string]any, k string) any {
+// Get returns m[k] with k matched case-insensitively, as SCIM attribute
+// names are.
+func Get(m map[string]any, k string) any {
 	if v, ok := m[k]; ok {
 		return v
 	}

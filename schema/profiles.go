@@ -132,26 +132,32 @@ func openLDAP() Profile {
 	return Profile{
 		Name:        "openldap",
 		DNAttribute: "entryDN",
-		Users: Resource{
-			Schema:        User(),
-			Extensions:    []Schema{EnterpriseUser()},
-			ObjectClasses: []string{"inetOrgPerson"},
-			Auxiliary:     []string{"scimgateUser"},
-			RDN:           "uid={userName}",
-			ID:            "entryUUID",
-			Version:       "entryCSN",
-			Created:       "createTimestamp",
-			Modified:      "modifyTimestamp",
-			Attributes:    personMaps(),
-			Derive:        personDerive(),
-			MemberOf:      "memberOf",
-			// A ppolicy lock stops the user from binding: what "inactive"
-			// should mean. "000001010000Z" locks until an administrator
-			// unlocks.
-			Active:   &Active{Kind: ActiveLock, Attribute: "pwdAccountLockedTime", LockValue: "000001010000Z"},
-			Password: &Password{Kind: PasswordExtended},
-		},
+		// A ppolicy lock stops the user from binding: what "inactive" should
+		// mean. "000001010000Z" locks until an administrator unlocks.
+		Users: personUsers("entryUUID", "entryCSN",
+			&Active{Kind: ActiveLock, Attribute: "pwdAccountLockedTime", LockValue: "000001010000Z"}),
 		Groups: groupOfNames("entryUUID", "entryCSN"),
+	}
+}
+
+// personUsers are inetOrgPerson users, named by uid, whose passwords the
+// directory sets through the Password Modify extended operation.
+func personUsers(id, version string, active *Active) Resource {
+	return Resource{
+		Schema:        User(),
+		Extensions:    []Schema{EnterpriseUser()},
+		ObjectClasses: []string{"inetOrgPerson"},
+		Auxiliary:     []string{"scimgateUser"},
+		RDN:           "uid={userName}",
+		ID:            id,
+		Version:       version,
+		Created:       "createTimestamp",
+		Modified:      "modifyTimestamp",
+		Attributes:    personMaps(),
+		Derive:        personDerive(),
+		MemberOf:      "memberOf",
+		Active:        active,
+		Password:      &Password{Kind: PasswordExtended},
 	}
 }
 
@@ -178,23 +184,8 @@ func ds389() Profile {
 	return Profile{
 		Name:        "389ds",
 		DNAttribute: "entrydn",
-		Users: Resource{
-			Schema:        User(),
-			Extensions:    []Schema{EnterpriseUser()},
-			ObjectClasses: []string{"inetOrgPerson"},
-			Auxiliary:     []string{"scimgateUser"},
-			RDN:           "uid={userName}",
-			ID:            "nsUniqueId",
-			Version:       "modifyTimestamp",
-			Created:       "createTimestamp",
-			Modified:      "modifyTimestamp",
-			Attributes:    personMaps(),
-			Derive:        personDerive(),
-			MemberOf:      "memberOf",
-			Active:        &Active{Kind: ActiveBoolean, Attribute: "nsAccountLock", Invert: true},
-			Password:      &Password{Kind: PasswordExtended},
-		},
-		Groups: groupOfNames("nsUniqueId", "modifyTimestamp"),
+		Users:       personUsers("nsUniqueId", "modifyTimestamp", &Active{Kind: ActiveBoolean, Attribute: "nsAccountLock", Invert: true}),
+		Groups:      groupOfNames("nsUniqueId", "modifyTimestamp"),
 	}
 }
 
