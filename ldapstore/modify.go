@@ -113,30 +113,12 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 }
 
 // managed lists the LDAP attributes a write may change: those the mapping
-// writes (not the read-only ones), derived ones, active's, and a password
-// attribute when one is being set. Others on the entry are never touched.
+// writes, and a password attribute when one is being set. Others on the
+// entry are never touched.
 func (r *Resources) managed(next values) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(a string) {
-		if a != "" && !seen[strings.ToLower(a)] {
-			seen[strings.ToLower(a)] = true
-			out = append(out, a)
-		}
-	}
-	for _, am := range r.m.Attributes {
-		if !am.ReadOnly {
-			add(am.LDAP)
-		}
-	}
-	for _, d := range r.m.Derive {
-		add(d.LDAP)
-	}
-	if r.m.Active != nil {
-		add(r.m.Active.Attribute)
-	}
+	out := r.m.WrittenAttributes()
 	if p := r.m.Password; p != nil && p.Attribute != "" && len(next.get(p.Attribute)) > 0 {
-		add(p.Attribute)
+		out = append(out, p.Attribute)
 	}
 	return out
 }

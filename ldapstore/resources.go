@@ -17,14 +17,15 @@ import (
 // Resources are the resources of one type (Users or Groups) below a base DN,
 // with the mapping the directory can hold.
 type Resources struct {
-	store  *Store
-	st     *state
-	kind   string
-	baseDN string
-	base   *ldap.DN
-	m      schema.Resource
-	class  string   // LDAP filter selecting entries of this type
-	attrs  []string // LDAP attributes read for a whole resource
+	store   *Store
+	st      *state
+	kind    string
+	baseDN  string
+	base    *ldap.DN
+	m       schema.Resource
+	class   string   // LDAP filter selecting entries of this type
+	attrs   []string // LDAP attributes read for a whole resource
+	schemas schema.Schemas
 }
 
 func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Resources {
@@ -36,8 +37,10 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 		}
 	}
 	class.WriteString(")")
-	return &Resources{store: s, st: st, kind: rs.kind, baseDN: rs.baseDN, base: rs.base, m: m,
+	r := &Resources{store: s, st: st, kind: rs.kind, baseDN: rs.baseDN, base: rs.base, m: m,
 		class: class.String(), attrs: m.LDAPAttributes()}
+	r.schemas = r.advertise()
+	return r
 }
 
 // Mapping returns the mapping the resources are stored with.
@@ -45,7 +48,9 @@ func (r *Resources) Mapping() schema.Resource { return r.m }
 
 // Schemas returns the schemas as advertised, which a PATCH can reach; the
 // core schema has externalId when it is stored.
-func (r *Resources) Schemas() schema.Schemas {
+func (r *Resources) Schemas() schema.Schemas { return r.schemas }
+
+func (r *Resources) advertise() schema.Schemas {
 	core, exts := r.m.Advertised()
 	if ms := r.m.Lookup("", "externalId", ""); len(ms) > 0 {
 		core.Attributes = append(core.Attributes, schema.Attribute{Name: "externalId", Type: schema.String,

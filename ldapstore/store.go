@@ -166,6 +166,7 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 	// searching the groups for the member.
 	if st.users.m.MemberOf == "" && st.groups.m.Members != "" {
 		st.users.m.SearchGroups = true
+		st.users.schemas = st.users.advertise()
 	}
 	if !dse.Supports(Feature{OID: OIDAssertion}) {
 		st.report.Limits = append(st.report.Limits, "the directory lacks the assertion control: If-Match is checked just before a write, "+

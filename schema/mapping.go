@@ -265,29 +265,41 @@ func (r Resource) Lookup(urn, attr, sub string) []AttributeMap {
 // LDAPAttributes returns every LDAP attribute a whole resource is read from,
 // each once: mapped, id, version, timestamps, members and groups, active.
 func (r Resource) LDAPAttributes() []string {
-	seen := map[string]bool{}
+	out := []string{r.ID, r.Version, r.Created, r.Modified, "objectClass", r.Members, r.MemberOf}
+	for _, m := range r.Attributes {
+		out = append(out, m.LDAP) // read-only ones too: they are read, not written
+	}
+	return uniqueFold(append(out, r.WrittenAttributes()...))
+}
+
+// WrittenAttributes returns the LDAP attributes that writes manage, each
+// once: the mapped ones the directory lets clients write, derived ones, and
+// active's. A write changes these and nothing else on an entry.
+func (r Resource) WrittenAttributes() []string {
 	var out []string
-	add := func(a string) {
-		if a != "" && !seen[strings.ToLower(a)] {
-			seen[strings.ToLower(a)] = true
-			out = append(out, a)
+	for _, m := range r.Attributes {
+		if !m.ReadOnly {
+			out = append(out, m.LDAP)
 		}
 	}
-	add(r.ID)
-	add(r.Version)
-	add(r.Created)
-	add(r.Modified)
-	add("objectClass")
-	for _, m := range r.Attributes {
-		add(m.LDAP)
-	}
 	for _, d := range r.Derive {
-		add(d.LDAP)
+		out = append(out, d.LDAP)
 	}
-	add(r.Members)
-	add(r.MemberOf)
 	if r.Active != nil {
-		add(r.Active.Attribute)
+		out = append(out, r.Active.Attribute)
+	}
+	return uniqueFold(out)
+}
+
+// uniqueFold drops empty names and repeats, compared case-insensitively.
+func uniqueFold(names []string) []string {
+	seen := map[string]bool{}
+	out := names[:0:0]
+	for _, a := range names {
+		if k := strings.ToLower(a); a != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, a)
+		}
 	}
 	return out
 }

@@ -256,3 +256,32 @@ func TestDerive(t *testing.T) {
 		}
 	}
 }
+
+func TestReadAndWrittenAttributes(t *testing.T) {
+	p, _ := Preset("openldap")
+	u := p.Users
+	for i, m := range u.Attributes {
+		if m.LDAP == "employeeNumber" {
+			u.Attributes[i].ReadOnly = true // as a directory may say
+		}
+	}
+	read, written := u.LDAPAttributes(), u.WrittenAttributes()
+	for _, a := range []string{"entryUUID", "entryCSN", "memberOf", "employeeNumber", "uid", "pwdAccountLockedTime", "objectClass"} {
+		if !slices.Contains(read, a) {
+			t.Errorf("%s is not read", a)
+		}
+	}
+	for _, a := range []string{"employeeNumber", "entryUUID", "memberOf", "objectClass"} {
+		if slices.Contains(written, a) {
+			t.Errorf("%s is written", a)
+		}
+	}
+	for _, a := range []string{"uid", "cn", "sn", "pwdAccountLockedTime"} {
+		if !slices.Contains(written, a) {
+			t.Errorf("%s is not written", a)
+		}
+	}
+	if len(read) != len(uniqueFold(read)) {
+		t.Errorf("attributes read twice: %v", read)
+	}
+}
