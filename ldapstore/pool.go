@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -148,6 +149,16 @@ func (p *Pool) Stats() PoolStats {
 	s.InUse = len(p.slots)
 	s.Open = s.InUse + s.Idle
 	return s
+}
+
+// tls reports whether every connection is encrypted.
+func (p *Pool) tls() bool {
+	for _, u := range p.cfg.URLs {
+		if !strings.HasPrefix(strings.ToLower(u), "ldaps://") && !p.cfg.StartTLS {
+			return false
+		}
+	}
+	return true
 }
 
 // Ping borrows a connection and checks that the directory answers on it.

@@ -168,6 +168,10 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 		st.users.m.SearchGroups = true
 		st.users.schemas = st.users.advertise()
 	}
+	if pw := st.users.m.Password; pw != nil && pw.Kind == schema.PasswordUnicodePwd && !s.pool.tls() {
+		st.report.Limits = append(st.report.Limits, "passwords go to unicodePwd, which Active Directory accepts only over TLS: "+
+			"use an ldaps:// URL or ldap.start_tls")
+	}
 	if !dse.Supports(Feature{OID: OIDAssertion}) {
 		st.report.Limits = append(st.report.Limits, "the directory lacks the assertion control: If-Match is checked just before a write, "+
 			"not atomically with it, and concurrent updates of one resource can overwrite each other")
