@@ -58,7 +58,7 @@ func (h resourceHandler) Get(r *http.Request, id string) (scim.Resource, error) 
 		return scim.Resource{}, fail(r, err)
 	}
 	// If-None-Match: a client's copy that is still current needs no body.
-	if inm := preconditionOf(r.Header.Get("If-None-Match")); res.Version != "" && inm.Holds(res.Version) && inm.Set() {
+	if inm := preconditionOf(r.Header.Get("If-None-Match")); res.Version != "" && inm.Set() && inm.Holds(res.Version) {
 		infoFrom(r.Context()).notModified = etag(res.Version)
 		return scim.Resource{}, scimerrors.ScimErrorInternal
 	}

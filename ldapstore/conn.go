@@ -2,7 +2,6 @@ package ldapstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -123,7 +122,7 @@ func (c *Conn) ping(ctx context.Context) error {
 
 // pagedSearch runs req with the simple paged results control, pageSize
 // entries at a time, and calls fn for every entry. Only one page is held in
-// memory. fn may stop the search by returning errStop.
+// memory.
 func (c *Conn) pagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize uint32, fn func(*ldap.Entry) error) error {
 	paging := ldap.NewControlPaging(pageSize)
 	req.Controls = append(req.Controls, paging)
@@ -134,9 +133,6 @@ func (c *Conn) pagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSiz
 		}
 		for _, e := range res.Entries {
 			if err := fn(e); err != nil {
-				if errors.Is(err, errStop) {
-					return c.abandonPaging(ctx, req, paging)
-				}
 				return err
 			}
 		}
@@ -146,15 +142,4 @@ func (c *Conn) pagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSiz
 		}
 		paging.SetCookie(ctrl.Cookie)
 	}
-}
-
-// errStop ends a pagedSearch early without error.
-var errStop = errors.New("stop")
-
-// abandonPaging tells the server to drop a paged search's state (RFC 2696:
-// a page size of zero with the last cookie).
-func (c *Conn) abandonPaging(ctx context.Context, req *ldap.SearchRequest, paging *ldap.ControlPaging) error {
-	paging.PagingSize = 0
-	_, err := c.Search(ctx, req)
-	return err
 }

@@ -128,12 +128,8 @@ func (s *DirectorySchema) Allows(classes []string, attr string) bool {
 			return false
 		}
 		seen[oc.OID] = true
-		for _, list := range [][]string{oc.Must, oc.May} {
-			for _, a := range list {
-				if other, ok := s.Attribute(a); ok && other == at {
-					return true
-				}
-			}
+		if s.names(at, oc.Must, oc.May) {
+			return true
 		}
 		for _, sup := range oc.Sup {
 			if allows(sup) {
@@ -156,15 +152,24 @@ func (s *DirectorySchema) Allows(classes []string, attr string) bool {
 		if rule == nil {
 			continue
 		}
-		for _, list := range [][]string{rule.must, rule.may} {
-			for _, a := range list {
-				if other, ok := s.Attribute(a); ok && other == at {
-					return true
-				}
-			}
+		if s.names(at, rule.must, rule.may) {
+			return true
 		}
 		for _, aux := range rule.aux {
 			if allows(aux) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// names reports whether one of the lists names the attribute type at, by
+// any of its names or its OID.
+func (s *DirectorySchema) names(at *AttributeType, lists ...[]string) bool {
+	for _, list := range lists {
+		for _, a := range list {
+			if other, ok := s.Attribute(a); ok && other == at {
 				return true
 			}
 		}

@@ -27,8 +27,6 @@ type Resource struct {
 	LastModified time.Time
 	// Version changes with every modification: the ETag.
 	Version string
-
-	dn string
 }
 
 // Member is a resource that a DN names: a group's member, a user's group,
@@ -271,7 +269,7 @@ func primaryFirst(elems []any) []any {
 // resource reads an entry through the mapping: codecs, references (DNs
 // become ids and display names), active, groups and members.
 func (r *Resources) resource(ctx context.Context, conn *Conn, e *ldap.Entry) (Resource, error) {
-	res := Resource{Attributes: map[string]any{}, dn: e.DN, Version: e.GetEqualFoldAttributeValue(r.m.Version)}
+	res := Resource{Attributes: map[string]any{}, Version: e.GetEqualFoldAttributeValue(r.m.Version)}
 	var err error
 	if res.ID, err = r.idOf(e); err != nil {
 		return Resource{}, fmt.Errorf("read %s %s: id: %w", r.kind, e.DN, err)

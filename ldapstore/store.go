@@ -128,15 +128,6 @@ func (s *Store) Load(ctx context.Context) (Report, error) {
 	return st.report, nil
 }
 
-// RootDSE returns what the directory said of itself when the store loaded.
-func (s *Store) RootDSE(ctx context.Context) (*RootDSE, error) {
-	st, err := s.load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return st.dse, nil
-}
-
 func (s *Store) load(ctx context.Context) (*state, error) {
 	if st := s.state.Load(); st != nil {
 		return st, nil
