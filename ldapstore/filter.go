@@ -35,6 +35,9 @@ func (res *Resources) ldapFilter(e filter.Expression) (string, error) {
 		if f, ok, err := activeFilter(m, e); ok {
 			return f, err
 		}
+		if f, ok := res.idEquality(e); ok {
+			return f, nil
+		}
 		return attributeFilter(m, e)
 	case *filter.LogicalExpression:
 		l, err := res.ldapFilter(e.Left)
@@ -61,6 +64,26 @@ func (res *Resources) ldapFilter(e filter.Expression) (string, error) {
 	default:
 		return "", filterErrorf("unsupported filter expression %T", e)
 	}
+}
+
+// idEquality translates id eq/ne through the id's codec, as look-ups by id
+// do: an objectGUID compares as its 16 octets, and a value that cannot be an
+// id matches nothing.
+func (res *Resources) idEquality(e *filter.AttributeExpression) (string, bool) {
+	p := e.AttributePath
+	op := filter.CompareOperator(strings.ToLower(string(e.Operator)))
+	if p.URIPrefix != nil || p.SubAttribute != nil || !strings.EqualFold(p.AttributeName, "id") || (op != filter.EQ && op != filter.NE) {
+		return "", false
+	}
+	id, _ := e.CompareValue.(string)
+	f := res.idFilter(id)
+	if f == "" {
+		f = "(!(objectClass=*))"
+	}
+	if op == filter.NE {
+		f = "(!" + f + ")"
+	}
+	return f, true
 }
 
 // activeFilter translates a comparison of "active" through its strategy.
