@@ -21,6 +21,8 @@ import (
 //	  public_url: https://scim.example.org   # how clients reach scimgate; default: from each request
 //	  max_body_bytes: 1048576
 //	  max_results: 200
+//	  cursor_timeout: 1h
+//	  cursor_key_file: /run/secrets/scimgate-cursor-key
 //	  request_timeout: 30s
 //	  shutdown_timeout: 20s
 type ServerConfig struct {
@@ -42,6 +44,17 @@ type ServerConfig struct {
 	// count is reduced to it (RFC 7644 section 3.4.2.4).
 	MaxResults int `yaml:"max_results"`
 
+	// CursorTimeout is how long a cursor (RFC 9865) stays valid after the
+	// page that issued it; /ServiceProviderConfig advertises it.
+	CursorTimeout time.Duration `yaml:"cursor_timeout"`
+
+	// CursorKeyFile names a file holding the secret that signs cursors,
+	// which every replica behind one load balancer must share. Without it
+	// the key derives from the LDAP bind credentials, which replicas share
+	// anyway; with neither, each process signs with a random key and a
+	// cursor works only on the replica that issued it.
+	CursorKeyFile string `yaml:"cursor_key_file"`
+
 	// RequestTimeout bounds each request, LDAP operations included.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 
@@ -57,6 +70,7 @@ func DefaultServerConfig() ServerConfig {
 		BasePath:        "/scim/v2",
 		MaxBodyBytes:    1 << 20,
 		MaxResults:      200,
+		CursorTimeout:   time.Hour,
 		RequestTimeout:  30 * time.Second,
 		ShutdownTimeout: 20 * time.Second,
 	}
@@ -85,6 +99,16 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.MaxResults < 1 {
 		bad("max_results", "must be at least 1, got %d", c.MaxResults)
+	}
+	if c.CursorTimeout <= 0 {
+		bad("cursor_timeout", "must be positive, got %s", c.CursorTimeout)
+	}
+	if c.CursorKeyFile != "" {
+		if b, err := os.ReadFile(c.CursorKeyFile); err != nil {
+			bad("cursor_key_file", "%v", err)
+		} else if len(strings.TrimSpace(string(b))) < 16 {
+			bad("cursor_key_file", "%s holds %d characters; a key needs at least 16", c.CursorKeyFile, len(strings.TrimSpace(string(b))))
+		}
 	}
 	if c.RequestTimeout <= 0 {
 		bad("request_timeout", "must be positive, got %s", c.RequestTimeout)

@@ -62,12 +62,20 @@ func (s *Server) serviceProviderConfig(c echo.Context) error {
 	}
 	m := users.Mapping()
 	return scimJSON(c, map[string]any{
-		"schemas":               []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
-		"patch":                 map[string]any{"supported": true},
-		"bulk":                  map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-		"filter":                map[string]any{"supported": true, "maxResults": s.cfg.MaxResults},
-		"changePassword":        map[string]any{"supported": m.Password != nil},
-		"sort":                  map[string]any{"supported": false},
+		"schemas":        []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
+		"patch":          map[string]any{"supported": true},
+		"bulk":           map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"filter":         map[string]any{"supported": true, "maxResults": s.cfg.MaxResults},
+		"changePassword": map[string]any{"supported": m.Password != nil},
+		"sort":           map[string]any{"supported": true},
+		"pagination": map[string]any{ // RFC 9865
+			"cursor":                  true,
+			"index":                   true,
+			"defaultPaginationMethod": "index",
+			"defaultPageSize":         s.cfg.MaxResults,
+			"maxPageSize":             s.cfg.MaxResults,
+			"cursorTimeout":           int(s.cfg.CursorTimeout.Seconds()),
+		},
 		"etag":                  map[string]any{"supported": m.Version != ""},
 		"authenticationSchemes": schemes,
 		"meta":                  meta(c, "ServiceProviderConfig", "/ServiceProviderConfig"),

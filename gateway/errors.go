@@ -51,6 +51,7 @@ func storeError(ctx context.Context, err error) *scimError {
 	var ie *ldapstore.InvalidError
 	var pe *schema.PatchError
 	var ee *ldapstore.ExistsError
+	var tm *ldapstore.TooManyError
 	switch {
 	case errors.As(err, &se):
 		return se
@@ -62,6 +63,9 @@ func storeError(ctx context.Context, err error) *scimError {
 		return newError(http.StatusConflict, "uniqueness", "%s is already taken by another resource.", ee.Attr)
 	case errors.As(err, &fe):
 		return newError(http.StatusBadRequest, "invalidFilter", "%s", fe.Msg)
+	case errors.As(err, &tm):
+		return newError(http.StatusBadRequest, "tooMany", "The query matches more than %d resources, the most this server orders for one query. "+
+			"Narrow it with a filter (for example on meta.lastModified, or userName sw \"a\"), or ask the operator to raise search.max_candidates.", tm.Limit)
 	case errors.Is(err, ldapstore.ErrNotFound):
 		return newError(http.StatusNotFound, "", "Resource not found.")
 	case errors.Is(err, ldapstore.ErrExists):

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/scim2/filter-parser/v2"
+	"github.com/scimgate/scimgate/schema"
 	"go.uber.org/zap"
 )
 
@@ -30,8 +30,9 @@ type requestInfo struct {
 	// patchID is an "id" a PATCH carried in a path-less value, which the
 	// request normaliser took out for the handler to compare.
 	patchID string
-	// filter is a list request's parsed filter, kept from the library.
-	filter filter.Expression
+	// projection is what the attributes and excludedAttributes parameters
+	// of a single-resource request ask.
+	projection schema.Projection
 }
 
 type infoKey struct{}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -53,7 +54,7 @@ func (h resourceHandler) Get(r *http.Request, id string) (scim.Resource, error) 
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
-	res, err := rs.Get(r.Context(), id)
+	res, err := rs.Get(r.Context(), id, infoFrom(r.Context()).projection)
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
@@ -65,21 +66,10 @@ func (h resourceHandler) Get(r *http.Request, id string) (scim.Resource, error) 
 	return libResource(r, res), nil
 }
 
-func (h resourceHandler) GetAll(r *http.Request, params scim.ListRequestParams) (scim.Page, error) {
-	rs, err := h.resources(r.Context())
-	if err != nil {
-		return scim.Page{}, fail(r, err)
-	}
-	q := ldapstore.Query{StartIndex: params.StartIndex, Count: params.Count, Filter: infoFrom(r.Context()).filter}
-	page, err := rs.List(r.Context(), q)
-	if err != nil {
-		return scim.Page{}, fail(r, err)
-	}
-	out := scim.Page{TotalResults: page.Total, Resources: make([]scim.Resource, 0, len(page.Resources))}
-	for _, res := range page.Resources {
-		out.Resources = append(out.Resources, libResource(r, res))
-	}
-	return out, nil
+// GetAll is never called: lists are served by search.go, ahead of the
+// library.
+func (h resourceHandler) GetAll(r *http.Request, _ scim.ListRequestParams) (scim.Page, error) {
+	return scim.Page{}, fail(r, errors.New("list reached the SCIM library"))
 }
 
 func (h resourceHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {

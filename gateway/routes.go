@@ -23,11 +23,12 @@ func (s *Server) routes() {
 	resource := func(method, path, scope string) {
 		e.Add(method, base+path, s.serveSCIM, s.authenticate, requireScope(scope), requireJSON)
 	}
-	for _, r := range []struct{ path, read, write string }{
-		{"/Users", ScopeUsersRead, ScopeUsersWrite},
-		{"/Groups", ScopeGroupsRead, ScopeGroupsWrite},
+	for _, r := range []struct{ kind, path, read, write string }{
+		{"User", "/Users", ScopeUsersRead, ScopeUsersWrite},
+		{"Group", "/Groups", ScopeGroupsRead, ScopeGroupsWrite},
 	} {
-		resource(http.MethodGet, r.path, r.read)
+		e.GET(base+r.path, s.list(r.kind), s.authenticate, requireScope(r.read))
+		e.POST(base+r.path+"/.search", s.search(r.kind), s.authenticate, requireScope(r.read), requireJSON)
 		resource(http.MethodPost, r.path, r.write)
 		resource(http.MethodGet, r.path+"/:id", r.read)
 		resource(http.MethodPut, r.path+"/:id", r.write)
@@ -40,6 +41,4 @@ func (s *Server) routes() {
 	e.Any(base+"/Me", notImplemented, s.authenticate)
 	e.POST(base+"/Bulk", notImplemented, s.authenticate)
 	e.POST(base+"/.search", notImplemented, s.authenticate)
-	e.POST(base+"/Users/.search", notImplemented, s.authenticate)
-	e.POST(base+"/Groups/.search", notImplemented, s.authenticate)
 }

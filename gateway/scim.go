@@ -13,7 +13,6 @@ import (
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
 	"github.com/labstack/echo/v4"
-	"github.com/scim2/filter-parser/v2"
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
@@ -96,10 +95,10 @@ func (s *Server) schemasOf(ctx context.Context, path string) (schema.Schemas, er
 	return rs.Schemas(), nil
 }
 
-// serveSCIM hands a resource request to the SCIM library, then answers
-// either the failure a handler recorded or the library's response with the
-// fixes the library lacks: absolute meta.location, a Location header on 201,
-// and itemsPerPage counting the resources returned.
+// serveSCIM hands a single-resource request to the SCIM library, then
+// answers either the failure a handler recorded or the library's response
+// with the fixes the library lacks: absolute meta.location, a Location
+// header on 201, and the projection. Lists and searches are search.go's.
 func (s *Server) serveSCIM(c echo.Context) error {
 	req := c.Request()
 	ri := infoFrom(req.Context())
@@ -125,20 +124,14 @@ func (s *Server) serveSCIM(c echo.Context) error {
 			return err
 		}
 	}
-	// The filter is parsed here and translated by ldapstore, which names
-	// what it cannot express: the library validates a filter against one
-	// schema at a time, refusing any that mixes core and extension
-	// attributes.
-	if q := u.Query(); q.Has("filter") && req.Method == http.MethodGet {
-		if f := strings.TrimSpace(q.Get("filter")); f != "" {
-			expr, err := filter.ParseFilter([]byte(f))
-			if err != nil {
-				return newError(http.StatusBadRequest, "invalidFilter", "The filter %q does not parse: %v.", f, err)
-			}
-			ri.filter = expr
+	// The library knows no attributes and excludedAttributes (RFC 7644
+	// section 3.9): Get reads only what they ask, fixResponse cuts the rest.
+	if q := u.Query(); q.Has("attributes") || q.Has("excludedAttributes") {
+		p, err := schema.ParseProjection(q["attributes"], q["excludedAttributes"])
+		if err != nil {
+			return newError(http.StatusBadRequest, "invalidValue", "%v.", err)
 		}
-		q.Del("filter")
-		u.RawQuery = q.Encode()
+		ri.projection = p
 	}
 	inner := req.WithContext(req.Context())
 	inner.URL = &u
@@ -155,7 +148,11 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	body = rec.body.Bytes()
 	if rec.status/100 == 2 && len(body) > 0 {
 		var location string
-		if body, location, err = fixResponse(body, ri.baseURL); err != nil {
+		schemas, err := s.schemasOf(req.Context(), u.Path)
+		if err != nil {
+			return err
+		}
+		if body, location, err = fixResponse(body, ri.baseURL, schemas.Core.ID, ri.projection); err != nil {
 			return err
 		}
 		if rec.status == http.StatusCreated && location != "" {
@@ -171,26 +168,18 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	return err
 }
 
-// fixResponse rewrites a resource or list response of the library; it
-// returns the (first) resource's location.
-func fixResponse(body []byte, baseURL string) ([]byte, string, error) {
+// fixResponse rewrites a resource response of the library: absolute
+// meta.location, and the projection applied (core is the URN of the
+// resource's core schema). It returns the resource's location.
+func fixResponse(body []byte, baseURL, core string, p schema.Projection) ([]byte, string, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc map[string]any
 	if err := dec.Decode(&doc); err != nil {
 		return nil, "", err
 	}
-	var location string
-	if list, ok := doc["Resources"].([]any); ok {
-		doc["itemsPerPage"] = len(list)
-		for _, r := range list {
-			if m, ok := r.(map[string]any); ok {
-				absoluteLocation(m, baseURL)
-			}
-		}
-	} else {
-		location = absoluteLocation(doc, baseURL)
-	}
+	location := absoluteLocation(doc, baseURL)
+	p.Apply(core, doc)
 	out, err := json.Marshal(doc)
 	return out, location, err
 }

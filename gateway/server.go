@@ -2,10 +2,12 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +29,9 @@ type Options struct {
 	Auth   AuthConfig
 	Store  *ldapstore.Store
 	Logger *zap.Logger
+	// SharedSecret signs cursors when server.cursor_key_file is not set
+	// (ldapstore.Config.SharedSecret); nil means a random key per process.
+	SharedSecret []byte
 }
 
 // Server is the SCIM gateway's HTTP server.
@@ -37,6 +42,7 @@ type Server struct {
 	store     *ldapstore.Store
 	auth      authenticator // nil in bypass mode
 	echo      *echo.Echo
+	cursors   cursors
 
 	libMu sync.Mutex
 	lib   atomic.Pointer[scim.Server]
@@ -68,6 +74,18 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("auth.mode: %q is not supported", o.Auth.Mode)
 	}
 
+	key, err := cursorKey(o.Server.CursorKeyFile, o.SharedSecret)
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		key = make([]byte, 32)
+		rand.Read(key)
+		s.log.Warn("cursors are signed with a random key: a cursor works only on the replica that issued it. " +
+			"Set server.cursor_key_file, or bind to LDAP with a password, for cursors that every replica accepts.")
+	}
+	s.cursors = cursors{key: key, timeout: o.Server.CursorTimeout, now: time.Now}
+
 	// Entra ID sends booleans as "True"/"False": the library accepts them
 	// only through this package-level switch.
 	libschema.SetAllowStringValues(true)
@@ -87,6 +105,19 @@ func New(o Options) (*Server, error) {
 	s.echo = e
 	s.routes()
 	return s, nil
+}
+
+// cursorKey returns the key that signs cursors: the file's, else the
+// shared secret (nil if there is none).
+func cursorKey(file string, shared []byte) ([]byte, error) {
+	if file == "" {
+		return shared, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("server.cursor_key_file: %w", err)
+	}
+	return []byte(strings.TrimSpace(string(b))), nil
 }
 
 // Handler returns the server's HTTP handler.

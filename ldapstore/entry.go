@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -266,9 +267,136 @@ func primaryFirst(elems []any) []any {
 	return elems
 }
 
-// resource reads an entry through the mapping: codecs, references (DNs
-// become ids and display names), active, groups and members.
+// resource reads one entry read with r.whole through the mapping (see read).
 func (r *Resources) resource(ctx context.Context, conn *Conn, e *ldap.Entry) (Resource, error) {
+	out, err := r.read(ctx, conn, []*ldap.Entry{e}, r.whole)
+	if err != nil {
+		return Resource{}, err
+	}
+	return out[0], nil
+}
+
+// refs are the resources that the DNs in some entries name, by dnKey.
+type refs map[string]Member
+
+// read turns entries into resources through the mapping: codecs,
+// references (DNs become ids and display names), active, groups and
+// members. The references of all the entries are resolved together, in a
+// few searches rather than a few per entry. The entries were read as rd
+// says; what they were read without is left out of their resources.
+func (r *Resources) read(ctx context.Context, conn *Conn, entries []*ldap.Entry, rd reading) ([]Resource, error) {
+	st, err := r.store.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var userDNs, groupDNs, memberDNs []string
+	for _, e := range entries {
+		for _, am := range r.m.Attributes {
+			if am.Codec == schema.CodecDN {
+				userDNs = append(userDNs, e.GetEqualFoldAttributeValues(am.LDAP)...)
+			}
+		}
+		if r.m.MemberOf != "" && rd.groups {
+			groupDNs = append(groupDNs, e.GetEqualFoldAttributeValues(r.m.MemberOf)...)
+		}
+		if r.m.Members != "" && rd.members {
+			memberDNs = append(memberDNs, e.GetEqualFoldAttributeValues(r.m.Members)...)
+		}
+	}
+	users, err := r.store.resolve(ctx, conn, userDNs, st.users)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := r.store.resolve(ctx, conn, groupDNs, st.groups)
+	if err != nil {
+		return nil, err
+	}
+	members, err := r.store.resolve(ctx, conn, memberDNs, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Resource, 0, len(entries))
+	for _, e := range entries {
+		res, err := r.build(e, rd, users, members)
+		if err != nil {
+			return nil, err
+		}
+		if r.m.MemberOf != "" && rd.groups {
+			if list := groupList(groups, e.GetEqualFoldAttributeValues(r.m.MemberOf)); len(list) > 0 {
+				res.Attributes["groups"] = list
+			}
+		} else if r.m.SearchGroups && rd.groups {
+			list, err := r.searchGroups(ctx, conn, st.groups, e.DN)
+			if err != nil {
+				return nil, err
+			}
+			if len(list) > 0 {
+				res.Attributes["groups"] = list
+			}
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// reading says what entries are read with: the LDAP attributes, and
+// whether they carry active, groups and members, which are not plain
+// mappings.
+type reading struct {
+	attrs                   []string
+	active, groups, members bool
+}
+
+// reading returns what to read for a projection: only the LDAP attributes
+// of what it returns, so that an excluded attribute (a group's members) is
+// not read from the directory at all. The id, and the version the ETag
+// needs, are always read.
+func (r *Resources) reading(p schema.Projection) reading {
+	core := r.m.Schema.ID
+	rd := reading{
+		active:  r.m.Active != nil && p.Wants(core, "", "active", ""),
+		groups:  (r.m.MemberOf != "" || r.m.SearchGroups) && p.Wants(core, "", "groups", ""),
+		members: r.m.Members != "" && p.Wants(core, "", "members", ""),
+	}
+	attrs := []string{r.m.ID, r.m.Version}
+	if p.Wants(core, "", "meta", "created") {
+		attrs = append(attrs, r.m.Created)
+	}
+	if p.Wants(core, "", "meta", "lastModified") {
+		attrs = append(attrs, r.m.Modified)
+	}
+	for _, am := range r.m.Attributes {
+		if p.Wants(core, am.SCIM.URN, am.SCIM.Attr, am.SCIM.Sub) {
+			attrs = append(attrs, am.LDAP)
+		}
+	}
+	if rd.active {
+		attrs = append(attrs, r.m.Active.Attribute)
+	}
+	if rd.groups && r.m.MemberOf != "" {
+		attrs = append(attrs, r.m.MemberOf)
+	}
+	if rd.members {
+		attrs = append(attrs, r.m.Members)
+	}
+	rd.attrs = uniqueAttributes(attrs)
+	return rd
+}
+
+// uniqueAttributes drops empty names and repeats, compared
+// case-insensitively.
+func uniqueAttributes(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, a := range names {
+		if a != "" && !slices.ContainsFunc(out, func(b string) bool { return strings.EqualFold(a, b) }) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// build converts one entry, with its references resolved.
+func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resource, error) {
 	res := Resource{Attributes: map[string]any{}, Version: e.GetEqualFoldAttributeValue(r.m.Version)}
 	var err error
 	if res.ID, err = r.idOf(e); err != nil {
@@ -280,24 +408,32 @@ func (r *Resources) resource(ctx context.Context, conn *Conn, e *ldap.Entry) (Re
 	type elemKey struct{ urn, attr, typ string }
 	elements := map[elemKey][]map[string]any{}
 	var order []elemKey
-	type ref struct {
-		container map[string]any
-		am        schema.AttributeMap
-		dn        string
-	}
-	var refs []ref
 	for _, am := range r.m.Attributes {
 		raw := e.GetEqualFoldRawAttributeValues(am.LDAP)
 		if len(raw) == 0 {
 			continue
 		}
 		container := r.containerFor(res.Attributes, am.SCIM.URN)
+		if am.Codec == schema.CodecDN {
+			m, ok := users[dnKey(string(raw[0]))]
+			if !ok {
+				continue // a reference to an entry that is not a user here
+			}
+			obj, _ := container[am.SCIM.Attr].(map[string]any)
+			if obj == nil {
+				obj = map[string]any{}
+				container[am.SCIM.Attr] = obj
+			}
+			obj[am.SCIM.Sub] = m.ID
+			if attr, _ := r.attribute(am.SCIM); m.Display != "" {
+				if _, ok := attr.SubAttribute("displayName"); ok {
+					obj["displayName"] = m.Display
+				}
+			}
+			continue
+		}
 		decoded := make([]any, 0, len(raw))
 		for _, b := range raw {
-			if am.Codec == schema.CodecDN {
-				refs = append(refs, ref{container, am, string(b)})
-				continue
-			}
 			v, err := am.Codec.Decode(string(b))
 			if err != nil {
 				continue // a value the directory holds in another form than mapped
@@ -351,60 +487,21 @@ func (r *Resources) resource(ctx context.Context, conn *Conn, e *ldap.Entry) (Re
 		}
 		container[k.attr] = list
 	}
-	if len(refs) > 0 {
-		dns := make([]string, len(refs))
-		for i, rf := range refs {
-			dns[i] = rf.dn
-		}
-		users, err := r.store.Users(ctx)
-		if err != nil {
-			return Resource{}, err
-		}
-		found, err := r.store.resolveDNs(ctx, conn, dns, users)
-		if err != nil {
-			return Resource{}, err
-		}
-		byDN := map[string]Member{}
-		for _, m := range found {
-			byDN[dnKey(m.DN)] = m
-		}
-		for _, rf := range refs {
-			m, ok := byDN[dnKey(rf.dn)]
-			if !ok {
-				continue // a reference to an entry that is not a user here
-			}
-			obj, _ := rf.container[rf.am.SCIM.Attr].(map[string]any)
-			if obj == nil {
-				obj = map[string]any{}
-				rf.container[rf.am.SCIM.Attr] = obj
-			}
-			obj[rf.am.SCIM.Sub] = m.ID
-			if attr, _ := r.attribute(rf.am.SCIM); m.Display != "" {
-				if _, ok := attr.SubAttribute("displayName"); ok {
-					obj["displayName"] = m.Display
-				}
-			}
+	for urn, v := range res.Attributes {
+		if ext, ok := v.(map[string]any); ok && strings.HasPrefix(urn, "urn:") && len(ext) == 0 {
+			delete(res.Attributes, urn)
 		}
 	}
-	if a := r.m.Active; a != nil {
+	if a := r.m.Active; a != nil && rd.active {
 		res.Attributes["active"] = readActive(a, e.GetEqualFoldAttributeValue(a.Attribute))
 	}
-	if r.m.MemberOf != "" || r.m.SearchGroups {
-		groups, err := r.groupsOf(ctx, conn, e)
-		if err != nil {
-			return Resource{}, err
-		}
-		if len(groups) > 0 {
-			res.Attributes["groups"] = groups
-		}
-	}
-	if r.m.Members != "" {
-		members, err := r.store.resolveDNs(ctx, conn, e.GetEqualFoldAttributeValues(r.m.Members), nil)
-		if err != nil {
-			return Resource{}, err
-		}
-		list := make([]any, 0, len(members))
-		for _, m := range members {
+	if r.m.Members != "" && rd.members {
+		list := []any{}
+		for _, dn := range e.GetEqualFoldAttributeValues(r.m.Members) {
+			m, ok := members[dnKey(dn)]
+			if !ok {
+				continue
+			}
 			el := map[string]any{"value": m.ID, "type": m.Type}
 			if m.Display != "" {
 				el["display"] = m.Display
@@ -416,39 +513,40 @@ func (r *Resources) resource(ctx context.Context, conn *Conn, e *ldap.Entry) (Re
 	return res, nil
 }
 
-// groupsOf lists the groups a user belongs to, directly: from the
-// directory's memberOf, or by searching the groups for the member.
-func (r *Resources) groupsOf(ctx context.Context, conn *Conn, e *ldap.Entry) ([]any, error) {
-	groups, err := r.store.Groups(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var dns []string
-	if r.m.MemberOf != "" {
-		dns = e.GetEqualFoldAttributeValues(r.m.MemberOf)
-	} else {
-		res, err := conn.Search(ctx, ldap.NewSearchRequest(groups.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-			"(&"+groups.class+"("+groups.m.Members+"="+ldap.EscapeFilter(e.DN)+"))", []string{"1.1"}, nil))
-		if err != nil {
-			return nil, classify("find groups of "+e.DN, err)
+// groupList lists groups by the DNs given, for a user's "groups".
+func groupList(groups refs, dns []string) []any {
+	out := make([]any, 0, len(dns))
+	for _, dn := range dns {
+		m, ok := groups[dnKey(dn)]
+		if !ok {
+			continue
 		}
-		for _, g := range res.Entries {
-			dns = append(dns, g.DN)
-		}
-	}
-	found, err := r.store.resolveDNs(ctx, conn, dns, groups)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]any, 0, len(found))
-	for _, m := range found {
 		el := map[string]any{"value": m.ID, "type": "direct"}
 		if m.Display != "" {
 			el["display"] = m.Display
 		}
 		out = append(out, el)
 	}
-	return out, nil
+	return out
+}
+
+// searchGroups lists the groups a user belongs to by searching the groups
+// for the member, where the directory keeps no memberOf.
+func (r *Resources) searchGroups(ctx context.Context, conn *Conn, groups *Resources, dn string) ([]any, error) {
+	res, err := conn.Search(ctx, ldap.NewSearchRequest(groups.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&"+groups.class+"("+groups.m.Members+"="+ldap.EscapeFilter(dn)+"))", []string{"1.1"}, nil))
+	if err != nil {
+		return nil, classify("find groups of "+dn, err)
+	}
+	dns := make([]string, len(res.Entries))
+	for i, g := range res.Entries {
+		dns[i] = g.DN
+	}
+	found, err := r.store.resolve(ctx, conn, dns, groups)
+	if err != nil {
+		return nil, err
+	}
+	return groupList(found, dns), nil
 }
 
 func readActive(a *schema.Active, v string) bool {

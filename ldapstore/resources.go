@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
-	"github.com/scim2/filter-parser/v2"
 
 	"github.com/scimgate/scimgate/schema"
 )
@@ -25,6 +24,7 @@ type Resources struct {
 	m       schema.Resource
 	class   string   // LDAP filter selecting entries of this type
 	attrs   []string // LDAP attributes read for a whole resource
+	whole   reading  // what reading a whole resource reads: attrs
 	schemas schema.Schemas
 }
 
@@ -40,6 +40,8 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 	r := &Resources{store: s, st: st, kind: rs.kind, baseDN: rs.baseDN, base: rs.base, m: m,
 		class: class.String(), attrs: m.LDAPAttributes()}
 	r.schemas = r.advertise()
+	r.whole = r.reading(schema.Projection{})
+	r.whole.attrs = r.attrs
 	return r
 }
 
@@ -57,22 +59,6 @@ func (r *Resources) advertise() schema.Schemas {
 			CaseExact: true, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault, Uniqueness: schema.UniquenessNone})
 	}
 	return schema.Schemas{Core: core, Extensions: exts}
-}
-
-// Query selects a page of resources.
-type Query struct {
-	// Filter is the parsed SCIM filter; nil selects every resource.
-	Filter filter.Expression
-	// StartIndex is the 1-based index of the first resource returned.
-	StartIndex int
-	// Count is the most resources returned; 0 returns only the total.
-	Count int
-}
-
-// Page is one page of a list.
-type Page struct {
-	Total     int
-	Resources []Resource
 }
 
 // Precondition is what an If-Match header asks: that the resource's version
@@ -167,18 +153,24 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 	return r.resource(ctx, conn, e)
 }
 
-// Get returns the resource with the given id.
-func (r *Resources) Get(ctx context.Context, id string) (Resource, error) {
+// Get returns the resource with the given id, read as far as the
+// projection needs.
+func (r *Resources) Get(ctx context.Context, id string, p schema.Projection) (Resource, error) {
 	conn, err := r.store.pool.Conn(ctx)
 	if err != nil {
 		return Resource{}, err
 	}
 	defer conn.Release()
-	e, err := r.find(ctx, conn, id, r.attrs)
+	rd := r.reading(p)
+	e, err := r.find(ctx, conn, id, rd.attrs)
 	if err != nil {
 		return Resource{}, err
 	}
-	return r.resource(ctx, conn, e)
+	out, err := r.read(ctx, conn, []*ldap.Entry{e}, rd)
+	if err != nil {
+		return Resource{}, err
+	}
+	return out[0], nil
 }
 
 // Delete removes the resource with the given id, if pre holds.
@@ -273,66 +265,6 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 		}
 		return r.resource(ctx, conn, e)
 	}
-}
-
-// List returns the page of resources that q selects, with the total count.
-//
-// It walks the matching entries' ids with a paged search, keeping only the
-// ids of the page, then reads those entries in one search: memory stays
-// bounded by the page size. The walk costs the directory one pass over the
-// matches per request.
-func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
-	match := r.class
-	if q.Filter != nil {
-		f, err := r.ldapFilter(q.Filter)
-		if err != nil {
-			return Page{}, err
-		}
-		match = "(&" + r.class + f + ")"
-	}
-	if q.StartIndex < 1 {
-		q.StartIndex = 1
-	}
-	conn, err := r.store.pool.Conn(ctx)
-	if err != nil {
-		return Page{}, err
-	}
-	defer conn.Release()
-
-	var page Page
-	var ids []string
-	first := q.StartIndex - 1
-	err = conn.pagedSearch(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		match, []string{r.m.ID}, nil), searchPageSize, func(e *ldap.Entry) error {
-		if page.Total >= first && len(ids) < q.Count {
-			ids = append(ids, e.GetEqualFoldAttributeValue(r.m.ID))
-		}
-		page.Total++
-		return nil
-	})
-	if err != nil {
-		return Page{}, classify("list "+r.kind, err)
-	}
-	page.Resources = []Resource{}
-	if len(ids) == 0 {
-		return page, nil
-	}
-	entries, err := r.lookup(ctx, conn, r.m.ID, ids, r.attrs)
-	if err != nil {
-		return Page{}, err
-	}
-	for _, id := range ids {
-		e, ok := entries[strings.ToLower(id)]
-		if !ok {
-			continue // deleted since the walk
-		}
-		res, err := r.resource(ctx, conn, e)
-		if err != nil {
-			return Page{}, err
-		}
-		page.Resources = append(page.Resources, res)
-	}
-	return page, nil
 }
 
 // checkUnique refuses a userName (or displayName) that another resource has,
@@ -472,21 +404,26 @@ func (r *Resources) lookup(ctx context.Context, conn *Conn, attr string, values,
 	return out, nil
 }
 
-// resolveDNs turns DNs into members: ids, types and display names, in the
-// order given, with one search per lookupBatch DNs of each type. DNs that
-// are not resources of the store (or no longer exist) are left out. only,
-// when set, limits the types looked at.
-func (s *Store) resolveDNs(ctx context.Context, conn *Conn, dns []string, only *Resources) ([]Member, error) {
+// resolve turns DNs into members: ids, types and display names, keyed by
+// dnKey, with one search per lookupBatch DNs of each type. DNs that are not
+// resources of the store (or no longer exist) are left out. only, when
+// set, limits the types looked at.
+func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Resources) (refs, error) {
+	if len(dns) == 0 {
+		return nil, nil
+	}
 	st, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	byType := map[*Resources][]string{}
+	seen := make(map[string]bool, len(dns))
 	for _, dn := range dns {
 		parsed, err := ldap.ParseDN(dn)
-		if err != nil {
+		if err != nil || seen[dnKey(dn)] {
 			continue
 		}
+		seen[dnKey(dn)] = true
 		for _, r := range []*Resources{st.users, st.groups} {
 			if (only == nil || only == r) && r.base.AncestorOfFold(parsed) {
 				byType[r] = append(byType[r], dn)
@@ -494,7 +431,7 @@ func (s *Store) resolveDNs(ctx context.Context, conn *Conn, dns []string, only *
 			}
 		}
 	}
-	found := map[string]Member{}
+	found := make(refs, len(seen))
 	for r, list := range byType {
 		display := r.displayAttributes()
 		entries, err := r.lookup(ctx, conn, s.dnAttribute, list, append([]string{r.m.ID}, display...))
@@ -515,13 +452,7 @@ func (s *Store) resolveDNs(ctx context.Context, conn *Conn, dns []string, only *
 			found[key] = m
 		}
 	}
-	out := make([]Member, 0, len(found))
-	for _, dn := range dns {
-		if m, ok := found[dnKey(dn)]; ok {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+	return found, nil
 }
 
 // resolveIDs turns ids of this type into DNs, failing with ErrInvalid

@@ -18,6 +18,7 @@ type Options struct {
 	Users   ResourceConfig
 	Groups  ResourceConfig
 	Profile schema.Profile
+	Search  SearchConfig
 }
 
 // Store keeps SCIM Users and Groups in the directory, through a Pool.
@@ -31,6 +32,8 @@ type Store struct {
 	dnAttribute string
 	users       resourceSetup
 	groups      resourceSetup
+	search      SearchConfig
+	snapshots   *snapshotCache
 
 	loadMu sync.Mutex
 	state  atomic.Pointer[state]
@@ -69,7 +72,12 @@ type Report struct {
 // NewStore returns a store over pool. It checks the configuration but does
 // not contact the directory.
 func NewStore(pool *Pool, opts Options) (*Store, error) {
-	s := &Store{pool: pool, dnAttribute: opts.Profile.DNAttribute}
+	search := opts.Search.WithDefaults()
+	if err := search.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{pool: pool, dnAttribute: opts.Profile.DNAttribute, search: search,
+		snapshots: newSnapshotCache(int(search.SnapshotCache), search.SnapshotMaxAge)}
 	var errs []error
 	var err error
 	s.users, err = setup("users", "User", opts.Users, opts.Profile.Users)

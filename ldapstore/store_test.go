@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
-	"github.com/scim2/filter-parser/v2"
 
 	"github.com/scimgate/scimgate/schema"
 	"github.com/scimgate/scimgate/test/slapd"
@@ -113,7 +112,7 @@ func TestUserLifeCycle(t *testing.T) {
 		t.Errorf("created resource lacks timestamps: %+v", created)
 	}
 
-	got, err := users(t, st).Get(ctx, created.ID)
+	got, err := users(t, st).Get(ctx, created.ID, schema.Projection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,14 +147,14 @@ func TestUserLifeCycle(t *testing.T) {
 		t.Fatal("entry still in the directory after Delete")
 	}
 	for _, id := range []string{created.ID, "not-a-uuid", "*", ")(uid=*"} {
-		if _, err := users(t, st).Get(ctx, id); !errors.Is(err, ErrNotFound) {
+		if _, err := users(t, st).Get(ctx, id, schema.Projection{}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get(%q) = %v, want ErrNotFound", id, err)
 		}
 		if err := users(t, st).Delete(ctx, id, Precondition{}); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Delete(%q) = %v, want ErrNotFound", id, err)
 		}
 	}
-	if _, err := users(t, st).Get(ctx, minimal.ID); err != nil {
+	if _, err := users(t, st).Get(ctx, minimal.ID, schema.Projection{}); err != nil {
 		t.Errorf("the other user is gone: %v", err)
 	}
 }
@@ -223,7 +222,7 @@ func TestListPagesAndFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.filter, func(t *testing.T) {
-			expr, err := filter.ParseFilter([]byte(tt.filter))
+			expr, err := schema.ParseFilter(tt.filter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +235,7 @@ func TestListPagesAndFilters(t *testing.T) {
 			}
 		})
 	}
-	expr, _ := filter.ParseFilter([]byte(`nickName eq "x"`))
+	expr, _ := schema.ParseFilter(`nickName eq "x"`)
 	if _, err := users(t, st).List(ctx, Query{Filter: expr, Count: 10}); !errors.Is(err, ErrInvalidFilter) || !strings.Contains(err.Error(), "nickName") {
 		t.Errorf("filter on an unmapped attribute = %v, want ErrInvalidFilter naming it", err)
 	}
@@ -260,7 +259,7 @@ func TestGroupMembersResolveInBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := newStore(t, s)
-	expr, _ := filter.ParseFilter([]byte(`displayName eq "big"`))
+	expr, _ := schema.ParseFilter(`displayName eq "big"`)
 	page, err := groups(t, st).List(context.Background(), Query{Filter: expr, Count: 10})
 	if err != nil || len(page.Resources) != 1 {
 		t.Fatalf("List = %+v, %v", page, err)

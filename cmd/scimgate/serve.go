@@ -47,11 +47,11 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	if err != nil {
 		return err
 	}
-	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users, Groups: cfg.Groups, Profile: profile})
+	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users, Groups: cfg.Groups, Profile: profile, Search: cfg.Search})
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Store: store, Logger: log})
+	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Store: store, Logger: log, SharedSecret: cfg.LDAP.SharedSecret()})
 	if err != nil {
 		return err
 	}

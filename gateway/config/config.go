@@ -8,6 +8,7 @@
 package config
 
 import (
+	"encoding"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,7 @@ type Config struct {
 	LDAP      ldapstore.Config         `yaml:"ldap"`
 	Users     ldapstore.ResourceConfig `yaml:"users"`
 	Groups    ldapstore.ResourceConfig `yaml:"groups"`
+	Search    ldapstore.SearchConfig   `yaml:"search"`
 	Directory Directory                `yaml:"directory"`
 	Auth      gateway.AuthConfig       `yaml:"auth"`
 	Log       Log                      `yaml:"log"`
@@ -66,6 +68,7 @@ func Default() Config {
 	return Config{
 		Server:    gateway.DefaultServerConfig(),
 		LDAP:      ldapstore.Config{}.WithDefaults(),
+		Search:    ldapstore.SearchConfig{}.WithDefaults(),
 		Directory: Directory{Profile: "openldap"},
 		Auth:      gateway.AuthConfig{Mode: gateway.AuthOAuth},
 		Log:       Log{Level: "info", Format: "json"},
@@ -99,6 +102,7 @@ func (c Config) Validate() error {
 	errs := []error{
 		c.Server.Validate(),
 		c.LDAP.Validate(),
+		c.Search.Validate(),
 		c.Users.Validate("users"),
 		c.Groups.Validate("groups"),
 		c.Auth.Validate(),
@@ -188,6 +192,9 @@ func walk(v reflect.Value, path []string, fn func([]string, reflect.Value)) {
 }
 
 func setFromString(f reflect.Value, s string) error {
+	if u, ok := f.Addr().Interface().(encoding.TextUnmarshaler); ok {
+		return u.UnmarshalText([]byte(s))
+	}
 	switch {
 	case f.Type() == durationType:
 		d, err := time.ParseDuration(s)

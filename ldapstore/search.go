@@ -1,0 +1,466 @@
+package ldapstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/scim2/filter-parser/v2"
+
+	"github.com/scimgate/scimgate/schema"
+)
+
+// SearchConfig is the "search" section: how lists and searches are paged
+// and sorted.
+//
+//	search:
+//	  max_candidates: 1000000   # most results one list or search may order; more is 400 tooMany
+//	  snapshot_cache: 64MiB     # memory for the ordered ids of recent queries (bytes; KiB/MiB/GiB)
+//	  snapshot_max_age: 5m      # how long a walk's later pages reuse the order its first page saw
+type SearchConfig struct {
+	// MaxCandidates is the most resources a list or search orders. A query
+	// matching more is refused (400 tooMany) with advice to narrow it.
+	// Each candidate costs the gateway about 60 bytes while it is ordered.
+	MaxCandidates int `yaml:"max_candidates"`
+
+	// SnapshotCache bounds the memory kept for the ordered ids of recent
+	// queries (snapshots), which make the pages after the first cost one
+	// indexed search. Written as bytes, or with KiB, MiB or GiB.
+	SnapshotCache ByteSize `yaml:"snapshot_cache"`
+
+	// SnapshotMaxAge is how long the pages after the first of a query reuse
+	// its snapshot before it is taken again. First pages always see the
+	// directory as it is.
+	SnapshotMaxAge time.Duration `yaml:"snapshot_max_age"`
+}
+
+// WithDefaults fills what is unset.
+func (c SearchConfig) WithDefaults() SearchConfig {
+	if c.MaxCandidates == 0 {
+		c.MaxCandidates = 1_000_000
+	}
+	if c.SnapshotCache == 0 {
+		c.SnapshotCache = 64 << 20
+	}
+	if c.SnapshotMaxAge == 0 {
+		c.SnapshotMaxAge = 5 * time.Minute
+	}
+	return c
+}
+
+// Validate names the key that is wrong.
+func (c SearchConfig) Validate() error {
+	var errs []error
+	if c.MaxCandidates < 1 {
+		errs = append(errs, fmt.Errorf("search.max_candidates: must be at least 1, got %d", c.MaxCandidates))
+	}
+	if c.SnapshotCache < 0 {
+		errs = append(errs, fmt.Errorf("search.snapshot_cache: must not be negative"))
+	}
+	if c.SnapshotMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("search.snapshot_max_age: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Query selects a page of resources (RFC 7644 section 3.4.2).
+type Query struct {
+	// Filter is the parsed SCIM filter; nil selects every resource.
+	Filter filter.Expression
+	// SortBy is the attribute path to sort by; "" orders by id.
+	SortBy     string
+	Descending bool
+	// StartIndex is the 1-based index of the first resource returned, for
+	// index paging.
+	StartIndex int
+	// Count is the most resources returned; 0 returns only the total.
+	Count int
+	// Cursor asks for cursor paging (RFC 9865): the page starts at After,
+	// or at the beginning when After is nil; StartIndex is ignored.
+	Cursor bool
+	After  *Position
+	// Projection says which attributes the resources carry.
+	Projection schema.Projection
+}
+
+// Position is a place in the order of a query's results, between two
+// resources: the sort key and id of the resource just before it (which
+// need not exist any more). Backward turns a position around: the page is
+// the Count resources before the resource it names.
+type Position struct {
+	Key      string
+	Missing  bool // the resource had no value to sort by
+	ID       string
+	Backward bool
+}
+
+// Page is one page of a list.
+type Page struct {
+	Total     int
+	Resources []Resource
+	// Next and Previous are where the pages after and before this one
+	// start, for cursor paging; nil at either end.
+	Next, Previous *Position
+}
+
+// item is one result in a snapshot: what it sorts by, and its id.
+type item struct {
+	key     string
+	missing bool
+	id      string
+}
+
+func (a item) position() *Position { return &Position{Key: a.key, Missing: a.missing, ID: a.id} }
+
+// compareItems orders results: those with a sort value first, by value,
+// then by id, so that the order is total and the same on every replica.
+func compareItems(a, b item) int {
+	switch {
+	case a.missing != b.missing:
+		if a.missing {
+			return 1
+		}
+		return -1
+	case a.key != b.key:
+		return strings.Compare(a.key, b.key)
+	}
+	return strings.Compare(a.id, b.id)
+}
+
+// probeLimit is the most results that a first page is tried with in one
+// search of whole entries: most filtered queries (userName eq "x") match
+// fewer, and then cost one round trip.
+const probeLimit = 1000
+
+// scanPageSize is the page size of the paged search that collects the ids
+// of a query's results.
+const scanPageSize = 1000
+
+// List returns a page of the resources that q selects, in q's order.
+//
+// The order of a query's results is a snapshot: the ids (and sort keys) of
+// every match, collected by one paged search that reads nothing else, and
+// ordered in the gateway. A page is then one indexed search for its ids,
+// restricted by the filter again so that an entry changed since no longer
+// shows where it no longer belongs. First pages take a new snapshot (a
+// client that just wrote sees its write); later pages reuse the snapshot of
+// the same query when this gateway still has it, so that a walk through a
+// large directory costs one pass over the matches, not one per page.
+// Snapshots are a cache: a replica without one takes it again. When a
+// first page holds every match, the one search that reads it is all.
+func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
+	conn, err := r.store.pool.Conn(ctx)
+	if err != nil {
+		return Page{}, err
+	}
+	defer conn.Release()
+
+	match := r.class
+	if q.Filter != nil {
+		f, err := r.ldapFilter(ctx, conn, q.Filter)
+		if err != nil {
+			return Page{}, err
+		}
+		if f == matchNone {
+			return Page{Resources: []Resource{}}, nil
+		}
+		match = and(r.class, f)
+	}
+	sk, err := r.sortKey(q.SortBy)
+	if err != nil {
+		return Page{}, err
+	}
+	if q.StartIndex < 1 {
+		q.StartIndex = 1
+	}
+	rd := r.reading(q.Projection)
+	first := (!q.Cursor && q.StartIndex == 1) || (q.Cursor && q.After == nil)
+	cacheKey := r.kind + "\x00" + match + "\x00" + sk.name
+
+	var snap *snapshot
+	var probed map[string]*ldap.Entry
+	if !first {
+		snap = r.store.snapshots.get(cacheKey)
+	}
+	if snap == nil && first && q.Count > 0 && q.Count <= probeLimit {
+		snap, probed, err = r.probe(ctx, conn, match, sk, rd, q.Count)
+		if err != nil {
+			return Page{}, err
+		}
+	}
+	if snap == nil {
+		if snap, err = r.scan(ctx, conn, match, sk); err != nil {
+			return Page{}, err
+		}
+	}
+	r.store.snapshots.put(cacheKey, snap)
+
+	start, end := snap.bounds(q)
+	page := Page{Total: len(snap.items), Resources: []Resource{}}
+	if q.Count == 0 {
+		return page, nil
+	}
+	view := snap.view(q.Descending)
+	if q.Cursor {
+		if end < len(view) {
+			page.Next = view[end-1].position()
+		}
+		if start > 0 && start < len(view) {
+			p := view[start].position()
+			p.Backward = true
+			page.Previous = p
+		}
+	}
+	ids := make([]string, 0, end-start)
+	for _, it := range view[start:end] {
+		ids = append(ids, it.id)
+	}
+	entries := probed
+	if entries == nil {
+		if entries, err = r.fetch(ctx, conn, match, ids, rd.attrs); err != nil {
+			return Page{}, err
+		}
+	}
+	list := make([]*ldap.Entry, 0, len(ids))
+	for _, id := range ids {
+		if e, ok := entries[strings.ToLower(id)]; ok {
+			list = append(list, e) // else deleted, or no longer a match
+		}
+	}
+	if page.Resources, err = r.read(ctx, conn, list, rd); err != nil {
+		return Page{}, err
+	}
+	return page, nil
+}
+
+// probe reads the whole entries of a query with a size limit of limit: when
+// the directory has no more, that is every result, in one search. It
+// returns a nil snapshot when there are more.
+func (r *Resources) probe(ctx context.Context, conn *Conn, match string, sk sortKey, rd reading, limit int) (*snapshot, map[string]*ldap.Entry, error) {
+	attrs := uniqueAttributes(append(slices.Clone(rd.attrs), sk.attrs...))
+	res, err := conn.Search(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, limit, 0, false,
+		match, attrs, nil))
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultAdminLimitExceeded) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, classify("list "+r.kind, err)
+	}
+	snap := &snapshot{items: make([]item, 0, len(res.Entries)), taken: time.Now()}
+	entries := make(map[string]*ldap.Entry, len(res.Entries))
+	for _, e := range res.Entries {
+		it, err := r.item(e, sk)
+		if err != nil {
+			continue
+		}
+		snap.items = append(snap.items, it)
+		entries[strings.ToLower(it.id)] = e
+	}
+	snap.sort()
+	return snap, entries, nil
+}
+
+// scan collects the ids and sort keys of every result of match with a
+// paged search, refusing more than the configured maximum.
+func (r *Resources) scan(ctx context.Context, conn *Conn, match string, sk sortKey) (*snapshot, error) {
+	limit := r.store.search.MaxCandidates
+	snap := &snapshot{taken: time.Now()}
+	attrs := uniqueAttributes(append([]string{r.m.ID}, sk.attrs...))
+	err := conn.pagedSearch(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		match, attrs, nil), scanPageSize, func(e *ldap.Entry) error {
+		if len(snap.items) >= limit {
+			return &TooManyError{Limit: limit}
+		}
+		it, err := r.item(e, sk)
+		if err == nil {
+			snap.items = append(snap.items, it)
+		}
+		return nil
+	})
+	var tm *TooManyError
+	if errors.As(err, &tm) {
+		return nil, tm
+	}
+	if err != nil {
+		return nil, classify("list "+r.kind, err)
+	}
+	snap.sort()
+	return snap, nil
+}
+
+// fetch reads the entries with the given ids that still match, in one
+// search (per lookupBatch ids), keyed by lower-cased id.
+func (r *Resources) fetch(ctx context.Context, conn *Conn, match string, ids, attrs []string) (map[string]*ldap.Entry, error) {
+	out := make(map[string]*ldap.Entry, len(ids))
+	for start := 0; start < len(ids); start += lookupBatch {
+		var f strings.Builder
+		f.WriteString("(&" + match + "(|")
+		for _, id := range ids[start:min(start+lookupBatch, len(ids))] {
+			f.WriteString(r.idFilter(id))
+		}
+		f.WriteString("))")
+		res, err := conn.Search(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			f.String(), attrs, nil))
+		if err != nil {
+			return nil, classify("list "+r.kind, err)
+		}
+		for _, e := range res.Entries {
+			if id, err := r.idOf(e); err == nil {
+				out[strings.ToLower(id)] = e
+			}
+		}
+	}
+	return out, nil
+}
+
+// item reads what an entry sorts by.
+func (r *Resources) item(e *ldap.Entry, sk sortKey) (item, error) {
+	id, err := r.idOf(e)
+	if err != nil || id == "" {
+		return item{}, fmt.Errorf("no id")
+	}
+	it := item{id: id, missing: true}
+	if sk.name == "" {
+		it.missing = false
+		return it, nil
+	}
+	for _, a := range sk.attrs {
+		if v := e.GetEqualFoldAttributeValue(a); v != "" {
+			it.key, it.missing = sk.normalize(v), false
+			break
+		}
+	}
+	return it, nil
+}
+
+// sortKey says what results sort by: the LDAP attributes holding the
+// value, the first present winning (the primary value of a multi-valued
+// attribute is the first of the first type mapped), and how a value
+// becomes a key that sorts as the SCIM type does.
+type sortKey struct {
+	name      string // the SCIM path, canonical; "" for the id order
+	attrs     []string
+	normalize func(string) string
+}
+
+// sortKey resolves a sortBy path. An attribute that is not stored, or
+// that has no order (a complex attribute without a sub-attribute, members,
+// groups), is an InvalidError naming it.
+func (r *Resources) sortKey(sortBy string) (sortKey, error) {
+	if strings.TrimSpace(sortBy) == "" {
+		return sortKey{}, nil
+	}
+	bad := func(why string) error {
+		return &InvalidError{Msg: fmt.Sprintf("sortBy %q: %s", sortBy, why)}
+	}
+	p, err := schema.ParsePath(strings.TrimSpace(sortBy))
+	if err != nil || p.Type != "" {
+		return sortKey{}, bad("not an attribute path such as userName, name.familyName or meta.lastModified")
+	}
+	if strings.EqualFold(p.URN, r.m.Schema.ID) {
+		p.URN = ""
+	}
+	m := r.m
+	timeKey := func(attr, name string) (sortKey, error) {
+		if attr == "" {
+			return sortKey{}, bad("the directory keeps no such timestamp")
+		}
+		return sortKey{name: name, attrs: []string{attr}, normalize: normalizeTime}, nil
+	}
+	if p.URN == "" {
+		switch strings.ToLower(p.Attr) {
+		case "id":
+			return sortKey{}, nil // the id order is the default order
+		case "meta":
+			switch strings.ToLower(p.Sub) {
+			case "created":
+				return timeKey(m.Created, "meta.created")
+			case "lastmodified":
+				return timeKey(m.Modified, "meta.lastModified")
+			}
+			return sortKey{}, bad("sort by meta.created or meta.lastModified")
+		case "members", "groups", "active", "password", "schemas":
+			return sortKey{}, bad("results cannot be sorted by " + p.Attr)
+		}
+	}
+	attr, _ := r.attribute(p)
+	switch {
+	case attr.Name == "":
+		return sortKey{}, bad(fmt.Sprintf("%s resources have no such attribute", r.kind))
+	case attr.Type == schema.Complex && !attr.MultiValued && p.Sub == "":
+		return sortKey{}, bad(fmt.Sprintf("%s is complex: sort by one of its sub-attributes, such as %s.%s", p.Attr, p.Attr, firstSub(attr)))
+	case attr.Type == schema.Complex && attr.MultiValued && p.Sub == "":
+		p.Sub = "value"
+	}
+	sk := sortKey{name: p.String()}
+	sub := attr
+	if p.Sub != "" {
+		var ok bool
+		if sub, ok = attr.SubAttribute(p.Sub); !ok {
+			return sortKey{}, bad(fmt.Sprintf("%s has no sub-attribute %q", p.Attr, p.Sub))
+		}
+	}
+	var codec schema.Codec
+	exact := sub.CaseExact
+	for _, am := range m.Lookup(p.URN, p.Attr, p.Sub) {
+		if !strings.EqualFold(am.SCIM.Sub, p.Sub) || am.Codec == schema.CodecDN {
+			continue
+		}
+		sk.attrs = append(sk.attrs, am.LDAP)
+		codec = am.Codec
+		if am.CaseExact != nil {
+			exact = *am.CaseExact
+		}
+	}
+	if len(sk.attrs) == 0 {
+		return sortKey{}, bad("it is not stored in the directory")
+	}
+	switch {
+	case codec == schema.CodecInteger:
+		sk.normalize = normalizeInteger
+	case codec == schema.CodecDateTime:
+		sk.normalize = normalizeTime
+	case codec == schema.CodecBoolean:
+		sk.normalize = strings.ToUpper
+	case sub.Type == schema.Binary || codec == schema.CodecBinary || codec == schema.CodecGUID:
+		return sortKey{}, bad("binary values have no order")
+	case exact:
+		sk.normalize = func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	default:
+		// Case-insensitive Unicode order (RFC 7644 section 3.4.2.3), with
+		// spaces treated as caseIgnoreMatch treats them.
+		sk.normalize = func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+	}
+	return sk, nil
+}
+
+// normalizeInteger makes decimal integers sort as numbers: offset binary
+// (the sign bit flipped) in 20 digits.
+func normalizeInteger(s string) string {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil {
+		return "~" + s // not a number: after every number
+	}
+	return fmt.Sprintf("%020d", uint64(n)^(1<<63))
+}
+
+// normalizeTime makes GeneralizedTime values sort as instants.
+func normalizeTime(s string) string {
+	t, err := schema.ParseGeneralizedTime(s)
+	if err != nil {
+		return "~" + s
+	}
+	return t.UTC().Format("20060102150405.000000000")
+}
+
+// TooManyError: a query matches more resources than the gateway orders.
+type TooManyError struct{ Limit int }
+
+func (e *TooManyError) Error() string {
+	return fmt.Sprintf("the query matches more than %d resources, the most this gateway orders (search.max_candidates)", e.Limit)
+}
