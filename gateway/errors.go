@@ -63,6 +63,11 @@ func storeError(ctx context.Context, err error) *scimError {
 		return newError(http.StatusConflict, "uniqueness", "%s is already taken by another resource.", ee.Attr)
 	case errors.As(err, &fe):
 		return newError(http.StatusBadRequest, "invalidFilter", "%s", fe.Msg)
+	case errors.As(err, &tm) && tm.Directory:
+		logFor(ctx).Warn("directory size limit", zap.Error(err))
+		return newError(http.StatusBadRequest, "tooMany", "The directory lets this server read at most %d entries in one search, "+
+			"fewer than the query matches. Narrow it with a filter, or ask the operator to lift the size limit of the gateway's bind DN "+
+			"(request id %s).", tm.Limit, requestID(ctx))
 	case errors.As(err, &tm):
 		return newError(http.StatusBadRequest, "tooMany", "The query matches more than %d resources, the most this server orders for one query. "+
 			"Narrow it with a filter (for example on meta.lastModified, or userName sw \"a\"), or ask the operator to raise search.max_candidates.", tm.Limit)

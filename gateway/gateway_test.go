@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func newLoggedGateway(t *testing.T, dir *slapd.Server, log *zap.Logger) *httptes
 
 // newGateway serves a gateway over dir with the given store options; an
 // empty profile means openldap, empty base DNs the directory's units.
-func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options) *httptest.Server {
+func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) *httptest.Server {
 	t.Helper()
 	bindDN, bindPW := dir.RootDN, dir.Password
 	if dir.ServiceDN != "" {
@@ -76,7 +77,11 @@ func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore
 	if err := auth.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Server: cfg, Auth: auth, Store: store, Logger: log})
+	o := Options{Server: cfg, Auth: auth, Store: store, Logger: log}
+	for _, mod := range mods {
+		mod(&o)
+	}
+	srv, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,9 +185,10 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 	}
 }
 
+// urlQuery escapes a query parameter's value as clients do (spaces as
+// %20, which Okta and Entra send).
 func urlQuery(s string) string {
-	r := strings.NewReplacer(" ", "%20", `"`, "%22")
-	return r.Replace(s)
+	return strings.ReplaceAll(url.QueryEscape(s), "+", "%20")
 }
 
 func TestDiscoveryIsTruthful(t *testing.T) {
@@ -194,13 +200,17 @@ func TestDiscoveryIsTruthful(t *testing.T) {
 	if spc.status != 200 || spc.header.Get("Content-Type") != contentTypeSCIM {
 		t.Fatalf("ServiceProviderConfig: %d %s", spc.status, spc.header.Get("Content-Type"))
 	}
-	for feature, want := range map[string]bool{"patch": true, "etag": true, "changePassword": true, "bulk": false, "sort": false} {
+	for feature, want := range map[string]bool{"patch": true, "etag": true, "changePassword": true, "bulk": false, "sort": true} {
 		if spc.body[feature].(map[string]any)["supported"] != want {
 			t.Errorf("%s.supported is not %v", feature, want)
 		}
 	}
 	if f := spc.body["filter"].(map[string]any); f["supported"] != true || f["maxResults"] != 200.0 {
 		t.Errorf("filter = %v", f)
+	}
+	if p := spc.body["pagination"].(map[string]any); p["cursor"] != true || p["index"] != true || p["maxPageSize"] != 200.0 ||
+		p["defaultPageSize"] != 200.0 || p["cursorTimeout"] != 3600.0 || p["defaultPaginationMethod"] != "index" {
+		t.Errorf("pagination = %v", p)
 	}
 	if spc.body["meta"].(map[string]any)["location"] != base+"/ServiceProviderConfig" {
 		t.Errorf("meta = %v", spc.body["meta"])

@@ -128,13 +128,16 @@ func (c *Conn) pagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSiz
 	req.Controls = append(req.Controls, paging)
 	for {
 		res, err := c.Search(ctx, req)
+		if res != nil {
+			// Entries that came before an error (a size limit) count.
+			for _, e := range res.Entries {
+				if err := fn(e); err != nil {
+					return err
+				}
+			}
+		}
 		if err != nil {
 			return err
-		}
-		for _, e := range res.Entries {
-			if err := fn(e); err != nil {
-				return err
-			}
 		}
 		ctrl, _ := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
 		if ctrl == nil || len(ctrl.Cookie) == 0 {

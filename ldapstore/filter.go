@@ -577,6 +577,12 @@ func (t translator) element(p schema.Path, s source, vf filter.Expression) (stri
 		if err != nil {
 			return "", nil, false, err
 		}
+		// A side that decides for this source spares the other: for the
+		// fax numbers, phoneNumbers[type eq "work" and value sw "+1"]
+		// compares nothing (their attribute has no substring rule).
+		if (isOr(e.Operator) && l == matchAll) || (!isOr(e.Operator) && l == matchNone) {
+			return l, la, false, nil
+		}
 		r, ra, rn, err := t.element(p, s, e.Right)
 		if err != nil {
 			return "", nil, false, err

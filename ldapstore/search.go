@@ -286,6 +286,9 @@ func (r *Resources) scan(ctx context.Context, conn *Conn, match string, sk sortK
 	if errors.As(err, &tm) {
 		return nil, tm
 	}
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultAdminLimitExceeded) {
+		return nil, &TooManyError{Limit: len(snap.items), Directory: true}
+	}
 	if err != nil {
 		return nil, classify("list "+r.kind, err)
 	}
@@ -458,9 +461,19 @@ func normalizeTime(s string) string {
 	return t.UTC().Format("20060102150405.000000000")
 }
 
-// TooManyError: a query matches more resources than the gateway orders.
-type TooManyError struct{ Limit int }
+// TooManyError: a query matches more resources than the gateway orders
+// (search.max_candidates), or than the directory lets the gateway's
+// account read in one search (Directory: its size limit, which the
+// operator should lift for that account).
+type TooManyError struct {
+	Limit     int
+	Directory bool
+}
 
 func (e *TooManyError) Error() string {
+	if e.Directory {
+		return fmt.Sprintf("the directory stopped the search after %d entries: its size limit for the bind DN is too low "+
+			"(OpenLDAP: limits dn.exact=\"<bind DN>\" size=unlimited; see deploy/ldap/README.md)", e.Limit)
+	}
 	return fmt.Sprintf("the query matches more than %d resources, the most this gateway orders (search.max_candidates)", e.Limit)
 }

@@ -171,6 +171,10 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 		st.report.Limits = append(st.report.Limits, "passwords go to unicodePwd, which Active Directory accepts only over TLS: "+
 			"use an ldaps:// URL or ldap.start_tls")
 	}
+	if n, limited := sizeLimit(ctx, conn, st.users); limited {
+		st.report.Limits = append(st.report.Limits, fmt.Sprintf("the directory stops the bind DN's searches after %d entries: "+
+			"lists and searches matching more users are refused (400 tooMany); lift its size limit (deploy/ldap/README.md)", n))
+	}
 	if !dse.Supports(Feature{OID: OIDAssertion}) {
 		st.report.Limits = append(st.report.Limits, "the directory lacks the assertion control: If-Match is checked just before a write, "+
 			"not atomically with it, and concurrent updates of one resource can overwrite each other")
@@ -239,4 +243,21 @@ func (s *Store) resources(rs resourceSetup, st *state) *Resources {
 		}
 	}
 	return newResources(s, st, rs, m)
+}
+
+// sizeLimit reports whether the directory stops a paged search of the
+// users before sizeProbe entries, as slapd's default limit of 500 does for
+// every DN but the root DN, and after how many.
+func sizeLimit(ctx context.Context, conn *Conn, users *Resources) (int, bool) {
+	const sizeProbe = 1001
+	n := 0
+	errEnough := errors.New("enough")
+	err := conn.pagedSearch(ctx, ldap.NewSearchRequest(users.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		users.class, []string{"1.1"}, nil), scanPageSize, func(*ldap.Entry) error {
+		if n++; n >= sizeProbe {
+			return errEnough
+		}
+		return nil
+	})
+	return n, ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultAdminLimitExceeded)
 }

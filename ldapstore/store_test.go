@@ -277,3 +277,27 @@ func TestGroupMembersResolveInBatches(t *testing.T) {
 		t.Errorf("last member = %v", last)
 	}
 }
+
+// Load reports a size limit that would stop lists early.
+func TestLoadReportsTheSizeLimit(t *testing.T) {
+	for _, limit := range []int{0, 30} {
+		s := slapd.New(t, slapd.Options{ServiceAccount: true, ServiceSizeLimit: limit})
+		if err := s.AddLDIF(context.Background(), slapd.DemoLDIF(s)); err != nil {
+			t.Fatal(err)
+		}
+		profile, _ := schema.Preset("openldap")
+		st, err := NewStore(openPool(t, Config{URLs: []string{s.URL}, BindDN: s.ServiceDN, BindPassword: s.ServicePassword}),
+			Options{Profile: profile, Users: ResourceConfig{BaseDN: s.PeopleDN}, Groups: ResourceConfig{BaseDN: s.GroupsDN}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, err := st.Load(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		reported := strings.Contains(strings.Join(report.Limits, "\n"), "stops the bind DN's searches after 30 entries")
+		if reported != (limit > 0) {
+			t.Errorf("size limit %d: limits %q", limit, report.Limits)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/template"
@@ -57,8 +58,11 @@ type Options struct {
 	ACLs []string
 	// ServiceAccount adds cn=scimgate,<suffix> (password "scimgate-secret")
 	// with manage rights over the tree, as a deployment would bind: unlike
-	// the root DN it is subject to the password policy.
-	ServiceAccount bool
+	// the root DN it is subject to the password policy. Its searches are
+	// unlimited in size, as deploy/ldap/README.md tells operators to set,
+	// unless ServiceSizeLimit says otherwise.
+	ServiceAccount   bool
+	ServiceSizeLimit int
 	// PPolicy loads the password policy overlay with a default policy
 	// (cn=default,ou=policies,<suffix>) that enforces account locks and
 	// passwords of 8 characters at least.
@@ -191,7 +195,8 @@ suffix "{{.Suffix}}"
 rootdn "{{.RootDN}}"
 rootpw "{{.Password}}"
 directory {{.Dir}}/db
-index objectClass eq
+{{if .ServiceAccount}}limits dn.exact="cn=scimgate,{{.Suffix}}" size={{.ServiceSizeLimit}} time=unlimited
+{{end}}index objectClass eq
 index entryUUID eq
 index uid,cn,mail,sn,givenName,displayName eq,sub
 index member,memberUid,uniqueMember eq
@@ -209,6 +214,13 @@ overlay sssvlv
 ppolicy_default "cn=default,ou=policies,{{.Suffix}}"
 {{end}}{{.Config}}
 `
+
+func serviceSizeLimit(n int) string {
+	if n <= 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(n)
+}
 
 func (s *Server) writeConfig(opts Options) error {
 	schemas := []string{"core", "cosine", "inetorgperson", "nis"}
@@ -238,6 +250,7 @@ func (s *Server) writeConfig(opts Options) error {
 	err := template.Must(template.New("slapd.conf").Parse(confTemplate)).Execute(&conf, map[string]any{
 		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "Suffix": s.Suffix,
 		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config, "PPolicy": opts.PPolicy, "ServiceAccount": opts.ServiceAccount, "ACLs": opts.ACLs,
+		"ServiceSizeLimit": serviceSizeLimit(opts.ServiceSizeLimit),
 	})
 	if err != nil {
 		return fmt.Errorf("slapd: %w", err)
