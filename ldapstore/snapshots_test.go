@@ -1,0 +1,103 @@
+package ldapstore
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func ids(items []item) string {
+	var out []string
+	for _, it := range items {
+		out = append(out, it.id)
+	}
+	return strings.Join(out, "")
+}
+
+// Pages of a snapshot, by index and by position, both ways; positions of
+// resources deleted since still find their place.
+func TestSnapshotBounds(t *testing.T) {
+	s := &snapshot{items: []item{
+		{key: "k1", id: "a"}, {key: "k1", id: "b"}, {key: "k2", id: "c"}, {key: "k3", id: "d"},
+		{missing: true, id: "e"}, {missing: true, id: "f"},
+	}}
+	s.sort()
+	pos := func(key, id string, missing, back bool) *Position {
+		return &Position{Key: key, ID: id, Missing: missing, Backward: back}
+	}
+	tests := []struct {
+		q    Query
+		want string
+	}{
+		{Query{StartIndex: 1, Count: 4}, "abcd"},
+		{Query{StartIndex: 5, Count: 4}, "ef"},
+		{Query{StartIndex: 9, Count: 4}, ""},
+		{Query{StartIndex: 1, Count: 3, Descending: true}, "fed"},
+		{Query{Cursor: true, Count: 2}, "ab"},
+		{Query{Cursor: true, Count: 2, After: pos("k1", "b", false, false)}, "cd"},
+		{Query{Cursor: true, Count: 2, After: pos("k1", "bb", false, false)}, "cd"}, // "bb" was deleted
+		{Query{Cursor: true, Count: 9, After: pos("k3", "d", false, false)}, "ef"},
+		{Query{Cursor: true, Count: 9, After: pos("", "e", true, false)}, "f"},
+		{Query{Cursor: true, Count: 2, After: pos("k2", "c", false, true)}, "ab"},
+		{Query{Cursor: true, Count: 2, After: pos("k3", "d", false, true)}, "bc"},
+		{Query{Cursor: true, Count: 2, Descending: true}, "fe"},
+		{Query{Cursor: true, Count: 2, Descending: true, After: pos("", "e", true, false)}, "dc"},
+		{Query{Cursor: true, Count: 2, Descending: true, After: pos("k2", "c", false, true)}, "ed"},
+		{Query{Cursor: true, Count: 0, After: pos("k1", "a", false, false)}, ""},
+	}
+	for _, tt := range tests {
+		start, end := s.bounds(tt.q)
+		if got := ids(s.view(tt.q.Descending)[start:end]); got != tt.want {
+			t.Errorf("%+v (after %+v): %q, want %q", tt.q, tt.q.After, got, tt.want)
+		}
+	}
+}
+
+func TestSnapshotCacheBounds(t *testing.T) {
+	snap := func(n int) *snapshot {
+		s := &snapshot{taken: time.Now()}
+		for i := range n {
+			s.items = append(s.items, item{id: strings.Repeat("x", 36) + string(rune('a'+i%26))})
+		}
+		return s
+	}
+	one := snap(10).size()
+	c := newSnapshotCache(3*one, time.Minute)
+	for _, k := range []string{"a", "b", "c", "d"} {
+		c.put(k, snap(10))
+	}
+	if c.get("a") != nil || c.get("d") == nil || c.bytes > 3*one+8 {
+		t.Errorf("LRU over the size bound: a=%v d=%v bytes=%d", c.get("a") != nil, c.get("d") != nil, c.bytes)
+	}
+	c.put("huge", snap(1000))
+	if c.get("huge") != nil {
+		t.Error("a snapshot larger than the cache was kept")
+	}
+	old := snap(1)
+	old.taken = time.Now().Add(-2 * time.Minute)
+	c.put("old", old)
+	if c.get("old") != nil {
+		t.Error("a snapshot past snapshot_max_age was returned")
+	}
+	if keys := slices.Collect(func(yield func(string) bool) {
+		for k := range c.byKey {
+			if !yield(k) {
+				return
+			}
+		}
+	}); len(keys) > 3 {
+		t.Errorf("cache holds %q", keys)
+	}
+}
+
+func TestNormalizeInteger(t *testing.T) {
+	in := []string{"-9223372036854775808", "-10", "-9", "0", "9", "10", "9223372036854775807"}
+	var keys []string
+	for _, s := range in {
+		keys = append(keys, normalizeInteger(s))
+	}
+	if !slices.IsSorted(keys) {
+		t.Errorf("integer keys do not sort as numbers: %q", keys)
+	}
+}
