@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/scimgate
 GOFILES := $(shell find cmd gateway ldapstore schema test -name '*.go')
 
-.PHONY: build run test vet fmt-check slapd clean
+.PHONY: build run test bench vet fmt-check slapd clean
 
 ## build: the scimgate binary, in bin/
 build:
@@ -18,6 +18,10 @@ run: slapd build
 ## test: vet, a gofmt check, and every test (integration tests included) with the race detector
 test: vet fmt-check
 	$(GO) test -race -count=1 ./...
+
+## bench: load 100,000 users into a throwaway slapd and measure the gateway against raw LDAP (docs/benchmarks.md)
+bench: slapd
+	$(GO) run ./test/bench $(BENCHFLAGS)
 
 vet:
 	$(GO) vet ./...

@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/scimgate/scimgate/schema"
 	"go.uber.org/zap"
+
+	"github.com/scimgate/scimgate/schema"
 )
 
 const contentTypeSCIM = "application/scim+json"

@@ -352,6 +352,9 @@ type reading struct {
 // not read from the directory at all. The id, and the version the ETag
 // needs, are always read.
 func (r *Resources) reading(p schema.Projection) reading {
+	if p.IsZero() && r.whole.attrs != nil {
+		return r.whole
+	}
 	core := r.m.Schema.ID
 	rd := reading{
 		active:  r.m.Active != nil && p.Wants(core, "", "active", ""),

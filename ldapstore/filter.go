@@ -682,37 +682,21 @@ func boolFilter(b bool) string {
 func isOr(op filter.LogicalOperator) bool { return strings.EqualFold(string(op), string(filter.OR)) }
 
 // and joins filters, folding the constants away and nested ands in.
-func and(fs ...string) string {
-	var parts []string
-	for _, f := range fs {
-		switch {
-		case f == matchNone:
-			return matchNone
-		case f == matchAll:
-		case strings.HasPrefix(f, "(&") && wraps(f):
-			parts = append(parts, children(f[2:len(f)-1])...)
-		default:
-			parts = append(parts, f)
-		}
-	}
-	switch len(parts) {
-	case 0:
-		return matchAll
-	case 1:
-		return parts[0]
-	}
-	return "(&" + strings.Join(parts, "") + ")"
-}
+func and(fs ...string) string { return join('&', matchAll, matchNone, fs) }
 
 // or joins filters, folding the constants away and nested ors in.
-func or(fs ...string) string {
+func or(fs ...string) string { return join('|', matchNone, matchAll, fs) }
+
+// join combines filters with op ('&' or '|'), for which identity changes
+// nothing and absorbing decides all.
+func join(op byte, identity, absorbing string, fs []string) string {
 	var parts []string
 	for _, f := range fs {
 		switch {
-		case f == matchAll:
-			return matchAll
-		case f == matchNone:
-		case strings.HasPrefix(f, "(|") && wraps(f):
+		case f == absorbing:
+			return absorbing
+		case f == identity:
+		case len(f) > 2 && f[0] == '(' && f[1] == op && wraps(f):
 			parts = append(parts, children(f[2:len(f)-1])...)
 		default:
 			parts = append(parts, f)
@@ -720,11 +704,11 @@ func or(fs ...string) string {
 	}
 	switch len(parts) {
 	case 0:
-		return matchNone
+		return identity
 	case 1:
 		return parts[0]
 	}
-	return "(|" + strings.Join(parts, "") + ")"
+	return "(" + string(op) + strings.Join(parts, "") + ")"
 }
 
 func not(f string) string {

@@ -18,6 +18,7 @@ import (
 // returns the entry's DN afterwards, or errChanged if the entry changed
 // since it was read.
 func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, version string, attrs map[string]any) (string, error) {
+	r.store.groupRefs.forget(e.DN) // its name may change
 	next, err := r.toValues(ctx, conn, attrs, e)
 	if err != nil {
 		return "", err

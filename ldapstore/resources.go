@@ -39,10 +39,17 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 	class.WriteString(")")
 	r := &Resources{store: s, st: st, kind: rs.kind, baseDN: rs.baseDN, base: rs.base, m: m,
 		class: class.String(), attrs: m.LDAPAttributes()}
+	r.derive()
+	return r
+}
+
+// derive computes what follows from the mapping: the advertised schemas
+// and what reading a whole resource reads.
+func (r *Resources) derive() {
 	r.schemas = r.advertise()
+	r.whole = reading{}
 	r.whole = r.reading(schema.Projection{})
 	r.whole.attrs = r.attrs
-	return r
 }
 
 // Mapping returns the mapping the resources are stored with.
@@ -194,6 +201,7 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 			return err
 		}
 	}
+	r.store.groupRefs.forget(e.DN)
 	return classify("delete "+r.kind, conn.Del(ctx, req))
 }
 
@@ -416,6 +424,13 @@ func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Res
 	if err != nil {
 		return nil, err
 	}
+	var cachedGroups refs
+	if only == st.groups {
+		cachedGroups, dns = s.groupRefs.get(dns)
+		if len(dns) == 0 {
+			return cachedGroups, nil
+		}
+	}
 	byType := map[*Resources][]string{}
 	seen := make(map[string]bool, len(dns))
 	for _, dn := range dns {
@@ -450,6 +465,12 @@ func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Res
 				}
 			}
 			found[key] = m
+		}
+	}
+	if only == st.groups {
+		s.groupRefs.put(found)
+		for k, m := range cachedGroups {
+			found[k] = m
 		}
 	}
 	return found, nil

@@ -34,6 +34,7 @@ type Store struct {
 	groups      resourceSetup
 	search      SearchConfig
 	snapshots   *snapshotCache
+	groupRefs   *refCache
 
 	loadMu sync.Mutex
 	state  atomic.Pointer[state]
@@ -77,7 +78,7 @@ func NewStore(pool *Pool, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{pool: pool, dnAttribute: opts.Profile.DNAttribute, search: search,
-		snapshots: newSnapshotCache(int(search.SnapshotCache), search.SnapshotMaxAge)}
+		snapshots: newSnapshotCache(int(search.SnapshotCache), search.SnapshotMaxAge), groupRefs: newRefCache(refTTL, 100_000)}
 	var errs []error
 	var err error
 	s.users, err = setup("users", "User", opts.Users, opts.Profile.Users)
@@ -165,7 +166,7 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 	// searching the groups for the member.
 	if st.users.m.MemberOf == "" && st.groups.m.Members != "" {
 		st.users.m.SearchGroups = true
-		st.users.schemas = st.users.advertise()
+		st.users.derive()
 	}
 	if pw := st.users.m.Password; pw != nil && pw.Kind == schema.PasswordUnicodePwd && !s.pool.tls() {
 		st.report.Limits = append(st.report.Limits, "passwords go to unicodePwd, which Active Directory accepts only over TLS: "+

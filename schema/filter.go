@@ -89,44 +89,33 @@ func (p *filterParser) keyword(word string) bool {
 // or parses disjunctions of conjunctions: "and" binds tighter than "or".
 // inValue says the parser is inside the brackets of a value filter.
 func (p *filterParser) or(inValue bool) (filter.Expression, error) {
-	left, err := p.and(inValue)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		save := p.i
-		p.space()
-		if !p.keyword("or") {
-			p.i = save
-			return left, nil
-		}
-		p.space()
-		right, err := p.and(inValue)
-		if err != nil {
-			return nil, err
-		}
-		left = &filter.LogicalExpression{Left: left, Right: right, Operator: filter.OR}
-	}
+	return p.logical(inValue, filter.OR, p.and)
 }
 
 func (p *filterParser) and(inValue bool) (filter.Expression, error) {
-	left, err := p.unary(inValue)
+	return p.logical(inValue, filter.AND, p.unary)
+}
+
+// logical parses operands joined by op, each parsed by operand, left to
+// right.
+func (p *filterParser) logical(inValue bool, op filter.LogicalOperator, operand func(bool) (filter.Expression, error)) (filter.Expression, error) {
+	left, err := operand(inValue)
 	if err != nil {
 		return nil, err
 	}
 	for {
 		save := p.i
 		p.space()
-		if !p.keyword("and") {
+		if !p.keyword(string(op)) {
 			p.i = save
 			return left, nil
 		}
 		p.space()
-		right, err := p.unary(inValue)
+		right, err := operand(inValue)
 		if err != nil {
 			return nil, err
 		}
-		left = &filter.LogicalExpression{Left: left, Right: right, Operator: filter.AND}
+		left = &filter.LogicalExpression{Left: left, Right: right, Operator: op}
 	}
 }
 
@@ -160,15 +149,21 @@ func (p *filterParser) unary(inValue bool) (filter.Expression, error) {
 
 // group parses "(" filter ")".
 func (p *filterParser) group(inValue bool) (filter.Expression, error) {
-	p.i++ // '('
+	return p.enclosed(inValue, ')')
+}
+
+// enclosed parses a filter after an opening bracket, up to the closing
+// one, close.
+func (p *filterParser) enclosed(inValue bool, close byte) (filter.Expression, error) {
+	p.i++ // the opening bracket
 	p.space()
 	e, err := p.or(inValue)
 	if err != nil {
 		return nil, err
 	}
 	p.space()
-	if p.eof() || p.s[p.i] != ')' {
-		return nil, p.errorf("expected ')'")
+	if p.eof() || p.s[p.i] != close {
+		return nil, p.errorf("expected '%c'", close)
 	}
 	p.i++
 	return e, nil
@@ -188,17 +183,10 @@ func (p *filterParser) comparison(inValue bool) (filter.Expression, error) {
 		if path.SubAttribute != nil {
 			return nil, p.errorf("a value filter applies to an attribute, not to the sub-attribute %s", path)
 		}
-		p.i++
-		p.space()
-		inner, err := p.or(true)
+		inner, err := p.enclosed(true, ']')
 		if err != nil {
 			return nil, err
 		}
-		p.space()
-		if p.eof() || p.s[p.i] != ']' {
-			return nil, p.errorf("expected ']'")
-		}
-		p.i++
 		vp := &filter.ValuePath{AttributePath: path, ValueFilter: inner}
 		if p.eof() || p.s[p.i] != '.' {
 			return vp, nil

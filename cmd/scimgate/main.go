@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -32,6 +33,13 @@ the environment alone configures scimgate.
 `
 
 func main() {
+	// The gateway's live heap is small (tens of MiB) and every request
+	// allocates: at Go's default (GOGC=100) it spends a third of its CPU
+	// collecting (docs/benchmarks.md). Unless GOGC says otherwise, let the
+	// heap grow to five times the live data between collections.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))

@@ -67,6 +67,10 @@ type Options struct {
 	// (cn=default,ou=policies,<suffix>) that enforces account locks and
 	// passwords of 8 characters at least.
 	PPolicy bool
+	// Preload names an LDIF file loaded offline with slapadd before the
+	// server starts: the fast way to a directory of 100,000 entries. slapadd
+	// runs no overlays, so the file must hold memberOf values itself.
+	Preload string
 }
 
 // Server is a running slapd.
@@ -134,17 +138,6 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		s.cleanup()
 		return nil, err
 	}
-	// A free port can be taken between finding and binding it: retry.
-	for attempt := 0; ; attempt++ {
-		err = s.start(ctx, bin, opts.TLS)
-		if err == nil || attempt == 2 || ctx.Err() != nil {
-			break
-		}
-	}
-	if err != nil {
-		s.cleanup()
-		return nil, err
-	}
 	base := baseLDIF(s)
 	if opts.PPolicy {
 		base += fmt.Sprintf(`
@@ -166,6 +159,24 @@ pwdMinLength: 8
 		s.ServiceDN, s.ServicePassword = "cn=scimgate,"+s.Suffix, "scimgate-secret"
 		base += fmt.Sprintf("\ndn: %s\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: scimgate\nuserPassword: %s\n",
 			s.ServiceDN, s.ServicePassword)
+	}
+	if opts.Preload != "" {
+		if err := s.slapadd(ctx, base, opts.Preload); err != nil {
+			s.cleanup()
+			return nil, err
+		}
+		base = ""
+	}
+	// A free port can be taken between finding and binding it: retry.
+	for attempt := 0; ; attempt++ {
+		err = s.start(ctx, bin, opts.TLS)
+		if err == nil || attempt == 2 || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		s.cleanup()
+		return nil, err
 	}
 	if err := s.AddLDIF(ctx, base+"\n"+opts.LDIF); err != nil {
 		s.Stop()
@@ -312,6 +323,28 @@ func (s *Server) start(ctx context.Context, bin string, withTLS bool) error {
 	}
 }
 
+// slapadd loads the base entries, then the file, into the database of a
+// server that is not running.
+func (s *Server) slapadd(ctx context.Context, base, file string) error {
+	bin, err := exec.LookPath("slapadd")
+	if err != nil {
+		if bin, err = exec.LookPath("/usr/sbin/slapadd"); err != nil {
+			return fmt.Errorf("slapd: slapadd: %w", err)
+		}
+	}
+	basePath := filepath.Join(s.Dir, "base.ldif")
+	if err := os.WriteFile(basePath, []byte(base), 0o600); err != nil {
+		return fmt.Errorf("slapd: %w", err)
+	}
+	for _, f := range []string{basePath, file} {
+		out, err := exec.CommandContext(ctx, bin, "-q", "-f", filepath.Join(s.Dir, "slapd.conf"), "-l", f).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("slapd: slapadd %s: %v: %s", f, err, out)
+		}
+	}
+	return nil
+}
+
 func (s *Server) logTail() string {
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "slapd.log"))
 	if len(b) > 2000 {
@@ -328,6 +361,9 @@ func (s *Server) kill() {
 }
 
 // Stop stops the server and removes its directory if Start created it.
+// Pid is the process id of the running slapd.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
 func (s *Server) Stop() error {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGTERM)

@@ -1,0 +1,410 @@
+// Command bench measures scimgate against the directory it fronts, on one
+// machine, in one run, and prints the figures as ratios (see
+// docs/benchmarks.md): it loads a generated directory into a throwaway
+// slapd with slapadd, starts the gateway as its own process, and drives
+// both with the same concurrency.
+//
+//	go run ./test/bench -users 100000 -concurrency 8 -duration 10s
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/slapd"
+)
+
+func main() {
+	users := flag.Int("users", 100_000, "users in the generated directory")
+	groupSize := flag.Int("group-size", 1000, "members per generated group (every user is in one group)")
+	concurrency := flag.Int("concurrency", 8, "concurrent clients, for the gateway and for raw LDAP alike")
+	duration := flag.Duration("duration", 10*time.Second, "length of each throughput run")
+	pin := flag.Bool("pin", false, "run slapd on CPU 0 and everything else on the other CPUs (Linux, taskset), as if the directory had a machine of its own")
+	flag.Parse()
+	// The load client should take as little CPU from the servers as it can.
+	debug.SetGCPercent(800)
+	if err := run(*users, *groupSize, *concurrency, *duration, *pin); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+const token = "bench-token"
+
+func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) error {
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "scimgate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	fmt.Printf("# scimgate benchmark\n\n")
+	fmt.Printf("- machine: %d CPUs (%s/%s), %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel())
+	fmt.Printf("- directory: slapd (%s), %d users in groups of %d, loaded with slapadd\n", slapdVersion(), nUsers, groupSize)
+	fmt.Printf("- concurrency %d, throughput runs of %s\n\n", concurrency, duration)
+
+	t0 := time.Now()
+	ldifPath := filepath.Join(work, "users.ldif")
+	if err := writeLDIF(ldifPath, nUsers, groupSize); err != nil {
+		return err
+	}
+	dir, err := slapd.Start(ctx, slapd.Options{ServiceAccount: true, Preload: ldifPath, Dir: filepath.Join(work, "slapd")})
+	if err != nil {
+		return err
+	}
+	defer dir.Stop()
+	if pin {
+		others := fmt.Sprintf("1-%d", runtime.NumCPU()-1)
+		for _, args := range [][]string{{"-a", "-p", "-c", "0", strconv.Itoa(dir.Pid())}, {"-a", "-p", "-c", others, strconv.Itoa(os.Getpid())}} {
+			if out, err := exec.Command("taskset", args...).CombinedOutput(); err != nil {
+				return fmt.Errorf("taskset: %v: %s", err, out)
+			}
+		}
+		fmt.Printf("- pinned: slapd on CPU 0, the gateway and the load client on CPUs %s\n", others)
+	}
+	fmt.Printf("- generated and loaded in %s\n\n", time.Since(t0).Round(100*time.Millisecond))
+
+	bin := filepath.Join(work, "scimgate")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/scimgate").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v: %s", err, out)
+	}
+	gw, err := startGateway(ctx, bin, work, "a", dir)
+	if err != nil {
+		return err
+	}
+	defer gw.stop()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}}
+
+	// 1. userName eq: the gateway against the same search straight to LDAP.
+	profile, _ := schema.Preset("openldap")
+	attrs := profile.Users.LDAPAttributes()
+	uid := func(r *rand.Rand) string { return fmt.Sprintf("user%06d", r.IntN(nUsers)) }
+	raw, err := throughput(concurrency, duration, func() (func(*rand.Rand) error, func(), error) {
+		c, err := ldap.DialURL(dir.URL)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := c.Bind(dir.ServiceDN, dir.ServicePassword); err != nil {
+			return nil, nil, err
+		}
+		return func(r *rand.Rand) error {
+			res, err := c.Search(ldap.NewSearchRequest(dir.PeopleDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+				"(&(objectClass=inetOrgPerson)(uid="+uid(r)+"))", attrs, nil))
+			if err == nil && len(res.Entries) != 1 {
+				err = fmt.Errorf("%d entries", len(res.Entries))
+			}
+			return err
+		}, func() { c.Close() }, nil
+	})
+	if err != nil {
+		return fmt.Errorf("raw LDAP: %w", err)
+	}
+	viaGateway, err := throughput(concurrency, duration, func() (func(*rand.Rand) error, func(), error) {
+		return func(r *rand.Rand) error {
+			// The client checks the answer without decoding it all, as the
+			// LDAP client does, so that both leave the CPU to the servers.
+			b, err := getRaw(client, gw.base+"/Users?filter="+url.QueryEscape(`userName eq "`+uid(r)+`"`))
+			if err == nil && !strings.Contains(string(b), `"totalResults":1}`) {
+				err = fmt.Errorf("not one result: %.200s", b)
+			}
+			return err
+		}, func() {}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	fmt.Printf("## GET /Users?filter=userName eq \"...\"\n\n")
+	fmt.Printf("| | requests/s |\n|---|---|\n| raw LDAP search (go-ldap, %d connections) | %.0f |\n| through scimgate (HTTP, %d clients) | %.0f |\n| **ratio** | **%.2f** |\n\n",
+		concurrency, raw, concurrency, viaGateway, viaGateway/raw)
+
+	// 2. Index paging: the first page and a deep one.
+	first, err := latency(client, gw.base+"/Users?startIndex=1&count=100", 5)
+	if err != nil {
+		return err
+	}
+	deepIndex := max(nUsers-99, 1)
+	deep, err := latency(client, gw.base+fmt.Sprintf("/Users?startIndex=%d&count=100", deepIndex), 5)
+	if err != nil {
+		return err
+	}
+	gw2, err := startGateway(ctx, bin, work, "b", dir) // a replica that never saw the first page
+	if err != nil {
+		return err
+	}
+	coldDeep, err := latency(client, gw2.base+fmt.Sprintf("/Users?startIndex=%d&count=100", deepIndex), 1)
+	gw2.stop()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("## Index paging (count=100, median of 5)\n\n")
+	fmt.Printf("| page | latency |\n|---|---|\n| startIndex=1 | %s |\n| startIndex=%d | %s |\n| startIndex=%d on a replica that never served page 1 | %s |\n| **ratio deep ÷ first** | **%.2f** |\n\n",
+		ms(first), deepIndex, ms(deep), deepIndex, ms(coldDeep), float64(deep)/float64(first))
+
+	// 3. Walks of every user: by index (as Okta imports) and by cursor.
+	rssStart := gw.rss()
+	t1 := time.Now()
+	seen := 0
+	for start := 1; start <= nUsers; start += 100 {
+		body, err := get(client, gw.base+fmt.Sprintf("/Users?startIndex=%d&count=100", start))
+		if err != nil {
+			return err
+		}
+		seen += len(body["Resources"].([]any))
+	}
+	indexWalk := time.Since(t1)
+	if seen != nUsers {
+		return fmt.Errorf("index walk saw %d users, want %d", seen, nUsers)
+	}
+	t2 := time.Now()
+	var samples []string
+	cursor, pages := "", 0
+	seen = 0
+	for {
+		body, err := get(client, gw.base+"/Users?count=100&cursor="+url.QueryEscape(cursor))
+		if err != nil {
+			return err
+		}
+		seen += len(body["Resources"].([]any))
+		if pages++; pages%(max(nUsers/100, 10)/4) == 0 {
+			samples = append(samples, fmt.Sprintf("%d%%: %s", seen*100/nUsers, mib(gw.rss())))
+		}
+		next, _ := body["nextCursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	cursorWalk := time.Since(t2)
+	if seen != nUsers {
+		return fmt.Errorf("cursor walk saw %d users, want %d", seen, nUsers)
+	}
+	fmt.Printf("## Walks of all %d users (count=100)\n\n", nUsers)
+	fmt.Printf("| walk | total | per page |\n|---|---|---|\n| startIndex=1,101,... | %s | %s |\n| cursor | %s | %s |\n\n",
+		indexWalk.Round(time.Millisecond), ms(indexWalk/time.Duration(max(nUsers/100, 1))),
+		cursorWalk.Round(time.Millisecond), ms(cursorWalk/time.Duration(pages)))
+	fmt.Printf("Gateway RSS: %s before the walks; during the cursor walk %s; peak (VmHWM) %s.\n",
+		mib(rssStart), strings.Join(samples, ", "), mib(gw.peak()))
+	return nil
+}
+
+// writeLDIF writes n users in groups of groupSize, with the memberOf values
+// that slapadd (which runs no overlays) would not compute.
+func writeLDIF(path string, n, groupSize int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	const people, groups = "ou=people,dc=example,dc=org", "ou=groups,dc=example,dc=org"
+	given := []string{"Ada", "Alan", "Barbara", "Claude", "Dennis", "Edsger", "Grace", "Ken", "Radia", "Tim"}
+	family := []string{"Lovelace", "Turing", "Liskov", "Shannon", "Ritchie", "Dijkstra", "Hopper", "Thompson", "Perlman", "Berners-Lee"}
+	for i := range n {
+		g, f := given[i%len(given)], family[(i/len(given))%len(family)]
+		fmt.Fprintf(w, "dn: uid=user%06d,%s\nobjectClass: inetOrgPerson\nuid: user%06d\ncn: %s %s\ngivenName: %s\nsn: %s\n"+
+			"displayName: %s %s\nmail: user%06d@example.org\ntitle: Engineer\ntelephoneNumber: +1 555 %07d\nemployeeNumber: %d\n"+
+			"memberOf: cn=team%04d,%s\n\n", i, people, i, g, f, g, f, g, f, i, i, i, i/groupSize, groups)
+	}
+	for gi := 0; gi*groupSize < n; gi++ {
+		fmt.Fprintf(w, "dn: cn=team%04d,%s\nobjectClass: groupOfNames\ncn: team%04d\n", gi, groups, gi)
+		for i := gi * groupSize; i < min((gi+1)*groupSize, n); i++ {
+			fmt.Fprintf(w, "member: uid=user%06d,%s\n", i, people)
+		}
+		w.WriteString("\n")
+	}
+	return w.Flush()
+}
+
+type gateway struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server) (*gateway, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := l.Addr().String()
+	l.Close()
+	sum := sha256.Sum256([]byte(token))
+	tokens := filepath.Join(work, "tokens-"+name+".yaml")
+	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/groups.read]\n",
+		hex.EncodeToString(sum[:]))), 0o600)
+	cmd := exec.CommandContext(ctx, bin, "serve")
+	cmd.Env = append(os.Environ(),
+		"SCIMGATE_SERVER_LISTEN="+addr,
+		"SCIMGATE_LDAP_URLS="+dir.URL,
+		"SCIMGATE_LDAP_BIND_DN="+dir.ServiceDN,
+		"SCIMGATE_LDAP_BIND_PASSWORD="+dir.ServicePassword,
+		"SCIMGATE_USERS_BASE_DN="+dir.PeopleDN,
+		"SCIMGATE_GROUPS_BASE_DN="+dir.GroupsDN,
+		"SCIMGATE_AUTH_MODE=token",
+		"SCIMGATE_AUTH_TOKENS_FILE="+tokens,
+		"SCIMGATE_LOG_LEVEL=warn",
+		"GOGC="+os.Getenv("GATEWAY_GOGC"),
+	)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &gateway{cmd: cmd, base: "http://" + addr + "/scim/v2"}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return g, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			g.stop()
+			return nil, fmt.Errorf("the gateway did not become ready")
+		}
+	}
+}
+
+func (g *gateway) stop() { g.cmd.Process.Kill(); g.cmd.Wait() }
+
+// rss and peak read the gateway process's resident set size, now and at
+// its highest, in bytes.
+func (g *gateway) rss() int64  { return procStatus(g.cmd.Process.Pid, "VmRSS:") }
+func (g *gateway) peak() int64 { return procStatus(g.cmd.Process.Pid, "VmHWM:") }
+
+func procStatus(pid int, field string) int64 {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, field) {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func get(c *http.Client, u string) (map[string]any, error) {
+	b, err := getRaw(c, u)
+	if err != nil {
+		return nil, err
+	}
+	var body map[string]any
+	return body, json.Unmarshal(b, &body)
+}
+
+func getRaw(c *http.Client, u string) ([]byte, error) {
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err == nil && res.StatusCode != 200 {
+		err = fmt.Errorf("GET %s: %d %.300s", u, res.StatusCode, b)
+	}
+	return b, err
+}
+
+// throughput runs workers (each made by setup) for d and returns
+// operations per second; any error stops the run.
+func throughput(workers int, d time.Duration, setup func() (func(*rand.Rand) error, func(), error)) (float64, error) {
+	var ops atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr error
+	var once sync.Once
+	stop := time.Now().Add(d)
+	for w := range workers {
+		op, done, err := setup()
+		if err != nil {
+			return 0, err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer done()
+			r := rand.New(rand.NewPCG(uint64(w), 42))
+			for time.Now().Before(stop) {
+				if err := op(r); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(ops.Load()) / d.Seconds(), firstErr
+}
+
+// latency returns the median latency of n requests to u.
+func latency(c *http.Client, u string, n int) (time.Duration, error) {
+	var ds []time.Duration
+	for range n {
+		t := time.Now()
+		if _, err := get(c, u); err != nil {
+			return 0, err
+		}
+		ds = append(ds, time.Since(t))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2], nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+func mib(b int64) string        { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			_, v, _ := strings.Cut(line, ":")
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown CPU"
+}
+
+func slapdVersion() string {
+	bin, err := slapd.Binary()
+	if err != nil {
+		return "?"
+	}
+	out, _ := exec.Command(bin, "-VV").CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "slapd") {
+			f := strings.Fields(line)
+			for i, w := range f {
+				if w == "slapd" && i+1 < len(f) {
+					return "OpenLDAP " + f[i+1]
+				}
+			}
+		}
+	}
+	return "OpenLDAP"
+}
