@@ -205,20 +205,20 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 	if q.Count == 0 {
 		return page, nil
 	}
-	view := snap.view(q.Descending)
+	n := len(snap.items)
 	if q.Cursor {
-		if end < len(view) {
-			page.Next = view[end-1].position()
+		if end < n && end > start {
+			page.Next = snap.at(end-1, q.Descending).position()
 		}
-		if start > 0 && start < len(view) {
-			p := view[start].position()
+		if start > 0 && start < n {
+			p := snap.at(start, q.Descending).position()
 			p.Backward = true
 			page.Previous = p
 		}
 	}
 	ids := make([]string, 0, end-start)
-	for _, it := range view[start:end] {
-		ids = append(ids, it.id)
+	for i := start; i < end; i++ {
+		ids = append(ids, snap.at(i, q.Descending).id)
 	}
 	entries := probed
 	if entries == nil {

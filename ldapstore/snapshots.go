@@ -27,21 +27,17 @@ func (s *snapshot) size() int {
 	return n
 }
 
-// view is the results in the order asked: descending reverses ascending
+// at returns result i in the order asked: descending reverses ascending
 // whole, so that results without a sort value come first (RFC 7644
-// section 3.4.2.3).
-func (s *snapshot) view(descending bool) []item {
-	if !descending {
-		return s.items
+// section 3.4.2.3). Nothing is copied: a page costs its own size.
+func (s *snapshot) at(i int, descending bool) item {
+	if descending {
+		return s.items[len(s.items)-1-i]
 	}
-	out := make([]item, len(s.items))
-	for i, it := range s.items {
-		out[len(out)-1-i] = it
-	}
-	return out
+	return s.items[i]
 }
 
-// bounds returns the range of the view that a query's page covers.
+// bounds returns the range of indexes (for at) that a query's page covers.
 func (s *snapshot) bounds(q Query) (start, end int) {
 	n := len(s.items)
 	count := max(q.Count, 0)

@@ -48,7 +48,11 @@ func TestSnapshotBounds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		start, end := s.bounds(tt.q)
-		if got := ids(s.view(tt.q.Descending)[start:end]); got != tt.want {
+		var page []item
+		for i := start; i < end; i++ {
+			page = append(page, s.at(i, tt.q.Descending))
+		}
+		if got := ids(page); got != tt.want {
 			t.Errorf("%+v (after %+v): %q, want %q", tt.q, tt.q.After, got, tt.want)
 		}
 	}

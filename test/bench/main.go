@@ -42,7 +42,7 @@ func main() {
 	users := flag.Int("users", 100_000, "users in the generated directory")
 	groupSize := flag.Int("group-size", 1000, "members per generated group (every user is in one group)")
 	concurrency := flag.Int("concurrency", 8, "concurrent clients, for the gateway and for raw LDAP alike")
-	duration := flag.Duration("duration", 10*time.Second, "length of each throughput run")
+	duration := flag.Duration("duration", 20*time.Second, "time given to each of raw LDAP and the gateway, in 5 alternating runs")
 	pin := flag.Bool("pin", false, "run slapd on CPU 0 and everything else on the other CPUs (Linux, taskset), as if the directory had a machine of its own")
 	flag.Parse()
 	// The load client should take as little CPU from the servers as it can.
@@ -104,7 +104,7 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 	profile, _ := schema.Preset("openldap")
 	attrs := profile.Users.LDAPAttributes()
 	uid := func(r *rand.Rand) string { return fmt.Sprintf("user%06d", r.IntN(nUsers)) }
-	raw, err := throughput(concurrency, duration, func() (func(*rand.Rand) error, func(), error) {
+	rawSetup := func() (func(*rand.Rand) error, func(), error) {
 		c, err := ldap.DialURL(dir.URL)
 		if err != nil {
 			return nil, nil, err
@@ -120,11 +120,8 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 			}
 			return err
 		}, func() { c.Close() }, nil
-	})
-	if err != nil {
-		return fmt.Errorf("raw LDAP: %w", err)
 	}
-	viaGateway, err := throughput(concurrency, duration, func() (func(*rand.Rand) error, func(), error) {
+	gatewaySetup := func() (func(*rand.Rand) error, func(), error) {
 		return func(r *rand.Rand) error {
 			// The client checks the answer without decoding it all, as the
 			// LDAP client does, so that both leave the CPU to the servers.
@@ -134,13 +131,27 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 			}
 			return err
 		}, func() {}, nil
-	})
-	if err != nil {
-		return fmt.Errorf("gateway: %w", err)
 	}
+	// Alternate short runs of each, so that the noise of a shared machine
+	// falls on both alike; report the medians.
+	const rounds = 5
+	var raws, gws, ratios []float64
+	for range rounds {
+		raw, err := throughput(concurrency, duration/rounds, rawSetup)
+		if err != nil {
+			return fmt.Errorf("raw LDAP: %w", err)
+		}
+		gw, err := throughput(concurrency, duration/rounds, gatewaySetup)
+		if err != nil {
+			return fmt.Errorf("gateway: %w", err)
+		}
+		raws, gws, ratios = append(raws, raw), append(gws, gw), append(ratios, gw/raw)
+	}
+	raw, viaGateway, ratio := median(raws), median(gws), median(ratios)
 	fmt.Printf("## GET /Users?filter=userName eq \"...\"\n\n")
-	fmt.Printf("| | requests/s |\n|---|---|\n| raw LDAP search (go-ldap, %d connections) | %.0f |\n| through scimgate (HTTP, %d clients) | %.0f |\n| **ratio** | **%.2f** |\n\n",
-		concurrency, raw, concurrency, viaGateway, viaGateway/raw)
+	fmt.Printf("Medians of %d alternating runs of %s each.\n\n", rounds, duration/rounds)
+	fmt.Printf("| | requests/s |\n|---|---|\n| raw LDAP search (go-ldap, %d connections) | %.0f |\n| through scimgate (HTTP, %d clients) | %.0f |\n| **ratio** (median of the runs' ratios; range %.2f–%.2f) | **%.2f** |\n\n",
+		concurrency, raw, concurrency, viaGateway, slices.Min(ratios), slices.Max(ratios), ratio)
 
 	// 2. Index paging: the first page and a deep one.
 	first, err := latency(client, gw.base+"/Users?startIndex=1&count=100", 5)
@@ -184,11 +195,14 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 	var samples []string
 	cursor, pages := "", 0
 	seen = 0
+	var pageTimes []time.Duration
 	for {
+		tp := time.Now()
 		body, err := get(client, gw.base+"/Users?count=100&cursor="+url.QueryEscape(cursor))
 		if err != nil {
 			return err
 		}
+		pageTimes = append(pageTimes, time.Since(tp))
 		seen += len(body["Resources"].([]any))
 		if pages++; pages%(max(nUsers/100, 10)/4) == 0 {
 			samples = append(samples, fmt.Sprintf("%d%%: %s", seen*100/nUsers, mib(gw.rss())))
@@ -207,6 +221,17 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 	fmt.Printf("| walk | total | per page |\n|---|---|---|\n| startIndex=1,101,... | %s | %s |\n| cursor | %s | %s |\n\n",
 		indexWalk.Round(time.Millisecond), ms(indexWalk/time.Duration(max(nUsers/100, 1))),
 		cursorWalk.Round(time.Millisecond), ms(cursorWalk/time.Duration(pages)))
+	avg := func(ds []time.Duration) time.Duration {
+		var sum time.Duration
+		for _, d := range ds {
+			sum += d
+		}
+		return sum / time.Duration(max(len(ds), 1))
+	}
+	if n := len(pageTimes); n > 21 {
+		fmt.Printf("Cursor pages: the first (which takes the snapshot) %s; pages 2–11 %s each; the last 10 %s each.\n\n",
+			ms(pageTimes[0]), ms(avg(pageTimes[1:11])), ms(avg(pageTimes[n-10:])))
+	}
 	fmt.Printf("Gateway RSS: %s before the walks; during the cursor walk %s; peak (VmHWM) %s.\n",
 		mib(rssStart), strings.Join(samples, ", "), mib(gw.peak()))
 	return nil
@@ -374,6 +399,12 @@ func latency(c *http.Client, u string, n int) (time.Duration, error) {
 	}
 	slices.Sort(ds)
 	return ds[len(ds)/2], nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
