@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
@@ -34,7 +33,7 @@ func scimJSON(c echo.Context, v any) error {
 }
 
 func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
+	b, err := appendJSON(make([]byte, 0, 2048), v)
 	if err != nil {
 		panic(err) // only maps and slices of JSON values are passed
 	}

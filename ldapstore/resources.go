@@ -525,9 +525,33 @@ func (r *Resources) auxiliaryFor(classes []string, attr string) string {
 
 // dnKey normalises a DN for comparison.
 func dnKey(dn string) string {
+	if plainDN(dn) {
+		return strings.ToLower(dn) // what parsing would give, without its cost
+	}
 	parsed, err := ldap.ParseDN(dn)
 	if err != nil {
 		return strings.ToLower(dn)
 	}
 	return strings.ToLower(parsed.String())
+}
+
+// plainDN reports whether a DN is already in the form that ParseDN and
+// String would give it, but for case: printable ASCII with nothing to
+// escape, no multi-valued RDN, and no space next to a separator or at
+// either end.
+func plainDN(dn string) bool {
+	if dn == "" || dn[0] == ' ' || dn[len(dn)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(dn); i++ {
+		switch c := dn[i]; {
+		case c < ' ' || c > '~':
+			return false
+		case c == '"' || c == '+' || c == ';' || c == '<' || c == '>' || c == '\\' || c == '#':
+			return false
+		case c == ' ' && (dn[i-1] == ',' || dn[i-1] == '=' || dn[i+1] == ',' || dn[i+1] == '='):
+			return false
+		}
+	}
+	return true
 }

@@ -197,8 +197,10 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 		if snap, err = r.scan(ctx, conn, match, sk); err != nil {
 			return Page{}, err
 		}
+		// A probe's answer is whole and small: later pages take it again
+		// as cheaply; only scans are worth keeping.
+		r.store.snapshots.put(cacheKey, snap)
 	}
-	r.store.snapshots.put(cacheKey, snap)
 
 	start, end := snap.bounds(q)
 	page := Page{Total: len(snap.items), Resources: []Resource{}}
