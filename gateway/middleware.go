@@ -28,6 +28,8 @@ type requestInfo struct {
 	failure *scimError
 	// notModified is the ETag of a GET answered 304 (If-None-Match).
 	notModified string
+	// noContent: the request is answered 204 (a group PATCH).
+	noContent bool
 	// patchID is an "id" a PATCH carried in a path-less value, which the
 	// request normaliser took out for the handler to compare.
 	patchID string

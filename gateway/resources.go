@@ -20,9 +20,6 @@ import (
 type resourceHandler struct {
 	store *ldapstore.Store
 	kind  string // "User" or "Group"
-	// writable is false where this version reads and deletes the resource
-	// type but cannot create or modify it yet.
-	writable bool
 }
 
 var _ scim.ResourceHandler = resourceHandler{}
@@ -35,9 +32,6 @@ func (h resourceHandler) resources(ctx context.Context) (*ldapstore.Resources, e
 }
 
 func (h resourceHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	if !h.writable {
-		return scim.Resource{}, fail(r, notYet("Creating this resource type"))
-	}
 	rs, err := h.resources(r.Context())
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
@@ -73,9 +67,6 @@ func (h resourceHandler) GetAll(r *http.Request, _ scim.ListRequestParams) (scim
 }
 
 func (h resourceHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
-	if !h.writable {
-		return scim.Resource{}, fail(r, notYet("PUT on this resource type"))
-	}
 	rs, err := h.resources(r.Context())
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
@@ -88,9 +79,6 @@ func (h resourceHandler) Replace(r *http.Request, id string, attrs scim.Resource
 }
 
 func (h resourceHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
-	if !h.writable {
-		return scim.Resource{}, fail(r, notYet("PATCH on this resource type"))
-	}
 	// A path-less value may carry the resource's own id (Okta sends it):
 	// accepted when it is the id, refused otherwise.
 	if given := infoFrom(r.Context()).patchID; given != "" && given != id {
@@ -103,6 +91,17 @@ func (h resourceHandler) Patch(r *http.Request, id string, ops []scim.PatchOpera
 	sops := make([]schema.Operation, len(ops))
 	for i, op := range ops {
 		sops[i] = schema.Operation{Op: op.Op, Path: op.Path, Value: op.Value}
+	}
+	ri := infoFrom(r.Context())
+	if h.kind == "Group" && ri.projection.IsZero() {
+		// A group PATCH answers 204 unless attributes are asked for
+		// (RFC 7644 section 3.5.2): the group is not read back, whatever
+		// its size.
+		if err := rs.PatchQuietly(r.Context(), id, sops, ifMatch(r)); err != nil {
+			return scim.Resource{}, fail(r, err)
+		}
+		ri.noContent = true
+		return scim.Resource{ID: id}, nil
 	}
 	res, err := rs.Patch(r.Context(), id, sops, ifMatch(r))
 	if err != nil {

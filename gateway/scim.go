@@ -26,7 +26,7 @@ func newLibrary(store *ldapstore.Store, users, groups *ldapstore.Resources, cfg 
 	return scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{MaxResults: cfg.MaxResults, SupportFiltering: true, SupportPatch: true},
 		ResourceTypes: []scim.ResourceType{
-			libResourceType("User", "/Users", users, resourceHandler{store: store, kind: "User", writable: true}),
+			libResourceType("User", "/Users", users, resourceHandler{store: store, kind: "User"}),
 			libResourceType("Group", "/Groups", groups, resourceHandler{store: store, kind: "Group"}),
 		},
 	}, scim.WithLogger(logger))
@@ -140,6 +140,9 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	lib.ServeHTTP(rec, inner)
 	if ri.failure != nil {
 		return ri.failure
+	}
+	if ri.noContent {
+		return c.NoContent(http.StatusNoContent)
 	}
 	if ri.notModified != "" {
 		c.Response().Header().Set("ETag", ri.notModified)

@@ -75,14 +75,22 @@ func (u *userEnv) create(body string) (string, response) {
 }
 
 // entry reads the user's entry straight from the directory.
-func (u *userEnv) entry(id string) *ldap.Entry {
+func (u *userEnv) entry(id string) *ldap.Entry { u.t.Helper(); return u.entryBelow(u.dir.PeopleDN, id) }
+
+// groupEntry reads the group's entry straight from the directory.
+func (u *userEnv) groupEntry(id string) *ldap.Entry {
+	u.t.Helper()
+	return u.entryBelow(u.dir.GroupsDN, id)
+}
+
+func (u *userEnv) entryBelow(base, id string) *ldap.Entry {
 	u.t.Helper()
 	c, err := u.dir.Dial()
 	if err != nil {
 		u.t.Fatal(err)
 	}
 	defer c.Close()
-	res, err := c.Search(ldap.NewSearchRequest(u.dir.PeopleDN, ldap.ScopeWholeSubtree, 0, 0, 0, false,
+	res, err := c.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, 0, 0, 0, false,
 		"(entryUUID="+id+")", []string{"*", "+"}, nil))
 	if err != nil {
 		u.t.Fatal(err)

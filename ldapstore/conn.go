@@ -38,6 +38,16 @@ func (c *Conn) Search(ctx context.Context, req *ldap.SearchRequest) (*ldap.Searc
 	return res, err
 }
 
+// Compare reports whether the entry dn has the value in attr.
+func (c *Conn) Compare(ctx context.Context, dn, attr, value string) (bool, error) {
+	var ok bool
+	err := c.do(ctx, func() (err error) {
+		ok, err = c.c.Compare(dn, attr, value)
+		return err
+	})
+	return ok, err
+}
+
 // Add adds an entry.
 func (c *Conn) Add(ctx context.Context, req *ldap.AddRequest) error {
 	return c.do(ctx, func() error { return c.c.Add(req) })

@@ -224,16 +224,16 @@ func (t translator) leaves(p schema.Path, ms []schema.AttributeMap, op filter.Co
 // mapping stores it.
 func (t translator) leaf(p schema.Path, attr string, codec schema.Codec, op filter.CompareOperator, value any) (string, error) {
 	if op == filter.PR {
-		return "(" + attr + "=*)", nil
+		return t.present(attr), nil
 	}
 	if value == nil {
 		// "eq null" asks for the absence of a value (RFC 7644 section 3.4.2.2
 		// treats null as unassigned).
 		switch op {
 		case filter.EQ:
-			return "(!(" + attr + "=*))", nil
+			return not(t.present(attr)), nil
 		case filter.NE:
-			return "(" + attr + "=*)", nil
+			return t.present(attr), nil
 		}
 		return "", filterErrorf("%s %s null: only eq and ne compare with null", p, op)
 	}
@@ -271,6 +271,15 @@ func (t translator) leaf(p schema.Path, attr string, codec schema.Codec, op filt
 		}
 	}
 	return compare(attr, op, ldap.EscapeFilter(raw))
+}
+
+// present is the filter for "attr has a value": for a group's members,
+// the placeholder that an empty group keeps does not count.
+func (t translator) present(attr string) string {
+	if m := t.r.m; m.MemberPlaceholder != "" && strings.EqualFold(attr, m.Members) {
+		return and("("+attr+"=*)", not("("+attr+"="+ldap.EscapeFilter(m.MemberPlaceholder)+")"))
+	}
+	return "(" + attr + "=*)"
 }
 
 // targets are the resource types a reference at p may point to: groups
@@ -524,7 +533,7 @@ func (t translator) valuePath(p schema.Path, vf filter.Expression) (string, erro
 		}
 		presence := make([]string, 0, len(s.subs))
 		for _, a := range s.attributes() {
-			presence = append(presence, "("+a+"=*)")
+			presence = append(presence, t.present(a))
 		}
 		parts = append(parts, and(or(presence...), f))
 	}

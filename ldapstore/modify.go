@@ -17,7 +17,13 @@ import (
 // naming value renames the entry first (a modify DN, also asserted). It
 // returns the entry's DN afterwards, or errChanged if the entry changed
 // since it was read.
-func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, version string, attrs map[string]any) (string, error) {
+//
+// mc, for groups, adds and deletes member values in the same modify, with
+// the permissive-modify control (adding a member twice or deleting an
+// absent one is no error). Then the version is asserted only when an
+// attribute changes or mc.assert says so (If-Match): concurrent member
+// changes never conflict.
+func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, version string, attrs map[string]any, mc *memberChanges) (string, error) {
 	r.store.groupRefs.forget(e.DN) // its name may change
 	next, err := r.toValues(ctx, conn, attrs, e)
 	if err != nil {
@@ -50,6 +56,9 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 		}
 		newRDN := rdnAttr + "=" + ldap.EscapeDN(newName)
 		if err := conn.ModifyDN(ctx, ldap.NewModifyDNWithControlsRequest(dn, newRDN, true, "", assert)); err != nil {
+			if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
+				return "", classify("rename "+r.kind, &ExistsError{Attr: rdnPath.String()})
+			}
 			return "", writeError("rename "+r.kind, err)
 		}
 		parent := *parsed
@@ -92,8 +101,21 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 		req.Replace(attr, want)
 		undo = append(undo, ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attr, Vals: strs(old)}})
 	}
+	if mc != nil {
+		if len(req.Changes) == 0 && !mc.assert {
+			req.Controls = nil // only members change: nothing to conflict with
+		}
+		mc.apply(req, r.m.Members)
+	}
 	if len(req.Changes) > 0 {
-		if err := conn.Modify(ctx, req); err != nil {
+		err := conn.Modify(ctx, req)
+		if err != nil && mc != nil && r.m.MemberPlaceholder != "" && len(mc.del) > 0 &&
+			ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) {
+			// The deletions would empty a group that must have a member.
+			req.Add(r.m.Members, []string{r.m.MemberPlaceholder})
+			err = conn.Modify(ctx, req)
+		}
+		if err != nil {
 			return "", writeError("update "+r.kind, err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -124,6 +123,15 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 	if err := r.checkUnique(ctx, conn, attrs, rdnPath, ""); err != nil {
 		return Resource{}, err
 	}
+	if r.m.Members != "" {
+		members, err := r.createMembers(ctx, conn, attrs)
+		if err != nil {
+			return Resource{}, err
+		}
+		if len(members) > 0 {
+			values.set(r.m.Members, members)
+		}
+	}
 	for k, v := range r.m.Create {
 		if len(values.get(k)) == 0 {
 			values.set(k, v)
@@ -208,6 +216,25 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 // Replace sets the resource to attrs (RFC 7644 section 3.5.1): attributes
 // left out are cleared, read-only ones and the password kept.
 func (r *Resources) Replace(ctx context.Context, id string, attrs map[string]any, pre Precondition) (Resource, error) {
+	if r.m.Members != "" {
+		// The members become those given: only the difference is written.
+		ids, err := schema.MemberIDs(attrs["members"])
+		if err != nil {
+			return Resource{}, err
+		}
+		rest := map[string]any{}
+		for k, v := range attrs {
+			if !strings.EqualFold(k, "members") {
+				rest[k] = v
+			}
+		}
+		return r.updateGroup(ctx, id, pre, schema.MemberOps{Replace: true, ReplaceWith: ids}, func(current Resource) (map[string]any, error) {
+			if err := putRules(r.Schemas(), current.Attributes, rest); err != nil {
+				return nil, err
+			}
+			return rest, nil
+		}, false)
+	}
 	return r.update(ctx, id, pre, func(current Resource) (map[string]any, error) {
 		next := map[string]any{}
 		for k, v := range attrs {
@@ -223,6 +250,31 @@ func (r *Resources) Replace(ctx context.Context, id string, attrs map[string]any
 // Patch applies PATCH operations (RFC 7644 section 3.5.2) as one
 // modification: all of them or none.
 func (r *Resources) Patch(ctx context.Context, id string, ops []schema.Operation, pre Precondition) (Resource, error) {
+	return r.patch(ctx, id, ops, pre, false)
+}
+
+// PatchQuietly is Patch without reading the resource back, for a group
+// PATCH answered 204: it costs the same whatever the group's size.
+func (r *Resources) PatchQuietly(ctx context.Context, id string, ops []schema.Operation, pre Precondition) error {
+	_, err := r.patch(ctx, id, ops, pre, true)
+	return err
+}
+
+func (r *Resources) patch(ctx context.Context, id string, ops []schema.Operation, pre Precondition, quiet bool) (Resource, error) {
+	if r.m.Members != "" {
+		// Member operations become additions and deletions of values.
+		mops, rest, err := schema.SplitMembers(r.m.Schema.ID, ops)
+		if err != nil {
+			return Resource{}, err
+		}
+		var next func(Resource) (map[string]any, error)
+		if len(rest) > 0 {
+			next = func(current Resource) (map[string]any, error) {
+				return schema.Patch(r.Schemas(), current.Attributes, rest)
+			}
+		}
+		return r.updateGroup(ctx, id, pre, mops, next, quiet)
+	}
 	return r.update(ctx, id, pre, func(current Resource) (map[string]any, error) {
 		return schema.Patch(r.Schemas(), current.Attributes, ops)
 	})
@@ -238,40 +290,49 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 		return Resource{}, err
 	}
 	defer conn.Release()
-	for attempt := 0; ; attempt++ {
+	dn, err := r.retry(pre, func() (string, error) {
 		e, err := r.find(ctx, conn, id, r.attrs)
 		if err != nil {
-			return Resource{}, err
+			return "", err
 		}
 		current, err := r.resource(ctx, conn, e)
 		if err != nil {
-			return Resource{}, err
+			return "", err
 		}
 		if !pre.Holds(current.Version) {
-			return Resource{}, classify("update "+r.kind, ErrPrecondition)
+			return "", classify("update "+r.kind, ErrPrecondition)
 		}
 		attrs, err := next(current)
 		if err != nil {
-			return Resource{}, err
+			return "", err
 		}
-		dn, err := r.write(ctx, conn, e, current.Version, attrs)
-		if errors.Is(err, errChanged) {
-			if pre.Set() {
-				return Resource{}, classify("update "+r.kind, ErrPrecondition)
-			}
-			if attempt < conflictRetries {
-				continue
-			}
-			return Resource{}, classify("update "+r.kind, ErrUnavailable)
+		return r.write(ctx, conn, e, current.Version, attrs, nil)
+	})
+	if err != nil {
+		return Resource{}, err
+	}
+	e, err := r.readDN(ctx, conn, dn)
+	if err != nil {
+		return Resource{}, err
+	}
+	return r.resource(ctx, conn, e)
+}
+
+// retry runs a read-compute-write attempt again while the entry changed
+// between its read and its write (errChanged), conflictRetries times at
+// most; under If-Match a change is a failed precondition instead.
+func (r *Resources) retry(pre Precondition, attempt func() (string, error)) (string, error) {
+	for i := 0; ; i++ {
+		dn, err := attempt()
+		if !errors.Is(err, errChanged) {
+			return dn, err
 		}
-		if err != nil {
-			return Resource{}, err
+		if pre.Set() {
+			return "", classify("update "+r.kind, ErrPrecondition)
 		}
-		e, err = r.readDN(ctx, conn, dn)
-		if err != nil {
-			return Resource{}, err
+		if i >= conflictRetries {
+			return "", classify("update "+r.kind, ErrUnavailable)
 		}
-		return r.resource(ctx, conn, e)
 	}
 }
 
@@ -341,13 +402,13 @@ func (r *Resources) idOf(e *ldap.Entry) (string, error) {
 
 // find returns the entry of the resource with the given id, by an equality
 // search on the id attribute (indexed), never by DN.
-func (r *Resources) find(ctx context.Context, conn *Conn, id string, attrs []string) (*ldap.Entry, error) {
+func (r *Resources) find(ctx context.Context, conn *Conn, id string, attrs []string, controls ...ldap.Control) (*ldap.Entry, error) {
 	f := r.idFilter(id)
 	if f == "" {
 		return nil, classify("find "+r.kind, ErrNotFound)
 	}
 	res, err := conn.Search(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false,
-		"(&"+r.class+f+")", attrs, nil))
+		"(&"+r.class+f+")", attrs, controls))
 	if err != nil {
 		return nil, classify("find "+r.kind, err)
 	}
@@ -479,24 +540,42 @@ func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Res
 // resolveIDs turns ids of this type into DNs, failing with ErrInvalid
 // naming the ids that do not exist.
 func (r *Resources) resolveIDs(ctx context.Context, conn *Conn, ids []string) (map[string]string, error) {
-	entries, err := r.lookup(ctx, conn, r.m.ID, ids, []string{"1.1"})
+	dns, missing, err := idsToDNs(ctx, conn, ids, r)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]string, len(ids))
-	var missing []string
-	for _, id := range ids {
-		if e, ok := entries[strings.ToLower(id)]; ok {
-			out[id] = e.DN
-		} else {
-			missing = append(missing, id)
-		}
-	}
 	if len(missing) > 0 {
-		sort.Strings(missing)
 		return nil, invalidf("no %s has the id %s", strings.ToLower(r.kind), strings.Join(missing, ", "))
 	}
-	return out, nil
+	return dns, nil
+}
+
+// idsToDNs looks ids up among the resource types, in order, lookupBatch
+// at a time; it returns their DNs and, sorted, the ids found nowhere.
+func idsToDNs(ctx context.Context, conn *Conn, ids []string, types ...*Resources) (map[string]string, []string, error) {
+	out := make(map[string]string, len(ids))
+	missing := ids
+	for _, rs := range types {
+		if len(missing) == 0 {
+			break
+		}
+		entries, err := rs.lookup(ctx, conn, rs.m.ID, missing, []string{"1.1"})
+		if err != nil {
+			return nil, nil, err
+		}
+		var still []string
+		for _, id := range missing {
+			if e, ok := entries[strings.ToLower(id)]; ok {
+				out[id] = e.DN
+			} else {
+				still = append(still, id)
+			}
+		}
+		missing = still
+	}
+	missing = slices.Clone(missing)
+	slices.Sort(missing)
+	return out, missing, nil
 }
 
 // displayAttributes are the LDAP attributes a member's display name is taken

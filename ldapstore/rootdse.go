@@ -18,6 +18,7 @@ const (
 	OIDPreRead          = "1.3.6.1.1.13.1"
 	OIDPostRead         = "1.3.6.1.1.13.2"
 	OIDPasswordModify   = "1.3.6.1.4.1.4203.1.11.1"
+	OIDMatchedValues    = "1.2.826.0.1.3344810.2.3"
 )
 
 // Feature is a control or extended operation that check reports on.
@@ -34,6 +35,7 @@ var Features = []Feature{
 	{Name: "virtual list view", OID: OIDVLV},
 	{Name: "assertion", OID: OIDAssertion},
 	{Name: "permissive modify", OID: OIDPermissiveModify},
+	{Name: "matched values", OID: OIDMatchedValues},
 	{Name: "password modify", OID: OIDPasswordModify, Extended: true},
 }
 

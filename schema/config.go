@@ -44,6 +44,11 @@ type MappingConfig struct {
 	VersionAttribute string `yaml:"version_attribute"`
 	// MemberOf lists an entry's groups, maintained by the directory.
 	MemberOf string `yaml:"member_of"`
+	// MemberPlaceholder (groups) is a DN kept as the only member of an
+	// empty group where the schema requires a member (OpenLDAP's
+	// groupOfNames); it is never shown, counted or matched. "none" turns
+	// it off.
+	MemberPlaceholder string `yaml:"member_placeholder"`
 	// Attributes add to or replace the profile's mappings.
 	Attributes []AttributeConfig `yaml:"attributes"`
 	// CreateAttributes are written, as given, to every new entry.
@@ -140,6 +145,17 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 	}
 	if c.MemberOf != "" {
 		r.MemberOf = c.MemberOf
+	}
+	switch {
+	case c.MemberPlaceholder == "":
+	case r.Schema.ID != GroupURN:
+		bad("member_placeholder", "only groups have members")
+	case strings.EqualFold(c.MemberPlaceholder, "none"):
+		r.MemberPlaceholder = ""
+	case !strings.Contains(c.MemberPlaceholder, "="):
+		bad("member_placeholder", "%q is not a DN such as cn=empty-group-placeholder", c.MemberPlaceholder)
+	default:
+		r.MemberPlaceholder = c.MemberPlaceholder
 	}
 	r.Attributes = append([]AttributeMap(nil), r.Attributes...)
 	for _, e := range c.Extensions {

@@ -97,6 +97,11 @@ type Resource struct {
 	// Members is the LDAP attribute holding member DNs (groups only).
 	Members string
 
+	// MemberPlaceholder is a DN kept as the only member of an empty group,
+	// where the schema requires one (groupOfNames); "" where groups may be
+	// empty. It is never shown, counted or matched.
+	MemberPlaceholder string
+
 	// MemberOf is the attribute, maintained by the directory, that lists
 	// the DNs of the groups an entry belongs to (users: the "groups"
 	// attribute). SearchGroups says to find them instead by searching the

@@ -136,7 +136,7 @@ func openLDAP() Profile {
 		// mean. "000001010000Z" locks until an administrator unlocks.
 		Users: personUsers("entryUUID", "entryCSN",
 			&Active{Kind: ActiveLock, Attribute: "pwdAccountLockedTime", LockValue: "000001010000Z"}),
-		Groups: groupOfNames("entryUUID", "entryCSN"),
+		Groups: openLDAPGroups(),
 	}
 }
 
@@ -160,6 +160,20 @@ func personUsers(id, version string, active *Active) Resource {
 		Password:      &Password{Kind: PasswordExtended},
 	}
 }
+
+// openLDAPGroups are groupOfNames groups, which OpenLDAP's schema does not
+// let be empty: an empty group keeps a placeholder member. Set
+// refint_nothing to the same DN, so that deleting a group's last member
+// leaves the placeholder too.
+func openLDAPGroups() Resource {
+	g := groupOfNames("entryUUID", "entryCSN")
+	g.MemberPlaceholder = DefaultMemberPlaceholder
+	return g
+}
+
+// DefaultMemberPlaceholder is the placeholder member of empty groups where
+// the directory requires a member.
+const DefaultMemberPlaceholder = "cn=empty-group-placeholder"
 
 func groupOfNames(id, version string) Resource {
 	return Resource{

@@ -218,6 +218,7 @@ memberof-memberof-ad memberOf
 memberof-refint TRUE
 overlay refint
 refint_attributes member memberOf
+refint_nothing "cn=empty-group-placeholder"
 overlay sssvlv
 {{range .ACLs}}{{.}}
 {{end}}{{if .ServiceAccount}}access to * by dn.exact="cn=scimgate,{{.Suffix}}" manage by self write by anonymous auth by * read

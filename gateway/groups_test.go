@@ -1,0 +1,212 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/scimgate/scimgate/schema"
+)
+
+// memberDNs are the member values of a group's entry, lower-cased.
+func (u *userEnv) memberDNs(groupID string) []string {
+	u.t.Helper()
+	e := u.groupEntry(groupID)
+	if e == nil {
+		u.t.Fatalf("group %s has no entry", groupID)
+	}
+	var out []string
+	for _, v := range e.GetAttributeValues("member") {
+		out = append(out, strings.ToLower(v))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (u *userEnv) userDN(userName string) string {
+	return "uid=" + userName + "," + strings.ToLower(u.dir.PeopleDN)
+}
+
+func (u *userEnv) createGroup(body string) string {
+	u.t.Helper()
+	r := u.send("POST", "/Groups", body)
+	if r.status != 201 {
+		u.t.Fatalf("create group: %d %s", r.status, r.raw)
+	}
+	return r.body["id"].(string)
+}
+
+func memberValues(r response) []string {
+	var out []string
+	list, _ := r.body["members"].([]any)
+	for _, m := range list {
+		out = append(out, m.(map[string]any)["value"].(string))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func sorted(xs ...string) []string { slices.Sort(xs); return xs }
+
+// Group writes over HTTP, in every form real clients send, checked in the
+// directory.
+func TestGroupWrites(t *testing.T) {
+	u := newUserEnv(t)
+	ada, alan, barbara := u.idOf("alovelace"), u.idOf("ahopper"), u.idOf("bhamilton")
+	placeholder := strings.ToLower(schema.DefaultMemberPlaceholder)
+
+	// Created empty (as Entra and Okta do): the placeholder keeps the entry valid, unseen.
+	g := u.createGroup(`{"displayName":"Pilots","externalId":"okta-1","members":[]}`)
+	if got := u.memberDNs(g); !slices.Equal(got, []string{placeholder}) {
+		t.Errorf("empty group's members in the directory: %q", got)
+	}
+	r := u.send("GET", "/Groups/"+g, "")
+	if len(memberValues(r)) != 0 || r.body["externalId"] != "okta-1" {
+		t.Errorf("empty group: %s", r.raw)
+	}
+	if n := total(u.list(`/Groups?filter=` + urlQuery(`displayName eq "Pilots" and members pr`))); n != 0 {
+		t.Errorf("members pr matched the placeholder")
+	}
+
+	// Entra's add, with $ref null: 204, the placeholder gone.
+	r = u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"`+ada+`"},{"value":"`+alan+`"}]}]}`)
+	if r.status != 204 || r.raw != "" {
+		t.Fatalf("add members: %d %s", r.status, r.raw)
+	}
+	if got := u.memberDNs(g); !slices.Equal(got, sorted(u.userDN("alovelace"), u.userDN("ahopper"))) {
+		t.Errorf("after add: %q", got)
+	}
+	// The users' groups follow at once.
+	if gs := u.send("GET", "/Users/"+ada+"?attributes=groups", "").body["groups"].([]any); !slices.ContainsFunc(gs, func(x any) bool { return x.(map[string]any)["value"] == g }) {
+		t.Errorf("alovelace's groups lack Pilots: %v", gs)
+	}
+	// Adding again is no error; nor is removing an absent member.
+	r = u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+ada+`"}]},{"op":"remove","path":"members[value eq \"`+barbara+`\"]"}]}`)
+	if r.status != 204 {
+		t.Fatalf("idempotent add and absent remove: %d %s", r.status, r.raw)
+	}
+	// Okta's remove by filter, Entra's by value array.
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"`+alan+`\"]"}]}`)
+	if got := u.memberDNs(g); !slices.Equal(got, []string{u.userDN("alovelace")}) {
+		t.Errorf("after Okta's remove: %q", got)
+	}
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"Remove","path":"members","value":[{"value":"`+ada+`"}]}]}`)
+	if got := u.memberDNs(g); !slices.Equal(got, []string{placeholder}) {
+		t.Errorf("after removing the last member: %q", got)
+	}
+	// Mixed: rename, a path-less value with Okta's unchanged id, members added.
+	r = u.send("PATCH", "/Groups/"+g+"?attributes=displayName,members", `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","value":{"id":"`+g+`","displayName":"Aviators"}},{"op":"add","path":"members","value":[{"value":"`+barbara+`"}]}]}`)
+	if r.status != 200 || r.body["displayName"] != "Aviators" || !slices.Equal(memberValues(r), []string{barbara}) {
+		t.Fatalf("mixed PATCH with attributes: %d %s", r.status, r.raw)
+	}
+	// Replace the whole list: only the difference is written.
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"members","value":[{"value":"`+ada+`"},{"value":"`+alan+`"}]}]}`)
+	if got := u.memberDNs(g); !slices.Equal(got, sorted(u.userDN("alovelace"), u.userDN("ahopper"))) {
+		t.Errorf("after replace: %q", got)
+	}
+	// Remove all.
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members"}]}`)
+	if got := u.memberDNs(g); !slices.Equal(got, []string{placeholder}) {
+		t.Errorf("after remove all: %q", got)
+	}
+	// PUT sets the members given, and a nested group is a member too.
+	other := u.createGroup(`{"displayName":"Crew"}`)
+	r = u.send("PUT", "/Groups/"+g, `{"displayName":"Aviators","members":[{"value":"`+barbara+`"},{"value":"`+other+`","type":"Group"}]}`)
+	if r.status != 200 || !slices.Equal(memberValues(r), sorted(barbara, other)) || r.body["externalId"] != nil {
+		t.Fatalf("PUT: %d %s", r.status, r.raw)
+	}
+	for _, m := range r.body["members"].([]any) {
+		el := m.(map[string]any)
+		if el["value"] == other && (el["type"] != "Group" || el["display"] != "Crew" || !strings.HasSuffix(el["$ref"].(string), "/Groups/"+other)) {
+			t.Errorf("nested group member: %v", el)
+		}
+	}
+
+	// Unknown ids are named; nothing changes.
+	r = u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+ada+`"},{"value":"no-such-id"}]}]}`)
+	wantSCIMError(t, r, 400, "invalidValue")
+	if !strings.Contains(r.body["detail"].(string), "no-such-id") || slices.Contains(u.memberDNs(g), u.userDN("alovelace")) {
+		t.Errorf("unknown member: %s; members %q", r.raw, u.memberDNs(g))
+	}
+	wantSCIMError(t, u.send("POST", "/Groups", `{"displayName":"Ghosts","members":[{"value":"nobody"}]}`), 400, "invalidValue")
+	wantSCIMError(t, u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[display eq \"x\"]"}]}`), 400, "invalidFilter")
+	// displayName is unique.
+	wantSCIMError(t, u.send("POST", "/Groups", `{"displayName":"Crew"}`), 409, "uniqueness")
+	wantSCIMError(t, u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"Crew"}]}`), 409, "uniqueness")
+	// If-Match holds member changes too.
+	r = u.send("GET", "/Groups/"+g, "")
+	stale := r.header.Get("ETag")
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+ada+`"}]}]}`)
+	wantSCIMError(t, u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+alan+`"}]}]}`, "If-Match", stale), 412, "")
+
+	// Deleting a member user takes it out of the group (the directory's
+	// referential integrity).
+	if r := u.send("DELETE", "/Users/"+ada, ""); r.status != 204 {
+		t.Fatalf("delete user: %d", r.status)
+	}
+	if slices.Contains(u.memberDNs(g), u.userDN("alovelace")) {
+		t.Error("a deleted user is still a member")
+	}
+	// Deleting a group's only member leaves the placeholder (refint_nothing).
+	solo := u.createGroup(`{"displayName":"Solo","members":[{"value":"` + alan + `"}]}`)
+	if r := u.send("DELETE", "/Users/"+alan, ""); r.status != 204 {
+		t.Fatalf("delete user: %d", r.status)
+	}
+	if got := u.memberDNs(solo); !slices.Equal(got, []string{placeholder}) {
+		t.Errorf("group whose only member was deleted: %q", got)
+	}
+	if r := u.send("GET", "/Groups/"+solo, ""); len(memberValues(r)) != 0 {
+		t.Errorf("group whose only member was deleted: %s", r.raw)
+	}
+}
+
+// Concurrent member additions and removals never undo each other.
+func TestConcurrentMemberChanges(t *testing.T) {
+	u := newUserEnv(t)
+	const clients, each = 10, 20
+	var b strings.Builder
+	for i := range clients * each {
+		fmt.Fprintf(&b, "dn: uid=m%d,%s\nobjectClass: inetOrgPerson\nuid: m%d\ncn: M %d\nsn: M\n\n", i, u.dir.PeopleDN, i, i)
+	}
+	if err := u.dir.AddLDIF(context.Background(), b.String()); err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, clients*each)
+	for _, res := range resources(u.list(`/Users?count=200&attributes=userName&filter=` + urlQuery(`name.familyName eq "M"`))) {
+		var i int
+		fmt.Sscanf(res["userName"].(string), "m%d", &i)
+		ids[i] = res["id"].(string)
+	}
+	if slices.Contains(ids, "") {
+		t.Fatalf("not every member was found: %q", ids)
+	}
+	g := u.createGroup(`{"displayName":"Crowd","members":[{"value":"` + u.idOf("alovelace") + `"}]}`)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := c * each; i < (c+1)*each; i++ {
+				r := u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+ids[i]+`"}]}]}`)
+				if r.status != 204 {
+					t.Errorf("add %d: %d %s", i, r.status, r.raw)
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() { // removes a member the others do not touch, meanwhile
+		defer wg.Done()
+		r := u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"`+u.idOf("alovelace")+`\"]"}]}`)
+		if r.status != 204 {
+			t.Errorf("remove: %d %s", r.status, r.raw)
+		}
+	}()
+	wg.Wait()
+	if got := u.memberDNs(g); len(got) != clients*each {
+		t.Errorf("%d members after %d concurrent additions and one removal, want %d", len(got), clients*each, clients*each)
+	}
+}

@@ -1,0 +1,288 @@
+package ldapstore
+
+import (
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/scimgate/scimgate/schema"
+)
+
+// Group membership writes. A change of members is never a rewrite of the
+// member list: it adds and deletes exactly the values that change, in the
+// one modify that also carries the group's other changes, so that a group
+// of 100,000 members costs what a group of one does, and concurrent
+// changes of different members never undo each other.
+
+// memberChanges are the member values (DNs) one modify adds and deletes.
+type memberChanges struct {
+	add, del []string
+	// assert: the write must hold the version (If-Match) even when only
+	// members change.
+	assert bool
+}
+
+// apply adds the changes to req, with the permissive-modify control.
+func (mc *memberChanges) apply(req *ldap.ModifyRequest, attr string) {
+	if len(mc.add) == 0 && len(mc.del) == 0 {
+		return
+	}
+	if len(mc.add) > 0 {
+		req.Add(attr, mc.add)
+	}
+	if len(mc.del) > 0 {
+		req.Delete(attr, mc.del)
+	}
+	req.Controls = append(req.Controls, ldap.NewControlString(OIDPermissiveModify, false, ""))
+}
+
+// memberDNs resolves member ids, each a user's or a group's, to DNs in
+// batches of lookupBatch. Ids that name nothing are an InvalidError naming
+// them, unless lenient (removals: a member that is gone is removed).
+func (s *Store) memberDNs(ctx context.Context, conn *Conn, ids []string, lenient bool) (map[string]string, error) {
+	if len(ids) == 0 {
+		return map[string]string{}, nil
+	}
+	st, err := s.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	dns, missing, err := idsToDNs(ctx, conn, ids, st.users, st.groups)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 && !lenient {
+		return nil, unknownMembers(missing)
+	}
+	return dns, nil
+}
+
+func unknownMembers(ids []string) error {
+	return invalidf("members: no user or group has the id %s", strings.Join(ids, ", "))
+}
+
+// createMembers returns the member values of a new group from the ids in
+// attrs: the placeholder alone when there are none and one is needed.
+func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[string]any) ([]string, error) {
+	ids, err := schema.MemberIDs(attrs["members"])
+	if err != nil {
+		return nil, err
+	}
+	dns, err := r.store.memberDNs(ctx, conn, ids, false)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if k := dnKey(dns[id]); !seen[k] {
+			seen[k] = true
+			out = append(out, dns[id])
+		}
+	}
+	if len(out) == 0 && r.m.MemberPlaceholder != "" {
+		out = []string{r.m.MemberPlaceholder}
+	}
+	return out, nil
+}
+
+// withoutMembers is the projection that reads a group without its
+// members: what a write needs, whatever the size of the group.
+func withoutMembers() schema.Projection {
+	p, _ := schema.ParseProjection(nil, []string{"members"})
+	return p
+}
+
+// updateGroup is update for groups: the members change as mops says, by
+// additions and deletions of values; the other attributes as next says
+// (nil: unchanged). The member list is read only when the members are
+// replaced as a whole. It returns the group read back, or with only its id
+// when quiet.
+func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition, mops schema.MemberOps,
+	next func(Resource) (map[string]any, error), quiet bool) (Resource, error) {
+	conn, err := r.store.pool.Conn(ctx)
+	if err != nil {
+		return Resource{}, err
+	}
+	defer conn.Release()
+	rd := r.reading(withoutMembers())
+	attrs := append(slices.Clone(rd.attrs), "objectClass")
+	if mops.Replace {
+		attrs = append(attrs, r.m.Members)
+	}
+	ids := append(append(slices.Clone(mops.Add), mops.ReplaceWith...), mops.Remove...)
+	dns, err := r.store.memberDNs(ctx, conn, ids, true)
+	if err != nil {
+		return Resource{}, err
+	}
+	var unknown []string
+	for _, id := range append(slices.Clone(mops.Add), mops.ReplaceWith...) {
+		if dns[id] == "" {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return Resource{}, unknownMembers(unknown)
+	}
+	// Deleting a value that is not there fails (slapd's permissive modify
+	// covers only adding one that is): which of the values a removal may
+	// delete are members is read with the group, through the matched
+	// values control, which returns just those member values.
+	candidates := r.deletionCandidates(mops, dns)
+	var controls []ldap.Control
+	matched := len(candidates) > 0 && r.st.dse.Supports(Feature{OID: OIDMatchedValues})
+	if matched {
+		filters := make([]string, 0, len(attrs)+len(candidates))
+		for _, a := range attrs {
+			filters = append(filters, "("+a+"=*)")
+		}
+		for _, dn := range candidates {
+			filters = append(filters, "("+r.m.Members+"="+ldap.EscapeFilter(dn)+")")
+		}
+		mv, err := newMatchedValues(filters)
+		if err != nil {
+			return Resource{}, err
+		}
+		controls = []ldap.Control{mv}
+		attrs = append(slices.Clone(attrs), r.m.Members)
+	}
+	var currentID string
+	dn, err := r.retry(pre, func() (string, error) {
+		e, err := r.find(ctx, conn, id, attrs, controls...)
+		if err != nil {
+			return "", err
+		}
+		read, err := r.read(ctx, conn, []*ldap.Entry{e}, rd)
+		if err != nil {
+			return "", err
+		}
+		current := read[0]
+		currentID = current.ID
+		if !pre.Holds(current.Version) {
+			return "", classify("update "+r.kind, ErrPrecondition)
+		}
+		want := current.Attributes
+		if next != nil {
+			if want, err = next(current); err != nil {
+				return "", err
+			}
+		}
+		mc := r.memberChanges(e, mops, dns)
+		mc.assert = pre.Set()
+		if len(candidates) > 0 {
+			if mc.del, err = r.present(ctx, conn, e, mc.del, matched); err != nil {
+				return "", err
+			}
+		}
+		return r.write(ctx, conn, e, current.Version, want, mc)
+	})
+	if err != nil {
+		return Resource{}, err
+	}
+	if quiet {
+		return Resource{ID: currentID}, nil
+	}
+	e, err := r.readDN(ctx, conn, dn)
+	if err != nil {
+		return Resource{}, err
+	}
+	return r.resource(ctx, conn, e)
+}
+
+// memberChanges turns member operations into the values to add and
+// delete: for a replace, the difference with the current members of e.
+func (r *Resources) memberChanges(e *ldap.Entry, mops schema.MemberOps, dns map[string]string) *memberChanges {
+	mc := &memberChanges{}
+	placeholder := r.m.MemberPlaceholder
+	if mops.Replace {
+		current := map[string]string{}
+		for _, dn := range e.GetEqualFoldAttributeValues(r.m.Members) {
+			current[dnKey(dn)] = dn
+		}
+		wanted := map[string]bool{}
+		for _, id := range mops.ReplaceWith {
+			k := dnKey(dns[id])
+			if !wanted[k] {
+				wanted[k] = true
+				if _, has := current[k]; !has {
+					mc.add = append(mc.add, dns[id])
+				}
+			}
+		}
+		if placeholder != "" && len(wanted) == 0 {
+			wanted[dnKey(placeholder)] = true
+			if _, has := current[dnKey(placeholder)]; !has {
+				mc.add = append(mc.add, placeholder)
+			}
+		}
+		for k, dn := range current {
+			if !wanted[k] {
+				mc.del = append(mc.del, dn)
+			}
+		}
+		slices.Sort(mc.del)
+		return mc
+	}
+	for _, id := range mops.Add {
+		mc.add = append(mc.add, dns[id])
+	}
+	for _, id := range mops.Remove {
+		if dn := dns[id]; dn != "" {
+			mc.del = append(mc.del, dn)
+		}
+	}
+	if placeholder != "" && len(mc.add) > 0 {
+		mc.del = append(mc.del, placeholder) // permissive: absent is fine
+	}
+	return mc
+}
+
+// deletionCandidates are the values a non-replacing change may delete:
+// the members removed, and the placeholder when members are added.
+func (r *Resources) deletionCandidates(mops schema.MemberOps, dns map[string]string) []string {
+	if mops.Replace {
+		return nil
+	}
+	var out []string
+	for _, id := range mops.Remove {
+		if dn := dns[id]; dn != "" {
+			out = append(out, dn)
+		}
+	}
+	if len(mops.Add) > 0 && r.m.MemberPlaceholder != "" {
+		out = append(out, r.m.MemberPlaceholder)
+	}
+	return out
+}
+
+// present keeps of the member values dels those that the group e has: as
+// the matched values control returned them, or, where the directory lacks
+// that control, by comparing each.
+func (r *Resources) present(ctx context.Context, conn *Conn, e *ldap.Entry, dels []string, matched bool) ([]string, error) {
+	var out []string
+	if matched {
+		has := map[string]bool{}
+		for _, v := range e.GetEqualFoldAttributeValues(r.m.Members) {
+			has[dnKey(v)] = true
+		}
+		for _, dn := range dels {
+			if has[dnKey(dn)] {
+				out = append(out, dn)
+			}
+		}
+		return out, nil
+	}
+	for _, dn := range dels {
+		ok, err := conn.Compare(ctx, e.DN, r.m.Members, dn)
+		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+			return nil, classify("compare member", err)
+		}
+		if ok {
+			out = append(out, dn)
+		}
+	}
+	return out, nil
+}
