@@ -84,6 +84,7 @@ func (c *Conn) do(ctx context.Context, op func() error) error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, context.DeadlineExceeded)
 	}
 	c.c.SetTimeout(timeout)
+	c.pool.operations.Add(1)
 	stop := context.AfterFunc(ctx, func() { c.c.Close() })
 	err := op()
 	if !stop() {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -22,6 +23,9 @@ type Pool struct {
 	cfg      Config
 	password string
 	slots    chan struct{} // one token per open-or-opening busy connection
+
+	// operations counts what Conn.do sends, without the lock.
+	operations atomic.Int64
 
 	mu     sync.Mutex
 	idle   []*Conn // most recently used last
@@ -45,6 +49,8 @@ type PoolStats struct {
 	HealthCheckFailed int64 // idle connections found dead when borrowed
 	MaxIdleClosed     int64 // connections closed because MaxIdle were already idle
 	MaxLifetimeClosed int64 // connections closed because they reached ConnMaxLifetime
+
+	Operations int64 // LDAP operations sent: searches (each page of a paged one), modifies, adds, ...
 }
 
 // ErrPoolClosed is returned by Conn after Close.
@@ -148,6 +154,7 @@ func (p *Pool) Stats() PoolStats {
 	s.Idle = len(p.idle)
 	s.InUse = len(p.slots)
 	s.Open = s.InUse + s.Idle
+	s.Operations = p.operations.Load()
 	return s
 }
 

@@ -34,6 +34,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 	"github.com/scimgate/scimgate/test/slapd"
 )
@@ -237,9 +238,163 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 		fmt.Printf("Cursor pages: the first (which takes the snapshot) %s; pages 2–11 %s each; the last 10 %s each.\n\n",
 			ms(pageTimes[0]), ms(avg(pageTimes[1:11])), ms(avg(pageTimes[n-10:])))
 	}
-	fmt.Printf("Gateway RSS: %s before the walks; during the cursor walk %s; peak (VmHWM) %s.\n",
+	fmt.Printf("Gateway RSS: %s before the walks; during the cursor walk %s; peak (VmHWM) %s.\n\n",
 		mib(rssStart), strings.Join(samples, ", "), mib(gw.peak()))
+	return benchGroups(ctx, client, gw, dir, nUsers)
+}
+
+// benchGroups measures a group of every user against a group of one.
+func benchGroups(ctx context.Context, client *http.Client, gw *gateway, dir *slapd.Server, nUsers int) error {
+	groupID := func(name string) (string, error) {
+		body, err := get(client, gw.base+"/Groups?excludedAttributes=members&filter="+url.QueryEscape(`displayName eq "`+name+`"`))
+		if err != nil {
+			return "", err
+		}
+		list, _ := body["Resources"].([]any)
+		if len(list) != 1 {
+			return "", fmt.Errorf("group %s: %v", name, body)
+		}
+		return list[0].(map[string]any)["id"].(string), nil
+	}
+	big, err := groupID("everyone")
+	if err != nil {
+		return err
+	}
+	small, err := groupID("solo")
+	if err != nil {
+		return err
+	}
+	userIDs := map[int]string{}
+	userID := func(i int) (string, error) {
+		if id, ok := userIDs[i]; ok {
+			return id, nil
+		}
+		body, err := get(client, gw.base+"/Users?attributes=id&filter="+url.QueryEscape(fmt.Sprintf(`userName eq "user%06d"`, i)))
+		if err != nil {
+			return "", err
+		}
+		userIDs[i] = body["Resources"].([]any)[0].(map[string]any)["id"].(string)
+		return userIDs[i], nil
+	}
+	patch := func(group, op, member string) (time.Duration, error) {
+		body := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[` + op + `]}`
+		body = strings.ReplaceAll(body, "MEMBER", member)
+		req, _ := http.NewRequest("PATCH", gw.base+"/Groups/"+group, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/scim+json")
+		t := time.Now()
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 204 {
+			return 0, fmt.Errorf("PATCH %s: %d", op, res.StatusCode)
+		}
+		return time.Since(t), nil
+	}
+	const add = `{"op":"add","path":"members","value":[{"value":"MEMBER"}]}`
+	const remove = `{"op":"remove","path":"members[value eq \"MEMBER\"]"}`
+	const rounds = 21
+	var bigAdds, smallAdds []time.Duration
+	for i := 1; i <= rounds; i++ {
+		member, err := userID(i)
+		if err != nil {
+			return err
+		}
+		if _, err := patch(big, remove, member); err != nil { // so that the add adds
+			return err
+		}
+		d, err := patch(big, add, member)
+		if err != nil {
+			return err
+		}
+		bigAdds = append(bigAdds, d)
+		if d, err = patch(small, add, member); err != nil {
+			return err
+		}
+		smallAdds = append(smallAdds, d)
+		if _, err := patch(small, remove, member); err != nil {
+			return err
+		}
+	}
+	bigGet, err := latency(client, gw.base+"/Groups/"+big+"?excludedAttributes=members", rounds)
+	if err != nil {
+		return err
+	}
+	smallGet, err := latency(client, gw.base+"/Groups/"+small+"?excludedAttributes=members", rounds)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("## A group of %d members ÷ a group of one (median of %d)\n\n", nUsers, rounds)
+	fmt.Printf("| request | %d members | 1 member | ratio |\n|---|---|---|---|\n", nUsers)
+	fmt.Printf("| PATCH adding one member (204) | %s | %s | **%.2f** |\n", ms(medianDuration(bigAdds)), ms(medianDuration(smallAdds)),
+		float64(medianDuration(bigAdds))/float64(medianDuration(smallAdds)))
+	fmt.Printf("| GET ?excludedAttributes=members | %s | %s | **%.2f** |\n\n", ms(bigGet), ms(smallGet), float64(bigGet)/float64(smallGet))
+
+	// The whole group, with display names: time and memory over HTTP, LDAP
+	// operations through a store of its own.
+	before := gw.rss()
+	var peak atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(10 * time.Millisecond):
+				if r := gw.rss(); r > peak.Load() {
+					peak.Store(r)
+				}
+			}
+		}
+	}()
+	t := time.Now()
+	b, err := getRaw(client, gw.base+"/Groups/"+big)
+	full := time.Since(t)
+	close(done)
+	if err != nil {
+		return err
+	}
+	ops, err := storeOperations(ctx, dir, big)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Full GET of the %d-member group with display names: %s, %.1f MiB of JSON, %d LDAP operations; "+
+		"gateway RSS %s before, at most %s during.\n", nUsers, full.Round(time.Millisecond), float64(len(b))/(1<<20), ops, mib(before), mib(peak.Load()))
 	return nil
+}
+
+// storeOperations counts the LDAP operations of reading a whole group
+// through a store of its own.
+func storeOperations(ctx context.Context, dir *slapd.Server, id string) (int64, error) {
+	pool, err := ldapstore.Open(ldapstore.Config{URLs: []string{dir.URL}, BindDN: dir.ServiceDN, BindPassword: dir.ServicePassword}.WithDefaults())
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
+	profile, _ := schema.Preset("openldap")
+	store, err := ldapstore.NewStore(pool, ldapstore.Options{Profile: profile,
+		Users: ldapstore.ResourceConfig{BaseDN: dir.PeopleDN}, Groups: ldapstore.ResourceConfig{BaseDN: dir.GroupsDN}})
+	if err != nil {
+		return 0, err
+	}
+	groups, err := store.Groups(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := pool.Stats().Operations
+	if _, err := groups.Get(ctx, id, schema.Projection{}); err != nil {
+		return 0, err
+	}
+	return pool.Stats().Operations - n, nil
+}
+
+func medianDuration(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // writeLDIF writes n users in groups of groupSize, with the memberOf values
@@ -258,8 +413,18 @@ func writeLDIF(path string, n, groupSize int) error {
 		g, f := given[i%len(given)], family[(i/len(given))%len(family)]
 		fmt.Fprintf(w, "dn: uid=user%06d,%s\nobjectClass: inetOrgPerson\nuid: user%06d\ncn: %s %s\ngivenName: %s\nsn: %s\n"+
 			"displayName: %s %s\nmail: user%06d@example.org\ntitle: Engineer\ntelephoneNumber: +1 555 %07d\nemployeeNumber: %d\n"+
-			"memberOf: cn=team%04d,%s\n\n", i, people, i, g, f, g, f, g, f, i, i, i, i/groupSize, groups)
+			"memberOf: cn=team%04d,%s\nmemberOf: cn=everyone,%s\n", i, people, i, g, f, g, f, g, f, i, i, i, i/groupSize, groups, groups)
+		if i == 0 {
+			fmt.Fprintf(w, "memberOf: cn=solo,%s\n", groups)
+		}
+		w.WriteString("\n")
 	}
+	// The large group: every user; and a group of one, to compare with.
+	fmt.Fprintf(w, "dn: cn=everyone,%s\nobjectClass: groupOfNames\ncn: everyone\n", groups)
+	for i := range n {
+		fmt.Fprintf(w, "member: uid=user%06d,%s\n", i, people)
+	}
+	fmt.Fprintf(w, "\ndn: cn=solo,%s\nobjectClass: groupOfNames\ncn: solo\nmember: uid=user000000,%s\n\n", groups, people)
 	for gi := 0; gi*groupSize < n; gi++ {
 		fmt.Fprintf(w, "dn: cn=team%04d,%s\nobjectClass: groupOfNames\ncn: team%04d\n", gi, groups, gi)
 		for i := gi * groupSize; i < min((gi+1)*groupSize, n); i++ {
@@ -284,7 +449,7 @@ func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server
 	l.Close()
 	sum := sha256.Sum256([]byte(token))
 	tokens := filepath.Join(work, "tokens-"+name+".yaml")
-	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/groups.read]\n",
+	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/groups.read, https://jans.io/scim/groups.write]\n",
 		hex.EncodeToString(sum[:]))), 0o600)
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(os.Environ(),
