@@ -133,6 +133,9 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		}
 		ri.projection = p
 	}
+	if groupOverheadBypass(req) {
+		ri.projection = ri.projection.Never("members.display")
+	}
 	inner := req.WithContext(req.Context())
 	inner.URL = &u
 	inner.Body = io.NopCloser(bytes.NewReader(body))
@@ -216,3 +219,16 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) WriteHeader(status int)      { r.status = status }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+
+// groupOverheadBypass reports whether a request carries Janssen's
+// Group-Overhead-Bypass (as a header or a query parameter, any value) on a
+// group endpoint: then members come without display names, which costs
+// the directory nothing but the member list.
+func groupOverheadBypass(r *http.Request) bool {
+	const name = "Group-Overhead-Bypass"
+	if !strings.Contains(r.URL.Path, "/Groups") {
+		return false
+	}
+	_, inHeader := r.Header[http.CanonicalHeaderKey(name)]
+	return inHeader || r.URL.Query().Has(name)
+}

@@ -141,6 +141,9 @@ func (s *Server) query(c echo.Context, kind string, lq listQuery) error {
 	if err != nil {
 		return err
 	}
+	if groupOverheadBypass(c.Request()) {
+		q.Projection = q.Projection.Never("members.display")
+	}
 	page, err := rs.List(ctx, q)
 	if err != nil {
 		return storeError(ctx, err)

@@ -303,15 +303,15 @@ func (r *Resources) read(ctx context.Context, conn *Conn, entries []*ldap.Entry,
 			memberDNs = append(memberDNs, e.GetEqualFoldAttributeValues(r.m.Members)...)
 		}
 	}
-	users, err := r.store.resolve(ctx, conn, userDNs, st.users)
+	users, err := r.store.resolve(ctx, conn, userDNs, st.users, true)
 	if err != nil {
 		return nil, err
 	}
-	groups, err := r.store.resolve(ctx, conn, groupDNs, st.groups)
+	groups, err := r.store.resolve(ctx, conn, groupDNs, st.groups, true)
 	if err != nil {
 		return nil, err
 	}
-	members, err := r.store.resolve(ctx, conn, memberDNs, nil)
+	members, err := r.store.resolve(ctx, conn, memberDNs, nil, rd.memberDisplay)
 	if err != nil {
 		return nil, err
 	}
@@ -345,6 +345,7 @@ func (r *Resources) read(ctx context.Context, conn *Conn, entries []*ldap.Entry,
 type reading struct {
 	attrs                   []string
 	active, groups, members bool
+	memberDisplay           bool // members carry display names
 }
 
 // reading returns what to read for a projection: only the LDAP attributes
@@ -361,6 +362,7 @@ func (r *Resources) reading(p schema.Projection) reading {
 		groups:  (r.m.MemberOf != "" || r.m.SearchGroups) && p.Wants(core, "", "groups", ""),
 		members: r.m.Members != "" && p.Wants(core, "", "members", ""),
 	}
+	rd.memberDisplay = rd.members && p.Wants(core, "", "members", "display")
 	attrs := []string{r.m.ID, r.m.Version}
 	if p.Wants(core, "", "meta", "created") {
 		attrs = append(attrs, r.m.Created)
@@ -545,7 +547,7 @@ func (r *Resources) searchGroups(ctx context.Context, conn *Conn, groups *Resour
 	for i, g := range res.Entries {
 		dns[i] = g.DN
 	}
-	found, err := r.store.resolve(ctx, conn, dns, groups)
+	found, err := r.store.resolve(ctx, conn, dns, groups, true)
 	if err != nil {
 		return nil, err
 	}

@@ -477,7 +477,7 @@ func (r *Resources) lookup(ctx context.Context, conn *Conn, attr string, values,
 // dnKey, with one search per lookupBatch DNs of each type. DNs that are not
 // resources of the store (or no longer exist) are left out. only, when
 // set, limits the types looked at.
-func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Resources) (refs, error) {
+func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Resources, withDisplay bool) (refs, error) {
 	if len(dns) == 0 {
 		return nil, nil
 	}
@@ -509,7 +509,10 @@ func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Res
 	}
 	found := make(refs, len(seen))
 	for r, list := range byType {
-		display := r.displayAttributes()
+		var display []string
+		if withDisplay || only == st.groups { // group references are cached with their names
+			display = r.displayAttributes()
+		}
 		entries, err := r.lookup(ctx, conn, s.dnAttribute, list, append([]string{r.m.ID}, display...))
 		if err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -14,6 +15,17 @@ import (
 // everything that is returned by default.
 type Projection struct {
 	only, except []string // lower-cased names
+	never        []string // left out whatever the parameters say (Never)
+}
+
+// Never returns p that also leaves out the named attributes or
+// sub-attributes, whatever the parameters ask (Janssen's
+// Group-Overhead-Bypass: no members.display).
+func (p Projection) Never(names ...string) Projection {
+	for _, n := range names {
+		p.never = append(slices.Clip(p.never), strings.ToLower(n))
+	}
+	return p
 }
 
 // ParseProjection builds a projection from the two parameters' comma
@@ -44,7 +56,7 @@ func ParseProjection(attributes, excluded []string) (Projection, error) {
 }
 
 // IsZero reports whether the projection returns the default attributes.
-func (p Projection) IsZero() bool { return len(p.only) == 0 && len(p.except) == 0 }
+func (p Projection) IsZero() bool { return len(p.only) == 0 && len(p.except) == 0 && len(p.never) == 0 }
 
 // Wants reports whether the value at urn:attr.sub is returned: urn is ""
 // for the core schema (whose URN is core), sub "" for the attribute as a
@@ -60,6 +72,13 @@ func (p Projection) Wants(core, urn, attr, sub string) bool {
 	names := attributeNames(core, urn, attr)
 	ext := strings.ToLower(urn)
 	sub = strings.ToLower(sub)
+	for _, n := range p.never {
+		for _, a := range names {
+			if n == a || (sub != "" && n == a+"."+sub) {
+				return false
+			}
+		}
+	}
 	if len(p.only) > 0 {
 		for _, n := range p.only {
 			if ext != "" && n == ext {
