@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scimgate/scimgate/ldapstore"
@@ -34,7 +35,8 @@ func tokenConfig(name, token string, scopes ...string) StaticToken {
 // every scope, one ("reader") with users.read only.
 func newTestGateway(t *testing.T, dir *slapd.Server) *httptest.Server {
 	t.Helper()
-	return newLoggedGateway(t, dir, zap.NewNop())
+	// Warnings and errors go to the test's log, shown when it fails.
+	return newLoggedGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 }
 
 func newLoggedGateway(t *testing.T, dir *slapd.Server, log *zap.Logger) *httptest.Server {

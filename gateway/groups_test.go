@@ -257,3 +257,46 @@ func eventually(cond func() bool) bool {
 		}
 	}
 }
+
+// A group larger than a batch is written as it is read, and whole.
+func TestLargeGroupGet(t *testing.T) {
+	u := newUserEnv(t)
+	const n = 1234 // three batches
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "dn: uid=big%d,%s\nobjectClass: inetOrgPerson\nuid: big%d\ncn: Big %d\nsn: Big\n\n", i, u.dir.PeopleDN, i, i)
+	}
+	fmt.Fprintf(&b, "dn: cn=big,%s\nobjectClass: groupOfNames\ncn: big\n", u.dir.GroupsDN)
+	for i := range n {
+		fmt.Fprintf(&b, "member: uid=big%d,%s\n", i, u.dir.PeopleDN)
+	}
+	if err := u.dir.AddLDIF(context.Background(), b.String()); err != nil {
+		t.Fatal(err)
+	}
+	id := resources(u.list(`/Groups?excludedAttributes=members&filter=` + urlQuery(`displayName eq "big"`)))[0]["id"].(string)
+	r := u.send("GET", "/Groups/"+id, "")
+	if r.status != 200 || r.header.Get("Content-Type") != contentTypeSCIM || r.header.Get("ETag") == "" {
+		t.Fatalf("GET: %d %v", r.status, r.header)
+	}
+	list := r.body["members"].([]any)
+	seen := map[string]bool{}
+	for _, m := range list {
+		el := m.(map[string]any)
+		if el["type"] != "User" || !strings.HasPrefix(el["display"].(string), "Big ") || !strings.HasSuffix(el["$ref"].(string), "/Users/"+el["value"].(string)) {
+			t.Fatalf("member %v", el)
+		}
+		seen[el["value"].(string)] = true
+	}
+	if len(list) != n || len(seen) != n || r.body["displayName"] != "big" || r.body["meta"] == nil {
+		t.Errorf("%d members (%d distinct), want %d; %v", len(list), len(seen), n, r.body["displayName"])
+	}
+	// The same through the projection, and a conditional GET.
+	r = u.send("GET", "/Groups/"+id+"?attributes=members.value", "")
+	if list := r.body["members"].([]any); len(list) != n || len(list[0].(map[string]any)) != 1 || r.body["displayName"] != nil {
+		t.Errorf("attributes=members.value: %d members, first %v", len(list), list[0])
+	}
+	if r := u.send("GET", "/Groups/"+id, "", "If-None-Match", u.send("GET", "/Groups/"+id, "").header.Get("ETag")); r.status != 304 {
+		t.Errorf("If-None-Match: %d", r.status)
+	}
+	wantSCIMError(t, u.send("GET", "/Groups/no-such-group", ""), 404, "")
+}

@@ -30,7 +30,11 @@ func (s *Server) routes() {
 		e.GET(base+r.path, s.list(r.kind), s.authenticate, requireScope(r.read))
 		e.POST(base+r.path+"/.search", s.search(r.kind), s.authenticate, requireScope(r.read), requireJSON)
 		resource(http.MethodPost, r.path, r.write)
-		resource(http.MethodGet, r.path+"/:id", r.read)
+		if r.kind == "Group" {
+			e.GET(base+r.path+"/:id", s.getGroup, s.authenticate, requireScope(r.read))
+		} else {
+			resource(http.MethodGet, r.path+"/:id", r.read)
+		}
 		resource(http.MethodPut, r.path+"/:id", r.write)
 		resource(http.MethodPatch, r.path+"/:id", r.write)
 		resource(http.MethodDelete, r.path+"/:id", r.write)

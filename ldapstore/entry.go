@@ -39,6 +39,15 @@ type Member struct {
 	DN      string
 }
 
+// Element is the member as an element of a group's "members".
+func (m Member) Element() map[string]any {
+	el := map[string]any{"value": m.ID, "type": m.Type}
+	if m.Display != "" {
+		el["display"] = m.Display
+	}
+	return el
+}
+
 // values are LDAP attribute values by attribute name, with names compared
 // case-insensitively and kept in the case first given.
 type values map[string]*attrValues
@@ -503,15 +512,9 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 	if r.m.Members != "" && rd.members {
 		list := []any{}
 		for _, dn := range e.GetEqualFoldAttributeValues(r.m.Members) {
-			m, ok := members[dnKey(dn)]
-			if !ok {
-				continue
+			if m, ok := members[dnKey(dn)]; ok {
+				list = append(list, m.Element())
 			}
-			el := map[string]any{"value": m.ID, "type": m.Type}
-			if m.Display != "" {
-				el["display"] = m.Display
-			}
-			list = append(list, el)
 		}
 		res.Attributes["members"] = list
 	}

@@ -286,3 +286,73 @@ func (r *Resources) present(ctx context.Context, conn *Conn, e *ldap.Entry, dels
 	}
 	return out, nil
 }
+
+// MemberList is a group's members as their DNs, resolved a batch at a time
+// (lookupBatch DNs, one search), so that a response can be written as it is
+// read: memory holds the DNs and one batch, not every member resolved.
+type MemberList struct {
+	r       *Resources
+	dns     []string
+	display bool
+	next    int
+}
+
+// Len is the number of member values (members since deleted included).
+func (m *MemberList) Len() int { return len(m.dns) }
+
+// Next resolves the next batch of members, leaving out those that no
+// longer exist; it returns nil when there are no more.
+func (m *MemberList) Next(ctx context.Context) ([]Member, error) {
+	for m.next < len(m.dns) {
+		batch := m.dns[m.next:min(m.next+lookupBatch, len(m.dns))]
+		m.next += len(batch)
+		conn, err := m.r.store.pool.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		found, err := m.r.store.resolve(ctx, conn, batch, nil, m.display)
+		conn.Release()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Member, 0, len(batch))
+		for _, dn := range batch {
+			if mem, ok := found[dnKey(dn)]; ok {
+				out = append(out, mem)
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	}
+	return nil, nil
+}
+
+// GetStreamed returns the group with the given id without its members and,
+// when the projection wants them, the members to read batch by batch.
+func (r *Resources) GetStreamed(ctx context.Context, id string, p schema.Projection) (Resource, *MemberList, error) {
+	conn, err := r.store.pool.Conn(ctx)
+	if err != nil {
+		return Resource{}, nil, err
+	}
+	defer conn.Release()
+	rd := r.reading(p)
+	e, err := r.find(ctx, conn, id, rd.attrs)
+	if err != nil {
+		return Resource{}, nil, err
+	}
+	wantMembers := rd.members
+	rd.members = false
+	read, err := r.read(ctx, conn, []*ldap.Entry{e}, rd)
+	if err != nil {
+		return Resource{}, nil, err
+	}
+	if !wantMembers {
+		return read[0], nil, nil
+	}
+	dns := e.GetEqualFoldAttributeValues(r.m.Members)
+	if ph := r.m.MemberPlaceholder; ph != "" {
+		dns = slices.DeleteFunc(dns, func(dn string) bool { return dnKey(dn) == dnKey(ph) })
+	}
+	return read[0], &MemberList{r: r, dns: dns, display: rd.memberDisplay}, nil
+}
