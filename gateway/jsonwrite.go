@@ -25,22 +25,9 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
 	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			var err error
-			if b, err = appendJSON(b, v[k]); err != nil {
-				return nil, err
-			}
+		b, err := appendFields(append(b, '{'), v, sortedKeys(v))
+		if err != nil {
+			return nil, err
 		}
 		return append(b, '}'), nil
 	case []any:
@@ -50,6 +37,32 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	}
 	out, err := json.Marshal(v)
 	return append(b, out...), err
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// appendFields appends the members "key":value of m for keys, comma
+// separated, without braces.
+func appendFields(b []byte, m map[string]any, keys []string) ([]byte, error) {
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = appendJSON(b, m[k]); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // appendArray appends the elements of xs, each by appendElem, as a JSON array.

@@ -70,59 +70,51 @@ func (s *Server) getGroup(c echo.Context) error {
 // response is then cut short (the connection aborted) rather than left
 // looking whole.
 func writeStreamed(c echo.Context, doc map[string]any, name string, next func() ([]any, error)) error {
-	keys := make([]string, 0, len(doc)+1)
-	for k := range doc {
-		keys = append(keys, k)
-	}
-	keys = append(keys, name)
-	slices.Sort(keys)
+	keys := sortedKeys(doc)
+	at, _ := slices.BinarySearch(keys, name)
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, contentTypeSCIM)
 	w.WriteHeader(http.StatusOK)
-	buf := make([]byte, 0, 64<<10)
-	buf = append(buf, '{')
-	for i, k := range keys {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = appendString(buf, k)
-		buf = append(buf, ':')
-		if k != name {
-			var err error
-			if buf, err = appendJSON(buf, doc[k]); err != nil {
-				panic(http.ErrAbortHandler)
-			}
-			continue
-		}
-		buf = append(buf, '[')
-		first := true
-		for {
-			batch, err := next()
-			if err != nil {
-				logFor(c.Request().Context()).Error("members cut short", zap.Error(err))
-				panic(http.ErrAbortHandler)
-			}
-			if batch == nil {
-				break
-			}
-			for _, el := range batch {
-				if !first {
-					buf = append(buf, ',')
-				}
-				first = false
-				if buf, err = appendJSON(buf, el); err != nil {
-					panic(http.ErrAbortHandler)
-				}
-			}
-			if _, err := w.Write(buf); err != nil {
-				return nil // the client went away
-			}
-			w.Flush()
-			buf = buf[:0]
-		}
-		buf = append(buf, ']')
+	buf, err := appendFields(append(make([]byte, 0, 64<<10), '{'), doc, keys[:at])
+	if err != nil {
+		panic(http.ErrAbortHandler)
 	}
-	buf = append(buf, '}')
-	_, err := w.Write(buf)
+	if at > 0 {
+		buf = append(buf, ',')
+	}
+	buf = append(appendString(buf, name), ':', '[')
+	first := true
+	for {
+		batch, err := next()
+		if err != nil {
+			logFor(c.Request().Context()).Error("members cut short", zap.Error(err))
+			panic(http.ErrAbortHandler)
+		}
+		if batch == nil {
+			break
+		}
+		for _, el := range batch {
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			if buf, err = appendJSON(buf, el); err != nil {
+				panic(http.ErrAbortHandler)
+			}
+		}
+		if _, err := w.Write(buf); err != nil {
+			return nil // the client went away
+		}
+		w.Flush()
+		buf = buf[:0]
+	}
+	buf = append(buf, ']')
+	if at < len(keys) {
+		buf = append(buf, ',')
+	}
+	if buf, err = appendFields(buf, doc, keys[at:]); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_, err = w.Write(append(buf, '}'))
 	return err
 }
