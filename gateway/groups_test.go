@@ -9,7 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/slapd"
 )
 
 // memberDNs are the member values of a group's entry, lower-cased.
@@ -299,4 +304,39 @@ func TestLargeGroupGet(t *testing.T) {
 		t.Errorf("If-None-Match: %d", r.status)
 	}
 	wantSCIMError(t, u.send("GET", "/Groups/no-such-group", ""), 404, "")
+}
+
+// groupOfUniqueNames groups, configured: members in uniqueMember, users'
+// groups found by searching (the memberof overlay here keeps only
+// groupOfNames), the placeholder for empty groups.
+func TestUniqueMemberGroups(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true, ServiceAccount: true})
+	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
+		t.Fatal(err)
+	}
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
+		Users:  ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{MemberOf: "none"}},
+		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{ObjectClasses: []string{"groupOfUniqueNames"}, Members: "uniqueMember"}},
+	})
+	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	ada, alan := u.idOf("alovelace"), u.idOf("ahopper")
+	g := u.createGroup(`{"displayName":"Unique","members":[{"value":"` + ada + `"}]}`)
+	e := u.groupEntry(g)
+	if oc := e.GetAttributeValues("objectClass"); !slices.Contains(oc, "groupOfUniqueNames") {
+		t.Fatalf("objectClass %q", oc)
+	}
+	wantAttr(t, e, "uniqueMember", "uid=alovelace,"+u.dir.PeopleDN)
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+alan+`"}]},{"op":"remove","path":"members[value eq \"`+ada+`\"]"}]}`)
+	wantAttr(t, u.groupEntry(g), "uniqueMember", "uid=ahopper,"+u.dir.PeopleDN)
+	if gs, _ := u.send("GET", "/Users/"+alan+"?attributes=groups", "").body["groups"].([]any); len(gs) != 1 || gs[0].(map[string]any)["value"] != g {
+		t.Errorf("ahopper's groups: %v", gs)
+	}
+	if r := u.send("GET", "/Groups/"+g, ""); !slices.Equal(memberValues(r), []string{alan}) {
+		t.Errorf("members: %s", r.raw)
+	}
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members"}]}`)
+	wantAttr(t, u.groupEntry(g), "uniqueMember", schema.DefaultMemberPlaceholder)
+	if n := total(u.list(`/Groups?filter=` + urlQuery(`members[value eq "`+alan+`"]`))); n != 0 {
+		t.Errorf("filter on a removed member: %d", n)
+	}
 }

@@ -42,8 +42,13 @@ type MappingConfig struct {
 	IDCodec     string `yaml:"id_codec"`
 	// VersionAttribute changes with every modification: the ETag.
 	VersionAttribute string `yaml:"version_attribute"`
-	// MemberOf lists an entry's groups, maintained by the directory.
+	// MemberOf lists an entry's groups, maintained by the directory;
+	// "none" where the directory keeps no such attribute (groups are then
+	// searched for the member).
 	MemberOf string `yaml:"member_of"`
+	// Members (groups) is the attribute holding the members' DNs: member
+	// (groupOfNames), uniqueMember (groupOfUniqueNames).
+	Members string `yaml:"members"`
 	// MemberPlaceholder (groups) is a DN kept as the only member of an
 	// empty group where the schema requires a member (OpenLDAP's
 	// groupOfNames); it is never shown, counted or matched. "none" turns
@@ -143,8 +148,17 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 	if c.VersionAttribute != "" {
 		r.Version = c.VersionAttribute
 	}
-	if c.MemberOf != "" {
+	switch {
+	case strings.EqualFold(c.MemberOf, "none"):
+		r.MemberOf = ""
+	case c.MemberOf != "":
 		r.MemberOf = c.MemberOf
+	}
+	if c.Members != "" {
+		if r.Schema.ID != GroupURN {
+			bad("members", "only groups have members")
+		}
+		r.Members = c.Members
 	}
 	switch {
 	case c.MemberPlaceholder == "":
