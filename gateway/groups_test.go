@@ -168,6 +168,21 @@ func TestGroupWrites(t *testing.T) {
 	if r := u.send("GET", "/Groups/"+solo, ""); len(memberValues(r)) != 0 {
 		t.Errorf("group whose only member was deleted: %s", r.raw)
 	}
+	// Deleting a group leaves no memberOf behind on its members.
+	if r := u.send("DELETE", "/Groups/"+g, ""); r.status != 204 {
+		t.Fatalf("delete group: %d", r.status)
+	}
+	gone := func() bool {
+		for _, v := range u.entry(barbara).GetAttributeValues("memberOf") {
+			if strings.HasPrefix(strings.ToLower(v), "cn=aviators,") {
+				return false
+			}
+		}
+		return true
+	}
+	if !eventually(gone) {
+		t.Errorf("bhamilton's memberOf still names the deleted group: %q", u.entry(barbara).GetAttributeValues("memberOf"))
+	}
 }
 
 // Concurrent member additions and removals never undo each other.
