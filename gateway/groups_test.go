@@ -325,15 +325,7 @@ func TestLargeGroupGet(t *testing.T) {
 // groups found by searching (the memberof overlay here keeps only
 // groupOfNames), the placeholder for empty groups.
 func TestUniqueMemberGroups(t *testing.T) {
-	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true, ServiceAccount: true})
-	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
-		t.Fatal(err)
-	}
-	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
-		Users:  ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{MemberOf: "none"}},
-		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{ObjectClasses: []string{"groupOfUniqueNames"}, Members: "uniqueMember"}},
-	})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := newGroupModelEnv(t, schema.MappingConfig{ObjectClasses: []string{"groupOfUniqueNames"}, Members: "uniqueMember"})
 	ada, alan := u.idOf("alovelace"), u.idOf("ahopper")
 	g := u.createGroup(`{"displayName":"Unique","members":[{"value":"` + ada + `"}]}`)
 	e := u.groupEntry(g)
@@ -354,4 +346,49 @@ func TestUniqueMemberGroups(t *testing.T) {
 	if n := total(u.list(`/Groups?filter=` + urlQuery(`members[value eq "`+alan+`"]`))); n != 0 {
 		t.Errorf("filter on a removed member: %d", n)
 	}
+}
+
+// posixGroup groups, configured: memberUid holds the users' uid, not DNs;
+// users' groups are found by searching for their uid.
+func TestPosixGroups(t *testing.T) {
+	u := newGroupModelEnv(t, schema.MappingConfig{ObjectClasses: []string{"posixGroup"},
+		Members: "memberUid", MemberValue: "uid", CreateAttributes: map[string][]string{"gidNumber": {"10000"}}})
+	ada, alan := u.idOf("alovelace"), u.idOf("ahopper")
+	g := u.createGroup(`{"displayName":"staff","members":[{"value":"` + ada + `"},{"value":"` + alan + `"}]}`)
+	wantAttr(t, u.groupEntry(g), "memberUid", "alovelace", "ahopper")
+	r := u.send("GET", "/Groups/"+g, "")
+	if !slices.Equal(memberValues(r), sorted(ada, alan)) {
+		t.Errorf("members: %s", r.raw)
+	}
+	if gs, _ := u.send("GET", "/Users/"+ada+"?attributes=groups", "").body["groups"].([]any); len(gs) != 1 || gs[0].(map[string]any)["value"] != g {
+		t.Errorf("alovelace's groups: %v", gs)
+	}
+	if n := total(u.list(`/Groups?filter=` + urlQuery(`members[value eq "`+alan+`"]`))); n != 1 {
+		t.Errorf("groups with ahopper: %d", n)
+	}
+	r = u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"`+ada+`\"]"},{"op":"remove","path":"members[value eq \"`+ada+`\"]"}]}`)
+	if r.status != 204 {
+		t.Fatalf("remove: %d %s", r.status, r.raw)
+	}
+	wantAttr(t, u.groupEntry(g), "memberUid", "ahopper")
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members"}]}`)
+	wantAttr(t, u.groupEntry(g), "memberUid") // posixGroup may be empty: no placeholder
+	other := u.createGroup(`{"displayName":"other"}`)
+	wantSCIMError(t, u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+other+`"}]}]}`), 400, "invalidValue")
+}
+
+// newGroupModelEnv serves the demo directory with groups mapped as given
+// and users' groups found by searching the groups (the memberof overlay of
+// the harness keeps memberOf for groupOfNames only).
+func newGroupModelEnv(t *testing.T, groups schema.MappingConfig) *userEnv {
+	t.Helper()
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true, ServiceAccount: true})
+	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
+		t.Fatal(err)
+	}
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
+		Users:  ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{MemberOf: "none"}},
+		Groups: ldapstore.ResourceConfig{MappingConfig: groups},
+	})
+	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
 }

@@ -320,7 +320,7 @@ func (r *Resources) read(ctx context.Context, conn *Conn, entries []*ldap.Entry,
 	if err != nil {
 		return nil, err
 	}
-	members, err := r.store.resolve(ctx, conn, memberDNs, nil, rd.memberDisplay)
+	members, err := r.membersOf(ctx, conn, memberDNs, rd.memberDisplay)
 	if err != nil {
 		return nil, err
 	}
@@ -335,7 +335,11 @@ func (r *Resources) read(ctx context.Context, conn *Conn, entries []*ldap.Entry,
 				res.Attributes["groups"] = list
 			}
 		} else if r.m.SearchGroups && rd.groups {
-			list, err := r.searchGroups(ctx, conn, st.groups, e.DN)
+			value := e.DN
+			if a := st.groups.m.MemberValue; a != "" {
+				value = e.GetEqualFoldAttributeValue(a)
+			}
+			list, err := r.searchGroups(ctx, conn, st.groups, value)
 			if err != nil {
 				return nil, err
 			}
@@ -389,6 +393,9 @@ func (r *Resources) reading(p schema.Projection) reading {
 	}
 	if rd.groups && r.m.MemberOf != "" {
 		attrs = append(attrs, r.m.MemberOf)
+	}
+	if rd.groups && r.m.SearchGroups && r.st != nil && r.st.groups != nil {
+		attrs = append(attrs, r.st.groups.m.MemberValue) // "" (the DN) is dropped
 	}
 	if rd.members {
 		attrs = append(attrs, r.m.Members)
@@ -511,8 +518,8 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 	}
 	if r.m.Members != "" && rd.members {
 		list := []any{}
-		for _, dn := range e.GetEqualFoldAttributeValues(r.m.Members) {
-			if m, ok := members[dnKey(dn)]; ok {
+		for _, v := range e.GetEqualFoldAttributeValues(r.m.Members) {
+			if m, ok := members[r.valueKey(v)]; ok {
 				list = append(list, m.Element())
 			}
 		}
@@ -539,12 +546,16 @@ func groupList(groups refs, dns []string) []any {
 }
 
 // searchGroups lists the groups a user belongs to by searching the groups
-// for the member, where the directory keeps no memberOf.
-func (r *Resources) searchGroups(ctx context.Context, conn *Conn, groups *Resources, dn string) ([]any, error) {
+// for its member value (its DN, or its uid for posixGroup), where the
+// directory keeps no memberOf.
+func (r *Resources) searchGroups(ctx context.Context, conn *Conn, groups *Resources, value string) ([]any, error) {
+	if value == "" {
+		return nil, nil
+	}
 	res, err := conn.Search(ctx, ldap.NewSearchRequest(groups.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(&"+groups.class+"("+groups.m.Members+"="+ldap.EscapeFilter(dn)+"))", []string{"1.1"}, nil))
+		"(&"+groups.class+"("+groups.m.Members+"="+ldap.EscapeFilter(value)+"))", []string{"1.1"}, nil))
 	if err != nil {
-		return nil, classify("find groups of "+dn, err)
+		return nil, classify("find groups of "+value, err)
 	}
 	dns := make([]string, len(res.Entries))
 	for i, g := range res.Entries {

@@ -48,12 +48,18 @@ type translator struct {
 	// resource types rs, "" when there is none: references (members,
 	// groups, manager) compare as DNs in the directory.
 	ref func(rs []*Resources, id string) (string, error)
+	// memberValue returns what a group's member attribute holds for the
+	// member with the given id where that is no DN (posixGroup's uid).
+	memberValue func(id string) (string, error)
 }
 
 // ldapFilter translates a parsed SCIM filter for a search over r, resolving
 // the ids that references name through conn.
 func (r *Resources) ldapFilter(ctx context.Context, conn *Conn, e filter.Expression) (string, error) {
-	t := translator{r: r, ref: func(rs []*Resources, id string) (string, error) {
+	t := translator{r: r, memberValue: func(id string) (string, error) {
+		values, err := r.memberValues(ctx, conn, []string{id}, true)
+		return values[id], err
+	}, ref: func(rs []*Resources, id string) (string, error) {
 		for _, target := range rs {
 			entry, err := target.find(ctx, conn, id, []string{"1.1"})
 			if errors.Is(err, ErrNotFound) {
@@ -246,7 +252,13 @@ func (t translator) leaf(p schema.Path, attr string, codec schema.Codec, op filt
 		if !ok || (op != filter.EQ && op != filter.NE) {
 			return "", filterErrorf("%s refers to a resource: compare it with eq or ne and the resource's id", p)
 		}
-		dn, err := t.ref(t.targets(p), id)
+		var dn string
+		var err error
+		if m := t.r.m; m.MemberValue != "" && strings.EqualFold(attr, m.Members) && t.memberValue != nil {
+			dn, err = t.memberValue(id)
+		} else {
+			dn, err = t.ref(t.targets(p), id)
+		}
 		if err != nil {
 			return "", err
 		}

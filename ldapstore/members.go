@@ -70,14 +70,14 @@ func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[str
 	if err != nil {
 		return nil, err
 	}
-	dns, err := r.store.memberDNs(ctx, conn, ids, false)
+	dns, err := r.memberValues(ctx, conn, ids, false)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	seen := map[string]bool{}
 	for _, id := range ids {
-		if k := dnKey(dns[id]); !seen[k] {
+		if k := r.valueKey(dns[id]); !seen[k] {
 			seen[k] = true
 			out = append(out, dns[id])
 		}
@@ -113,7 +113,7 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 		attrs = append(attrs, r.m.Members)
 	}
 	ids := append(append(slices.Clone(mops.Add), mops.ReplaceWith...), mops.Remove...)
-	dns, err := r.store.memberDNs(ctx, conn, ids, true)
+	dns, err := r.memberValues(ctx, conn, ids, true)
 	if err != nil {
 		return Resource{}, err
 	}
@@ -199,12 +199,12 @@ func (r *Resources) memberChanges(e *ldap.Entry, mops schema.MemberOps, dns map[
 	placeholder := r.m.MemberPlaceholder
 	if mops.Replace {
 		current := map[string]string{}
-		for _, dn := range e.GetEqualFoldAttributeValues(r.m.Members) {
-			current[dnKey(dn)] = dn
+		for _, v := range e.GetEqualFoldAttributeValues(r.m.Members) {
+			current[r.valueKey(v)] = v
 		}
 		wanted := map[string]bool{}
 		for _, id := range mops.ReplaceWith {
-			k := dnKey(dns[id])
+			k := r.valueKey(dns[id])
 			if !wanted[k] {
 				wanted[k] = true
 				if _, has := current[k]; !has {
@@ -266,10 +266,10 @@ func (r *Resources) present(ctx context.Context, conn *Conn, e *ldap.Entry, dels
 	if matched {
 		has := map[string]bool{}
 		for _, v := range e.GetEqualFoldAttributeValues(r.m.Members) {
-			has[dnKey(v)] = true
+			has[r.valueKey(v)] = true
 		}
 		for _, dn := range dels {
-			if has[dnKey(dn)] {
+			if has[r.valueKey(dn)] {
 				out = append(out, dn)
 			}
 		}
@@ -310,14 +310,14 @@ func (m *MemberList) Next(ctx context.Context) ([]Member, error) {
 		if err != nil {
 			return nil, err
 		}
-		found, err := m.r.store.resolve(ctx, conn, batch, nil, m.display)
+		found, err := m.r.membersOf(ctx, conn, batch, m.display)
 		conn.Release()
 		if err != nil {
 			return nil, err
 		}
 		out := make([]Member, 0, len(batch))
-		for _, dn := range batch {
-			if mem, ok := found[dnKey(dn)]; ok {
+		for _, v := range batch {
+			if mem, ok := found[m.r.valueKey(v)]; ok {
 				out = append(out, mem)
 			}
 		}
@@ -352,7 +352,86 @@ func (r *Resources) GetStreamed(ctx context.Context, id string, p schema.Project
 	}
 	dns := e.GetEqualFoldAttributeValues(r.m.Members)
 	if ph := r.m.MemberPlaceholder; ph != "" {
-		dns = slices.DeleteFunc(dns, func(dn string) bool { return dnKey(dn) == dnKey(ph) })
+		dns = slices.DeleteFunc(dns, func(dn string) bool { return r.valueKey(dn) == r.valueKey(ph) })
 	}
 	return read[0], &MemberList{r: r, dns: dns, display: rd.memberDisplay}, nil
+}
+
+// valueKey normalises a member value for comparison: a DN as dnKey, an
+// attribute value (posixGroup's uid) lower-cased.
+func (r *Resources) valueKey(v string) string {
+	if r.m.MemberValue == "" {
+		return dnKey(v)
+	}
+	return strings.ToLower(v)
+}
+
+// memberValues turns member ids into the values the group's member
+// attribute holds: DNs, or the users' MemberValue attribute. Ids that name
+// nothing are an InvalidError naming them, unless lenient.
+func (r *Resources) memberValues(ctx context.Context, conn *Conn, ids []string, lenient bool) (map[string]string, error) {
+	if r.m.MemberValue == "" {
+		return r.store.memberDNs(ctx, conn, ids, lenient)
+	}
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	users := r.st.users
+	entries, err := users.lookup(ctx, conn, users.m.ID, ids, []string{r.m.MemberValue})
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, id := range ids {
+		v := ""
+		if e, ok := entries[strings.ToLower(id)]; ok {
+			v = e.GetEqualFoldAttributeValue(r.m.MemberValue)
+		}
+		if v == "" {
+			missing = append(missing, id)
+			continue
+		}
+		out[id] = v
+	}
+	if len(missing) > 0 && !lenient {
+		slices.Sort(missing)
+		return nil, invalidf("members: no user has the id %s (with a %s)", strings.Join(missing, ", "), r.m.MemberValue)
+	}
+	return out, nil
+}
+
+// membersOf turns member values into members, keyed by valueKey: DNs
+// resolved among users and groups, or users looked up by MemberValue.
+func (r *Resources) membersOf(ctx context.Context, conn *Conn, values []string, display bool) (refs, error) {
+	if r.m.MemberValue == "" {
+		return r.store.resolve(ctx, conn, values, nil, display)
+	}
+	if len(values) == 0 {
+		return nil, nil
+	}
+	users := r.st.users
+	attrs := []string{users.m.ID}
+	if display {
+		attrs = append(attrs, users.displayAttributes()...)
+	}
+	entries, err := users.lookup(ctx, conn, r.m.MemberValue, values, attrs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(refs, len(entries))
+	for key, e := range entries {
+		id, err := users.idOf(e)
+		if err != nil {
+			continue
+		}
+		m := Member{ID: id, Type: users.kind, DN: e.DN}
+		for _, a := range attrs[1:] {
+			if m.Display = e.GetEqualFoldAttributeValue(a); m.Display != "" {
+				break
+			}
+		}
+		out[key] = m
+	}
+	return out, nil
 }

@@ -46,9 +46,14 @@ type MappingConfig struct {
 	// "none" where the directory keeps no such attribute (groups are then
 	// searched for the member).
 	MemberOf string `yaml:"member_of"`
-	// Members (groups) is the attribute holding the members' DNs: member
-	// (groupOfNames), uniqueMember (groupOfUniqueNames).
+	// Members (groups) is the attribute holding the members: member
+	// (groupOfNames), uniqueMember (groupOfUniqueNames), memberUid
+	// (posixGroup, with member_value: uid).
 	Members string `yaml:"members"`
+	// MemberValue (groups) is the members' attribute whose value Members
+	// holds, where it holds no DNs: uid for posixGroup's memberUid. Such
+	// groups have users as members, not groups.
+	MemberValue string `yaml:"member_value"`
 	// MemberPlaceholder (groups) is a DN kept as the only member of an
 	// empty group where the schema requires a member (OpenLDAP's
 	// groupOfNames); it is never shown, counted or matched. "none" turns
@@ -159,6 +164,13 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 			bad("members", "only groups have members")
 		}
 		r.Members = c.Members
+	}
+	if c.MemberValue != "" {
+		if r.Schema.ID != GroupURN {
+			bad("member_value", "only groups have members")
+		}
+		r.MemberValue = c.MemberValue
+		r.MemberPlaceholder = "" // a placeholder is a DN
 	}
 	switch {
 	case c.MemberPlaceholder == "":

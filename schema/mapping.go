@@ -97,6 +97,10 @@ type Resource struct {
 	// Members is the LDAP attribute holding member DNs (groups only).
 	Members string
 
+	// MemberValue, when set, is the users' attribute whose values Members
+	// holds instead of DNs (posixGroup: memberUid holds uid values).
+	MemberValue string
+
 	// MemberPlaceholder is a DN kept as the only member of an empty group,
 	// where the schema requires one (groupOfNames); "" where groups may be
 	// empty. It is never shown, counted or matched.
