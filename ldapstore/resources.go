@@ -415,7 +415,7 @@ func (r *Resources) find(ctx context.Context, conn *Conn, id string, attrs []str
 	if len(res.Entries) != 1 {
 		return nil, classify("find "+r.kind+" "+id, ErrNotFound)
 	}
-	return res.Entries[0], nil
+	return res.Entries[0], ranged(ctx, conn, res.Entries[0])
 }
 
 // readDN reads a whole resource's entry by its DN.
@@ -428,7 +428,7 @@ func (r *Resources) readDN(ctx context.Context, conn *Conn, dn string) (*ldap.En
 	if len(res.Entries) != 1 {
 		return nil, classify("read "+r.kind, ErrNotFound)
 	}
-	return res.Entries[0], nil
+	return res.Entries[0], ranged(ctx, conn, res.Entries[0])
 }
 
 // lookup reads the entries of this type whose attribute attr has one of
