@@ -392,3 +392,35 @@ func newGroupModelEnv(t *testing.T, groups schema.MappingConfig) *userEnv {
 	})
 	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
 }
+
+// Where the directory does not take deleted members out of groups (no
+// refint), groups.remove_deleted_members has the gateway do it.
+func TestGatewayRemovesDeletedMembers(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true, ServiceAccount: true, NoRefint: true})
+	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
+		t.Fatal(err)
+	}
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
+		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{RemoveDeletedMembers: true}},
+	})
+	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	ada, alan := u.idOf("alovelace"), u.idOf("ahopper")
+	both := u.createGroup(`{"displayName":"Both","members":[{"value":"` + ada + `"},{"value":"` + alan + `"}]}`)
+	solo := u.createGroup(`{"displayName":"Solo","members":[{"value":"` + ada + `"}]}`)
+	outer := u.createGroup(`{"displayName":"Outer","members":[{"value":"` + solo + `"},{"value":"` + alan + `"}]}`)
+	if r := u.send("DELETE", "/Users/"+ada, ""); r.status != 204 {
+		t.Fatalf("delete user: %d %s", r.status, r.raw)
+	}
+	if got := u.memberDNs(both); !slices.Equal(got, []string{u.userDN("ahopper")}) {
+		t.Errorf("Both after deleting alovelace: %q", got)
+	}
+	if got := u.memberDNs(solo); !slices.Equal(got, []string{strings.ToLower(schema.DefaultMemberPlaceholder)}) {
+		t.Errorf("Solo after deleting its only member: %q", got)
+	}
+	if r := u.send("DELETE", "/Groups/"+solo, ""); r.status != 204 {
+		t.Fatalf("delete group: %d %s", r.status, r.raw)
+	}
+	if got := u.memberDNs(outer); !slices.Equal(got, []string{u.userDN("ahopper")}) {
+		t.Errorf("Outer after deleting its member group: %q", got)
+	}
+}

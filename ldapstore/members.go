@@ -435,3 +435,37 @@ func (r *Resources) membersOf(ctx context.Context, conn *Conn, values []string, 
 	}
 	return out, nil
 }
+
+// removeMember takes the deleted entry e out of every group it was in, one
+// modify per group, where the directory does not (RemoveDeletedMembers).
+func (r *Resources) removeMember(ctx context.Context, conn *Conn, e *ldap.Entry) error {
+	value := e.DN
+	if r.m.MemberValue != "" {
+		if value = e.GetEqualFoldAttributeValue(r.m.MemberValue); value == "" {
+			return nil
+		}
+	}
+	var dns []string
+	err := conn.pagedSearch(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(&"+r.class+"("+r.m.Members+"="+ldap.EscapeFilter(value)+"))", []string{"1.1"}, nil), scanPageSize, func(g *ldap.Entry) error {
+		dns = append(dns, g.DN)
+		return nil
+	})
+	if err != nil {
+		return classify("find the groups of "+e.DN+" (it is deleted)", err)
+	}
+	for _, dn := range dns {
+		req := ldap.NewModifyRequest(dn, nil)
+		req.Delete(r.m.Members, []string{value})
+		err := conn.Modify(ctx, req)
+		if err != nil && r.m.MemberPlaceholder != "" && ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) {
+			req.Add(r.m.Members, []string{r.m.MemberPlaceholder}) // its last member
+			err = conn.Modify(ctx, req)
+		}
+		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+			return classify("remove "+e.DN+" (deleted) from "+dn, err)
+		}
+		r.store.groupRefs.forget(dn)
+	}
+	return nil
+}

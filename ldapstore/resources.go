@@ -195,7 +195,8 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 		return err
 	}
 	defer conn.Release()
-	e, err := r.find(ctx, conn, id, []string{r.m.Version})
+	groups := r.st.groups
+	e, err := r.find(ctx, conn, id, uniqueAttributes([]string{r.m.Version, groups.m.MemberValue}))
 	if err != nil {
 		return err
 	}
@@ -210,7 +211,13 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 		}
 	}
 	r.store.groupRefs.forget(e.DN)
-	return classify("delete "+r.kind, conn.Del(ctx, req))
+	if err := conn.Del(ctx, req); err != nil {
+		return classify("delete "+r.kind, err)
+	}
+	if groups.m.RemoveDeletedMembers {
+		return groups.removeMember(ctx, conn, e)
+	}
+	return nil
 }
 
 // Replace sets the resource to attrs (RFC 7644 section 3.5.1): attributes

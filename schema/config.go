@@ -54,6 +54,10 @@ type MappingConfig struct {
 	// holds, where it holds no DNs: uid for posixGroup's memberUid. Such
 	// groups have users as members, not groups.
 	MemberValue string `yaml:"member_value"`
+	// RemoveDeletedMembers (groups): scimgate itself removes a deleted user
+	// or group from the groups it was in, for directories that do not
+	// (OpenLDAP without the refint overlay).
+	RemoveDeletedMembers bool `yaml:"remove_deleted_members"`
 	// MemberPlaceholder (groups) is a DN kept as the only member of an
 	// empty group where the schema requires a member (OpenLDAP's
 	// groupOfNames); it is never shown, counted or matched. "none" turns
@@ -164,6 +168,12 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 			bad("members", "only groups have members")
 		}
 		r.Members = c.Members
+	}
+	if c.RemoveDeletedMembers {
+		if r.Schema.ID != GroupURN {
+			bad("remove_deleted_members", "only groups have members")
+		}
+		r.RemoveDeletedMembers = true
 	}
 	if c.MemberValue != "" {
 		if r.Schema.ID != GroupURN {

@@ -97,6 +97,10 @@ type Resource struct {
 	// Members is the LDAP attribute holding member DNs (groups only).
 	Members string
 
+	// RemoveDeletedMembers says the gateway, not the directory, takes a
+	// deleted resource out of the groups it was in.
+	RemoveDeletedMembers bool
+
 	// MemberValue, when set, is the users' attribute whose values Members
 	// holds instead of DNs (posixGroup: memberUid holds uid values).
 	MemberValue string

@@ -67,6 +67,9 @@ type Options struct {
 	// (cn=default,ou=policies,<suffix>) that enforces account locks and
 	// passwords of 8 characters at least.
 	PPolicy bool
+	// NoRefint leaves out the refint overlay: a directory that does not
+	// take deleted entries out of groups.
+	NoRefint bool
 	// Preload names an LDIF file loaded offline with slapadd before the
 	// server starts: the fast way to a directory of 100,000 entries. slapadd
 	// runs no overlays, so the file must hold memberOf values itself.
@@ -216,10 +219,10 @@ memberof-group-oc groupOfNames
 memberof-member-ad member
 memberof-memberof-ad memberOf
 memberof-refint TRUE
-overlay refint
+{{if not .NoRefint}}overlay refint
 refint_attributes member memberOf
 refint_nothing "cn=empty-group-placeholder"
-overlay sssvlv
+{{end}}overlay sssvlv
 {{range .ACLs}}{{.}}
 {{end}}{{if .ServiceAccount}}access to * by dn.exact="cn=scimgate,{{.Suffix}}" manage by self write by anonymous auth by * read
 {{end}}{{if .PPolicy}}overlay ppolicy
@@ -262,6 +265,7 @@ func (s *Server) writeConfig(opts Options) error {
 	err := template.Must(template.New("slapd.conf").Parse(confTemplate)).Execute(&conf, map[string]any{
 		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "Suffix": s.Suffix,
 		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config, "PPolicy": opts.PPolicy, "ServiceAccount": opts.ServiceAccount, "ACLs": opts.ACLs,
+		"NoRefint":         opts.NoRefint,
 		"ServiceSizeLimit": serviceSizeLimit(opts.ServiceSizeLimit),
 	})
 	if err != nil {
