@@ -109,6 +109,10 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	schemas, err := s.schemasOf(req.Context(), u.Path)
+	if err != nil {
+		return err
+	}
 	// Read the body here: the library ignores read errors, which would turn
 	// a body over the limit into a parse error instead of a 413.
 	body, err := io.ReadAll(req.Body)
@@ -116,10 +120,6 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		return err
 	}
 	if len(body) > 0 {
-		schemas, err := s.schemasOf(req.Context(), u.Path)
-		if err != nil {
-			return err
-		}
 		if body, err = normalize(body, req.Method, schemas, ri); err != nil {
 			return err
 		}
@@ -154,10 +154,6 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	body = rec.body.Bytes()
 	if rec.status/100 == 2 && len(body) > 0 {
 		var location string
-		schemas, err := s.schemasOf(req.Context(), u.Path)
-		if err != nil {
-			return err
-		}
 		if body, location, err = fixResponse(body, ri.baseURL, schemas.Core.ID, ri.projection); err != nil {
 			return err
 		}

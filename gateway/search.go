@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,7 +99,7 @@ func (s *Server) search(kind string) echo.HandlerFunc {
 		if err := dec.Decode(&q); err != nil {
 			return newError(http.StatusBadRequest, "invalidSyntax", "The body is not a SearchRequest: %s.", jsonProblem(err))
 		}
-		if !containsFold(q.Schemas, searchRequestURN) {
+		if !slices.ContainsFunc(q.Schemas, func(s string) bool { return strings.EqualFold(s, searchRequestURN) }) {
 			return newError(http.StatusBadRequest, "invalidSyntax", "A search body must have \"schemas\": [%q].", searchRequestURN)
 		}
 		return s.query(c, kind, q)
@@ -116,15 +117,6 @@ func jsonProblem(err error) string {
 		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
 	}
 	return "it does not decode"
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // query runs a list or search and writes the ListResponse.

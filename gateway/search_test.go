@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"net/url"
 	"slices"
@@ -270,7 +271,7 @@ func TestProjection(t *testing.T) {
 	id := u.idOf("alovelace")
 	r := u.list(`/Users?filter=` + urlQuery(`userName eq "alovelace"`) + `&attributes=userName,emails.value,name.givenName`)
 	res := resources(r)[0]
-	keys := slices.Sorted(mapsKeys(res))
+	keys := slices.Sorted(maps.Keys(res))
 	if !slices.Equal(keys, []string{"emails", "id", "name", "schemas", "userName"}) {
 		t.Errorf("attributes=userName,emails.value,name.givenName: keys %q", keys)
 	}
@@ -303,16 +304,6 @@ func TestProjection(t *testing.T) {
 	listed := resources(u.list(`/Users?filter=` + urlQuery(`id eq "`+id+`"`)))[0]
 	if a, b := string(mustJSON(single.body)), string(mustJSON(listed)); a != b {
 		t.Errorf("GET and list differ:\n%s\n%s", a, b)
-	}
-}
-
-func mapsKeys(m map[string]any) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -256,4 +258,82 @@ type ResourceConfig struct {
 	BaseDN string `yaml:"base_dn"`
 
 	schema.MappingConfig `yaml:",inline"`
+}
+
+// SearchConfig is the "search" section: how lists and searches are paged
+// and sorted.
+//
+//	search:
+//	  max_candidates: 1000000   # most results one list or search may order; more is 400 tooMany
+//	  snapshot_cache: 64MiB     # memory for the ordered ids of recent queries (bytes; KiB/MiB/GiB)
+//	  snapshot_max_age: 5m      # how long a walk's later pages reuse the order its first page saw
+type SearchConfig struct {
+	// MaxCandidates is the most resources a list or search orders. A query
+	// matching more is refused (400 tooMany) with advice to narrow it.
+	// Each candidate costs the gateway about 60 bytes while it is ordered.
+	MaxCandidates int `yaml:"max_candidates"`
+
+	// SnapshotCache bounds the memory kept for the ordered ids of recent
+	// queries (snapshots), which make the pages after the first cost one
+	// indexed search. Written as bytes, or with KiB, MiB or GiB.
+	SnapshotCache ByteSize `yaml:"snapshot_cache"`
+
+	// SnapshotMaxAge is how long the pages after the first of a query reuse
+	// its snapshot before it is taken again. First pages always see the
+	// directory as it is.
+	SnapshotMaxAge time.Duration `yaml:"snapshot_max_age"`
+}
+
+// WithDefaults fills what is unset.
+func (c SearchConfig) WithDefaults() SearchConfig {
+	if c.MaxCandidates == 0 {
+		c.MaxCandidates = 1_000_000
+	}
+	if c.SnapshotCache == 0 {
+		c.SnapshotCache = 64 << 20
+	}
+	if c.SnapshotMaxAge == 0 {
+		c.SnapshotMaxAge = 5 * time.Minute
+	}
+	return c
+}
+
+// Validate names the key that is wrong.
+func (c SearchConfig) Validate() error {
+	var errs []error
+	if c.MaxCandidates < 1 {
+		errs = append(errs, fmt.Errorf("search.max_candidates: must be at least 1, got %d", c.MaxCandidates))
+	}
+	if c.SnapshotCache < 0 {
+		errs = append(errs, fmt.Errorf("search.snapshot_cache: must not be negative"))
+	}
+	if c.SnapshotMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("search.snapshot_max_age: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// ByteSize is a size in bytes that YAML may give as 67108864, "64MiB",
+// "512KiB" or "1GiB".
+type ByteSize int64
+
+// UnmarshalText parses the forms ByteSize accepts.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return &InvalidError{Msg: "want a size such as 67108864, 64MiB, 512KiB or 1GiB, got " + strconv.Quote(string(text))}
+	}
+	*b = ByteSize(n * mult)
+	return nil
 }

@@ -366,9 +366,14 @@ type reading struct {
 // not read from the directory at all. The id, and the version the ETag
 // needs, are always read.
 func (r *Resources) reading(p schema.Projection) reading {
-	if p.IsZero() && r.whole.attrs != nil {
+	if p.IsZero() {
 		return r.whole
 	}
+	return r.project(p)
+}
+
+// project computes what reading returns.
+func (r *Resources) project(p schema.Projection) reading {
 	core := r.m.Schema.ID
 	rd := reading{
 		active:  r.m.Active != nil && p.Wants(core, "", "active", ""),

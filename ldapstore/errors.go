@@ -107,3 +107,20 @@ func Reason(err error) string {
 		return err.Error()
 	}
 }
+
+// TooManyError: a query matches more resources than the gateway orders
+// (search.max_candidates), or than the directory lets the gateway's
+// account read in one search (Directory: its size limit, which the
+// operator should lift for that account).
+type TooManyError struct {
+	Limit     int
+	Directory bool
+}
+
+func (e *TooManyError) Error() string {
+	if e.Directory {
+		return fmt.Sprintf("the directory stopped the search after %d entries: its size limit for the bind DN is too low "+
+			"(OpenLDAP: limits dn.exact=\"<bind DN>\" size=unlimited; see deploy/ldap/README.md)", e.Limit)
+	}
+	return fmt.Sprintf("the query matches more than %d resources, the most this gateway orders (search.max_candidates)", e.Limit)
+}

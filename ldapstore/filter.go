@@ -57,7 +57,7 @@ type translator struct {
 // the ids that references name through conn.
 func (r *Resources) ldapFilter(ctx context.Context, conn *Conn, e filter.Expression) (string, error) {
 	t := translator{r: r, memberValue: func(id string) (string, error) {
-		values, err := r.memberValues(ctx, conn, []string{id}, true)
+		values, _, err := r.memberValues(ctx, conn, []string{id})
 		return values[id], err
 	}, ref: func(rs []*Resources, id string) (string, error) {
 		for _, target := range rs {

@@ -38,27 +38,6 @@ func (mc *memberChanges) apply(req *ldap.ModifyRequest, attr string) {
 	req.Controls = append(req.Controls, ldap.NewControlString(OIDPermissiveModify, false, ""))
 }
 
-// memberDNs resolves member ids, each a user's or a group's, to DNs in
-// batches of lookupBatch. Ids that name nothing are an InvalidError naming
-// them, unless lenient (removals: a member that is gone is removed).
-func (s *Store) memberDNs(ctx context.Context, conn *Conn, ids []string, lenient bool) (map[string]string, error) {
-	if len(ids) == 0 {
-		return map[string]string{}, nil
-	}
-	st, err := s.load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	dns, missing, err := idsToDNs(ctx, conn, ids, st.users, st.groups)
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 && !lenient {
-		return nil, unknownMembers(missing)
-	}
-	return dns, nil
-}
-
 func unknownMembers(ids []string) error {
 	return invalidf("members: no user or group has the id %s", strings.Join(ids, ", "))
 }
@@ -70,9 +49,12 @@ func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[str
 	if err != nil {
 		return nil, err
 	}
-	dns, err := r.memberValues(ctx, conn, ids, false)
+	dns, missing, err := r.memberValues(ctx, conn, ids)
 	if err != nil {
 		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, unknownMembers(missing)
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -113,7 +95,7 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 		attrs = append(attrs, r.m.Members)
 	}
 	ids := append(append(slices.Clone(mops.Add), mops.ReplaceWith...), mops.Remove...)
-	dns, err := r.memberValues(ctx, conn, ids, true)
+	dns, _, err := r.memberValues(ctx, conn, ids) // ids removed may be gone: no error
 	if err != nil {
 		return Resource{}, err
 	}
@@ -367,21 +349,21 @@ func (r *Resources) valueKey(v string) string {
 }
 
 // memberValues turns member ids into the values the group's member
-// attribute holds: DNs, or the users' MemberValue attribute. Ids that name
-// nothing are an InvalidError naming them, unless lenient.
-func (r *Resources) memberValues(ctx context.Context, conn *Conn, ids []string, lenient bool) (map[string]string, error) {
-	if r.m.MemberValue == "" {
-		return r.store.memberDNs(ctx, conn, ids, lenient)
-	}
-	out := make(map[string]string, len(ids))
+// attribute holds: the DNs of users or groups, or the users' MemberValue
+// attribute. It returns, sorted, the ids that name no possible member.
+func (r *Resources) memberValues(ctx context.Context, conn *Conn, ids []string) (map[string]string, []string, error) {
 	if len(ids) == 0 {
-		return out, nil
+		return map[string]string{}, nil, nil
+	}
+	if r.m.MemberValue == "" {
+		return idsToDNs(ctx, conn, ids, r.st.users, r.st.groups)
 	}
 	users := r.st.users
 	entries, err := users.lookup(ctx, conn, users.m.ID, ids, []string{r.m.MemberValue})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	out := make(map[string]string, len(ids))
 	var missing []string
 	for _, id := range ids {
 		v := ""
@@ -394,11 +376,8 @@ func (r *Resources) memberValues(ctx context.Context, conn *Conn, ids []string, 
 		}
 		out[id] = v
 	}
-	if len(missing) > 0 && !lenient {
-		slices.Sort(missing)
-		return nil, invalidf("members: no user has the id %s (with a %s)", strings.Join(missing, ", "), r.m.MemberValue)
-	}
-	return out, nil
+	slices.Sort(missing)
+	return out, missing, nil
 }
 
 // membersOf turns member values into members, keyed by valueKey: DNs

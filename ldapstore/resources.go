@@ -46,8 +46,7 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 // and what reading a whole resource reads.
 func (r *Resources) derive() {
 	r.schemas = r.advertise()
-	r.whole = reading{}
-	r.whole = r.reading(schema.Projection{})
+	r.whole = r.project(schema.Projection{})
 	r.whole.attrs = r.attrs
 }
 

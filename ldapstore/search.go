@@ -15,59 +15,6 @@ import (
 	"github.com/scimgate/scimgate/schema"
 )
 
-// SearchConfig is the "search" section: how lists and searches are paged
-// and sorted.
-//
-//	search:
-//	  max_candidates: 1000000   # most results one list or search may order; more is 400 tooMany
-//	  snapshot_cache: 64MiB     # memory for the ordered ids of recent queries (bytes; KiB/MiB/GiB)
-//	  snapshot_max_age: 5m      # how long a walk's later pages reuse the order its first page saw
-type SearchConfig struct {
-	// MaxCandidates is the most resources a list or search orders. A query
-	// matching more is refused (400 tooMany) with advice to narrow it.
-	// Each candidate costs the gateway about 60 bytes while it is ordered.
-	MaxCandidates int `yaml:"max_candidates"`
-
-	// SnapshotCache bounds the memory kept for the ordered ids of recent
-	// queries (snapshots), which make the pages after the first cost one
-	// indexed search. Written as bytes, or with KiB, MiB or GiB.
-	SnapshotCache ByteSize `yaml:"snapshot_cache"`
-
-	// SnapshotMaxAge is how long the pages after the first of a query reuse
-	// its snapshot before it is taken again. First pages always see the
-	// directory as it is.
-	SnapshotMaxAge time.Duration `yaml:"snapshot_max_age"`
-}
-
-// WithDefaults fills what is unset.
-func (c SearchConfig) WithDefaults() SearchConfig {
-	if c.MaxCandidates == 0 {
-		c.MaxCandidates = 1_000_000
-	}
-	if c.SnapshotCache == 0 {
-		c.SnapshotCache = 64 << 20
-	}
-	if c.SnapshotMaxAge == 0 {
-		c.SnapshotMaxAge = 5 * time.Minute
-	}
-	return c
-}
-
-// Validate names the key that is wrong.
-func (c SearchConfig) Validate() error {
-	var errs []error
-	if c.MaxCandidates < 1 {
-		errs = append(errs, fmt.Errorf("search.max_candidates: must be at least 1, got %d", c.MaxCandidates))
-	}
-	if c.SnapshotCache < 0 {
-		errs = append(errs, fmt.Errorf("search.snapshot_cache: must not be negative"))
-	}
-	if c.SnapshotMaxAge < 0 {
-		errs = append(errs, fmt.Errorf("search.snapshot_max_age: must not be negative"))
-	}
-	return errors.Join(errs...)
-}
-
 // Query selects a page of resources (RFC 7644 section 3.4.2).
 type Query struct {
 	// Filter is the parsed SCIM filter; nil selects every resource.
@@ -461,21 +408,4 @@ func normalizeTime(s string) string {
 		return "~" + s
 	}
 	return t.UTC().Format("20060102150405.000000000")
-}
-
-// TooManyError: a query matches more resources than the gateway orders
-// (search.max_candidates), or than the directory lets the gateway's
-// account read in one search (Directory: its size limit, which the
-// operator should lift for that account).
-type TooManyError struct {
-	Limit     int
-	Directory bool
-}
-
-func (e *TooManyError) Error() string {
-	if e.Directory {
-		return fmt.Sprintf("the directory stopped the search after %d entries: its size limit for the bind DN is too low "+
-			"(OpenLDAP: limits dn.exact=\"<bind DN>\" size=unlimited; see deploy/ldap/README.md)", e.Limit)
-	}
-	return fmt.Sprintf("the query matches more than %d resources, the most this gateway orders (search.max_candidates)", e.Limit)
 }

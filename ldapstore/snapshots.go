@@ -3,8 +3,6 @@ package ldapstore
 import (
 	"container/list"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -136,29 +134,4 @@ func (c *snapshotCache) remove(el *list.Element) {
 	c.lru.Remove(el)
 	delete(c.byKey, e.key)
 	c.bytes -= e.size
-}
-
-// ByteSize is a size in bytes that YAML may give as 67108864, "64MiB",
-// "512KiB" or "1GiB".
-type ByteSize int64
-
-// UnmarshalText parses the forms ByteSize accepts.
-func (b *ByteSize) UnmarshalText(text []byte) error {
-	s := strings.TrimSpace(string(text))
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return &InvalidError{Msg: "want a size such as 67108864, 64MiB, 512KiB or 1GiB, got " + strconv.Quote(string(text))}
-	}
-	*b = ByteSize(n * mult)
-	return nil
 }

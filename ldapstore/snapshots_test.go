@@ -1,6 +1,7 @@
 package ldapstore
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -84,13 +85,7 @@ func TestSnapshotCacheBounds(t *testing.T) {
 	if c.get("old") != nil {
 		t.Error("a snapshot past snapshot_max_age was returned")
 	}
-	if keys := slices.Collect(func(yield func(string) bool) {
-		for k := range c.byKey {
-			if !yield(k) {
-				return
-			}
-		}
-	}); len(keys) > 3 {
+	if keys := slices.Collect(maps.Keys(c.byKey)); len(keys) > 3 {
 		t.Errorf("cache holds %q", keys)
 	}
 }
