@@ -1,72 +1,63 @@
 package gateway
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.uber.org/zap"
 )
-
-// The scopes each endpoint requires, named as the Janssen Server names them
-// so that its clients keep working.
-const (
-	ScopeUsersRead   = "https://jans.io/scim/users.read"
-	ScopeUsersWrite  = "https://jans.io/scim/users.write"
-	ScopeGroupsRead  = "https://jans.io/scim/groups.read"
-	ScopeGroupsWrite = "https://jans.io/scim/groups.write"
-)
-
-// AllScopes returns the scopes of every endpoint this version serves.
-func AllScopes() []string {
-	return []string{ScopeUsersRead, ScopeUsersWrite, ScopeGroupsRead, ScopeGroupsWrite}
-}
 
 // Identity is who a request acts for.
 type Identity struct {
-	// Name identifies the client in logs: a static token's name.
-	Name   string
-	Scopes []string
-	bypass bool
+	// Name identifies the client in logs: a static token's name, else the
+	// OAuth client id, else the subject.
+	Name string
+	// ClientID and Subject are the OAuth token's client_id and sub.
+	ClientID, Subject string
+	Scopes            []string
+	bypass            bool
 }
 
-// has reports whether the identity holds the scope.
-func (id *Identity) has(scope string) bool {
-	if id.bypass {
-		return true
-	}
-	for _, s := range id.Scopes {
-		if s == scope {
-			return true
-		}
-	}
-	return false
+// Has reports whether the identity holds the scope.
+func (id *Identity) Has(scope string) bool {
+	return id != nil && (id.bypass || slices.Contains(id.Scopes, scope))
 }
 
-// authenticator finds the identity behind a request's bearer token.
+// logFields describe the identity in log lines: never the token.
+func (id *Identity) logFields() []zap.Field {
+	f := []zap.Field{zap.String("client", id.Name)}
+	if id.Subject != "" && id.Subject != id.Name {
+		f = append(f, zap.String("subject", id.Subject))
+	}
+	return f
+}
+
+// authenticator finds the identity behind a bearer token. It returns an
+// *invalidToken when the token is not good (401) and an *authUnavailable
+// when it cannot tell (503).
 type authenticator interface {
-	authenticate(token string) (*Identity, bool)
+	authenticate(ctx context.Context, token string) (*Identity, error)
 }
 
-// staticTokens accepts configured tokens, known only by their SHA-256.
-type staticTokens []StaticToken
+// invalidToken: the token is not valid; Reason says why, without the token.
+type invalidToken struct{ Reason string }
 
-func (ts staticTokens) authenticate(token string) (*Identity, bool) {
-	sum := sha256.Sum256([]byte(token))
-	var found *Identity
-	for _, t := range ts {
-		want, _ := hex.DecodeString(t.SHA256)
-		// Compare against every token, in constant time, so that timing
-		// tells nothing of which token came close.
-		if subtle.ConstantTimeCompare(sum[:], want) == 1 && found == nil {
-			found = &Identity{Name: t.Name, Scopes: t.Scopes}
-		}
-	}
-	return found, found != nil
+func (e *invalidToken) Error() string { return "invalid token: " + e.Reason }
+
+func invalid(format string, args ...any) error {
+	return &invalidToken{Reason: fmt.Sprintf(format, args...)}
 }
+
+// authUnavailable: the authorization server could not be asked.
+type authUnavailable struct{ Err error }
+
+func (e *authUnavailable) Error() string { return "authorization server unavailable: " + e.Err.Error() }
+func (e *authUnavailable) Unwrap() error { return e.Err }
 
 const realm = `Bearer realm="scimgate"`
 
@@ -86,27 +77,58 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			e.Header = http.Header{"WWW-Authenticate": {realm}}
 			return e
 		}
-		id, ok := s.auth.authenticate(token)
-		if !ok {
-			e := newError(http.StatusUnauthorized, "", "The bearer token is not valid.")
-			e.Header = http.Header{"WWW-Authenticate": {realm + `, error="invalid_token"`}}
+		id, err := s.auth.authenticate(c.Request().Context(), token)
+		var bad *invalidToken
+		var down *authUnavailable
+		switch {
+		case err == nil:
+			ri.identity = id
+			ri.log = ri.log.With(id.logFields()...)
+			return next(c)
+		case errors.As(err, &bad):
+			ri.log.Info("token refused", zap.String("reason", bad.Reason))
+			e := newError(http.StatusUnauthorized, "", "The bearer token is not valid: %s.", bad.Reason)
+			e.Header = http.Header{"WWW-Authenticate": {realm + `, error="invalid_token", error_description=` + quoteHeader(bad.Reason)}}
+			return e
+		case errors.As(err, &down):
+			ri.log.Warn("cannot check token", zap.Error(down.Err))
+			e := newError(http.StatusServiceUnavailable, "", "The authorization server cannot check the token now; retry later.")
+			e.Header = http.Header{"Retry-After": {retryAfter}}
 			return e
 		}
-		ri.identity = id
-		return next(c)
+		return err
 	}
+}
+
+// quoteHeader quotes s for a WWW-Authenticate parameter, dropping the
+// characters RFC 6750 section 3 does not allow there.
+func quoteHeader(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		if r >= 0x20 && r < 0x7f && r != '"' && r != '\\' {
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // requireScope lets a request through only if its identity holds scope.
 func requireScope(scope string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if id := infoFrom(c.Request().Context()).identity; id == nil || !id.has(scope) {
-				e := newError(http.StatusForbidden, "", "The token lacks the scope %s.", scope)
-				e.Header = http.Header{"WWW-Authenticate": {fmt.Sprintf(`%s, error="insufficient_scope", scope=%q`, realm, scope)}}
-				return e
+			if !infoFrom(c.Request().Context()).identity.Has(scope) {
+				return insufficientScope(scope)
 			}
 			return next(c)
 		}
 	}
+}
+
+// insufficientScope is the 403 of RFC 6750 section 3.1 naming the scope needed.
+func insufficientScope(scope string) *scimError {
+	e := newError(http.StatusForbidden, "", "The token lacks the scope %s.", scope)
+	e.Header = http.Header{"WWW-Authenticate": {fmt.Sprintf(`%s, error="insufficient_scope", scope=%s`, realm, quoteHeader(scope))}}
+	return e
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -9,8 +8,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // ServerConfig is the "server" section of the configuration.
@@ -115,110 +112,6 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown_timeout", "must not be negative, got %s", c.ShutdownTimeout)
-	}
-	return errors.Join(errs...)
-}
-
-// Authentication modes.
-const (
-	AuthOAuth  = "oauth"
-	AuthToken  = "token"
-	AuthBypass = "bypass"
-)
-
-// AuthConfig is the "auth" section of the configuration.
-//
-//	auth:
-//	  mode: token           # oauth | token | bypass
-//	  tokens:
-//	    - name: okta
-//	      sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
-//	      scopes: [https://jans.io/scim/users.read, https://jans.io/scim/users.write]
-//	  # or keep the same list in a file of its own:
-//	  tokens_file: /etc/scimgate/tokens.yaml
-type AuthConfig struct {
-	// Mode is how requests are authenticated: "token" (static bearer
-	// tokens, below), "bypass" (no checks at all: protect the network
-	// instead), or "oauth" (tokens from an authorization server; not in
-	// this version).
-	Mode string `yaml:"mode"`
-
-	// Tokens are the static bearer tokens accepted in token mode.
-	Tokens []StaticToken `yaml:"tokens"`
-
-	// TokensFile names a YAML file holding more tokens, as a list in the
-	// form of Tokens.
-	TokensFile string `yaml:"tokens_file"`
-}
-
-// StaticToken is one accepted bearer token. Only its SHA-256 is configured,
-// never the token itself.
-type StaticToken struct {
-	// Name identifies the client in logs, e.g. "okta".
-	Name string `yaml:"name"`
-	// SHA256 is the hex SHA-256 of the token.
-	SHA256 string `yaml:"sha256"`
-	// Scopes the token grants, e.g. https://jans.io/scim/users.read.
-	Scopes []string `yaml:"scopes"`
-}
-
-// LoadTokens returns the inline tokens and those of TokensFile.
-func (c AuthConfig) LoadTokens() ([]StaticToken, error) {
-	tokens := append([]StaticToken(nil), c.Tokens...)
-	if c.TokensFile == "" {
-		return tokens, nil
-	}
-	b, err := os.ReadFile(c.TokensFile)
-	if err != nil {
-		return nil, fmt.Errorf("auth.tokens_file: %w", err)
-	}
-	var more []StaticToken
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&more); err != nil {
-		return nil, fmt.Errorf("auth.tokens_file: %s: %w", c.TokensFile, err)
-	}
-	return append(tokens, more...), nil
-}
-
-// Validate reports every problem, each naming its key.
-func (c AuthConfig) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("auth.%s: %s", key, fmt.Sprintf(format, args...)))
-	}
-	switch c.Mode {
-	case AuthToken, AuthBypass:
-	case AuthOAuth:
-		bad("mode", "oauth (the default) is not available in this version yet: set token (static bearer tokens, see auth.tokens) or, behind a closed network only, bypass")
-	default:
-		bad("mode", "%q is not one of oauth, token, bypass", c.Mode)
-	}
-	tokens, err := c.LoadTokens()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if c.Mode == AuthToken && err == nil && len(tokens) == 0 {
-		bad("tokens", "token mode needs at least one token (in auth.tokens or auth.tokens_file)")
-	}
-	names := map[string]bool{}
-	for i, t := range tokens {
-		key := fmt.Sprintf("tokens[%d]", i)
-		if i >= len(c.Tokens) {
-			key = fmt.Sprintf("tokens_file[%d]", i-len(c.Tokens))
-		}
-		if t.Name == "" {
-			bad(key+".name", "every token needs a name, for the logs")
-		} else if names[t.Name] {
-			bad(key+".name", "%q is used twice", t.Name)
-		}
-		names[t.Name] = true
-		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
-			bad(key+".sha256", "must be 64 hex digits (the SHA-256 of the token, e.g. from `printf %%s TOKEN | sha256sum`)")
-		}
-		if len(t.Scopes) == 0 {
-			bad(key+".scopes", "a token without scopes can do nothing; list its scopes")
-		}
 	}
 	return errors.Join(errs...)
 }

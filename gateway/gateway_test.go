@@ -72,10 +72,12 @@ func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore
 	}
 	cfg := DefaultServerConfig()
 	cfg.MaxBodyBytes = 4096
-	auth := AuthConfig{Mode: AuthToken, Tokens: []StaticToken{
-		tokenConfig("all", testToken, AllScopes()...),
-		tokenConfig("reader", "reader-token", ScopeUsersRead),
-	}}
+	auth := DefaultAuthConfig()
+	auth.Mode = AuthToken
+	auth.Tokens = []StaticToken{
+		tokenConfig("all", testToken, JanssenScopes.All()...),
+		tokenConfig("reader", "reader-token", JanssenScopes.UsersRead),
+	}
 	if err := auth.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +160,7 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 		{name: "unknown path outside the base", method: "GET", path: "/../nope", status: 404},
 		{name: "method not allowed", method: "DELETE", path: "/Users", token: testToken, status: 405, header: "Allow"},
 		{name: "no token", method: "GET", path: "/Users", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate"`},
-		{name: "bad token", method: "GET", path: "/Users", token: "nope", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="invalid_token"`},
+		{name: "bad token", method: "GET", path: "/Users", token: "nope", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="invalid_token", error_description="not a configured token"`},
 		{name: "missing scope", method: "POST", path: "/Users", token: "reader-token", contentType: contentTypeSCIM, body: `{}`, status: 403,
 			header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="insufficient_scope", scope="https://jans.io/scim/users.write"`},
 		{name: "body too large", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: big, status: 413},

@@ -36,13 +36,15 @@ type Options struct {
 
 // Server is the SCIM gateway's HTTP server.
 type Server struct {
-	cfg       ServerConfig
-	publicURL string
-	log       *zap.Logger
-	store     *ldapstore.Store
-	auth      authenticator // nil in bypass mode
-	echo      *echo.Echo
-	cursors   cursors
+	cfg              ServerConfig
+	publicURL        string
+	log              *zap.Logger
+	store            *ldapstore.Store
+	auth             authenticator // nil in bypass mode
+	scopes           Scopes
+	protectDiscovery bool
+	echo             *echo.Echo
+	cursors          cursors
 
 	libMu sync.Mutex
 	lib   atomic.Pointer[scim.Server]
@@ -55,10 +57,12 @@ func New(o Options) (*Server, error) {
 		o.Logger = zap.NewNop()
 	}
 	s := &Server{
-		cfg:       o.Server,
-		publicURL: strings.TrimSuffix(o.Server.PublicURL, "/"),
-		log:       o.Logger,
-		store:     o.Store,
+		cfg:              o.Server,
+		publicURL:        strings.TrimSuffix(o.Server.PublicURL, "/"),
+		log:              o.Logger,
+		store:            o.Store,
+		scopes:           o.Auth.Scopes,
+		protectDiscovery: o.Auth.ProtectDiscovery,
 	}
 	switch o.Auth.Mode {
 	case AuthToken:
@@ -67,6 +71,12 @@ func New(o Options) (*Server, error) {
 			return nil, err
 		}
 		s.auth = staticTokens(tokens)
+	case AuthOAuth:
+		a, err := newOAuthTokens(o.Auth, s.log.Named("auth"))
+		if err != nil {
+			return nil, err
+		}
+		s.auth = a
 	case AuthBypass:
 		s.log.Warn("AUTHENTICATION IS BYPASSED: every request is allowed, with every scope. " +
 			"Use this only behind a network that admits nothing but your provisioning client.")

@@ -46,7 +46,7 @@ func dev(ctx context.Context, listen string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("load demo data: %w", err)
 	}
 
-	token, tokenConfig, err := newToken("dev", gateway.AllScopes())
+	token, tokenConfig, err := newToken("dev", gateway.JanssenScopes.All())
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func dev(ctx context.Context, listen string, stdout, stderr io.Writer) error {
 	cfg.Server.Listen = l.Addr().String()
 	cfg.LDAP = ldapstore.Config{URLs: []string{dir.URL}, BindDN: dir.RootDN, BindPassword: dir.Password}.WithDefaults()
 	cfg.Users.BaseDN, cfg.Groups.BaseDN = dir.PeopleDN, dir.GroupsDN
-	cfg.Auth = gateway.AuthConfig{Mode: gateway.AuthToken, Tokens: []gateway.StaticToken{tokenConfig}}
+	cfg.Auth.Mode, cfg.Auth.Tokens = gateway.AuthToken, []gateway.StaticToken{tokenConfig}
 	cfg.Log = config.Log{Level: "info", Format: "console"}
 	if err := cfg.Validate(); err != nil {
 		return err

@@ -59,6 +59,9 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	// can store. The directory may come up after us: then serve anyway
 	// (503 until it answers; /readyz tells load balancers) and keep trying.
 	go loadStore(ctx, store, log)
+	// Likewise reach the authorization server now (oauth mode), so that
+	// a wrong issuer shows in the log at start, not at the first request.
+	go srv.CheckAuthServer(ctx)
 	log.Info("serving", zap.String("address", l.Addr().String()), zap.String("base_path", cfg.Server.BasePath),
 		zap.Strings("ldap", cfg.LDAP.URLs), zap.String("auth", cfg.Auth.Mode), zap.String("profile", profile.Name))
 	return srv.Serve(ctx, l)

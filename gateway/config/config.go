@@ -70,7 +70,7 @@ func Default() Config {
 		LDAP:      ldapstore.Config{}.WithDefaults(),
 		Search:    ldapstore.SearchConfig{}.WithDefaults(),
 		Directory: Directory{Profile: "openldap"},
-		Auth:      gateway.AuthConfig{Mode: gateway.AuthOAuth},
+		Auth:      gateway.DefaultAuthConfig(),
 		Log:       Log{Level: "info", Format: "json"},
 	}
 }

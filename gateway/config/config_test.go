@@ -88,7 +88,11 @@ func TestLoadNamesTheWrongKey(t *testing.T) {
 		{"many problems at once", "ldap:\n  urls: [http://x]\nlog:\n  level: loud\nauth:\n  mode: magic\nserver:\n  base_path: scim\n", nil, []string{
 			"ldap.urls[0]", "users.base_dn: required", "groups.base_dn: required", "auth.mode: \"magic\"", "log.level", "server.base_path",
 		}},
-		{"default auth needs a choice", strings.Replace(minimal, "mode: bypass", "mode: oauth", 1), nil, []string{"auth.mode: oauth (the default) is not available"}},
+		{"default auth needs a choice", strings.Replace(minimal, "mode: bypass", "mode: oauth", 1), nil, []string{"auth.issuer: oauth mode needs the authorization server"}},
+		{"oauth secrets", strings.Replace(minimal, "mode: bypass", "mode: oauth\n  issuer: https://as.example\n  introspection_auth: client_secret_post\n  jwt_algorithms: [RS256, none, HS256]", 1), nil,
+			[]string{"auth.client_id: introspection_auth client_secret_post needs", "auth.client_secret: introspection_auth", "auth.jwt_algorithms: none would accept", "auth.jwt_algorithms: HS256 needs the shared key"}},
+		{"oauth from the environment", minimal, []string{"SCIMGATE_AUTH_MODE=oauth", "SCIMGATE_AUTH_ISSUER=ftp://as", "SCIMGATE_AUTH_SCOPES_BULK=two words"}, []string{"auth.issuer: \"ftp://as\" is not an http(s) URL", "auth.scopes.bulk"}},
+		{"granted scopes need an audience", strings.Replace(minimal, "mode: bypass", "mode: oauth\n  issuer: https://sts.windows.net/t/\n  granted_scopes: [x]", 1), nil, []string{"auth.granted_scopes: granting scopes"}},
 		{"token mode without tokens", strings.Replace(minimal, "mode: bypass", "mode: token", 1), nil, []string{"auth.tokens: token mode needs at least one token"}},
 		{"bad token hash", strings.Replace(minimal, "mode: bypass", "mode: token\n  tokens: [{name: okta, sha256: abc, scopes: [x]}]", 1), nil, []string{"auth.tokens[0].sha256"}},
 		{"unknown profile", minimal + "directory:\n  profile: novell\n", nil, []string{"directory.profile"}},
@@ -148,7 +152,7 @@ func TestExampleConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the example configuration does not load: %v", err)
 	}
-	if cfg.Auth.Mode != "token" || len(cfg.Auth.Tokens) != 1 {
+	if cfg.Auth.Mode != "oauth" || cfg.Auth.Issuer == "" || len(cfg.Auth.Tokens) != 1 {
 		t.Errorf("auth = %+v", cfg.Auth)
 	}
 	text, err := os.ReadFile(example)

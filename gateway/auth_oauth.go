@@ -1,0 +1,425 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+)
+
+// oauthTokens checks bearer tokens issued by an authorization server: JWTs
+// locally against its JWKS, other tokens by RFC 7662 introspection. Each
+// result is cached by the token's hash until the token expires or
+// cache_ttl passes (refusals for negative_cache_ttl), and concurrent first
+// requests with one token share one check.
+type oauthTokens struct {
+	cfg    AuthConfig
+	secret string
+	hmac   []byte
+	client *http.Client
+	log    *zap.Logger
+	now    func() time.Time
+	cache  *tokenCache
+	flight singleflight.Group
+
+	// introspections counts calls to the introspection endpoint.
+	introspections atomic.Int64
+
+	mu      sync.Mutex
+	ends    *endpoints // nil until discovery succeeded
+	failed  error      // the last discovery failure
+	retryAt time.Time  // no new discovery before this after a failure
+}
+
+// endpoints are what discovery found.
+type endpoints struct {
+	verifier   *oidc.IDTokenVerifier // nil: no JWKS, every token is introspected
+	keys       *keySet
+	introspect string // "": no introspection, only JWTs are accepted
+}
+
+func newOAuthTokens(cfg AuthConfig, log *zap.Logger) (*oauthTokens, error) {
+	secret, err := cfg.secret()
+	if err != nil {
+		return nil, err
+	}
+	key, err := cfg.hmacKey()
+	if err != nil {
+		return nil, err
+	}
+	return &oauthTokens{
+		cfg:    cfg,
+		secret: secret,
+		hmac:   key,
+		client: &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		log:    log,
+		now:    time.Now,
+		cache:  newTokenCache(cfg.CacheSize),
+	}, nil
+}
+
+func (a *oauthTokens) authenticate(ctx context.Context, token string) (*Identity, error) {
+	k := tokenKey(sha256.Sum256([]byte(token)))
+	if r, ok := a.cache.get(k, a.now()); ok {
+		return r.id, r.err
+	}
+	ch := a.flight.DoChan(string(k[:]), func() (any, error) {
+		if r, ok := a.cache.get(k, a.now()); ok {
+			return r, nil
+		}
+		// The check outlives a caller that gives up: others may wait on it.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Timeout)
+		defer cancel()
+		r, err := a.check(cctx, token)
+		if err != nil {
+			return nil, err
+		}
+		a.cache.put(k, r)
+		return r, nil
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		r := res.Val.(tokenResult)
+		return r.id, r.err
+	case <-ctx.Done():
+		return nil, &authUnavailable{Err: fmt.Errorf("waiting for the token check: %w", ctx.Err())}
+	}
+}
+
+// check decides on a token that is not in the cache. An error means the
+// authorization server could not be asked; a refusal is a result.
+func (a *oauthTokens) check(ctx context.Context, token string) (tokenResult, error) {
+	ends, err := a.endpoints(ctx)
+	if err != nil {
+		return tokenResult{}, err
+	}
+	var (
+		id  *Identity
+		exp time.Time
+	)
+	switch {
+	case ends.verifier != nil && looksLikeJWT(token):
+		id, exp, err = a.verifyJWT(ctx, ends.verifier, token)
+	case ends.introspect != "":
+		id, exp, err = a.introspect(ctx, ends.introspect, token)
+	default:
+		err = invalid("not a JWT, and the authorization server has no introspection endpoint")
+	}
+	now := a.now()
+	var bad *invalidToken
+	switch {
+	case errors.As(err, &bad):
+		return tokenResult{err: bad, expires: now.Add(a.cfg.NegativeCacheTTL)}, nil
+	case err != nil:
+		return tokenResult{}, err
+	}
+	expires := now.Add(a.cfg.CacheTTL)
+	if !exp.IsZero() && exp.Before(expires) {
+		expires = exp
+	}
+	return tokenResult{id: id, expires: expires}, nil
+}
+
+// discoveryRetry is the least time between two failed discoveries.
+const discoveryRetry = 5 * time.Second
+
+// endpoints returns what discovery found, discovering the first time (and
+// again after a failure, at most every discoveryRetry).
+func (a *oauthTokens) endpoints(ctx context.Context) (*endpoints, error) {
+	a.mu.Lock()
+	ends, failed, retryAt := a.ends, a.failed, a.retryAt
+	a.mu.Unlock()
+	if ends != nil {
+		return ends, nil
+	}
+	if failed != nil && a.now().Before(retryAt) {
+		return nil, &authUnavailable{Err: failed}
+	}
+	ch := a.flight.DoChan("discovery", func() (any, error) {
+		ends, err := a.discover(ctx)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if err != nil {
+			a.failed, a.retryAt = err, a.now().Add(discoveryRetry)
+			a.log.Error("authorization server discovery failed", zap.Error(err))
+			return nil, err
+		}
+		a.ends = ends
+		return ends, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, &authUnavailable{Err: r.Err}
+		}
+		return r.Val.(*endpoints), nil
+	case <-ctx.Done():
+		return nil, &authUnavailable{Err: ctx.Err()}
+	}
+}
+
+// discover reads the issuer's OpenID configuration.
+func (a *oauthTokens) discover(ctx context.Context) (*endpoints, error) {
+	ends := &endpoints{introspect: a.cfg.IntrospectionURL}
+	if a.cfg.Issuer == "" {
+		return ends, nil
+	}
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, a.client), a.cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("discovery at %s: %w", a.cfg.Issuer, err)
+	}
+	var doc struct {
+		JWKSURI       string `json:"jwks_uri"`
+		Introspection string `json:"introspection_endpoint"`
+	}
+	if err := p.Claims(&doc); err != nil {
+		return nil, fmt.Errorf("discovery at %s: %w", a.cfg.Issuer, err)
+	}
+	if ends.introspect == "" {
+		ends.introspect = doc.Introspection
+	}
+	if doc.JWKSURI != "" {
+		algs := slices.Clone(a.cfg.JWTAlgorithms)
+		if a.hmac != nil {
+			algs = append(algs, hmacAlgorithms...)
+		}
+		ks := &keySet{url: doc.JWKSURI, client: a.client, hmac: a.hmac, interval: a.cfg.JWKSRefreshInterval, now: a.now}
+		for _, alg := range algs {
+			ks.algs = append(ks.algs, jose.SignatureAlgorithm(alg))
+		}
+		ends.keys = ks
+		ends.verifier = oidc.NewVerifier(a.cfg.Issuer, ks, &oidc.Config{
+			ClientID:             a.cfg.Audience,
+			SkipClientIDCheck:    a.cfg.Audience == "",
+			SupportedSigningAlgs: algs,
+			Now:                  a.now,
+		})
+	}
+	if ends.verifier == nil && ends.introspect == "" {
+		return nil, fmt.Errorf("discovery at %s: the server lists neither jwks_uri nor introspection_endpoint; set auth.introspection_url", a.cfg.Issuer)
+	}
+	a.log.Info("authorization server discovered", zap.String("issuer", a.cfg.Issuer),
+		zap.String("jwks_uri", doc.JWKSURI), zap.String("introspection_endpoint", ends.introspect))
+	return ends, nil
+}
+
+// looksLikeJWT reports whether token is a JWS in compact form: three
+// base64url parts, the first a JSON header naming an algorithm.
+func looksLikeJWT(token string) bool {
+	head, rest, ok := strings.Cut(token, ".")
+	if !ok || strings.Count(rest, ".") != 1 {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	return json.Unmarshal(b, &h) == nil && h.Alg != ""
+}
+
+// verifyJWT checks a JWT's signature, iss, exp, nbf and aud locally.
+func (a *oauthTokens) verifyJWT(ctx context.Context, v *oidc.IDTokenVerifier, token string) (*Identity, time.Time, error) {
+	note := &verifyNote{}
+	t, err := v.Verify(context.WithValue(ctx, verifyNoteKey{}, note), token)
+	if note.unavailable != nil {
+		return nil, time.Time{}, &authUnavailable{Err: note.unavailable}
+	}
+	var expired *oidc.TokenExpiredError
+	switch {
+	case errors.As(err, &expired):
+		return nil, time.Time{}, invalid("expired")
+	case err != nil:
+		return nil, time.Time{}, invalid("%s", strings.TrimPrefix(err.Error(), "oidc: "))
+	}
+	var claims map[string]any
+	if err := t.Claims(&claims); err != nil {
+		return nil, time.Time{}, invalid("claims: %v", err)
+	}
+	return a.identity(claims), t.Expiry, nil
+}
+
+// introspect asks the authorization server about a token (RFC 7662).
+func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	method := a.cfg.introspectionAuth()
+	if method == IntrospectPost {
+		form.Set("client_id", a.cfg.ClientID)
+		form.Set("client_secret", a.secret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", err)}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	switch method {
+	case IntrospectBasic: // RFC 6749 section 2.3.1: form-encoded, then Basic
+		req.SetBasicAuth(url.QueryEscape(a.cfg.ClientID), url.QueryEscape(a.secret))
+	case IntrospectToken:
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	a.introspections.Add(1)
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", scrub(err, token))}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAuthResponse))
+	if err != nil {
+		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", err)}
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case method == IntrospectToken && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
+		// The token authenticates the call: the server refusing the call
+		// refuses the token.
+		return nil, time.Time{}, invalid("refused by the authorization server")
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %s refused the gateway's client credentials (%s): check auth.client_id and the secret", endpoint, resp.Status)}
+	default:
+		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %s answered %s", endpoint, resp.Status)}
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(body, &claims); err != nil {
+		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %s answered something that is not JSON: %w", endpoint, err)}
+	}
+	if active, _ := claims["active"].(bool); !active {
+		return nil, time.Time{}, invalid("not active (revoked, expired or unknown)")
+	}
+	now := a.now()
+	exp := numericDate(claims["exp"])
+	if !exp.IsZero() && !now.Before(exp) {
+		return nil, time.Time{}, invalid("expired")
+	}
+	if nbf := numericDate(claims["nbf"]); !nbf.IsZero() && now.Before(nbf) {
+		return nil, time.Time{}, invalid("not valid before %s", nbf.UTC().Format(time.RFC3339))
+	}
+	if iss, _ := claims["iss"].(string); iss != "" && a.cfg.Issuer != "" &&
+		strings.TrimSuffix(iss, "/") != strings.TrimSuffix(a.cfg.Issuer, "/") {
+		return nil, time.Time{}, invalid("issued by %q, not %q", iss, a.cfg.Issuer)
+	}
+	if a.cfg.Audience != "" && !slices.Contains(claimStrings(claims["aud"]), a.cfg.Audience) {
+		return nil, time.Time{}, invalid("not issued for the audience %q", a.cfg.Audience)
+	}
+	return a.identity(claims), exp, nil
+}
+
+// identity reads who a token stands for from its claims (a JWT's, or an
+// introspection answer's).
+func (a *oauthTokens) identity(claims map[string]any) *Identity {
+	id := &Identity{}
+	for _, c := range a.cfg.ScopeClaims {
+		for _, s := range claimStrings(claims[c]) {
+			id.Scopes = append(id.Scopes, strings.Fields(s)...)
+		}
+	}
+	id.Scopes = append(id.Scopes, a.cfg.GrantedScopes...)
+	for _, c := range []string{"client_id", "azp", "appid"} { // appid: Entra ID v1 tokens
+		if v, _ := claims[c].(string); v != "" {
+			id.ClientID = v
+			break
+		}
+	}
+	id.Subject, _ = claims["sub"].(string)
+	id.Name = cmp.Or(id.ClientID, id.Subject, "unnamed")
+	return id
+}
+
+// claimStrings reads a claim that is a string or a list of strings.
+func claimStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		var out []string
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// numericDate reads a JSON NumericDate (seconds since the epoch).
+func numericDate(v any) time.Time {
+	if f, ok := v.(float64); ok && f > 0 {
+		return time.Unix(int64(f), 0)
+	}
+	return time.Time{}
+}
+
+// scrub keeps the token out of an error's text (url.Error quotes URLs,
+// and a misconfigured endpoint could echo the form).
+func scrub(err error, token string) error {
+	if !strings.Contains(err.Error(), token) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), token, "[token]"))
+}
+
+// CheckAuthServer reaches the authorization server's discovery document if
+// that has not been done yet, and says what went wrong. Nil in the modes
+// without an authorization server.
+func (s *Server) CheckAuthServer(ctx context.Context) error {
+	a, ok := s.auth.(*oauthTokens)
+	if !ok {
+		return nil
+	}
+	_, err := a.endpoints(ctx)
+	return err
+}
+
+// CheckAuth describes how cfg authenticates requests, reaching the
+// authorization server in oauth mode: for `scimgate check`.
+func CheckAuth(ctx context.Context, cfg AuthConfig) (string, error) {
+	switch cfg.Mode {
+	case AuthBypass:
+		return "no checks: anyone who reaches the port can change the directory", nil
+	case AuthToken:
+		tokens, err := cfg.LoadTokens()
+		return fmt.Sprintf("%d static token(s)", len(tokens)), err
+	}
+	a, err := newOAuthTokens(cfg, zap.NewNop())
+	if err != nil {
+		return "", err
+	}
+	ends, err := a.discover(ctx)
+	if err != nil {
+		return "", err
+	}
+	var parts []string
+	if ends.keys != nil {
+		if _, err := ends.keys.refresh(ctx, true); err != nil {
+			return "", err
+		}
+		parts = append(parts, "JWTs verified with the keys at "+ends.keys.url)
+	}
+	if ends.introspect != "" {
+		parts = append(parts, "other tokens introspected at "+ends.introspect+" ("+cfg.introspectionAuth()+")")
+	}
+	return strings.Join(parts, "; "), nil
+}
