@@ -3,6 +3,7 @@
 //	scimgate serve [--config FILE]   run the gateway
 //	scimgate dev [--listen ADDR]     try it: a throwaway OpenLDAP with demo data, and the gateway
 //	scimgate check [--config FILE]   check the configuration and the directory
+//	scimgate token new --name NAME   make a static bearer token and print its configuration
 //	scimgate env                     list the SCIMGATE_* environment variables
 //	scimgate version                 print the version
 package main
@@ -25,6 +26,8 @@ Usage:
   scimgate serve [--config FILE]   run the gateway
   scimgate dev [--listen ADDR]     try it: a throwaway OpenLDAP with demo data, and the gateway
   scimgate check [--config FILE]   check the configuration and the directory, and say what is wrong
+  scimgate token new --name NAME [--scopes S,...]
+                                   make a static bearer token (auth.mode token) and print its config lines
   scimgate env                     list the SCIMGATE_* environment variables and the keys they set
   scimgate version                 print the version
 
@@ -71,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err = fs.Parse(args); err == nil {
 			err = check(ctx, *config, stdout)
 		}
+	case "token":
+		err = tokenCommand(args, os.Stdin, stdout, stderr)
 	case "env":
 		if err = fs.Parse(args); err == nil {
 			printEnv(stdout)
