@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/scimgate
 GOFILES := $(shell find cmd gateway ldapstore schema test -name '*.go')
 
-.PHONY: build run test bench vet fmt-check slapd clean
+.PHONY: build run test bench vet fmt-check slapd hydra clean
 
 ## build: the scimgate binary, in bin/
 build:
@@ -16,11 +16,11 @@ run: slapd build
 	./$(BIN) dev
 
 ## test: vet, a gofmt check, and every test (integration tests included) with the race detector
-test: vet fmt-check
+test: vet fmt-check hydra
 	$(GO) test -race -count=1 ./...
 
 ## bench: load 100,000 users into a throwaway slapd and measure the gateway against raw LDAP (docs/benchmarks.md)
-bench: slapd
+bench: slapd hydra
 	$(GO) run ./test/bench $(BENCHFLAGS)
 
 vet:
@@ -31,6 +31,12 @@ fmt-check:
 
 slapd:
 	@test/slapd/install.sh
+
+## hydra: build Ory Hydra (the OAuth 2.0 server of the end-to-end auth tests) into bin/hydra; ~3 min the first time
+hydra: bin/hydra
+
+bin/hydra: test/tools/hydra/go.mod test/tools/hydra/go.sum
+	cd test/tools/hydra && $(GO) build -tags sqlite,sqlite_omit_load_extension -o ../../../bin/hydra github.com/ory/hydra/v2
 
 clean:
 	rm -rf bin

@@ -118,6 +118,12 @@ func (a *oauthTokens) check(ctx context.Context, token string) (tokenResult, err
 	)
 	switch {
 	case ends.verifier != nil && looksLikeJWT(token):
+		// Another issuer's token is refused before its key is looked up:
+		// its unknown key id must not cost a JWKS fetch.
+		if iss := unverifiedIssuer(token); iss != a.cfg.Issuer {
+			err = invalid("issued by %q, not %q", iss, a.cfg.Issuer)
+			break
+		}
 		id, exp, err = a.verifyJWT(ctx, ends.verifier, token)
 	case ends.introspect != "":
 		id, exp, err = a.introspect(ctx, ends.introspect, token)
@@ -237,6 +243,21 @@ func looksLikeJWT(token string) bool {
 		Alg string `json:"alg"`
 	}
 	return json.Unmarshal(b, &h) == nil && h.Alg != ""
+}
+
+// unverifiedIssuer is the iss claim of a JWT whose signature has not been
+// checked yet: only good for refusing.
+func unverifiedIssuer(token string) string {
+	parts := strings.Split(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	json.Unmarshal(b, &c)
+	return c.Iss
 }
 
 // verifyJWT checks a JWT's signature, iss, exp, nbf and aud locally.

@@ -240,7 +240,7 @@ func TestJWTAccessTokens(t *testing.T) {
 		{name: "expired", token: as.jwt(base(map[string]any{"exp": now.Add(-time.Minute).Unix()})), want: "invalid: expired"},
 		{name: "no exp", token: as.jwt(base(map[string]any{"exp": nil})), want: "invalid: expired"},
 		{name: "not yet valid", token: as.jwt(base(map[string]any{"nbf": now.Add(time.Hour).Unix()})), want: "invalid: current time"},
-		{name: "foreign issuer", token: as.jwt(base(map[string]any{"iss": "https://evil.example"})), want: "invalid: id token issued by a different provider"},
+		{name: "foreign issuer", token: as.jwt(base(map[string]any{"iss": "https://evil.example"})), want: "invalid: issued by \"https://evil.example\""},
 		{name: "audience required, absent", cfg: func(c *AuthConfig) { c.Audience = "scimgate" }, token: as.jwt(base(nil)), want: "invalid: expected audience"},
 		{name: "audience required, present", cfg: func(c *AuthConfig) { c.Audience = "scimgate" }, token: as.jwt(base(map[string]any{"aud": []string{"x", "scimgate"}})), want: "ok"},
 		{name: "granted scopes (Entra)", cfg: func(c *AuthConfig) { c.Audience = "8adf8e6e"; c.GrantedScopes = []string{"g"} },
@@ -310,6 +310,15 @@ func TestJWKSRotationIsRateLimited(t *testing.T) {
 	}
 	if n := as.jwksFetches.Load(); n != 2 {
 		t.Fatalf("%d JWKS fetches after 20 made-up key ids, want still 2", n)
+	}
+	// Another issuer's token is refused (401, not 503) before any key
+	// lookup, even past the interval.
+	clk.add(time.Minute)
+	foreign := claims()
+	foreign["iss"] = "https://other.example"
+	check(sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: as.key, KeyID: "theirs"}}, foreign), "invalid: issued by")
+	if n := as.jwksFetches.Load(); n != 2 {
+		t.Fatalf("%d JWKS fetches after a foreign token, want still 2", n)
 	}
 }
 

@@ -99,7 +99,8 @@ func (s *Server) baseURL(c echo.Context) string {
 }
 
 // accessLog writes one line per request: never a header's value, so no
-// token can reach the log.
+// token can reach the log. The identity (client, subject) comes with the
+// request's logger once authenticated.
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -115,9 +116,6 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			zap.Duration("latency", time.Since(start)),
 			zap.Int64("bytes", c.Response().Size),
 			zap.String("remote", c.RealIP()),
-		}
-		if ri.identity != nil {
-			fields = append(fields, zap.String("client", ri.identity.Name))
 		}
 		ri.log.Info("request", fields...)
 		return nil

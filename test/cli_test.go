@@ -90,6 +90,24 @@ func start(t *testing.T, env []string, args ...string) (*exec.Cmd, io.Reader) {
 	return cmd, stdout
 }
 
+// directoryEnv configures, through the environment, a gateway on addr for
+// dir (the bind password in a file, as deployments keep it).
+func directoryEnv(t *testing.T, dir *slapd.Server, addr string) []string {
+	t.Helper()
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwFile, []byte(dir.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return []string{
+		"SCIMGATE_SERVER_LISTEN=" + addr,
+		"SCIMGATE_LDAP_URLS=" + dir.URL,
+		"SCIMGATE_LDAP_BIND_DN=" + dir.RootDN,
+		"SCIMGATE_LDAP_BIND_PASSWORD_FILE=" + pwFile,
+		"SCIMGATE_USERS_BASE_DN=" + dir.PeopleDN,
+		"SCIMGATE_GROUPS_BASE_DN=" + dir.GroupsDN,
+	}
+}
+
 func waitReady(t *testing.T, url string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -135,19 +153,10 @@ func TestServeConfiguredByTheEnvironmentAlone(t *testing.T) {
 	token := "e2e-secret-token"
 	tokens := filepath.Join(t.TempDir(), "tokens.yaml")
 	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: e2e\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/users.write]\n", sha256hex(token))), 0o600)
-	pwFile := filepath.Join(t.TempDir(), "pw")
-	os.WriteFile(pwFile, []byte(dir.Password+"\n"), 0o600)
-
-	cmd, _ := start(t, cleanEnv(
-		"SCIMGATE_SERVER_LISTEN="+addr,
-		"SCIMGATE_LDAP_URLS="+dir.URL,
-		"SCIMGATE_LDAP_BIND_DN="+dir.RootDN,
-		"SCIMGATE_LDAP_BIND_PASSWORD_FILE="+pwFile,
-		"SCIMGATE_USERS_BASE_DN="+dir.PeopleDN,
-		"SCIMGATE_GROUPS_BASE_DN="+dir.GroupsDN,
+	cmd, _ := start(t, cleanEnv(append(directoryEnv(t, dir, addr),
 		"SCIMGATE_AUTH_MODE=token",
 		"SCIMGATE_AUTH_TOKENS_FILE="+tokens,
-	), "serve")
+	)...), "serve")
 	base := "http://" + addr
 	waitReady(t, base)
 	users := base + "/scim/v2/Users"

@@ -240,7 +240,10 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 	}
 	fmt.Printf("Gateway RSS: %s before the walks; during the cursor walk %s; peak (VmHWM) %s.\n\n",
 		mib(rssStart), strings.Join(samples, ", "), mib(gw.peak()))
-	return benchGroups(ctx, client, gw, dir, nUsers)
+	if err := benchGroups(ctx, client, gw, dir, nUsers); err != nil {
+		return err
+	}
+	return benchAuth(ctx, bin, work, dir, nUsers)
 }
 
 // benchGroups measures a group of every user against a group of one.
@@ -440,17 +443,22 @@ type gateway struct {
 	base string
 }
 
-func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server) (*gateway, error) {
+// startGateway starts a gateway process over dir; authEnv configures its
+// authentication (default: the static token "bench-token").
+func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server, authEnv ...string) (*gateway, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	addr := l.Addr().String()
 	l.Close()
-	sum := sha256.Sum256([]byte(token))
-	tokens := filepath.Join(work, "tokens-"+name+".yaml")
-	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/groups.read, https://jans.io/scim/groups.write]\n",
-		hex.EncodeToString(sum[:]))), 0o600)
+	if len(authEnv) == 0 {
+		sum := sha256.Sum256([]byte(token))
+		tokens := filepath.Join(work, "tokens-"+name+".yaml")
+		os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/groups.read, https://jans.io/scim/groups.write]\n",
+			hex.EncodeToString(sum[:]))), 0o600)
+		authEnv = []string{"SCIMGATE_AUTH_MODE=token", "SCIMGATE_AUTH_TOKENS_FILE=" + tokens}
+	}
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(os.Environ(),
 		"SCIMGATE_SERVER_LISTEN="+addr,
@@ -459,11 +467,10 @@ func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server
 		"SCIMGATE_LDAP_BIND_PASSWORD="+dir.ServicePassword,
 		"SCIMGATE_USERS_BASE_DN="+dir.PeopleDN,
 		"SCIMGATE_GROUPS_BASE_DN="+dir.GroupsDN,
-		"SCIMGATE_AUTH_MODE=token",
-		"SCIMGATE_AUTH_TOKENS_FILE="+tokens,
 		"SCIMGATE_LOG_LEVEL=warn",
 		"GOGC="+os.Getenv("GATEWAY_GOGC"),
 	)
+	cmd.Env = append(cmd.Env, authEnv...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -513,13 +520,16 @@ func get(c *http.Client, u string) (map[string]any, error) {
 
 // leanClient speaks just enough HTTP/1.1 for the throughput runs.
 type leanClient struct {
-	conn net.Conn
-	r    *bufio.Reader
-	host string
-	path string // the base path
+	conn  net.Conn
+	r     *bufio.Reader
+	host  string
+	path  string // the base path
+	token string // the bearer token, "" for none
 }
 
-func newLeanClient(base string) (*leanClient, error) {
+func newLeanClient(base string) (*leanClient, error) { return newLeanClientWith(base, token) }
+
+func newLeanClientWith(base, token string) (*leanClient, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -528,13 +538,17 @@ func newLeanClient(base string) (*leanClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &leanClient{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), host: u.Host, path: u.Path}, nil
+	return &leanClient{conn: conn, r: bufio.NewReaderSize(conn, 64<<10), host: u.Host, path: u.Path, token: token}, nil
 }
 
 func (c *leanClient) close() { c.conn.Close() }
 
 func (c *leanClient) get(path string) ([]byte, error) {
-	req := "GET " + c.path + path + " HTTP/1.1\r\nHost: " + c.host + "\r\nAuthorization: Bearer " + token + "\r\n\r\n"
+	req := "GET " + c.path + path + " HTTP/1.1\r\nHost: " + c.host + "\r\n"
+	if c.token != "" {
+		req += "Authorization: Bearer " + c.token + "\r\n"
+	}
+	req += "\r\n"
 	if _, err := io.WriteString(c.conn, req); err != nil {
 		return nil, err
 	}

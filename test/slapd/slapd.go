@@ -29,6 +29,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	ldapschema "github.com/scimgate/scimgate/deploy/ldap"
+	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
 // Options configure a server. The zero value is a plain server for
@@ -275,14 +276,14 @@ func (s *Server) writeConfig(opts Options) error {
 }
 
 func (s *Server) start(ctx context.Context, bin string, withTLS bool) error {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return err
 	}
 	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
 	urls := s.URL + "/"
 	if withTLS {
-		tport, err := freePort()
+		tport, err := proc.FreePort()
 		if err != nil {
 			return err
 		}
@@ -299,7 +300,7 @@ func (s *Server) start(ctx context.Context, bin string, withTLS bool) error {
 	s.cmd = exec.Command(bin, "-f", filepath.Join(s.Dir, "slapd.conf"), "-h", urls, "-d", "0")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{}
-	setDeathSignal(s.cmd.SysProcAttr)
+	proc.SetDeathSignal(s.cmd.SysProcAttr)
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("slapd: %w", err)
 	}
@@ -446,13 +447,4 @@ dn: %s
 objectClass: organizationalUnit
 ou: groups
 `, s.Suffix, dc, dc, s.PeopleDN, s.GroupsDN)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("slapd: no free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -1,0 +1,124 @@
+package test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/scimgate/scimgate/test/hydra"
+	"github.com/scimgate/scimgate/test/slapd"
+)
+
+// Janssen's scope names, which scimgate requires by default.
+const (
+	usersRead   = "https://jans.io/scim/users.read"
+	usersWrite  = "https://jans.io/scim/users.write"
+	groupsRead  = "https://jans.io/scim/groups.read"
+	groupsWrite = "https://jans.io/scim/groups.write"
+	bulk        = "https://jans.io/scim/bulk"
+)
+
+// oauthGateway runs scimgate in oauth mode against the Hydra server as,
+// over dir, configured by the environment alone; extra overrides.
+func oauthGateway(t *testing.T, dir *slapd.Server, as *hydra.Server, extra ...string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	env := append(directoryEnv(t, dir, addr),
+		"SCIMGATE_AUTH_MODE=oauth",
+		"SCIMGATE_AUTH_ISSUER="+as.Issuer,
+		"SCIMGATE_AUTH_INTROSPECTION_URL="+as.IntrospectionURL(),
+		"SCIMGATE_AUTH_INTROSPECTION_AUTH=none",
+	)
+	start(t, cleanEnv(append(env, extra...)...), "serve")
+	base := "http://" + addr
+	waitReady(t, base)
+	return base + "/scim/v2"
+}
+
+// End to end with a real authorization server issuing opaque tokens:
+// scimgate discovers it, introspects each token once, enforces Janssen's
+// scopes, and answers 503 when the server is gone.
+func TestOAuthWithHydraOpaqueTokens(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	as := hydra.New(t, hydra.Options{})
+	base := oauthGateway(t, dir, as)
+
+	provisioner := as.NewClient(t, usersRead, usersWrite, groupsRead, groupsWrite, bulk)
+	token := provisioner.Token(t, usersRead, usersWrite, groupsRead, groupsWrite)
+	readOnly := provisioner.Token(t, usersRead)
+	bulkOnly := provisioner.Token(t, bulk)
+	revoked := provisioner.Token(t, usersRead)
+	provisioner.Revoke(t, revoked)
+
+	steps := []struct {
+		name, method, path, token, body string
+		status                          int
+		authenticate                    string // a part of WWW-Authenticate
+	}{
+		{"create a user", "POST", "/Users", token, `{"userName":"hydra.user"}`, 201, ""},
+		{"list users", "GET", "/Users?filter=userName%20eq%20%22hydra.user%22", token, "", 200, ""},
+		{"create a group", "POST", "/Groups", token, `{"displayName":"hydra-group"}`, 201, ""},
+		{"read with a read-only token", "GET", "/Users", readOnly, "", 200, ""},
+		{"write with a read-only token", "POST", "/Users", readOnly, `{"userName":"nope"}`, 403, `error="insufficient_scope", scope="` + usersWrite + `"`},
+		{"read groups with a users token", "GET", "/Groups", readOnly, "", 403, `scope="` + groupsRead + `"`},
+		{"a bulk-only token cannot create users", "POST", "/Users", bulkOnly, `{"userName":"nope"}`, 403, `scope="` + usersWrite + `"`},
+		{"a revoked token", "GET", "/Users", revoked, "", 401, `error="invalid_token"`},
+		{"a made-up token", "GET", "/Users", "ory_at_madeup.madeup", "", 401, `error="invalid_token"`},
+		{"no token", "GET", "/Users", "", "", 401, `Bearer realm="scimgate"`},
+		{"discovery is anonymous", "GET", "/ServiceProviderConfig", "", "", 200, ""},
+	}
+	for _, s := range steps {
+		status, header, doc := call(t, s.method, base+s.path, s.token, s.body)
+		if status != s.status {
+			t.Errorf("%s: status %d, want %d: %v", s.name, status, s.status, doc)
+			continue
+		}
+		if got := header.Get("WWW-Authenticate"); !strings.Contains(got, s.authenticate) || (s.authenticate == "") != (got == "") {
+			t.Errorf("%s: WWW-Authenticate %q, want it to hold %q", s.name, got, s.authenticate)
+		}
+		if status == 401 && doc["status"] != "401" {
+			t.Errorf("%s: body %v, want a SCIM error with status \"401\"", s.name, doc)
+		}
+	}
+
+	as.Stop() // the authorization server is gone
+	if status, _, _ := call(t, "GET", base+"/Users", token, ""); status != http.StatusOK {
+		t.Errorf("a token checked before: %d, want 200 from the cache", status)
+	}
+	status, header, _ := call(t, "GET", base+"/Users", "ory_at_never.seen", "")
+	if status != http.StatusServiceUnavailable || header.Get("Retry-After") == "" {
+		t.Errorf("a new token with the server down: %d (Retry-After %q), want 503 with Retry-After", status, header.Get("Retry-After"))
+	}
+}
+
+// With JWT access tokens scimgate verifies locally against Hydra's JWKS:
+// the introspection URL here leads nowhere, so a request that needed it
+// would fail with 503.
+func TestOAuthWithHydraJWTs(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	as := hydra.New(t, hydra.Options{JWT: true})
+	base := oauthGateway(t, dir, as, "SCIMGATE_AUTH_INTROSPECTION_URL=http://127.0.0.1:1/nowhere")
+
+	client := as.NewClient(t, usersRead, groupsRead)
+	token := client.Token(t, usersRead)
+	if strings.Count(token, ".") != 2 {
+		t.Fatalf("Hydra did not issue a JWT: %q", token[:min(len(token), 20)])
+	}
+	if status, _, doc := call(t, "GET", base+"/Users", token, ""); status != 200 {
+		t.Fatalf("JWT with the scope: %d %v", status, doc)
+	}
+	if status, header, _ := call(t, "GET", base+"/Groups", token, ""); status != 403 || !strings.Contains(header.Get("WWW-Authenticate"), groupsRead) {
+		t.Errorf("JWT without the groups scope: %d %q", status, header.Get("WWW-Authenticate"))
+	}
+	tampered := token[:len(token)-4] + "AAAA"
+	if status, header, _ := call(t, "GET", base+"/Users", tampered, ""); status != 401 || !strings.Contains(header.Get("WWW-Authenticate"), "invalid_token") {
+		t.Errorf("tampered JWT: %d %q", status, header.Get("WWW-Authenticate"))
+	}
+
+	// Another Hydra has other keys and another issuer: its tokens are refused.
+	other := hydra.New(t, hydra.Options{JWT: true})
+	foreign := other.NewClient(t, usersRead).Token(t, usersRead)
+	if status, _, _ := call(t, "GET", base+"/Users", foreign, ""); status != 401 {
+		t.Errorf("JWT from another server: %d, want 401", status)
+	}
+}

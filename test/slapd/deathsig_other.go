@@ -1,7 +1,0 @@
-//go:build !linux
-
-package slapd
-
-import "syscall"
-
-func setDeathSignal(*syscall.SysProcAttr) {}
