@@ -41,6 +41,7 @@ const (
 //
 //	  # oauth: bearer tokens from an authorization server (the Janssen Server's, or any OAuth 2.0 one)
 //	  issuer: https://janssen.example.com   # discovery: <issuer>/.well-known/openid-configuration
+//	  discovery_url: ""                  # when not <issuer>/.well-known/openid-configuration (Entra ID v1)
 //	  introspection_url: ""              # default: the discovery document's introspection_endpoint
 //	  introspection_auth: token          # client_secret_basic | client_secret_post | token | none
 //	  client_id: ""                      # for client_secret_basic / client_secret_post
@@ -82,6 +83,12 @@ type AuthConfig struct {
 	// discovery document gives the JWKS (for JWT access tokens) and the
 	// introspection endpoint (for the others); JWTs must carry it as iss.
 	Issuer string `yaml:"issuer"`
+
+	// DiscoveryURL is the OpenID configuration document's URL, for servers
+	// that do not serve it at <issuer>/.well-known/openid-configuration:
+	// Entra ID's v1 tokens name https://sts.windows.net/<tenant>/ as issuer
+	// and are described at https://login.microsoftonline.com/<tenant>/.well-known/openid-configuration.
+	DiscoveryURL string `yaml:"discovery_url"`
 
 	// IntrospectionURL is the RFC 7662 endpoint, when discovery does not
 	// list it (Ory Hydra) or should be overridden. With no Issuer, only
@@ -189,6 +196,9 @@ func (s Scopes) All() []string {
 	}
 	return all
 }
+
+// wellKnown ends the URL of an OpenID configuration document.
+const wellKnown = "/.well-known/openid-configuration"
 
 // DefaultJWTAlgorithms are the asymmetric JWS algorithms (RFC 7518, 8037).
 var DefaultJWTAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -348,6 +358,15 @@ func (c AuthConfig) validateOAuth() error {
 	}
 	if c.IntrospectionURL != "" {
 		checkURL("introspection_url", c.IntrospectionURL)
+	}
+	if c.DiscoveryURL != "" {
+		checkURL("discovery_url", c.DiscoveryURL)
+		if !strings.HasSuffix(c.DiscoveryURL, wellKnown) {
+			bad("discovery_url", "%q does not end in %s", c.DiscoveryURL, wellKnown)
+		}
+		if c.Issuer == "" {
+			bad("discovery_url", "needs auth.issuer too: the iss that tokens must carry")
+		}
 	}
 	secret, err := c.secret()
 	if err != nil {

@@ -189,16 +189,27 @@ func (a *oauthTokens) discover(ctx context.Context) (*endpoints, error) {
 	if a.cfg.Issuer == "" {
 		return ends, nil
 	}
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, a.client), a.cfg.Issuer)
+	ctx = oidc.ClientContext(ctx, a.client)
+	at := a.cfg.Issuer
+	if a.cfg.DiscoveryURL != "" {
+		// The document lives elsewhere; the issuer tokens carry is still checked.
+		ctx = oidc.InsecureIssuerURLContext(ctx, a.cfg.Issuer)
+		at = strings.TrimSuffix(a.cfg.DiscoveryURL, wellKnown)
+	}
+	p, err := oidc.NewProvider(ctx, at)
 	if err != nil {
-		return nil, fmt.Errorf("discovery at %s: %w", a.cfg.Issuer, err)
+		return nil, fmt.Errorf("discovery at %s: %w", at, err)
 	}
 	var doc struct {
+		Issuer        string `json:"issuer"`
 		JWKSURI       string `json:"jwks_uri"`
 		Introspection string `json:"introspection_endpoint"`
 	}
 	if err := p.Claims(&doc); err != nil {
-		return nil, fmt.Errorf("discovery at %s: %w", a.cfg.Issuer, err)
+		return nil, fmt.Errorf("discovery at %s: %w", at, err)
+	}
+	if doc.Issuer != a.cfg.Issuer {
+		return nil, fmt.Errorf("discovery at %s: the document is for the issuer %q, not auth.issuer %q", at, doc.Issuer, a.cfg.Issuer)
 	}
 	if ends.introspect == "" {
 		ends.introspect = doc.Introspection

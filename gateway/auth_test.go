@@ -50,14 +50,16 @@ func newFakeAS(t *testing.T) *fakeAS {
 	as := &fakeAS{t: t, answers: map[string]map[string]any{}}
 	as.rotate()
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+	discovery := func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]any{
 			"issuer":                 as.URL,
 			"jwks_uri":               as.URL + "/jwks",
 			"introspection_endpoint": as.URL + "/introspect",
 			"token_endpoint":         as.URL + "/token",
 		})
-	})
+	}
+	mux.HandleFunc("GET /.well-known/openid-configuration", discovery)
+	mux.HandleFunc("GET /elsewhere/.well-known/openid-configuration", discovery) // for auth.discovery_url
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		as.jwksFetches.Add(1)
 		as.mu.Lock()
@@ -499,6 +501,26 @@ func TestDiscoveryRecovers(t *testing.T) {
 	as2.answer("x", map[string]any{"active": true, "sub": "u"})
 	if got := outcome(a.authenticate(context.Background(), "x")); got != "ok" {
 		t.Fatalf("after the retry delay: got %q (old issuer %s)", got, url)
+	}
+}
+
+// auth.discovery_url: the document is read there, and must still be for
+// auth.issuer.
+func TestDiscoveryURL(t *testing.T) {
+	as := newFakeAS(t)
+	as.answer("t", map[string]any{"active": true, "sub": "u"})
+	for _, tt := range []struct {
+		issuer, want string
+	}{
+		{as.URL, "ok"},
+		{"https://another.example/", "unavailable"},
+	} {
+		a := oauthFor(t, as, nil, func(c *AuthConfig) {
+			c.Issuer, c.DiscoveryURL = tt.issuer, as.URL+"/elsewhere/.well-known/openid-configuration"
+		})
+		if got := outcome(a.authenticate(context.Background(), "t")); got != tt.want {
+			t.Errorf("issuer %s: got %q, want %q", tt.issuer, got, tt.want)
+		}
 	}
 }
 
