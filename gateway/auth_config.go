@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -255,11 +256,8 @@ func (c AuthConfig) secret() (string, error) {
 	if c.ClientSecretFile == "" {
 		return c.ClientSecret, nil
 	}
-	b, err := os.ReadFile(c.ClientSecretFile)
-	if err != nil {
-		return "", fmt.Errorf("auth.client_secret_file: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
+	b, err := readSecretFile("auth.client_secret_file", c.ClientSecretFile)
+	return string(b), err
 }
 
 // hmacKey returns the JWT HMAC key, nil without JWTHMACKeyFile.
@@ -267,11 +265,17 @@ func (c AuthConfig) hmacKey() ([]byte, error) {
 	if c.JWTHMACKeyFile == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(c.JWTHMACKeyFile)
+	return readSecretFile("auth.jwt_hmac_key_file", c.JWTHMACKeyFile)
+}
+
+// readSecretFile reads a secret kept in a file, without the surrounding
+// space (a final newline, mostly); key names the setting in errors.
+func readSecretFile(key, file string) ([]byte, error) {
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("auth.jwt_hmac_key_file: %w", err)
+		return nil, fmt.Errorf("%s: %w", key, err)
 	}
-	return []byte(strings.TrimSpace(string(b))), nil
+	return bytes.TrimSpace(b), nil
 }
 
 // introspectionAuth is IntrospectionAuth with its default applied.

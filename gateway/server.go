@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -123,11 +122,7 @@ func cursorKey(file string, shared []byte) ([]byte, error) {
 	if file == "" {
 		return shared, nil
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("server.cursor_key_file: %w", err)
-	}
-	return []byte(strings.TrimSpace(string(b))), nil
+	return readSecretFile("server.cursor_key_file", file)
 }
 
 // Handler returns the server's HTTP handler.

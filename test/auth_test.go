@@ -2,6 +2,8 @@ package test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,5 +122,45 @@ func TestOAuthWithHydraJWTs(t *testing.T) {
 	foreign := other.NewClient(t, usersRead).Token(t, usersRead)
 	if status, _, _ := call(t, "GET", base+"/Users", foreign, ""); status != 401 {
 		t.Errorf("JWT from another server: %d, want 401", status)
+	}
+}
+
+// `scimgate token new` prints a token and configuration lines that work as
+// printed: pasted into a tokens file, the token is accepted with exactly the
+// scopes asked for.
+func TestTokenNewPrintsAWorkingToken(t *testing.T) {
+	out, err := runScimgate(t, cleanEnv(), "token", "new", "--name", "okta", "--scopes", usersRead)
+	if err != nil {
+		t.Fatalf("token new: %v\n%s", err, out)
+	}
+	_, rest, _ := strings.Cut(out, "\n\n")
+	token, rest, _ := strings.Cut(rest, "\n\n")
+	token = strings.TrimSpace(token)
+	_, snippet, _ := strings.Cut(rest, "\n\n")
+	if len(token) < 32 || strings.Contains(snippet, token) {
+		t.Fatalf("unexpected output (token %q):\n%s", token, out)
+	}
+	var lines []string
+	for _, l := range strings.Split(snippet, "\n") {
+		lines = append(lines, strings.TrimPrefix(l, "  "))
+	}
+	tokens := filepath.Join(t.TempDir(), "tokens.yaml")
+	if err := os.WriteFile(tokens, []byte(strings.Join(lines, "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := slapd.New(t, slapd.Options{})
+	addr := freeAddr(t)
+	start(t, cleanEnv(append(directoryEnv(t, dir, addr), "SCIMGATE_AUTH_MODE=token", "SCIMGATE_AUTH_TOKENS_FILE="+tokens)...), "serve")
+	base := "http://" + addr
+	waitReady(t, base)
+	if status, _, doc := call(t, "GET", base+"/scim/v2/Users", token, ""); status != 200 {
+		t.Errorf("GET with the new token: %d %v", status, doc)
+	}
+	if status, _, _ := call(t, "POST", base+"/scim/v2/Users", token, `{"userName":"x"}`); status != 403 {
+		t.Errorf("POST with a read-only token: %d, want 403", status)
+	}
+	if status, _, _ := call(t, "GET", base+"/scim/v2/Users", token+"x", ""); status != 401 {
+		t.Errorf("GET with another token: %d, want 401", status)
 	}
 }
