@@ -26,6 +26,11 @@ func (s *Server) readyz(c echo.Context) error {
 		return e
 	}
 	body := map[string]string{"status": "ready"}
+	// Tokens already checked keep working while the authorization server
+	// is away, so it does not decide readiness; but say so.
+	if err := s.CheckAuthServer(ctx); err != nil {
+		body["warning"] = "the authorization server has not been reached (new tokens get 503): see the log"
+	}
 	if s.auth == nil {
 		body["warning"] = "authentication is bypassed: anyone who reaches this port can change the directory"
 	}
