@@ -361,7 +361,7 @@ func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*
 // identity reads who a token stands for from its claims (a JWT's, or an
 // introspection answer's).
 func (a *oauthTokens) identity(claims map[string]any) *Identity {
-	id := &Identity{}
+	id := &Identity{Claims: claims}
 	for _, c := range a.cfg.ScopeClaims {
 		for _, s := range claimStrings(claims[c]) {
 			id.Scopes = append(id.Scopes, strings.Fields(s)...)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -112,6 +113,83 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown_timeout", "must not be negative, got %s", c.ShutdownTimeout)
+	}
+	return errors.Join(errs...)
+}
+
+// BulkConfig is the "bulk" section: the limits of POST /Bulk (RFC 7644
+// section 3.7), advertised as they are in /ServiceProviderConfig.
+//
+//	bulk:
+//	  max_operations: 30            # Janssen's default
+//	  max_payload_bytes: 3072000    # Janssen's default
+type BulkConfig struct {
+	// MaxOperations is the most operations one bulk request may hold;
+	// more get 413. 0 turns /Bulk off (501, and unsupported in
+	// /ServiceProviderConfig).
+	MaxOperations int `yaml:"max_operations"`
+	// MaxPayloadBytes is the largest bulk request body; larger get 413.
+	MaxPayloadBytes int64 `yaml:"max_payload_bytes"`
+}
+
+// DefaultBulkConfig returns Janssen's limits.
+func DefaultBulkConfig() BulkConfig {
+	return BulkConfig{MaxOperations: 30, MaxPayloadBytes: 3_072_000}
+}
+
+// Validate reports every problem, each naming its key.
+func (c BulkConfig) Validate() error {
+	var errs []error
+	if c.MaxOperations < 0 || c.MaxOperations > 10_000 {
+		errs = append(errs, fmt.Errorf("bulk.max_operations: %d is not between 0 (no bulk) and 10000", c.MaxOperations))
+	}
+	if c.MaxPayloadBytes < 1024 {
+		errs = append(errs, fmt.Errorf("bulk.max_payload_bytes: %d is too small (at least 1024)", c.MaxPayloadBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// MeConfig is the "me" section: how /Me (RFC 7644 section 3.11) finds the
+// user a token stands for.
+//
+//	me:
+//	  claim: sub            # the token claim naming the user; "" turns /Me off (501)
+//	  attribute: userName   # the users' SCIM attribute that holds the claim's value
+//	  methods: [GET]        # what a user may do to their own entry through /Me
+//	  scope: ""             # a scope the token must hold for /Me, if any
+type MeConfig struct {
+	// Claim is the claim of the OAuth token (JWT or introspection answer)
+	// that names the user, e.g. sub. Empty: /Me answers 501.
+	Claim string `yaml:"claim"`
+	// Attribute is the SCIM attribute of users compared (eq) with the
+	// claim's value: userName (uid in the openldap profile), id,
+	// externalId, emails.value...
+	Attribute string `yaml:"attribute"`
+	// Methods are what /Me allows: GET, PUT, PATCH, DELETE. The user acts
+	// on their own entry with exactly these rights, whatever the token's
+	// users scopes say.
+	Methods []string `yaml:"methods"`
+	// Scope, when set, must be held by the token for any /Me request.
+	Scope string `yaml:"scope"`
+}
+
+// DefaultMeConfig returns /Me off, reading only once turned on.
+func DefaultMeConfig() MeConfig {
+	return MeConfig{Attribute: "userName", Methods: []string{http.MethodGet}}
+}
+
+// Validate reports every problem, each naming its key.
+func (c MeConfig) Validate() error {
+	var errs []error
+	if c.Claim != "" && c.Attribute == "" {
+		errs = append(errs, errors.New("me.attribute: name the users' attribute that holds the claim's value, e.g. userName"))
+	}
+	for _, m := range c.Methods {
+		switch strings.ToUpper(m) {
+		case http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		default:
+			errs = append(errs, fmt.Errorf("me.methods: %q is not one of GET, PUT, PATCH, DELETE", m))
+		}
 	}
 	return errors.Join(errs...)
 }

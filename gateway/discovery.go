@@ -63,7 +63,7 @@ func (s *Server) serviceProviderConfig(c echo.Context) error {
 	return scimJSON(c, map[string]any{
 		"schemas":        []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		"patch":          map[string]any{"supported": true},
-		"bulk":           map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"bulk":           map[string]any{"supported": s.bulk.MaxOperations > 0, "maxOperations": s.bulk.MaxOperations, "maxPayloadSize": s.bulk.MaxPayloadBytes},
 		"filter":         map[string]any{"supported": true, "maxResults": s.cfg.MaxResults},
 		"changePassword": map[string]any{"supported": m.Password != nil},
 		"sort":           map[string]any{"supported": true},

@@ -31,8 +31,10 @@ func tokenConfig(name, token string, scopes ...string) StaticToken {
 	return StaticToken{Name: name, SHA256: hex.EncodeToString(sum[:]), Scopes: scopes}
 }
 
-// newTestGateway serves a gateway over dir with two static tokens: one with
-// every scope, one ("reader") with users.read only.
+// newTestGateway serves a gateway over dir with static tokens: testToken
+// with every scope, "reader-token" with users.read only, "bulk-only-token"
+// with the bulk scope only, "searcher-token" with all-resources.search and
+// users.read.
 func newTestGateway(t *testing.T, dir *slapd.Server) *httptest.Server {
 	t.Helper()
 	// Warnings and errors go to the test's log, shown when it fails.
@@ -77,6 +79,8 @@ func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore
 	auth.Tokens = []StaticToken{
 		tokenConfig("all", testToken, JanssenScopes.All()...),
 		tokenConfig("reader", "reader-token", JanssenScopes.UsersRead),
+		tokenConfig("bulk-only", "bulk-only-token", JanssenScopes.Bulk),
+		tokenConfig("searcher", "searcher-token", JanssenScopes.AllResourcesSearch, JanssenScopes.UsersRead),
 	}
 	if err := auth.Validate(); err != nil {
 		t.Fatal(err)
@@ -172,7 +176,7 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 		{name: "unknown id", method: "GET", path: "/Users/2b4f4a4e-0000-0000-0000-000000000000", token: testToken, status: 404},
 		{name: "not an id", method: "DELETE", path: "/Users/*", token: testToken, status: 404},
 		{name: "PUT of an unknown id", method: "PUT", path: "/Users/2b4f4a4e-0000-0000-0000-000000000000", token: testToken, contentType: contentTypeSCIM, body: `{"userName":"x"}`, status: 404},
-		{name: "bulk not yet", method: "POST", path: "/Bulk", token: testToken, contentType: contentTypeSCIM, body: `{}`, status: 501},
+		{name: "bulk without its schema", method: "POST", path: "/Bulk", token: testToken, contentType: contentTypeSCIM, body: `{}`, status: 400, scimType: "invalidSyntax"},
 		{name: "unknown schema", method: "GET", path: "/Schemas/urn:nope", status: 404},
 	}
 	for _, tt := range tests {
@@ -202,10 +206,13 @@ func TestDiscoveryIsTruthful(t *testing.T) {
 	if spc.status != 200 || spc.header.Get("Content-Type") != contentTypeSCIM {
 		t.Fatalf("ServiceProviderConfig: %d %s", spc.status, spc.header.Get("Content-Type"))
 	}
-	for feature, want := range map[string]bool{"patch": true, "etag": true, "changePassword": true, "bulk": false, "sort": true} {
+	for feature, want := range map[string]bool{"patch": true, "etag": true, "changePassword": true, "bulk": true, "sort": true} {
 		if spc.body[feature].(map[string]any)["supported"] != want {
 			t.Errorf("%s.supported is not %v", feature, want)
 		}
+	}
+	if b := spc.body["bulk"].(map[string]any); b["maxOperations"] != 30.0 || b["maxPayloadSize"] != 3072000.0 {
+		t.Errorf("bulk = %v, want Janssen's limits, as configured by default", b)
 	}
 	if f := spc.body["filter"].(map[string]any); f["supported"] != true || f["maxResults"] != 200.0 {
 		t.Errorf("filter = %v", f)

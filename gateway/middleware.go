@@ -61,7 +61,15 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 			id = newRequestID()
 		}
 		c.Response().Header().Set(echo.HeaderXRequestID, id)
-		ri := &requestInfo{id: id, log: s.log.With(zap.String("request_id", id)), baseURL: s.baseURL(c)}
+		var ri *requestInfo
+		if sub, ok := r.Context().Value(subrequestKey{}).(*subrequestInfo); ok {
+			// A sub-request of /Bulk or /Me: its parent's identity, logger
+			// and base URL, an id of its own.
+			id = sub.id
+			ri = &requestInfo{id: id, log: sub.log.With(zap.String("subrequest_id", id)), baseURL: sub.baseURL, identity: sub.identity}
+		} else {
+			ri = &requestInfo{id: id, log: s.log.With(zap.String("request_id", id)), baseURL: s.baseURL(c)}
+		}
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), infoKey{}, ri), s.cfg.RequestTimeout)
 		defer cancel()
 		c.SetRequest(r.WithContext(ctx))

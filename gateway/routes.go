@@ -20,6 +20,7 @@ func (s *Server) routes() {
 		discovery = append(discovery, s.authenticate)
 	}
 	e.GET(base+"/ServiceProviderConfig", s.serviceProviderConfig, discovery...)
+	e.GET(base+"/serviceConfiguration", s.serviceProviderConfig, discovery...) // Microsoft's reference tests ask for it
 	e.GET(base+"/Schemas", s.schemas, discovery...)
 	e.GET(base+"/Schemas/:id", s.schema, discovery...)
 	e.GET(base+"/ResourceTypes", s.resourceTypes, discovery...)
@@ -45,9 +46,15 @@ func (s *Server) routes() {
 		resource(http.MethodDelete, r.path+"/:id", r.write)
 	}
 
-	// Endpoints of RFC 7644 that this version does not serve, and says so.
-	notImplemented := func(c echo.Context) error { return notYet(c.Request().Method + " " + c.Path()) }
-	e.Any(base+"/Me", notImplemented, s.authenticate)
-	e.POST(base+"/Bulk", notImplemented, s.authenticate, requireScope(s.scopes.Bulk))
-	e.POST(base+"/.search", notImplemented, s.authenticate, requireScope(s.scopes.AllResourcesSearch))
+	// Across resource types (bulk.go, rootsearch.go, me.go): each checks
+	// the scopes of the resources it touches too.
+	e.POST(base+"/Bulk", s.bulkHandler, s.authenticate, requireScope(s.scopes.Bulk), requireJSON)
+	e.POST(base+"/.search", s.rootSearch, s.authenticate, requireScope(s.scopes.AllResourcesSearch), requireJSON)
+	e.Any(base+"/Me", s.meHandler, s.authenticate, requireJSON)
+
+	// The Janssen SCIM module's own endpoints (janssen.go), anonymous as there.
+	e.GET("/.well-known/scim-configuration", s.scimConfiguration)
+	for _, p := range s.healthCheckPaths() {
+		e.GET(p, s.healthCheck)
+	}
 }

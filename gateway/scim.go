@@ -215,6 +215,7 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) WriteHeader(status int)      { r.status = status }
 func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) Flush()                      {}
 
 // groupOverheadBypass reports whether a request carries Janssen's
 // Group-Overhead-Bypass (as a header or a query parameter, any value) on a

@@ -89,21 +89,30 @@ func (s *Server) list(kind string) echo.HandlerFunc {
 // search answers POST /Users/.search or /Groups/.search.
 func (s *Server) search(kind string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		body, err := io.ReadAll(c.Request().Body)
+		q, err := searchRequest(c)
 		if err != nil {
 			return err
 		}
-		var q listQuery
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.UseNumber()
-		if err := dec.Decode(&q); err != nil {
-			return newError(http.StatusBadRequest, "invalidSyntax", "The body is not a SearchRequest: %s.", jsonProblem(err))
-		}
-		if !slices.ContainsFunc(q.Schemas, func(s string) bool { return strings.EqualFold(s, searchRequestURN) }) {
-			return newError(http.StatusBadRequest, "invalidSyntax", "A search body must have \"schemas\": [%q].", searchRequestURN)
-		}
 		return s.query(c, kind, q)
 	}
+}
+
+// searchRequest reads the SearchRequest body of a POST .search.
+func searchRequest(c echo.Context) (listQuery, error) {
+	var q listQuery
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return q, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&q); err != nil {
+		return q, newError(http.StatusBadRequest, "invalidSyntax", "The body is not a SearchRequest: %s.", jsonProblem(err))
+	}
+	if !slices.ContainsFunc(q.Schemas, func(s string) bool { return strings.EqualFold(s, searchRequestURN) }) {
+		return q, newError(http.StatusBadRequest, "invalidSyntax", "A search body must have \"schemas\": [%q].", searchRequestURN)
+	}
+	return q, nil
 }
 
 // jsonProblem says what is wrong with a JSON body without echoing it.

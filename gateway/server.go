@@ -26,6 +26,8 @@ import (
 type Options struct {
 	Server ServerConfig
 	Auth   AuthConfig
+	Bulk   BulkConfig
+	Me     MeConfig
 	Store  *ldapstore.Store
 	Logger *zap.Logger
 	// SharedSecret signs cursors when server.cursor_key_file is not set
@@ -42,6 +44,8 @@ type Server struct {
 	auth             authenticator // nil in bypass mode
 	scopes           Scopes
 	protectDiscovery bool
+	bulk             BulkConfig
+	me               MeConfig
 	echo             *echo.Echo
 	cursors          cursors
 
@@ -62,6 +66,17 @@ func New(o Options) (*Server, error) {
 		store:            o.Store,
 		scopes:           o.Auth.Scopes,
 		protectDiscovery: o.Auth.ProtectDiscovery,
+		bulk:             o.Bulk,
+		me:               o.Me,
+	}
+	if s.bulk == (BulkConfig{}) { // not configured: Janssen's limits
+		s.bulk = DefaultBulkConfig()
+	}
+	if s.me.Attribute == "" {
+		s.me.Attribute = DefaultMeConfig().Attribute
+	}
+	if s.me.Methods == nil {
+		s.me.Methods = DefaultMeConfig().Methods
 	}
 	switch o.Auth.Mode {
 	case AuthToken:
@@ -110,7 +125,10 @@ func New(o Options) (*Server, error) {
 			return err
 		},
 	}))
-	e.Use(middleware.BodyLimit(strconv.FormatInt(o.Server.MaxBodyBytes, 10) + "B"))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit:   strconv.FormatInt(o.Server.MaxBodyBytes, 10) + "B",
+		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == o.Server.BasePath+"/Bulk" }, // bulk.max_payload_bytes: bulk.go
+	}))
 	s.echo = e
 	s.routes()
 	return s, nil

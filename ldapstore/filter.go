@@ -17,13 +17,28 @@ import (
 var ErrInvalidFilter = errors.New("invalid filter")
 
 // FilterError is an ErrInvalidFilter with a message fit for a client.
-type FilterError struct{ Msg string }
+type FilterError struct {
+	Msg string
+	// unassigned: the attribute is not one this resource type has or
+	// stores, which a search across resource types reads as unassigned.
+	unassigned bool
+}
 
 func (e *FilterError) Error() string        { return e.Msg }
 func (e *FilterError) Is(target error) bool { return target == ErrInvalidFilter }
 
 func filterErrorf(format string, args ...any) error {
 	return &FilterError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// unknownf is a FilterError for an attribute the resource type lacks.
+func unknownf(format string, args ...any) error {
+	return &FilterError{Msg: fmt.Sprintf(format, args...), unassigned: true}
+}
+
+func isUnassigned(err error) bool {
+	var fe *FilterError
+	return errors.As(err, &fe) && fe.unassigned
 }
 
 // The LDAP filters that match every entry and none; and, or and not fold
@@ -51,12 +66,16 @@ type translator struct {
 	// memberValue returns what a group's member attribute holds for the
 	// member with the given id where that is no DN (posixGroup's uid).
 	memberValue func(id string) (string, error)
+	// unassigned makes attributes the resource type lacks unassigned
+	// (a comparison false, "ne" true) instead of an error: for searches
+	// across resource types (RFC 7644 section 3.4.3).
+	unassigned bool
 }
 
 // ldapFilter translates a parsed SCIM filter for a search over r, resolving
 // the ids that references name through conn.
-func (r *Resources) ldapFilter(ctx context.Context, conn *Conn, e filter.Expression) (string, error) {
-	t := translator{r: r, memberValue: func(id string) (string, error) {
+func (r *Resources) ldapFilter(ctx context.Context, conn *Conn, e filter.Expression, unassigned bool) (string, error) {
+	t := translator{r: r, unassigned: unassigned, memberValue: func(id string) (string, error) {
 		values, _, err := r.memberValues(ctx, conn, []string{id})
 		return values[id], err
 	}, ref: func(rs []*Resources, id string) (string, error) {
@@ -78,7 +97,14 @@ func (r *Resources) ldapFilter(ctx context.Context, conn *Conn, e filter.Express
 func (t translator) filter(e filter.Expression) (string, error) {
 	switch e := e.(type) {
 	case *filter.AttributeExpression:
-		return t.comparison(e)
+		f, err := t.comparison(e)
+		if t.unassigned && isUnassigned(err) {
+			if strings.EqualFold(string(e.Operator), string(filter.NE)) {
+				return matchAll, nil // no value differs... and none is equal
+			}
+			return matchNone, nil
+		}
+		return f, err
 	case *filter.LogicalExpression:
 		l, err := t.filter(e.Left)
 		if err != nil {
@@ -100,10 +126,16 @@ func (t translator) filter(e filter.Expression) (string, error) {
 		return not(inner), nil
 	case *filter.ValuePath:
 		p, err := t.path(e.AttributePath)
-		if err != nil {
-			return "", err
+		if err == nil {
+			var f string
+			if f, err = t.valuePath(p, e.ValueFilter); err == nil {
+				return f, nil
+			}
 		}
-		return t.valuePath(p, e.ValueFilter)
+		if t.unassigned && isUnassigned(err) {
+			return matchNone, nil
+		}
+		return "", err
 	}
 	return "", filterErrorf("unsupported filter expression %T", e)
 }
@@ -116,7 +148,7 @@ func (t translator) path(ap filter.AttributePath) (schema.Path, error) {
 		p.URN = ""
 	}
 	if p.URN != "" && !slices.ContainsFunc(t.r.m.Extensions, func(s schema.Schema) bool { return strings.EqualFold(s.ID, p.URN) }) {
-		return p, filterErrorf("%s: %s resources have no schema %s", ap, t.r.kind, p.URN)
+		return p, unknownf("%s: %s resources have no schema %s", ap, t.r.kind, p.URN)
 	}
 	return p, nil
 }
@@ -160,7 +192,7 @@ func (t translator) comparison(e *filter.AttributeExpression) (string, error) {
 	attr, _ := t.r.attribute(p)
 	switch {
 	case attr.Name == "":
-		return "", filterErrorf("%s: %s resources have no attribute %q", p, t.r.kind, p.Attr)
+		return "", unknownf("%s: %s resources have no attribute %q", p, t.r.kind, p.Attr)
 	case attr.MultiValued && attr.Type == schema.Complex:
 		// emails.value co "x" is emails[value co "x"]; emails co "x" is the
 		// same; emails.value ne "x" matches when no email is x.
@@ -182,7 +214,7 @@ func (t translator) comparison(e *filter.AttributeExpression) (string, error) {
 	}
 	if p.Sub != "" {
 		if _, ok := attr.SubAttribute(p.Sub); !ok {
-			return "", filterErrorf("%s: %s has no sub-attribute %q", p, p.Attr, p.Sub)
+			return "", unknownf("%s: %s has no sub-attribute %q", p, p.Attr, p.Sub)
 		}
 	}
 	var ms []schema.AttributeMap
@@ -198,7 +230,7 @@ func (t translator) comparison(e *filter.AttributeExpression) (string, error) {
 }
 
 func notStored(p schema.Path) error {
-	return filterErrorf("%s cannot be used in a filter: it is not stored in the directory", p)
+	return unknownf("%s cannot be used in a filter: it is not stored in the directory", p)
 }
 
 func firstSub(a schema.Attribute) string {
@@ -522,7 +554,10 @@ func (t translator) sources(p schema.Path) ([]source, error) {
 // with "type" known.
 func (t translator) valuePath(p schema.Path, vf filter.Expression) (string, error) {
 	attr, _ := t.r.attribute(p)
-	if attr.Name == "" || !attr.MultiValued || attr.Type != schema.Complex {
+	if attr.Name == "" {
+		return "", unknownf("%s: %s resources have no attribute %q", p, t.r.kind, p.Attr)
+	}
+	if !attr.MultiValued || attr.Type != schema.Complex {
 		return "", filterErrorf("%s[...]: a value filter applies to a multi-valued complex attribute such as emails", p)
 	}
 	if err := t.checkSubs(p, attr, vf); err != nil {
@@ -569,7 +604,7 @@ func (t translator) checkSubs(p schema.Path, attr schema.Attribute, vf filter.Ex
 		sub := p
 		sub.Sub = name
 		if _, ok := attr.SubAttribute(name); !ok {
-			return filterErrorf("%s: %s has no sub-attribute %q", sub, p.Attr, name)
+			return unknownf("%s: %s has no sub-attribute %q", sub, p.Attr, name)
 		}
 		switch strings.ToLower(name) {
 		case "type", "value":
@@ -810,4 +845,14 @@ func compare(attr string, op filter.CompareOperator, value string) (string, erro
 		return "(&(" + attr + "<=" + value + ")(!(" + attr + "=" + value + ")))", nil
 	}
 	return "", filterErrorf("unknown comparison operator %q", op)
+}
+
+// HasFilterAttribute reports whether filters over r may name the attribute
+// path: one r's resources have and the directory stores. A search across
+// resource types (RFC 7644 section 3.4.3) refuses only attributes that no
+// type has.
+func (r *Resources) HasFilterAttribute(ap filter.AttributePath) bool {
+	t := translator{r: r}
+	_, err := t.comparison(&filter.AttributeExpression{AttributePath: ap, Operator: filter.PR})
+	return !isUnassigned(err)
 }

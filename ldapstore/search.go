@@ -33,6 +33,10 @@ type Query struct {
 	After  *Position
 	// Projection says which attributes the resources carry.
 	Projection schema.Projection
+	// Unassigned reads attributes the resource type lacks as unassigned
+	// (a comparison with them is false, "ne" true) instead of refusing
+	// the filter: for searches across resource types.
+	Unassigned bool
 }
 
 // Position is a place in the order of a query's results, between two
@@ -109,7 +113,7 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 
 	match := r.class
 	if q.Filter != nil {
-		f, err := r.ldapFilter(ctx, conn, q.Filter)
+		f, err := r.ldapFilter(ctx, conn, q.Filter, q.Unassigned)
 		if err != nil {
 			return Page{}, err
 		}

@@ -51,7 +51,7 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Store: store, Logger: log, SharedSecret: cfg.LDAP.SharedSecret()})
+	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Bulk: cfg.Bulk, Me: cfg.Me, Store: store, Logger: log, SharedSecret: cfg.LDAP.SharedSecret()})
 	if err != nil {
 		return err
 	}

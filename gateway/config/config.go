@@ -34,6 +34,8 @@ type Config struct {
 	Search    ldapstore.SearchConfig   `yaml:"search"`
 	Directory Directory                `yaml:"directory"`
 	Auth      gateway.AuthConfig       `yaml:"auth"`
+	Bulk      gateway.BulkConfig       `yaml:"bulk"`
+	Me        gateway.MeConfig         `yaml:"me"`
 	Log       Log                      `yaml:"log"`
 }
 
@@ -71,6 +73,8 @@ func Default() Config {
 		Search:    ldapstore.SearchConfig{}.WithDefaults(),
 		Directory: Directory{Profile: "openldap"},
 		Auth:      gateway.DefaultAuthConfig(),
+		Bulk:      gateway.DefaultBulkConfig(),
+		Me:        gateway.DefaultMeConfig(),
 		Log:       Log{Level: "info", Format: "json"},
 	}
 }
@@ -106,6 +110,8 @@ func (c Config) Validate() error {
 		c.Users.Validate("users"),
 		c.Groups.Validate("groups"),
 		c.Auth.Validate(),
+		c.Bulk.Validate(),
+		c.Me.Validate(),
 	}
 	if _, err := schema.Preset(c.Directory.Profile); err != nil {
 		errs = append(errs, fmt.Errorf("directory.profile: %w", err))

@@ -1,0 +1,113 @@
+package gateway
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/schema"
+)
+
+// /Me (RFC 7644 section 3.11): the user the token stands for, found by the
+// configured claim (me.claim) compared with a users' attribute
+// (me.attribute). The request then runs as a sub-request on /Users/{id},
+// with the rights me.methods gives the user over their own entry and no
+// other: the token's own scopes for /Users do not widen them.
+
+func (s *Server) meHandler(c echo.Context) error {
+	r := c.Request()
+	ctx := r.Context()
+	if s.me.Claim == "" {
+		return notYet(r.Method + " /Me (set me.claim to map tokens to users)")
+	}
+	if r.Method == http.MethodPost {
+		return notYet("POST /Me (self-registration)")
+	}
+	if !slices.ContainsFunc(s.me.Methods, func(m string) bool { return strings.EqualFold(m, r.Method) }) {
+		return newError(http.StatusForbidden, "", "%s /Me is not allowed here (me.methods).", r.Method)
+	}
+	id := infoFrom(ctx).identity
+	if s.me.Scope != "" && !id.Has(s.me.Scope) {
+		return insufficientScope(s.me.Scope)
+	}
+	value := claimString(id.Claims[s.me.Claim])
+	if value == "" {
+		return newError(http.StatusNotFound, "", "The token has no %s claim naming a user.", s.me.Claim)
+	}
+	users, err := s.store.Users(ctx)
+	if err != nil {
+		return err
+	}
+	quoted, _ := json.Marshal(value) // a SCIM filter's string literal is a JSON string
+	f, err := schema.ParseFilter(fmt.Sprintf("%s eq %s", s.me.Attribute, quoted))
+	if err != nil {
+		return fmt.Errorf("me.attribute %q: %w", s.me.Attribute, err)
+	}
+	only, _ := schema.ParseProjection([]string{"id"}, nil)
+	page, err := users.List(ctx, ldapstore.Query{Filter: f, StartIndex: 1, Count: 2, Projection: only})
+	if err != nil {
+		return storeError(ctx, err)
+	}
+	switch page.Total {
+	case 0:
+		return newError(http.StatusNotFound, "", "No user has the token's %s as %s.", s.me.Claim, s.me.Attribute)
+	case 1:
+	default:
+		return newError(http.StatusConflict, "uniqueness", "%d users have the token's %s as %s: /Me cannot tell which.", page.Total, s.me.Claim, s.me.Attribute)
+	}
+
+	scope := s.scopes.UsersRead
+	if r.Method != http.MethodGet {
+		scope = s.scopes.UsersWrite
+	}
+	self := &Identity{Name: id.Name, ClientID: id.ClientID, Subject: id.Subject, Claims: id.Claims, Scopes: []string{scope}}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	header := http.Header{}
+	for _, h := range []string{"Content-Type", "If-Match", "If-None-Match", "Group-Overhead-Bypass"} {
+		if v, ok := r.Header[h]; ok {
+			header[h] = v
+		}
+	}
+	resource := "/Users/" + url.PathEscape(page.Resources[0].ID)
+	path := resource
+	if r.URL.RawQuery != "" {
+		path += "?" + r.URL.RawQuery
+	}
+	res := s.subrequest(ctx, self, 1, r.Method, path, header, body)
+	h := c.Response().Header()
+	for k, v := range res.header {
+		if k != echo.HeaderXRequestID {
+			h[k] = v
+		}
+	}
+	if res.status/100 == 2 && h.Get(echo.HeaderLocation) == "" && r.Method != http.MethodDelete {
+		// RFC 7644 section 3.11: the response says where the resource is.
+		h.Set(echo.HeaderLocation, infoFrom(ctx).baseURL+resource)
+	}
+	c.Response().WriteHeader(res.status)
+	_, err = c.Response().Write(res.body)
+	return err
+}
+
+// claimString is a claim's value as text: a string, or a number.
+func claimString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case float64:
+		return fmt.Sprint(v)
+	case json.Number:
+		return v.String()
+	}
+	return ""
+}
