@@ -189,6 +189,29 @@ func TestBulkLimits(t *testing.T) {
 	}
 }
 
+// bulk.max_operations: 0 turns /Bulk off, and every document says so.
+func TestBulkOff(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
+		o.Bulk = BulkConfig{MaxOperations: 0, MaxPayloadBytes: 2048}
+	})
+	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	r, _ := u.bulk(testToken, 0, `{"method":"DELETE","path":"/Users/x"}`)
+	wantSCIMError(t, r, 501, "")
+	spc := do(t, "GET", u.base+"/ServiceProviderConfig", "", "", "")
+	if b := spc.body["bulk"].(map[string]any); b["supported"] != false || b["maxOperations"] != 0.0 {
+		t.Errorf("bulk advertised as %v", b)
+	}
+	res, err := http.Get(hs.URL + "/.well-known/scim-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if b, _ := io.ReadAll(res.Body); strings.Contains(string(b), "bulk_endpoint") {
+		t.Errorf("scim-configuration lists a bulk endpoint: %s", b)
+	}
+}
+
 func TestRootSearch(t *testing.T) {
 	u := newUserEnv(t)
 	search := func(token string, params map[string]any) response {
