@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,17 +27,7 @@ func (u *userEnv) bulk(token string, failOnErrors int, ops ...string) (response,
 		fail = fmt.Sprintf(`"failOnErrors":%d,`, failOnErrors)
 	}
 	body := `{"schemas":["` + bulkRequestURN + `"],` + fail + `"Operations":[` + strings.Join(ops, ",") + `]}`
-	req, _ := http.NewRequest("POST", u.base+"/Bulk", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", contentTypeSCIM)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
-	json.Unmarshal(raw, &r.body)
+	r := u.sendAs(token, "POST", "/Bulk", body)
 	var results []map[string]any
 	if list, ok := r.body["Operations"].([]any); ok {
 		for _, x := range list {
@@ -171,16 +160,8 @@ func TestBulkLimits(t *testing.T) {
 	// Over the payload limit, sent without Content-Length (chunked): the
 	// limit holds on the body read, not on a header.
 	big := `{"schemas":["` + bulkRequestURN + `"],"Operations":[{"method":"POST","path":"/Users","bulkId":"b","data":{"userName":"` + strings.Repeat("x", 3000) + `"}}]}`
-	req, _ := http.NewRequest("POST", u.base+"/Bulk", io.MultiReader(strings.NewReader(big)))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", contentTypeSCIM)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 413 || req.ContentLength != 0 {
-		t.Errorf("a chunked body over the limit: %d (Content-Length %d)", res.StatusCode, req.ContentLength)
+	if status := postChunked(t, u.base+"/Bulk", big); status != 413 {
+		t.Errorf("a chunked body over the limit: %d, want 413", status)
 	}
 	// The bulk limit, not server.max_body_bytes (4096 here), governs /Bulk.
 	spc := do(t, "GET", u.base+"/ServiceProviderConfig", "", "", "")
@@ -217,18 +198,7 @@ func TestRootSearch(t *testing.T) {
 	search := func(token string, params map[string]any) response {
 		t.Helper()
 		params["schemas"] = []string{searchRequestURN}
-		req, _ := http.NewRequest("POST", u.base+"/.search", bytes.NewReader(mustJSON(params)))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", contentTypeSCIM)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		raw, _ := io.ReadAll(res.Body)
-		r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
-		json.Unmarshal(raw, &r.body)
-		return r
+		return u.sendAs(token, "POST", "/.search", string(mustJSON(params)))
 	}
 	ids := func(r response) []string {
 		var out []string

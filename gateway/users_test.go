@@ -35,8 +35,14 @@ func newUserEnv(t *testing.T) *userEnv {
 // send does a request with the all-scopes token; extra headers as pairs.
 func (u *userEnv) send(method, path, body string, headers ...string) response {
 	u.t.Helper()
+	return u.sendAs(testToken, method, path, body, headers...)
+}
+
+// sendAs does a request with token; extra headers as pairs.
+func (u *userEnv) sendAs(token, method, path, body string, headers ...string) response {
+	u.t.Helper()
 	req, _ := http.NewRequest(method, u.base+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	if body != "" {
 		req.Header.Set("Content-Type", contentTypeSCIM)
 	}
