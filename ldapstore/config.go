@@ -30,6 +30,11 @@ import (
 //	  # Upgrade ldap:// connections with StartTLS; verify the server with this CA bundle.
 //	  start_tls: true
 //	  ca_file: /etc/ssl/certs/ldap-ca.pem
+//	  # A client certificate, for directories that ask for one.
+//	  client_cert_file: /etc/scimgate/ldap-client.pem
+//	  client_key_file: /etc/scimgate/ldap-client.key
+//	  # Sending the bind password over plain ldap:// to a host other than this one is refused unless:
+//	  allow_plaintext_bind: false
 //	  # Pool: at most max_open connections, of which max_idle are kept when idle.
 //	  max_open: 16
 //	  max_idle: 8
@@ -37,6 +42,10 @@ import (
 //	  operation_timeout: 30s
 //	  conn_max_lifetime: 30m
 //	  health_check_after: 30s
+//	  # Failover: a server that does not answer is retried after a backoff up to this;
+//	  # connections to a fallback server move back to the first one after failback_after.
+//	  retry_backoff_max: 5s
+//	  failback_after: 30s
 type Config struct {
 	// URLs of the directory servers; a connection goes to the first that
 	// answers. Each is ldap://host[:port] or ldaps://host[:port].
@@ -83,6 +92,28 @@ type Config struct {
 	// HealthCheckAfter is how long a connection may sit idle before it is
 	// checked with a cheap request when borrowed. Default 30s.
 	HealthCheckAfter time.Duration `yaml:"health_check_after"`
+
+	// ClientCertFile and ClientKeyFile are a PEM certificate and key the
+	// gateway presents when the directory asks for one (TLS only).
+	ClientCertFile string `yaml:"client_cert_file"`
+	ClientKeyFile  string `yaml:"client_key_file"`
+
+	// AllowPlaintextBind allows binding with a password over ldap://
+	// without StartTLS to a host that is not this machine. Off, such a
+	// configuration is refused: the password would cross the network in
+	// clear.
+	AllowPlaintextBind bool `yaml:"allow_plaintext_bind"`
+
+	// RetryBackoffMax bounds how long a server that failed to answer is
+	// left alone before the next dial tries it again (the backoff starts
+	// at 100ms and doubles). When every server is in backoff, requests
+	// fail at once with 503.
+	RetryBackoffMax time.Duration `yaml:"retry_backoff_max"`
+
+	// FailbackAfter is how long a connection to a server other than the
+	// first of URLs lives before it is closed in favour of a preferred
+	// server that answers again.
+	FailbackAfter time.Duration `yaml:"failback_after"`
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -104,6 +135,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.HealthCheckAfter == 0 {
 		c.HealthCheckAfter = 30 * time.Second
+	}
+	if c.RetryBackoffMax == 0 {
+		c.RetryBackoffMax = 5 * time.Second
+	}
+	if c.FailbackAfter == 0 {
+		c.FailbackAfter = 30 * time.Second
 	}
 	return c
 }
@@ -129,6 +166,9 @@ func (c Config) Validate() error {
 			bad(fmt.Sprintf("urls[%d]", i), "%q has no host", raw)
 		case u.Scheme == "ldaps" && c.StartTLS:
 			bad("start_tls", "%q already uses TLS; StartTLS applies to ldap:// URLs only", raw)
+		case u.Scheme == "ldap" && !c.StartTLS && c.BindDN != "" && !c.AllowPlaintextBind && !isLoopback(u.Hostname()):
+			bad(fmt.Sprintf("urls[%d]", i), "%q: the bind password would cross the network in clear; use ldaps://, or ldap.start_tls: true, "+
+				"or (on a network you trust) ldap.allow_plaintext_bind: true", raw)
 		}
 	}
 	if c.BindPassword != "" && c.BindPasswordFile != "" {
@@ -147,9 +187,18 @@ func (c Config) Validate() error {
 			bad("ca_file", "%v", err)
 		}
 	}
+	switch {
+	case (c.ClientCertFile == "") != (c.ClientKeyFile == ""):
+		bad("client_cert_file", "set both client_cert_file and client_key_file, or neither")
+	case c.ClientCertFile != "":
+		if _, err := tls.LoadX509KeyPair(c.ClientCertFile, c.ClientKeyFile); err != nil {
+			bad("client_cert_file", "%v", err)
+		}
+	}
 	for key, d := range map[string]time.Duration{
 		"dial_timeout": c.DialTimeout, "operation_timeout": c.OperationTimeout,
 		"conn_max_lifetime": c.ConnMaxLifetime, "health_check_after": c.HealthCheckAfter,
+		"retry_backoff_max": c.RetryBackoffMax, "failback_after": c.FailbackAfter,
 	} {
 		if d < 0 {
 			bad(key, "must not be negative, got %s", d)
@@ -225,12 +274,20 @@ func (c Config) tlsConfig(hostport string) (*tls.Config, error) {
 	if err != nil {
 		host = hostport
 	}
-	return &tls.Config{
+	cfg := &tls.Config{
 		ServerName:         host,
 		RootCAs:            roots,
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // documented as for tests only
-	}, nil
+	}
+	if c.ClientCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.ClientCertFile, c.ClientKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("ldap.client_cert_file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
 }
 
 // Validate reports a missing or malformed base DN, naming the section.
@@ -336,4 +393,14 @@ func (b *ByteSize) UnmarshalText(text []byte) error {
 	}
 	*b = ByteSize(n * mult)
 	return nil
+}
+
+// isLoopback reports whether host is this machine: localhost or a loopback
+// address (names other than localhost are not resolved).
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -16,6 +16,7 @@ type Conn struct {
 	pool     *Pool
 	c        *ldap.Conn
 	url      string
+	server   *server // what the pool knows of the server it is open to
 	created  time.Time
 	lastUsed time.Time
 	broken   bool

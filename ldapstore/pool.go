@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -19,6 +20,14 @@ import (
 // use, in the manner of database/sql.DB: Conn borrows a connection (waiting
 // while MaxOpen are busy), Release gives it back, idle connections are reused
 // and checked, broken ones are closed and replaced by new dials.
+//
+// With several URLs, new connections go to the first server that answers.
+// A server that fails to answer a dial is left alone for a backoff that
+// doubles with each failure (with jitter, up to RetryBackoffMax); when every
+// server is in backoff, Conn fails at once with ErrUnavailable instead of
+// waiting. Connections to a server other than the first are closed on
+// release once FailbackAfter old while a preferred server is not in
+// backoff, so that the pool moves back when the first server recovers.
 type Pool struct {
 	cfg      Config
 	password string
@@ -27,10 +36,20 @@ type Pool struct {
 	// operations counts what Conn.do sends, without the lock.
 	operations atomic.Int64
 
-	mu     sync.Mutex
-	idle   []*Conn // most recently used last
-	closed bool
-	stats  PoolStats
+	mu      sync.Mutex
+	idle    []*Conn // most recently used last
+	closed  bool
+	stats   PoolStats
+	servers []*server // in the order of Config.URLs
+}
+
+// server is one of the configured URLs and what the pool knows of it.
+type server struct {
+	url       string
+	rank      int       // its place in Config.URLs: 0 is preferred
+	failures  int       // dials failed in a row
+	downUntil time.Time // no dial before this
+	dials     int64     // connections dialled and bound
 }
 
 // PoolStats are the pool's counters, as database/sql.DBStats.
@@ -51,6 +70,19 @@ type PoolStats struct {
 	MaxLifetimeClosed int64 // connections closed because they reached ConnMaxLifetime
 
 	Operations int64 // LDAP operations sent: searches (each page of a paged one), modifies, adds, ...
+
+	FailbackClosed int64 // connections to a fallback server closed to move back to a preferred one
+	FailFast       int64 // borrows refused at once because every server was in backoff
+
+	Servers []ServerStats // one per URL, in order
+}
+
+// ServerStats is what the pool knows of one directory server.
+type ServerStats struct {
+	URL      string
+	Up       bool  // not in backoff after failed dials
+	Failures int   // dials failed in a row
+	Dials    int64 // connections dialled and bound
 }
 
 // ErrPoolClosed is returned by Conn after Close.
@@ -67,7 +99,11 @@ func Open(cfg Config) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Pool{cfg: cfg, password: pw, slots: make(chan struct{}, cfg.MaxOpen)}, nil
+	p := &Pool{cfg: cfg, password: pw, slots: make(chan struct{}, cfg.MaxOpen)}
+	for i, u := range cfg.URLs {
+		p.servers = append(p.servers, &server{url: u, rank: i})
+	}
+	return p, nil
 }
 
 // Conn borrows a connection, dialling one if none is idle. It waits while
@@ -135,6 +171,8 @@ func (p *Pool) release(c *Conn) {
 	case p.closed:
 	case p.cfg.ConnMaxLifetime > 0 && time.Since(c.created) > p.cfg.ConnMaxLifetime:
 		p.stats.MaxLifetimeClosed++
+	case c.server.rank > 0 && time.Since(c.created) > p.cfg.FailbackAfter && p.preferredUpLocked(c.server.rank):
+		p.stats.FailbackClosed++
 	case len(p.idle) >= p.cfg.MaxIdle:
 		p.stats.MaxIdleClosed++
 	default:
@@ -155,6 +193,10 @@ func (p *Pool) Stats() PoolStats {
 	s.InUse = len(p.slots)
 	s.Open = s.InUse + s.Idle
 	s.Operations = p.operations.Load()
+	now := time.Now()
+	for _, sv := range p.servers {
+		s.Servers = append(s.Servers, ServerStats{URL: sv.url, Up: !now.Before(sv.downUntil), Failures: sv.failures, Dials: sv.dials})
+	}
 	return s
 }
 
@@ -191,25 +233,50 @@ func (p *Pool) Close() error {
 	return nil
 }
 
-// dial connects to the first of the configured URLs that answers, upgrades
-// with StartTLS when configured, and binds.
+// dial connects to the first of the configured servers, not in backoff, that
+// answers, upgrades with StartTLS when configured, and binds. When every
+// server is in backoff it fails at once.
 func (p *Pool) dial(ctx context.Context) (*Conn, error) {
+	now := time.Now()
+	var candidates []*server
+	next := time.Time{}
+	p.mu.Lock()
+	for _, sv := range p.servers {
+		if !now.Before(sv.downUntil) {
+			candidates = append(candidates, sv)
+		} else if next.IsZero() || sv.downUntil.Before(next) {
+			next = sv.downUntil
+		}
+	}
+	if len(candidates) == 0 {
+		p.stats.FailFast++
+		p.mu.Unlock()
+		return nil, fmt.Errorf("%w: no directory server answered lately; the next attempt is in %s",
+			ErrUnavailable, next.Sub(now).Round(time.Millisecond))
+	}
+	p.mu.Unlock()
 	var errs []error
-	for _, raw := range p.cfg.URLs {
+	for _, sv := range candidates {
 		// Each server gets the whole dial timeout: a hung first one must
 		// leave time for the next.
 		uctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
-		c, err := p.dialURL(uctx, raw)
+		c, err := p.dialURL(uctx, sv.url)
 		cancel()
 		if err == nil {
+			c.server = sv
 			p.mu.Lock()
 			p.stats.Dials++
+			sv.dials++
+			sv.failures, sv.downUntil = 0, time.Time{}
 			p.mu.Unlock()
 			return c, nil
 		}
 		errs = append(errs, err)
 		if ctx.Err() != nil {
-			break
+			break // the request gave up: no fault of the server's
+		}
+		if !isBindFailure(err) {
+			p.markDown(sv)
 		}
 	}
 	p.mu.Lock()
@@ -220,6 +287,34 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 		return nil, fmt.Errorf("%w: %w", ErrBindRefused, err)
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+}
+
+// retryBackoffMin is the backoff after a server's first failed dial.
+const retryBackoffMin = 100 * time.Millisecond
+
+// markDown puts a server whose dial failed in backoff: twice as long as
+// the last time, up to RetryBackoffMax, give or take a fifth at random so
+// that replicas do not retry in step.
+func (p *Pool) markDown(sv *server) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sv.failures++
+	d := retryBackoffMin << min(sv.failures-1, 20)
+	d = min(d, p.cfg.RetryBackoffMax)
+	d += time.Duration((rand.Float64()*0.4 - 0.2) * float64(d))
+	sv.downUntil = time.Now().Add(d)
+}
+
+// preferredUpLocked reports whether a server ranked before rank is out of
+// backoff, so that connections should move back to it. p.mu is held.
+func (p *Pool) preferredUpLocked(rank int) bool {
+	now := time.Now()
+	for _, sv := range p.servers[:rank] {
+		if !now.Before(sv.downUntil) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pool) dialURL(ctx context.Context, raw string) (*Conn, error) {

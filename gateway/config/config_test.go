@@ -42,6 +42,7 @@ func TestLoadFileAndEnvironment(t *testing.T) {
 		"SCIMGATE_LDAP_BIND_PASSWORD_FILE=" + pw,
 		"SCIMGATE_LDAP_MAX_OPEN=4",
 		"SCIMGATE_LDAP_MAX_IDLE=2",
+		"SCIMGATE_LDAP_ALLOW_PLAINTEXT_BIND=true", // ldap://a is another host
 		"SCIMGATE_LOG_FORMAT=console",
 		"SCIMGATE_CONFIG=ignored-here",
 		"OTHER=ignored",
@@ -96,6 +97,9 @@ func TestLoadNamesTheWrongKey(t *testing.T) {
 		{"token mode without tokens", strings.Replace(minimal, "mode: bypass", "mode: token", 1), nil, []string{"auth.tokens: token mode needs at least one token"}},
 		{"bad token hash", strings.Replace(minimal, "mode: bypass", "mode: token\n  tokens: [{name: okta, sha256: abc, scopes: [x]}]", 1), nil, []string{"auth.tokens[0].sha256"}},
 		{"unknown profile", minimal + "directory:\n  profile: novell\n", nil, []string{"directory.profile"}},
+		{"password in clear to another host", minimal, []string{"SCIMGATE_LDAP_URLS=ldap://127.0.0.1:389,ldap://ldap.example.org"},
+			[]string{"ldap.urls[1]: \"ldap://ldap.example.org\": the bind password would cross the network in clear"}},
+		{"half a client certificate", minimal, []string{"SCIMGATE_LDAP_CLIENT_CERT_FILE=/etc/hostname"}, []string{"ldap.client_cert_file: set both"}},
 		{"bad base dn", minimal, []string{"SCIMGATE_USERS_BASE_DN=not a dn"}, []string{"users.base_dn: \"not a dn\" is not a DN"}},
 		{"missing password file", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD=", "SCIMGATE_LDAP_BIND_PASSWORD_FILE=/nonexistent"}, []string{"ldap.bind_password_file: open /nonexistent"}},
 		{"both password forms", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD_FILE=/etc/hostname"}, []string{"ldap.bind_password_file: set either"}},

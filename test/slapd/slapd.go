@@ -93,6 +93,8 @@ type Server struct {
 	ServicePassword string
 
 	cmd     *exec.Cmd
+	bin     string // the slapd program
+	listen  string // its -h argument
 	exited  chan struct{}
 	waitErr error
 	ownDir  bool
@@ -281,15 +283,22 @@ func (s *Server) start(ctx context.Context, bin string, withTLS bool) error {
 		return err
 	}
 	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
-	urls := s.URL + "/"
+	s.listen = s.URL + "/"
 	if withTLS {
 		tport, err := proc.FreePort()
 		if err != nil {
 			return err
 		}
 		s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", tport)
-		urls += " " + s.LDAPSURL + "/"
+		s.listen += " " + s.LDAPSURL + "/"
 	}
+	s.bin = bin
+	return s.launch(ctx)
+}
+
+// launch runs slapd on s's addresses and waits until it answers.
+func (s *Server) launch(ctx context.Context) error {
+	bin, urls := s.bin, s.listen
 	logf, err := os.Create(filepath.Join(s.Dir, "slapd.log"))
 	if err != nil {
 		return fmt.Errorf("slapd: %w", err)
@@ -366,10 +375,17 @@ func (s *Server) kill() {
 	}
 }
 
-// Stop stops the server and removes its directory if Start created it.
 // Pid is the process id of the running slapd.
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
+// Kill kills the server at once (SIGKILL), as a crash would, keeping its
+// files and addresses for Restart.
+func (s *Server) Kill() { s.kill() }
+
+// Restart starts a killed server again on the same addresses and data.
+func (s *Server) Restart(ctx context.Context) error { return s.launch(ctx) }
+
+// Stop stops the server and removes its directory if Start created it.
 func (s *Server) Stop() error {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGTERM)
