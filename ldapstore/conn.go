@@ -96,9 +96,11 @@ func (c *Conn) do(ctx context.Context, op func() error) error {
 		}
 		return nil // op completed before the close took effect
 	}
-	if err != nil && ldap.IsErrorWithCode(err, ldap.ErrorNetwork) {
+	if err != nil && (ldap.IsErrorWithCode(err, ldap.ErrorNetwork) || c.c.IsClosing()) {
 		// A dead server, a time-out, or a response that never came: the
 		// connection may still carry an unanswered request; never reuse it.
+		// (go-ldap hands requests pending when the connection drops its
+		// reader's error as is, not as an ErrorNetwork: IsClosing tells.)
 		c.broken = true
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
