@@ -208,3 +208,47 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+// A connection that drops while a request waits for its answer is a
+// network failure (ErrUnavailable, so 503), never an unclassified error.
+// A test server resets the connection on the first request it reads: a
+// real slapd does it only when killed at the right moment.
+func TestConnectionResetUnderARequest(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.Read(make([]byte, 512)) // the request
+				c.(*net.TCPConn).SetLinger(0)
+				c.Close() // RST
+			}()
+		}
+	}()
+	p, err := Open(Config{URLs: []string{"ldap://" + l.Addr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for range 5 {
+		c, err := p.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Search(context.Background(), ldap.NewSearchRequest("", ldap.ScopeBaseObject, 0, 0, 0, false, "(objectClass=*)", nil, nil))
+		c.Release()
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("a reset under a search gave %v, want ErrUnavailable", err)
+		}
+	}
+	if s := p.Stats(); s.BrokenClosed != 5 {
+		t.Errorf("%d broken connections closed, want 5", s.BrokenClosed)
+	}
+}
