@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
@@ -74,6 +75,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if s.auth == nil {
 			ri.identity = &Identity{Name: "bypass", bypass: true}
+			if err := s.rateLimit(ri.identity); err != nil {
+				return err
+			}
 			return next(c)
 		}
 		scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
@@ -90,6 +94,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		case err == nil:
 			ri.identity = id
 			ri.log = ri.log.With(id.logFields()...)
+			if err := s.rateLimit(id); err != nil {
+				return err
+			}
 			return next(c)
 		case errors.As(err, &bad):
 			ri.log.Info("token refused", zap.String("reason", bad.Reason))
@@ -104,6 +111,19 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return err
 	}
+}
+
+// rateLimit takes one request of id's rate budget (server.rate_limit), or
+// answers 429.
+func (s *Server) rateLimit(id *Identity) error {
+	if s.limiter == nil {
+		return nil
+	}
+	if ok, wait := s.limiter.allow(id.Name, time.Now()); !ok {
+		s.metrics.rateLimited.Inc()
+		return tooManyRequests(wait)
+	}
+	return nil
 }
 
 // quoteHeader quotes s for a WWW-Authenticate parameter, dropping the

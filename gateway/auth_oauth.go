@@ -40,6 +40,7 @@ type oauthTokens struct {
 
 	// introspections counts calls to the introspection endpoint.
 	introspections atomic.Int64
+	metrics        *metrics // nil: none
 
 	mu      sync.Mutex
 	ends    *endpoints // nil until discovery succeeded
@@ -76,7 +77,9 @@ func newOAuthTokens(cfg AuthConfig, log *zap.Logger) (*oauthTokens, error) {
 
 func (a *oauthTokens) authenticate(ctx context.Context, token string) (*Identity, error) {
 	k := tokenKey(sha256.Sum256([]byte(token)))
-	if r, ok := a.cache.get(k, a.now()); ok {
+	r, ok := a.cache.get(k, a.now())
+	a.metrics.cacheLookup(ok)
+	if ok {
 		return r.id, r.err
 	}
 	ch := a.flight.DoChan(string(k[:]), func() (any, error) {
@@ -313,6 +316,9 @@ func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	a.introspections.Add(1)
+	start := time.Now()
+	outcome := "error"
+	defer func() { a.metrics.introspected(outcome, time.Since(start)) }()
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", scrub(err, token))}
@@ -338,8 +344,10 @@ func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*
 		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %s answered something that is not JSON: %w", endpoint, err)}
 	}
 	if active, _ := claims["active"].(bool); !active {
+		outcome = "inactive"
 		return nil, time.Time{}, invalid("not active (revoked, expired or unknown)")
 	}
+	outcome = "active"
 	now := a.now()
 	exp := numericDate(claims["exp"])
 	if !exp.IsZero() && !now.Before(exp) {

@@ -23,6 +23,10 @@ import (
 //	  cursor_key_file: /run/secrets/scimgate-cursor-key
 //	  request_timeout: 30s
 //	  shutdown_timeout: 20s
+//	  admin_listen: 127.0.0.1:9090   # /metrics and /loglevel on a listener of their own; "": /metrics on listen
+//	  rate_limit: 0                  # requests a second per client (token identity); 0: no limit
+//	  rate_burst: 0                  # default: rate_limit
+//	  max_filter_length: 4096
 type ServerConfig struct {
 	// Listen is the TCP address to serve HTTP on.
 	Listen string `yaml:"listen"`
@@ -59,6 +63,25 @@ type ServerConfig struct {
 	// ShutdownTimeout is how long in-flight requests may take to finish
 	// after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// AdminListen is a TCP address for the operator's endpoints: /metrics
+	// (Prometheus), /loglevel (GET the level, PUT {"level":"debug"} to
+	// change it at run time) and /healthz. Empty: /metrics is served on
+	// Listen and the log level is fixed.
+	AdminListen string `yaml:"admin_listen"`
+
+	// RateLimit is how many requests a second each client may make (the
+	// identity behind its token: a static token's name, an OAuth client
+	// id); more get 429 with Retry-After. 0: no limit. A bulk request
+	// counts as one.
+	RateLimit int `yaml:"rate_limit"`
+	// RateBurst is how many requests a client may make at once above its
+	// rate; default RateLimit.
+	RateBurst int `yaml:"rate_burst"`
+
+	// MaxFilterLength bounds a filter's length in characters (its nesting
+	// is bounded by the parser); longer ones get 400 invalidFilter.
+	MaxFilterLength int `yaml:"max_filter_length"`
 }
 
 // DefaultServerConfig returns the defaults of the server section.
@@ -68,6 +91,7 @@ func DefaultServerConfig() ServerConfig {
 		BasePath:        "/scim/v2",
 		MaxBodyBytes:    1 << 20,
 		MaxResults:      200,
+		MaxFilterLength: 4096,
 		CursorTimeout:   time.Hour,
 		RequestTimeout:  30 * time.Second,
 		ShutdownTimeout: 20 * time.Second,
@@ -82,6 +106,13 @@ func (c ServerConfig) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "%q is not host:port: %v", c.Listen, err)
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			bad("admin_listen", "%q is not host:port: %v", c.AdminListen, err)
+		} else if c.AdminListen == c.Listen {
+			bad("admin_listen", "must differ from server.listen")
+		}
 	}
 	if c.BasePath != "" && (!strings.HasPrefix(c.BasePath, "/") || strings.HasSuffix(c.BasePath, "/") || strings.ContainsAny(c.BasePath, ":*?#")) {
 		bad("base_path", "%q must start with '/', not end with one, and be a plain path, e.g. /scim/v2", c.BasePath)
@@ -107,6 +138,12 @@ func (c ServerConfig) Validate() error {
 		} else if len(strings.TrimSpace(string(b))) < 16 {
 			bad("cursor_key_file", "%s holds %d characters; a key needs at least 16", c.CursorKeyFile, len(strings.TrimSpace(string(b))))
 		}
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 {
+		bad("rate_limit", "rate_limit and rate_burst must not be negative")
+	}
+	if c.MaxFilterLength < 64 {
+		bad("max_filter_length", "%d is too small (at least 64)", c.MaxFilterLength)
 	}
 	if c.RequestTimeout <= 0 {
 		bad("request_timeout", "must be positive, got %s", c.RequestTimeout)

@@ -50,6 +50,13 @@ func newLoggedGateway(t *testing.T, dir *slapd.Server, log *zap.Logger) *httptes
 // empty profile means openldap, empty base DNs the directory's units.
 func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) *httptest.Server {
 	t.Helper()
+	_, hs := newGatewayServer(t, dir, log, opts, mods...)
+	return hs
+}
+
+// newGatewayServer is newGateway, also returning the Server.
+func newGatewayServer(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
+	t.Helper()
 	bindDN, bindPW := dir.RootDN, dir.Password
 	if dir.ServiceDN != "" {
 		bindDN, bindPW = dir.ServiceDN, dir.ServicePassword // as a deployment binds
@@ -95,7 +102,7 @@ func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return hs
+	return srv, hs
 }
 
 type response struct {

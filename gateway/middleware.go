@@ -117,6 +117,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err) // writes the SCIM error now, so that the status is known
 		}
 		ri := infoFrom(c.Request().Context())
+		route := c.Path()
+		if !s.routeSet[route] {
+			route = "unmatched" // a path no route serves: never a label of its own
+		}
+		s.metrics.observeRequest(route, c.Request().Method, c.Response().Status, time.Since(start))
 		fields := []zap.Field{
 			zap.String("method", c.Request().Method),
 			zap.String("route", c.Path()),

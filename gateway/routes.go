@@ -13,6 +13,9 @@ func (s *Server) routes() {
 	e := s.echo
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if s.cfg.AdminListen == "" {
+		e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	}
 
 	base := s.cfg.BasePath
 	var discovery []echo.MiddlewareFunc
@@ -27,7 +30,13 @@ func (s *Server) routes() {
 	e.GET(base+"/ResourceTypes/:id", s.resourceType, discovery...)
 
 	resource := func(method, path, scope string) {
-		e.Add(method, base+path, s.serveSCIM, s.authenticate, requireScope(scope), requireJSON)
+		mw := []echo.MiddlewareFunc{s.authenticate, requireScope(scope), requireJSON}
+		if method != http.MethodGet {
+			// First, so that writes refused for want of a token or scope are
+			// in the audit log too.
+			mw = append([]echo.MiddlewareFunc{s.auditWrites}, mw...)
+		}
+		e.Add(method, base+path, s.serveSCIM, mw...)
 	}
 	for _, r := range []struct{ kind, path, read, write string }{
 		{"User", "/Users", s.scopes.UsersRead, s.scopes.UsersWrite},

@@ -215,6 +215,9 @@ func (s *Server) storeQuery(kind string, lq listQuery) (ldapstore.Query, error) 
 	default:
 		return q, newError(http.StatusBadRequest, "invalidValue", "sortOrder must be ascending or descending, got %q.", lq.SortOrder)
 	}
+	if n := len([]rune(lq.Filter)); n > s.cfg.MaxFilterLength {
+		return q, newError(http.StatusBadRequest, "invalidFilter", "The filter is %d characters long; at most %d are accepted (server.max_filter_length).", n, s.cfg.MaxFilterLength)
+	}
 	if f := strings.TrimSpace(lq.Filter); f != "" {
 		expr, err := schema.ParseFilter(f)
 		if err != nil {

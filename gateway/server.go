@@ -30,6 +30,11 @@ type Options struct {
 	Me     MeConfig
 	Store  *ldapstore.Store
 	Logger *zap.Logger
+	// Audit, when set, receives the audit log: one line per write.
+	Audit *zap.Logger
+	// LogLevel, when set, is changed at run time through the admin
+	// listener's /loglevel.
+	LogLevel *zap.AtomicLevel
 	// SharedSecret signs cursors when server.cursor_key_file is not set
 	// (ldapstore.Config.SharedSecret); nil means a random key per process.
 	SharedSecret []byte
@@ -46,6 +51,11 @@ type Server struct {
 	protectDiscovery bool
 	bulk             BulkConfig
 	me               MeConfig
+	metrics          *metrics
+	logLevel         *zap.AtomicLevel
+	audit            *zap.Logger     // nil: no audit log
+	limiter          *rateLimiter    // nil: no rate limit
+	routeSet         map[string]bool // registered route templates, for metrics labels
 	echo             *echo.Echo
 	cursors          cursors
 
@@ -68,6 +78,9 @@ func New(o Options) (*Server, error) {
 		protectDiscovery: o.Auth.ProtectDiscovery,
 		bulk:             o.Bulk,
 		me:               o.Me,
+		logLevel:         o.LogLevel,
+		audit:            o.Audit,
+		limiter:          newRateLimiter(o.Server.RateLimit, o.Server.RateBurst),
 	}
 	if s.bulk == (BulkConfig{}) { // not configured: Janssen's limits
 		s.bulk = DefaultBulkConfig()
@@ -78,6 +91,8 @@ func New(o Options) (*Server, error) {
 	if s.me.Methods == nil {
 		s.me.Methods = DefaultMeConfig().Methods
 	}
+	s.metrics = newMetrics(o.Store.Pool())
+	o.Store.Pool().SetObserver(s.metrics)
 	switch o.Auth.Mode {
 	case AuthToken:
 		tokens, err := o.Auth.LoadTokens()
@@ -90,6 +105,7 @@ func New(o Options) (*Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		a.metrics = s.metrics
 		s.auth = a
 	case AuthBypass:
 		s.log.Warn("AUTHENTICATION IS BYPASSED: every request is allowed, with every scope. " +
@@ -131,6 +147,10 @@ func New(o Options) (*Server, error) {
 	}))
 	s.echo = e
 	s.routes()
+	s.routeSet = map[string]bool{}
+	for _, r := range e.Routes() {
+		s.routeSet[r.Path] = true
+	}
 	return s, nil
 }
 
@@ -145,6 +165,21 @@ func cursorKey(file string, shared []byte) ([]byte, error) {
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.echo }
+
+// AdminHandler serves the operator's endpoints, for server.admin_listen:
+// /metrics, /loglevel (zap's: GET, or PUT {"level":"debug"}) and /healthz.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.handler())
+	if s.logLevel != nil {
+		mux.Handle("/loglevel", s.logLevel)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok"}`))
+	})
+	return mux
+}
 
 // Serve answers requests on l until ctx ends, then stops accepting, lets
 // in-flight requests finish within ShutdownTimeout, and returns.

@@ -32,7 +32,7 @@ func (c *Conn) URL() string { return c.url }
 // whose size is bounded (by a filter, a size limit or a paging control).
 func (c *Conn) Search(ctx context.Context, req *ldap.SearchRequest) (*ldap.SearchResult, error) {
 	var res *ldap.SearchResult
-	err := c.do(ctx, func() (err error) {
+	err := c.do(ctx, "search", func() (err error) {
 		res, err = c.c.Search(req)
 		return err
 	})
@@ -42,7 +42,7 @@ func (c *Conn) Search(ctx context.Context, req *ldap.SearchRequest) (*ldap.Searc
 // Compare reports whether the entry dn has the value in attr.
 func (c *Conn) Compare(ctx context.Context, dn, attr, value string) (bool, error) {
 	var ok bool
-	err := c.do(ctx, func() (err error) {
+	err := c.do(ctx, "compare", func() (err error) {
 		ok, err = c.c.Compare(dn, attr, value)
 		return err
 	})
@@ -51,27 +51,37 @@ func (c *Conn) Compare(ctx context.Context, dn, attr, value string) (bool, error
 
 // Add adds an entry.
 func (c *Conn) Add(ctx context.Context, req *ldap.AddRequest) error {
-	return c.do(ctx, func() error { return c.c.Add(req) })
+	return c.do(ctx, "add", func() error { return c.c.Add(req) })
 }
 
 // Modify modifies an entry.
 func (c *Conn) Modify(ctx context.Context, req *ldap.ModifyRequest) error {
-	return c.do(ctx, func() error { return c.c.Modify(req) })
+	return c.do(ctx, "modify", func() error { return c.c.Modify(req) })
 }
 
 // ModifyDN renames an entry.
 func (c *Conn) ModifyDN(ctx context.Context, req *ldap.ModifyDNRequest) error {
-	return c.do(ctx, func() error { return c.c.ModifyDN(req) })
+	return c.do(ctx, "modifydn", func() error { return c.c.ModifyDN(req) })
 }
 
 // Del deletes an entry.
 func (c *Conn) Del(ctx context.Context, req *ldap.DelRequest) error {
-	return c.do(ctx, func() error { return c.c.Del(req) })
+	return c.do(ctx, "delete", func() error { return c.c.Del(req) })
 }
 
-// do runs op bounded by ctx. A network error, a time-out or the end of ctx
-// while op runs mark the connection broken, so that release closes it.
-func (c *Conn) do(ctx context.Context, op func() error) error {
+// do runs op, an LDAP operation of the given kind, bounded by ctx, and
+// reports it to the pool's observer. A network error, a time-out or the end
+// of ctx while op runs mark the connection broken, so that release closes it.
+func (c *Conn) do(ctx context.Context, kind string, op func() error) error {
+	start := time.Now()
+	err := c.run(ctx, op)
+	if obs := c.pool.observer.Load(); obs != nil {
+		(*obs).ObserveOperation(kind, ResultOf(err), time.Since(start))
+	}
+	return err
+}
+
+func (c *Conn) run(ctx context.Context, op func() error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -151,7 +151,7 @@ func (r *Resources) managed(next values) []string {
 // password reset also clears a ppolicy lock, so an inactive user's lock
 // (in want) is put back.
 func (r *Resources) setPassword(ctx context.Context, conn *Conn, dn, pw string, want values) error {
-	err := conn.do(ctx, func() error {
+	err := conn.do(ctx, "passwordmodify", func() error {
 		_, err := conn.c.PasswordModify(ldap.NewPasswordModifyRequest(dn, "", pw))
 		return err
 	})

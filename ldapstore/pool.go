@@ -41,6 +41,110 @@ type Pool struct {
 	closed  bool
 	stats   PoolStats
 	servers []*server // in the order of Config.URLs
+
+	observer atomic.Pointer[Observer] // nil: none
+}
+
+// Observer is told of every LDAP operation the pool's connections send:
+// its kind (search, modify, add, delete, modifydn, compare, bind, starttls,
+// passwordmodify), its result (ResultOf) and how long it took. Metrics
+// implement it; it must be quick and safe for concurrent use.
+type Observer interface {
+	ObserveOperation(kind, result string, d time.Duration)
+}
+
+// SetObserver sets the pool's observer.
+func (p *Pool) SetObserver(o Observer) { p.observer.Store(&o) }
+
+// ResultOf names an operation's outcome for metrics: "success", the LDAP
+// result code's name in lower camel case as RFC 4511 spells it
+// ("noSuchObject", "assertionFailed", ...), "unavailable" for a network
+// failure or time-out, or "error".
+func ResultOf(err error) string {
+	var le *ldap.Error
+	switch {
+	case err == nil:
+		return "success"
+	case errors.Is(err, ErrUnavailable):
+		return "unavailable"
+	case errors.As(err, &le):
+		return resultName(le.ResultCode)
+	}
+	return "error"
+}
+
+// resultName is a result code's name in RFC 4511 (and RFC 4528's
+// assertionFailed), for the codes a gateway meets; "other" for the rest.
+func resultName(code uint16) string {
+	switch code {
+	case ldap.LDAPResultSuccess:
+		return "success"
+	case ldap.LDAPResultOperationsError:
+		return "operationsError"
+	case ldap.LDAPResultProtocolError:
+		return "protocolError"
+	case ldap.LDAPResultTimeLimitExceeded:
+		return "timeLimitExceeded"
+	case ldap.LDAPResultSizeLimitExceeded:
+		return "sizeLimitExceeded"
+	case ldap.LDAPResultCompareFalse:
+		return "compareFalse"
+	case ldap.LDAPResultCompareTrue:
+		return "compareTrue"
+	case ldap.LDAPResultAuthMethodNotSupported:
+		return "authMethodNotSupported"
+	case ldap.LDAPResultStrongAuthRequired:
+		return "strongerAuthRequired"
+	case ldap.LDAPResultAdminLimitExceeded:
+		return "adminLimitExceeded"
+	case ldap.LDAPResultUnavailableCriticalExtension:
+		return "unavailableCriticalExtension"
+	case ldap.LDAPResultConfidentialityRequired:
+		return "confidentialityRequired"
+	case ldap.LDAPResultNoSuchAttribute:
+		return "noSuchAttribute"
+	case ldap.LDAPResultUndefinedAttributeType:
+		return "undefinedAttributeType"
+	case ldap.LDAPResultInappropriateMatching:
+		return "inappropriateMatching"
+	case ldap.LDAPResultConstraintViolation:
+		return "constraintViolation"
+	case ldap.LDAPResultAttributeOrValueExists:
+		return "attributeOrValueExists"
+	case ldap.LDAPResultInvalidAttributeSyntax:
+		return "invalidAttributeSyntax"
+	case ldap.LDAPResultNoSuchObject:
+		return "noSuchObject"
+	case ldap.LDAPResultInvalidDNSyntax:
+		return "invalidDNSyntax"
+	case ldap.LDAPResultInvalidCredentials:
+		return "invalidCredentials"
+	case ldap.LDAPResultInsufficientAccessRights:
+		return "insufficientAccessRights"
+	case ldap.LDAPResultBusy:
+		return "busy"
+	case ldap.LDAPResultUnavailable:
+		return "unavailable"
+	case ldap.LDAPResultUnwillingToPerform:
+		return "unwillingToPerform"
+	case ldap.LDAPResultNamingViolation:
+		return "namingViolation"
+	case ldap.LDAPResultObjectClassViolation:
+		return "objectClassViolation"
+	case ldap.LDAPResultNotAllowedOnNonLeaf:
+		return "notAllowedOnNonLeaf"
+	case ldap.LDAPResultNotAllowedOnRDN:
+		return "notAllowedOnRDN"
+	case ldap.LDAPResultEntryAlreadyExists:
+		return "entryAlreadyExists"
+	case ldap.LDAPResultObjectClassModsProhibited:
+		return "objectClassModsProhibited"
+	case ldap.LDAPResultOther:
+		return "other"
+	case ldap.LDAPResultAssertionFailed:
+		return "assertionFailed"
+	}
+	return "other"
 }
 
 // server is one of the configured URLs and what the pool knows of it.
@@ -350,13 +454,13 @@ func (p *Pool) dialURL(ctx context.Context, raw string) (*Conn, error) {
 	lc.Start()
 	c := &Conn{pool: p, c: lc, url: raw, created: time.Now()}
 	if u.Scheme == "ldap" && p.cfg.StartTLS {
-		if err := c.do(ctx, func() error { return lc.StartTLS(tlsCfg) }); err != nil {
+		if err := c.do(ctx, "starttls", func() error { return lc.StartTLS(tlsCfg) }); err != nil {
 			lc.Close()
 			return nil, fmt.Errorf("ldap: StartTLS with %s: %w", raw, err)
 		}
 	}
 	if p.cfg.BindDN != "" {
-		if err := c.do(ctx, func() error { return lc.Bind(p.cfg.BindDN, p.password) }); err != nil {
+		if err := c.do(ctx, "bind", func() error { return lc.Bind(p.cfg.BindDN, p.password) }); err != nil {
 			lc.Close()
 			return nil, fmt.Errorf("ldap: bind to %s as %s: %w", raw, p.cfg.BindDN, err)
 		}

@@ -59,7 +59,7 @@ func dev(ctx context.Context, listen string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log, stderr)
+	log, level, err := newLogger(cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ Try:
 Ctrl-C stops both and removes %s.
 
 `, dir.URL, dir.RootDN, dir.Password, slapd.DemoUsers, base, token, base, token, base, dir.Dir)
-	return serveConfig(ctx, cfg, l, log)
+	return serveConfig(ctx, cfg, l, log, level)
 }
 
 // newToken returns a fresh random bearer token and its configuration entry.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -24,7 +25,7 @@ func serve(ctx context.Context, configFile string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}
-	log, err := newLogger(cfg.Log, stderr)
+	log, level, err := newLogger(cfg.Log, stderr)
 	if err != nil {
 		return err
 	}
@@ -33,11 +34,16 @@ func serve(ctx context.Context, configFile string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)
 	}
-	return serveConfig(ctx, cfg, l, log)
+	return serveConfig(ctx, cfg, l, log, level)
 }
 
 // serveConfig serves cfg on l until ctx ends: the part of serve that dev shares.
-func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *zap.Logger) error {
+func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *zap.Logger, level zap.AtomicLevel) error {
+	audit, closeAudit, err := newAuditLogger(cfg.Audit.Output)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
 	pool, err := ldapstore.Open(cfg.LDAP)
 	if err != nil {
 		return err
@@ -51,9 +57,20 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Bulk: cfg.Bulk, Me: cfg.Me, Store: store, Logger: log, SharedSecret: cfg.LDAP.SharedSecret()})
+	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Bulk: cfg.Bulk, Me: cfg.Me, Store: store,
+		Logger: log, LogLevel: &level, Audit: audit, SharedSecret: cfg.LDAP.SharedSecret()})
 	if err != nil {
 		return err
+	}
+	if cfg.Server.AdminListen != "" {
+		al, err := net.Listen("tcp", cfg.Server.AdminListen)
+		if err != nil {
+			return fmt.Errorf("server.admin_listen: %w", err)
+		}
+		admin := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		go admin.Serve(al)
+		defer admin.Close()
+		log.Info("admin endpoints", zap.String("address", al.Addr().String()), zap.Strings("paths", []string{"/metrics", "/loglevel", "/healthz"}))
 	}
 	// Read the directory's schema now, to say at once what the mapping
 	// can store. The directory may come up after us: then serve anyway
@@ -95,11 +112,12 @@ func loadStore(ctx context.Context, store *ldapstore.Store, log *zap.Logger) {
 	}
 }
 
-func newLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
-	level, err := zapcore.ParseLevel(c.Level)
+func newLogger(c config.Log, w io.Writer) (*zap.Logger, zap.AtomicLevel, error) {
+	l, err := zapcore.ParseLevel(c.Level)
 	if err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
+		return nil, zap.AtomicLevel{}, fmt.Errorf("log.level: %w", err)
 	}
+	level := zap.NewAtomicLevelAt(l)
 	var enc zapcore.Encoder
 	if c.Format == "console" {
 		ec := zap.NewDevelopmentEncoderConfig()
@@ -110,7 +128,31 @@ func newLogger(c config.Log, w io.Writer) (*zap.Logger, error) {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), level, nil
+}
+
+// newAuditLogger returns the audit log's logger (JSON, one line per write)
+// writing to output, nil for "off", and what closes its file.
+func newAuditLogger(output string) (*zap.Logger, func(), error) {
+	var w zapcore.WriteSyncer
+	closer := func() {}
+	switch output {
+	case "off":
+		return nil, closer, nil
+	case "stdout":
+		w = zapcore.Lock(os.Stdout)
+	case "stderr":
+		w = zapcore.Lock(os.Stderr)
+	default:
+		f, err := os.OpenFile(output, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("audit.output: %w", err)
+		}
+		w, closer = zapcore.Lock(f), func() { f.Sync(); f.Close() }
+	}
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(ec), w, zap.InfoLevel)).Named("audit"), closer, nil
 }
 
 func printEnv(w io.Writer) {

@@ -37,6 +37,16 @@ type Config struct {
 	Bulk      gateway.BulkConfig       `yaml:"bulk"`
 	Me        gateway.MeConfig         `yaml:"me"`
 	Log       Log                      `yaml:"log"`
+	Audit     Audit                    `yaml:"audit"`
+}
+
+// Audit is the "audit" section: where the audit log goes, one JSON line
+// per write (gateway/audit.go).
+//
+//	audit:
+//	  output: stdout   # stdout | stderr | off | a file path (appended to)
+type Audit struct {
+	Output string `yaml:"output"`
 }
 
 // Directory is the "directory" section.
@@ -76,6 +86,7 @@ func Default() Config {
 		Bulk:      gateway.DefaultBulkConfig(),
 		Me:        gateway.DefaultMeConfig(),
 		Log:       Log{Level: "info", Format: "json"},
+		Audit:     Audit{Output: "stdout"},
 	}
 }
 
@@ -120,6 +131,9 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	if c.Audit.Output == "" {
+		errs = append(errs, errors.New("audit.output: say where the audit log goes: stdout, stderr, a file path, or off"))
 	}
 	if c.Log.Format != "json" && c.Log.Format != "console" {
 		errs = append(errs, fmt.Errorf("log.format: %q is not json or console", c.Log.Format))

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/scimgate/scimgate/ldapstore"
+)
+
+// metrics are the gateway's Prometheus series, in a registry of its own
+// (no global state). Labels are route templates, methods, statuses, LDAP
+// operation kinds and result names, configured server URLs: never a token,
+// a user name or an id.
+type metrics struct {
+	reg            *prometheus.Registry
+	requests       *prometheus.CounterVec
+	latency        *prometheus.HistogramVec
+	ldapOps        *prometheus.CounterVec
+	ldapLatency    *prometheus.HistogramVec
+	authCache      *prometheus.CounterVec
+	introspections *prometheus.HistogramVec
+	rateLimited    prometheus.Counter
+}
+
+func newMetrics(pool *ldapstore.Pool) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimgate_http_requests_total", Help: "HTTP requests by route template, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "scimgate_http_request_duration_seconds", Help: "HTTP request latency by route template and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "method"}),
+		ldapOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimgate_ldap_operations_total", Help: "LDAP operations by kind and result (RFC 4511 result name, or unavailable).",
+		}, []string{"kind", "result"}),
+		ldapLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "scimgate_ldap_operation_duration_seconds", Help: "LDAP operation latency by kind.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30},
+		}, []string{"kind"}),
+		authCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimgate_auth_cache_requests_total", Help: "Bearer token checks answered from the cache (hit) or not (miss).",
+		}, []string{"result"}),
+		introspections: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "scimgate_auth_introspection_duration_seconds", Help: "Calls to the introspection endpoint by outcome (active, inactive, error).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"outcome"}),
+		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "scimgate_http_rate_limited_total", Help: "Requests refused with 429 by the per-client rate limit.",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.ldapOps, m.ldapLatency, m.authCache, m.introspections, m.rateLimited,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if pool != nil {
+		m.registerPool(pool)
+	}
+	return m
+}
+
+// registerPool exports the pool's Stats, read at each scrape.
+func (m *metrics) registerPool(pool *ldapstore.Pool) {
+	gauge := func(name, help string, f func(ldapstore.PoolStats) float64) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(pool.Stats()) }))
+	}
+	counter := func(name, help string, f func(ldapstore.PoolStats) float64) {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(pool.Stats()) }))
+	}
+	gauge("scimgate_ldap_pool_open_connections", "Connections open, busy or idle.", func(s ldapstore.PoolStats) float64 { return float64(s.Open) })
+	gauge("scimgate_ldap_pool_in_use_connections", "Connections borrowed.", func(s ldapstore.PoolStats) float64 { return float64(s.InUse) })
+	gauge("scimgate_ldap_pool_idle_connections", "Connections idle.", func(s ldapstore.PoolStats) float64 { return float64(s.Idle) })
+	gauge("scimgate_ldap_pool_max_open_connections", "The max_open limit.", func(s ldapstore.PoolStats) float64 { return float64(s.MaxOpen) })
+	counter("scimgate_ldap_pool_waits_total", "Borrows that waited for a free connection.", func(s ldapstore.PoolStats) float64 { return float64(s.WaitCount) })
+	counter("scimgate_ldap_pool_wait_seconds_total", "Time spent waiting for a free connection.", func(s ldapstore.PoolStats) float64 { return s.WaitDuration.Seconds() })
+	counter("scimgate_ldap_pool_dials_total", "Connections dialled and bound.", func(s ldapstore.PoolStats) float64 { return float64(s.Dials) })
+	counter("scimgate_ldap_pool_dial_errors_total", "Dials that failed on every server tried.", func(s ldapstore.PoolStats) float64 { return float64(s.DialErrors) })
+	counter("scimgate_ldap_pool_broken_closed_total", "Connections closed after a network error or time-out.", func(s ldapstore.PoolStats) float64 { return float64(s.BrokenClosed) })
+	counter("scimgate_ldap_pool_failback_closed_total", "Connections to a fallback server closed to move back.", func(s ldapstore.PoolStats) float64 { return float64(s.FailbackClosed) })
+	counter("scimgate_ldap_pool_fail_fast_total", "Borrows refused at once with every server in backoff.", func(s ldapstore.PoolStats) float64 { return float64(s.FailFast) })
+	for i, sv := range pool.Stats().Servers {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "scimgate_ldap_server_up", Help: "1 when the directory server answers dials (not in backoff), 0 otherwise.",
+			ConstLabels: prometheus.Labels{"url": sv.URL},
+		}, func() float64 {
+			if pool.Stats().Servers[i].Up {
+				return 1
+			}
+			return 0
+		}))
+	}
+}
+
+// ObserveOperation implements ldapstore.Observer.
+func (m *metrics) ObserveOperation(kind, result string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.ldapOps.WithLabelValues(kind, result).Inc()
+	m.ldapLatency.WithLabelValues(kind).Observe(d.Seconds())
+}
+
+// observeRequest counts one HTTP request.
+func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+func (m *metrics) cacheLookup(hit bool) {
+	if m == nil {
+		return
+	}
+	if hit {
+		m.authCache.WithLabelValues("hit").Inc()
+	} else {
+		m.authCache.WithLabelValues("miss").Inc()
+	}
+}
+
+func (m *metrics) introspected(outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.introspections.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
