@@ -23,6 +23,7 @@ import (
 //	  cursor_key_file: /run/secrets/scimgate-cursor-key
 //	  request_timeout: 30s
 //	  shutdown_timeout: 20s
+//	  shutdown_delay: 0s             # Kubernetes: 5s
 //	  admin_listen: 127.0.0.1:9090   # /metrics and /loglevel on a listener of their own; "": /metrics on listen
 //	  rate_limit: 0                  # requests a second per client (token identity); 0: no limit
 //	  rate_burst: 0                  # default: rate_limit
@@ -63,6 +64,12 @@ type ServerConfig struct {
 	// ShutdownTimeout is how long in-flight requests may take to finish
 	// after SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// ShutdownDelay is how long, after SIGTERM, scimgate answers /readyz
+	// with 503 while still serving, before it stops accepting: time for a
+	// load balancer to stop sending (Kubernetes: a few seconds). 0 stops
+	// accepting at once.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 
 	// AdminListen is a TCP address for the operator's endpoints: /metrics
 	// (Prometheus), /loglevel (GET the level, PUT {"level":"debug"} to
@@ -147,6 +154,9 @@ func (c ServerConfig) Validate() error {
 	}
 	if c.RequestTimeout <= 0 {
 		bad("request_timeout", "must be positive, got %s", c.RequestTimeout)
+	}
+	if c.ShutdownDelay < 0 {
+		bad("shutdown_delay", "must not be negative, got %s", c.ShutdownDelay)
 	}
 	if c.ShutdownTimeout < 0 {
 		bad("shutdown_timeout", "must not be negative, got %s", c.ShutdownTimeout)

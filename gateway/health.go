@@ -17,6 +17,11 @@ func (s *Server) healthz(c echo.Context) error {
 // readyz answers 200 when the directory answers, 503 otherwise: for
 // readiness probes and load balancers.
 func (s *Server) readyz(c echo.Context) error {
+	if s.draining.Load() {
+		e := newError(http.StatusServiceUnavailable, "", "Shutting down.")
+		e.Header = http.Header{"Retry-After": {retryAfter}}
+		return e
+	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
 	defer cancel()
 	if err := s.store.Pool().Ping(ctx); err != nil {

@@ -56,6 +56,7 @@ type Server struct {
 	audit            *zap.Logger     // nil: no audit log
 	limiter          *rateLimiter    // nil: no rate limit
 	routeSet         map[string]bool // registered route templates, for metrics labels
+	draining         atomic.Bool     // shutting down: /readyz answers 503
 	echo             *echo.Echo
 	cursors          cursors
 
@@ -198,6 +199,14 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if d := s.cfg.ShutdownDelay; d > 0 {
+		// Tell load balancers first (/readyz answers 503), and keep
+		// serving while they stop sending: closing the listener at once
+		// would reset the connections queued in it.
+		s.draining.Store(true)
+		s.log.Info("shutting down: not ready, serving on for the delay", zap.Duration("delay", d))
+		time.Sleep(d)
 	}
 	s.log.Info("shutting down", zap.Duration("grace", s.cfg.ShutdownTimeout))
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
