@@ -3,7 +3,7 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/scimgate
-GOFILES := $(shell find cmd gateway ldapstore schema test -name '*.go')
+GOFILES := $(shell find cmd gateway ldapstore schema test deploy -name '*.go')
 
 .PHONY: build run test bench vet fmt-check slapd hydra clean
 

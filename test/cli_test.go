@@ -160,6 +160,13 @@ func TestServeConfiguredByTheEnvironmentAlone(t *testing.T) {
 	base := "http://" + addr
 	waitReady(t, base)
 	users := base + "/scim/v2/Users"
+	env := cleanEnv(append(directoryEnv(t, dir, addr), "SCIMGATE_AUTH_MODE=token", "SCIMGATE_AUTH_TOKENS_FILE="+tokens)...)
+	if out, err := runScimgate(t, env, "health"); err != nil {
+		t.Errorf("scimgate health against a running gateway: %v %s", err, out)
+	}
+	if _, err := runScimgate(t, append(env, "SCIMGATE_SERVER_LISTEN="+freeAddr(t)), "health"); err == nil {
+		t.Error("scimgate health against no gateway succeeded")
+	}
 
 	status, header, doc := call(t, "POST", users, token, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"e2e.user","name":{"givenName":"End","familyName":"ToEnd"},"emails":[{"value":"e2e@example.org","type":"work"}]}`)
 	if status != 201 {

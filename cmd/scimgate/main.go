@@ -4,6 +4,7 @@
 //	scimgate dev [--listen ADDR]     try it: a throwaway OpenLDAP with demo data, and the gateway
 //	scimgate check [--config FILE]   check the configuration and the directory
 //	scimgate token new --name NAME   make a static bearer token and print its configuration
+//	scimgate health [--config FILE]  exit 0 if the gateway answers /healthz
 //	scimgate env                     list the SCIMGATE_* environment variables
 //	scimgate version                 print the version
 package main
@@ -28,6 +29,7 @@ Usage:
   scimgate check [--config FILE]   check the configuration and the directory, and say what is wrong
   scimgate token new --name NAME [--scopes S,...]
                                    make a static bearer token (auth.mode token) and print its config lines
+  scimgate health [--config FILE]  exit 0 if the gateway configured so answers /healthz (container health checks)
   scimgate env                     list the SCIMGATE_* environment variables and the keys they set
   scimgate version                 print the version
 
@@ -76,6 +78,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "token":
 		err = tokenCommand(args, os.Stdin, stdout, stderr)
+	case "health":
+		config := configFlag(fs)
+		if err = fs.Parse(args); err == nil {
+			err = health(ctx, *config)
+		}
 	case "env":
 		if err = fs.Parse(args); err == nil {
 			printEnv(stdout)

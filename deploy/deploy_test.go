@@ -1,0 +1,242 @@
+// Package deploy_test checks the deployment files in CI: that they parse,
+// that the configurations they carry load and validate, and that they keep
+// the properties the docs promise (non-root, read-only root filesystem,
+// probes on /healthz and /readyz, sandboxing). No container runtime or
+// cluster is needed.
+package deploy_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/scimgate/scimgate/gateway/config"
+)
+
+// load validates a scimgate configuration file with the secrets it names
+// supplied from the environment, as a deployment mounts them.
+func load(t *testing.T, path string, content []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "scimgate.yaml")
+	os.WriteFile(file, content, 0o600)
+	pw := filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	tokens := filepath.Join(dir, "tokens.yaml")
+	os.WriteFile(tokens, []byte("- {name: t, sha256: 41c7049f1537e006a99ec2de20b014c8ceabda41505d9f6ab599f7b5e2d10a1d, scopes: [x]}\n"), 0o600)
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, caPEM(t), 0o600)
+	env := []string{"SCIMGATE_LDAP_BIND_PASSWORD_FILE=" + pw}
+	if bytes.Contains(content, []byte("tokens_file")) {
+		env = append(env, "SCIMGATE_AUTH_TOKENS_FILE="+tokens)
+	}
+	if bytes.Contains(content, []byte("ca_file")) {
+		env = append(env, "SCIMGATE_LDAP_CA_FILE="+ca)
+	}
+	if _, err := config.Load(file, env); err != nil {
+		t.Errorf("%s does not load:\n%v", path, err)
+	}
+}
+
+// caPEM is a throwaway self-signed CA certificate.
+func caPEM(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+func TestExampleConfigurations(t *testing.T) {
+	files, _ := filepath.Glob("examples/*.yaml")
+	if len(files) < 3 {
+		t.Fatalf("examples: %v", files)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		load(t, f, b)
+	}
+}
+
+// docs decodes every YAML document of a file.
+func docs(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var out []map[string]any
+	for {
+		var d map[string]any
+		if err := dec.Decode(&d); err != nil {
+			if err.Error() == "EOF" {
+				return out
+			}
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, d)
+	}
+}
+
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			l, _ := v.([]any)
+			if k >= len(l) {
+				return nil
+			}
+			v = l[k]
+		}
+	}
+	return v
+}
+
+func TestKubernetesBase(t *testing.T) {
+	kust := docs(t, "kubernetes/base/kustomization.yaml")[0]
+	kinds := map[string]map[string]any{}
+	for _, r := range kust["resources"].([]any) {
+		for _, d := range docs(t, filepath.Join("kubernetes/base", r.(string))) {
+			if d["apiVersion"] == nil || d["kind"] == nil || dig(d, "metadata", "name") == nil {
+				t.Errorf("%s: a document without apiVersion, kind or metadata.name", r)
+			}
+			kinds[d["kind"].(string)] = d
+		}
+	}
+	for _, k := range []string{"Deployment", "Service", "ConfigMap", "Secret", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"} {
+		if kinds[k] == nil {
+			t.Errorf("the base has no %s", k)
+		}
+	}
+	c := dig(kinds["Deployment"], "spec", "template", "spec", "containers", 0)
+	for path, want := range map[string]any{
+		"livenessProbe.httpGet.path":               "/healthz",
+		"readinessProbe.httpGet.path":              "/readyz",
+		"securityContext.readOnlyRootFilesystem":   true,
+		"securityContext.allowPrivilegeEscalation": false,
+	} {
+		var keys []any
+		for _, k := range strings.Split(path, ".") {
+			keys = append(keys, k)
+		}
+		if got := dig(c, keys...); got != want {
+			t.Errorf("container %s = %v, want %v", path, got, want)
+		}
+	}
+	if dig(c, "resources", "requests", "cpu") == nil || dig(c, "resources", "requests", "memory") == nil {
+		t.Error("the container has no resource requests")
+	}
+	if dig(kinds["Deployment"], "spec", "template", "spec", "securityContext", "runAsNonRoot") != true {
+		t.Error("the pod may run as root")
+	}
+	load(t, "configmap scimgate.yaml", []byte(dig(kinds["ConfigMap"], "data", "scimgate.yaml").(string)))
+}
+
+func TestCompose(t *testing.T) {
+	d := docs(t, "compose.yaml")[0]
+	for _, s := range []string{"openldap", "scimgate"} {
+		if dig(d, "services", s) == nil {
+			t.Errorf("compose.yaml has no service %s", s)
+		}
+	}
+	for name, s := range dig(d, "secrets").(map[string]any) {
+		if _, err := os.Stat(dig(s, "file").(string)); err != nil {
+			t.Errorf("secret %s: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(strings.Split(dig(d, "services", "openldap", "volumes", 0).(string), ":")[0]); err != nil {
+		t.Errorf("the schema mounted into openldap: %v", err)
+	}
+}
+
+// A Dockerfile lint: known instructions, a multi-stage build, a non-root
+// user, a health check, nothing fetched with ADD, files copied that exist.
+func TestDockerfile(t *testing.T) {
+	f, err := os.Open("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	known := []string{"FROM", "WORKDIR", "COPY", "RUN", "ARG", "ENV", "USER", "EXPOSE", "HEALTHCHECK", "ENTRYPOINT", "CMD", "LABEL"}
+	seen := map[string]int{}
+	var user string
+	sc := bufio.NewScanner(f)
+	cont := false
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		wasCont := cont
+		cont = strings.HasSuffix(line, "\\")
+		if line == "" || strings.HasPrefix(line, "#") || wasCont {
+			continue
+		}
+		fields := strings.Fields(line)
+		instr := strings.ToUpper(fields[0])
+		if !slices.Contains(known, instr) {
+			t.Errorf("unknown or unexpected instruction: %s", line)
+		}
+		seen[instr]++
+		switch instr {
+		case "USER":
+			user = fields[1]
+		case "COPY":
+			if !strings.HasPrefix(fields[1], "--from=") {
+				for _, src := range fields[1 : len(fields)-1] {
+					if _, err := os.Stat(filepath.Join("..", src)); err != nil {
+						t.Errorf("COPY %s: %v", src, err)
+					}
+				}
+			}
+		}
+	}
+	if seen["FROM"] < 2 {
+		t.Error("not a multi-stage build")
+	}
+	if user == "" || strings.HasPrefix(user, "root") || strings.HasPrefix(user, "0") {
+		t.Errorf("the image runs as %q", user)
+	}
+	if seen["HEALTHCHECK"] != 1 || seen["ADD"] != 0 {
+		t.Errorf("HEALTHCHECK %d, ADD %d", seen["HEALTHCHECK"], seen["ADD"])
+	}
+}
+
+func TestSystemdUnit(t *testing.T) {
+	b, err := os.ReadFile("systemd/scimgate.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(b)
+	for _, want := range []string{"[Unit]", "[Service]", "[Install]", "ExecStart=/usr/local/bin/scimgate serve", "DynamicUser=yes",
+		"NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "CapabilityBoundingSet=\n", "KillSignal=SIGTERM"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("the unit lacks %q", strings.TrimSpace(want))
+		}
+	}
+}
