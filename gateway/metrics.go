@@ -95,8 +95,8 @@ func (m *metrics) registerPool(pool *ldapstore.Pool) {
 	}
 }
 
-// ObserveOperation implements ldapstore.Observer.
-func (m *metrics) ObserveOperation(kind, result string, d time.Duration) {
+// observeOperation counts one LDAP operation.
+func (m *metrics) observeOperation(kind, result string, d time.Duration) {
 	if m == nil {
 		return
 	}

@@ -122,6 +122,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched" // a path no route serves: never a label of its own
 		}
 		s.metrics.observeRequest(route, c.Request().Method, c.Response().Status, time.Since(start))
+		nameSpan(c.Request().Context(), c.Request().Method, route)
 		fields := []zap.Field{
 			zap.String("method", c.Request().Method),
 			zap.String("route", c.Path()),

@@ -17,6 +17,7 @@ import (
 	libschema "github.com/elimity-com/scim/schema"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/scimgate/scimgate/ldapstore"
@@ -30,6 +31,9 @@ type Options struct {
 	Me     MeConfig
 	Store  *ldapstore.Store
 	Logger *zap.Logger
+	// Tracer, when set, gets a span per request and per LDAP operation
+	// (OpenTelemetry); nil: no traces.
+	Tracer trace.TracerProvider
 	// Audit, when set, receives the audit log: one line per write.
 	Audit *zap.Logger
 	// LogLevel, when set, is changed at run time through the admin
@@ -93,7 +97,11 @@ func New(o Options) (*Server, error) {
 		s.me.Methods = DefaultMeConfig().Methods
 	}
 	s.metrics = newMetrics(o.Store.Pool())
-	o.Store.Pool().SetObserver(s.metrics)
+	obs := ldapObserver{m: s.metrics}
+	if o.Tracer != nil {
+		obs.tracer = o.Tracer.Tracer("github.com/scimgate/scimgate")
+	}
+	o.Store.Pool().SetObserver(obs)
 	switch o.Auth.Mode {
 	case AuthToken:
 		tokens, err := o.Auth.LoadTokens()
@@ -134,6 +142,9 @@ func New(o Options) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = handleError
+	if o.Tracer != nil {
+		e.Use(traceRequests(o.Tracer))
+	}
 	e.Use(s.requestContext)
 	e.Use(s.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{

@@ -73,11 +73,13 @@ func (c *Conn) Del(ctx context.Context, req *ldap.DelRequest) error {
 // reports it to the pool's observer. A network error, a time-out or the end
 // of ctx while op runs mark the connection broken, so that release closes it.
 func (c *Conn) do(ctx context.Context, kind string, op func() error) error {
-	start := time.Now()
-	err := c.run(ctx, op)
-	if obs := c.pool.observer.Load(); obs != nil {
-		(*obs).ObserveOperation(kind, ResultOf(err), time.Since(start))
+	obs := c.pool.observer.Load()
+	if obs == nil {
+		return c.run(ctx, op)
 	}
+	done := (*obs).StartOperation(ctx, kind)
+	err := c.run(ctx, op)
+	done(ResultOf(err))
 	return err
 }
 

@@ -46,11 +46,13 @@ type Pool struct {
 }
 
 // Observer is told of every LDAP operation the pool's connections send:
-// its kind (search, modify, add, delete, modifydn, compare, bind, starttls,
-// passwordmodify), its result (ResultOf) and how long it took. Metrics
-// implement it; it must be quick and safe for concurrent use.
+// StartOperation when it starts, with the request's context and its kind
+// (search, modify, add, delete, modifydn, compare, bind, starttls,
+// passwordmodify), and the function it returns when it ends, with its
+// result (ResultOf). Metrics and traces implement it; it must be quick and
+// safe for concurrent use.
 type Observer interface {
-	ObserveOperation(kind, result string, d time.Duration)
+	StartOperation(ctx context.Context, kind string) (done func(result string))
 }
 
 // SetObserver sets the pool's observer.

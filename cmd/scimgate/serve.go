@@ -44,6 +44,11 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 		return err
 	}
 	defer closeAudit()
+	tracer, stopTracer, err := newTracer(cfg.Tracing, version)
+	if err != nil {
+		return err
+	}
+	defer stopTracer()
 	pool, err := ldapstore.Open(cfg.LDAP)
 	if err != nil {
 		return err
@@ -58,7 +63,7 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 		return err
 	}
 	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Bulk: cfg.Bulk, Me: cfg.Me, Store: store,
-		Logger: log, LogLevel: &level, Audit: audit, SharedSecret: cfg.LDAP.SharedSecret()})
+		Logger: log, LogLevel: &level, Audit: audit, Tracer: tracer, SharedSecret: cfg.LDAP.SharedSecret()})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -38,6 +39,20 @@ type Config struct {
 	Me        gateway.MeConfig         `yaml:"me"`
 	Log       Log                      `yaml:"log"`
 	Audit     Audit                    `yaml:"audit"`
+	Tracing   Tracing                  `yaml:"tracing"`
+}
+
+// Tracing is the "tracing" section: OpenTelemetry traces, sent over
+// OTLP/HTTP; off unless an endpoint is set.
+//
+//	tracing:
+//	  endpoint: ""                # e.g. http://otel-collector:4318 ("": no traces)
+//	  sample_percent: 100         # of the traces started here (a caller's sampled traceparent is followed)
+//	  service_name: scimgate
+type Tracing struct {
+	Endpoint      string `yaml:"endpoint"`
+	SamplePercent int    `yaml:"sample_percent"`
+	ServiceName   string `yaml:"service_name"`
 }
 
 // Audit is the "audit" section: where the audit log goes, one JSON line
@@ -87,6 +102,7 @@ func Default() Config {
 		Me:        gateway.DefaultMeConfig(),
 		Log:       Log{Level: "info", Format: "json"},
 		Audit:     Audit{Output: "stdout"},
+		Tracing:   Tracing{SamplePercent: 100, ServiceName: "scimgate"},
 	}
 }
 
@@ -131,6 +147,14 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level))
+	}
+	if c.Tracing.Endpoint != "" {
+		if u, err := url.Parse(c.Tracing.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("tracing.endpoint: %q is not an http(s) URL such as http://otel-collector:4318", c.Tracing.Endpoint))
+		}
+	}
+	if c.Tracing.SamplePercent < 0 || c.Tracing.SamplePercent > 100 {
+		errs = append(errs, fmt.Errorf("tracing.sample_percent: %d is not between 0 and 100", c.Tracing.SamplePercent))
 	}
 	if c.Audit.Output == "" {
 		errs = append(errs, errors.New("audit.output: say where the audit log goes: stdout, stderr, a file path, or off"))
