@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/scimgate
 GOFILES := $(shell find cmd gateway ldapstore schema test deploy -name '*.go')
 
-.PHONY: build run test bench vet fmt-check slapd hydra clean
+.PHONY: build run test bench vet fmt-check lint-deploy slapd hydra clean
 
 ## build: the scimgate binary, in bin/
 build:
@@ -16,7 +16,7 @@ run: slapd build
 	./$(BIN) dev
 
 ## test: vet, a gofmt check, and every test (integration tests included) with the race detector
-test: vet fmt-check hydra
+test: vet fmt-check lint-deploy hydra
 	$(GO) test -race -count=1 ./...
 
 ## bench: load 100,000 users into a throwaway slapd and measure the gateway against raw LDAP (docs/benchmarks.md)
@@ -28,6 +28,10 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## lint-deploy: lint the Dockerfile (dockerfile-utils, from npm); the other deployment files are checked by deploy/deploy_test.go
+lint-deploy:
+	npx --yes dockerfile-utils@0.16.3 lint deploy/Dockerfile
 
 slapd:
 	@test/slapd/install.sh
