@@ -55,6 +55,29 @@ func TestPoolConnectsOverEachTransport(t *testing.T) {
 	})
 }
 
+// A directory that demands a client certificate gets one from
+// client_cert_file and client_key_file, over LDAPS and StartTLS alike.
+func TestPoolClientCertificate(t *testing.T) {
+	s := slapd.New(t, slapd.Options{TLS: true, RequireClientCert: true})
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"ldaps with the certificate", Config{URLs: []string{s.LDAPSURL}, ClientCertFile: s.ClientCertFile, ClientKeyFile: s.ClientKeyFile}, true},
+		{"starttls with the certificate", Config{URLs: []string{s.URL}, StartTLS: true, ClientCertFile: s.ClientCertFile, ClientKeyFile: s.ClientKeyFile}, true},
+		{"ldaps without", Config{URLs: []string{s.LDAPSURL}}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.CAFile, tt.cfg.BindDN, tt.cfg.BindPassword = s.CAFile, s.RootDN, s.Password
+			err := openPool(t, tt.cfg).Ping(context.Background())
+			if (err == nil) != tt.ok {
+				t.Fatalf("Ping = %v, want success %v", err, tt.ok)
+			}
+		})
+	}
+}
+
 func TestPoolFailures(t *testing.T) {
 	s := slapd.New(t, slapd.Options{})
 	ctx := context.Background()

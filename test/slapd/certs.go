@@ -15,7 +15,8 @@ import (
 )
 
 // writeCertificates writes ca.pem, server.pem and server-key.pem into dir: a
-// CA made for this server alone and a certificate for 127.0.0.1 and localhost.
+// CA made for this server alone and a certificate for 127.0.0.1 and
+// localhost; and client.pem and client-key.pem, a client certificate.
 func writeCertificates(dir string) error {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -39,10 +40,6 @@ func writeCertificates(dir string) error {
 	if err != nil {
 		return err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "127.0.0.1"},
@@ -53,7 +50,37 @@ func writeCertificates(dir string) error {
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		DNSNames:     []string{"localhost"},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	files := map[string]*pem.Block{"ca.pem": {Type: "CERTIFICATE", Bytes: caDER}}
+	if err := issue(files, "server", tmpl, caCert, caKey); err != nil {
+		return err
+	}
+	client := &x509.Certificate{
+		SerialNumber: big.NewInt(3),
+		Subject:      pkix.Name{CommonName: "scimgate"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if err := issue(files, "client", client, caCert, caKey); err != nil {
+		return err
+	}
+	for name, block := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// issue adds name.pem and name-key.pem to files: a new key, certified by
+// the CA after tmpl.
+func issue(files map[string]*pem.Block, name string, tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
 		return err
 	}
@@ -61,15 +88,7 @@ func writeCertificates(dir string) error {
 	if err != nil {
 		return err
 	}
-	files := map[string]*pem.Block{
-		"ca.pem":         {Type: "CERTIFICATE", Bytes: caDER},
-		"server.pem":     {Type: "CERTIFICATE", Bytes: der},
-		"server-key.pem": {Type: "PRIVATE KEY", Bytes: keyDER},
-	}
-	for name, block := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600); err != nil {
-			return err
-		}
-	}
+	files[name+".pem"] = &pem.Block{Type: "CERTIFICATE", Bytes: der}
+	files[name+"-key.pem"] = &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}
 	return nil
 }

@@ -45,6 +45,9 @@ type Options struct {
 	// TLS makes the server also listen on ldaps:// and accept StartTLS,
 	// with a certificate for 127.0.0.1 and localhost signed by a fresh CA.
 	TLS bool
+	// RequireClientCert (with TLS) makes the server demand a client
+	// certificate signed by its CA; ClientCertFile and ClientKeyFile are one.
+	RequireClientCert bool
 	// Schemas are extra schema names (from /etc/ldap/schema) or paths.
 	Schemas []string
 	// Dir is where the server keeps its files; default a new temporary
@@ -82,6 +85,9 @@ type Server struct {
 	URL      string // ldap://127.0.0.1:PORT
 	LDAPSURL string // ldaps://127.0.0.1:PORT when started with TLS
 	CAFile   string // the CA that signed the server certificate, with TLS
+	// ClientCertFile and ClientKeyFile are a client certificate signed by
+	// that CA, with TLS.
+	ClientCertFile, ClientKeyFile string
 	Suffix   string
 	RootDN   string
 	Password string
@@ -205,7 +211,8 @@ argsfile {{.Dir}}/slapd.args
 {{if .TLS}}TLSCACertificateFile {{.Dir}}/ca.pem
 TLSCertificateFile {{.Dir}}/server.pem
 TLSCertificateKeyFile {{.Dir}}/server-key.pem
-{{end}}
+{{if .RequireClientCert}}TLSVerifyClient demand
+{{end}}{{end}}
 database mdb
 maxsize 4294967296
 suffix "{{.Suffix}}"
@@ -263,10 +270,11 @@ func (s *Server) writeConfig(opts Options) error {
 			return fmt.Errorf("slapd: certificates: %w", err)
 		}
 		s.CAFile = filepath.Join(s.Dir, "ca.pem")
+		s.ClientCertFile, s.ClientKeyFile = filepath.Join(s.Dir, "client.pem"), filepath.Join(s.Dir, "client-key.pem")
 	}
 	var conf bytes.Buffer
 	err := template.Must(template.New("slapd.conf").Parse(confTemplate)).Execute(&conf, map[string]any{
-		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "Suffix": s.Suffix,
+		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "RequireClientCert": opts.RequireClientCert, "Suffix": s.Suffix,
 		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config, "PPolicy": opts.PPolicy, "ServiceAccount": opts.ServiceAccount, "ACLs": opts.ACLs,
 		"NoRefint":         opts.NoRefint,
 		"ServiceSizeLimit": serviceSizeLimit(opts.ServiceSizeLimit),
