@@ -88,12 +88,12 @@ type Server struct {
 	// ClientCertFile and ClientKeyFile are a client certificate signed by
 	// that CA, with TLS.
 	ClientCertFile, ClientKeyFile string
-	Suffix   string
-	RootDN   string
-	Password string
-	PeopleDN string // ou=people,<suffix>
-	GroupsDN string // ou=groups,<suffix>
-	Dir      string
+	Suffix                        string
+	RootDN                        string
+	Password                      string
+	PeopleDN                      string // ou=people,<suffix>
+	GroupsDN                      string // ou=groups,<suffix>
+	Dir                           string
 	// ServiceDN and ServicePassword are the service account, if asked for.
 	ServiceDN       string
 	ServicePassword string
