@@ -181,7 +181,7 @@ func TestUserCreateStoresEveryMappedAttribute(t *testing.T) {
 		"title": {"Tour Guide"}, "scimUserType": {"Employee"}, "preferredLanguage": {"en-US"}, "scimTimezone": {"America/Los_Angeles"},
 		"mail": {"bjensen@example.com"}, "scimHomeEmail": {"babs@jensen.org"}, "telephoneNumber": {"555-555-5555"},
 		"mobile": {"555-555-4444"}, "street": {"100 Universal City Plaza"}, "l": {"Hollywood"}, "st": {"CA"},
-		"postalCode": {"91608"}, "c": {"US"}, "postalAddress": {"100 Universal City Plaza$Hollywood, CA 91608 USA"},
+		"postalCode": {"91608"}, "co": {"US"}, "postalAddress": {"100 Universal City Plaza$Hollywood, CA 91608 USA"},
 		"scimRole": {"guide"}, "employeeNumber": {"701984"}, "scimCostCenter": {"4130"}, "o": {"Universal Studios"},
 		"scimDivision": {"Theme Park"}, "departmentNumber": {"Tour Operations"},
 	} {
