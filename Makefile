@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/scimgate
 GOFILES := $(shell find cmd gateway ldapstore schema test deploy -name '*.go')
 
-.PHONY: build run test bench vet fmt-check lint-deploy slapd hydra clean
+.PHONY: build run test conformance bench vet fmt-check lint-deploy slapd hydra clean
 
 ## build: the scimgate binary, in bin/
 build:
@@ -18,6 +18,10 @@ run: slapd build
 ## test: vet, a gofmt check, and every test (integration tests included) with the race detector
 test: vet fmt-check lint-deploy hydra
 	$(GO) test -race -count=1 ./...
+
+## conformance: Microsoft's and Okta's SCIM test suites (../shared/conformance, or SCIMGATE_CONFORMANCE) against the gateway over slapd; see docs/conformance.md
+conformance: slapd
+	$(GO) run ./test/conformance
 
 ## bench: load 100,000 users into a throwaway slapd and measure the gateway against raw LDAP (docs/benchmarks.md)
 bench: slapd hydra

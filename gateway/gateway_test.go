@@ -456,3 +456,18 @@ func TestAccessLogNeverHoldsATokenOrPassword(t *testing.T) {
 		t.Errorf("%d access log lines, want 4", requests)
 	}
 }
+
+// Endpoint names in any case and a trailing slash route as clients mean
+// them; ids keep their case.
+func TestLoosePaths(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	hs := newTestGateway(t, dir)
+	for _, path := range []string{"/scim/v2/users", "/scim/v2/Users/", "/scim/v2/USERS/?count=1", "/scim/v2/serviceconfiguration", "/scim/v2/schemas/"} {
+		if r := do(t, "GET", hs.URL+path, testToken, "", ""); r.status != 200 {
+			t.Errorf("GET %s: %d %s", path, r.status, r.raw)
+		}
+	}
+	if r := do(t, "GET", hs.URL+"/scim/v2/Users/2B4F4A4E-0000-0000-0000-000000000000", testToken, "", ""); r.status != 404 {
+		t.Errorf("an unknown id: %d", r.status)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -149,6 +150,39 @@ func requireJSON(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil || (mt != contentTypeSCIM && mt != echo.MIMEApplicationJSON) {
 			return newError(http.StatusUnsupportedMediaType, "",
 				"Send the body as Content-Type: application/scim+json (or application/json).")
+		}
+		return next(c)
+	}
+}
+
+// endpointNames are the SCIM endpoints' path segments, as routed.
+var endpointNames = []string{"Users", "Groups", "Bulk", "Me", ".search", "ServiceProviderConfig", "Schemas", "ResourceTypes", "serviceConfiguration"}
+
+// canonicalPath routes what clients send loosely: the endpoint segment
+// right under the base path matched without regard to case (/users is
+// /Users), and a trailing slash dropped (/Users/?filter=... is /Users).
+// Resource ids and everything else keep their case.
+func (s *Server) canonicalPath(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		rest, ok := strings.CutPrefix(r.URL.Path, s.cfg.BasePath+"/")
+		if !ok {
+			return next(c)
+		}
+		rest = strings.TrimSuffix(rest, "/")
+		first, tail, _ := strings.Cut(rest, "/")
+		for _, name := range endpointNames {
+			if strings.EqualFold(first, name) {
+				first = name
+				break
+			}
+		}
+		p := s.cfg.BasePath + "/" + first
+		if tail != "" {
+			p += "/" + tail
+		}
+		if p != r.URL.Path {
+			r.URL.Path, r.URL.RawPath = p, ""
 		}
 		return next(c)
 	}

@@ -145,6 +145,7 @@ func New(o Options) (*Server, error) {
 	if o.Tracer != nil {
 		e.Use(traceRequests(o.Tracer))
 	}
+	e.Pre(s.canonicalPath)
 	e.Use(s.requestContext)
 	e.Use(s.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{

@@ -241,7 +241,8 @@ func (p *filterParser) operation(path filter.AttributePath) (filter.Expression, 
 	return &filter.AttributeExpression{AttributePath: path, Operator: op, CompareValue: v}, nil
 }
 
-// value parses a JSON string, number, true, false or null.
+// value parses a JSON string, number, true, false or null; or, leniently,
+// a bare word as a string.
 func (p *filterParser) value() (any, error) {
 	if p.eof() {
 		return nil, p.errorf("expected a value")
@@ -279,10 +280,20 @@ func (p *filterParser) value() (any, error) {
 	case "null":
 		return nil, nil
 	}
+	if tok == "" {
+		return nil, p.errorf("expected a value (a string in double quotes, a number, true, false or null)")
+	}
 	var n json.Number
-	if err := json.Unmarshal([]byte(tok), &n); err != nil || tok == "" {
-		p.i = start
-		return nil, p.errorf("expected a value (a string in double quotes, a number, true, false or null), found %q", tok)
+	if err := json.Unmarshal([]byte(tok), &n); err != nil {
+		// A bare word (userName sw O, meta.created gt 2015-10-10T14:38:21Z):
+		// not RFC 7644's grammar, which wants a JSON string, but it can
+		// mean nothing else, and clients send it. A word with a quote or
+		// backslash in it is refused: it is not a word.
+		if strings.ContainsAny(tok, `"\'`) {
+			p.i = start
+			return nil, p.errorf("expected a value (a string in double quotes, a number, true, false or null), found %q", tok)
+		}
+		return tok, nil
 	}
 	if i, err := n.Int64(); err == nil {
 		return int(i), nil

@@ -69,6 +69,8 @@ func TestParseFilterValues(t *testing.T) {
 		{`a eq 7`, 7},
 		{`a eq 7.25`, 7.25},
 		{`a eq TRUE`, true},
+		{`a eq bareword`, "bareword"}, // not RFC 7644's grammar; clients send it (Microsoft's tests do)
+		{`meta.created gt 2015-10-10T14:38:21.8617979-07:00`, "2015-10-10T14:38:21.8617979-07:00"},
 	}
 	for _, tt := range tests {
 		e, err := ParseFilter(tt.in)
@@ -89,7 +91,7 @@ func TestParseFilterErrors(t *testing.T) {
 	for _, in := range []string{
 		``, `   `, `userName`, `userName eq`, `userName eq "x`, `userName eq "\x"`, `userName xx "y"`,
 		`userName eq "x" and`, `(userName eq "x"`, `userName eq "x")`, `emails[type eq "work"`,
-		`emails[type[value eq "x"] eq "y"]`, `emails[a.b eq "x"]`, `1abc eq "x"`, `a eq bareword`,
+		`emails[type[value eq "x"] eq "y"]`, `emails[a.b eq "x"]`, `1abc eq "x"`, `a eq bare"word`, `a eq it's`,
 		`a eq "x" or or b pr`, `name.givenName[type eq "x"]`, `emails[type eq "work"].`, `a.b.c eq "x"`,
 		deep + `a pr`, `userName eq"x"`, `a eq 1e999`,
 	} {

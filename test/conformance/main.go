@@ -34,12 +34,49 @@ import (
 // acceptedFailures are the Microsoft collection's assertions that test
 // Microsoft's sample rather than RFC 7644, as "request name / assertion
 // name"; docs/conformance.md says why each is left failing.
-var acceptedFailures = []string{}
+var acceptedFailures = []string{
+	// 1. A manager that names no user: refused (400), since the directory
+	// stores the manager as the DN of an entry. The rest of this user's
+	// requests then find no user.
+	"Post EnterpriseUser / Status code is 201",
+	"Get user2 / Status code is 200",
+	"Get user2 / Id is requsted",
+	"User 2 replace test / Status code is 200",
+	"Get user2 Check replace / Status code is 200",
+	"Get user2 Check replace / Name is updated",
+	"Delete user2 / Status code is 204",
+	// 2. A user PATCH answers 200 with the resource (RFC 7644 §3.5.2 allows
+	// 200 or 204; Okta reads the 200's body). Group PATCHes answer 204.
+	"Patch user omalley new username / Status code is 204",
+	"patch user omalley active with boolean / Status code is 204",
+	// 3. Adding a member that does not exist ("string id 1"): refused (400)
+	// rather than dropped silently.
+	"Group patch add member / Status code is 204",
+	"Group patch add member2 / Status code is 204",
+	// 4. members.display is the member's display name read from the
+	// directory (readOnly, RFC 7643 §4.2), not an echo of what was sent.
+	"Get group by id / Body contians user",
+	// 5. attributes= takes attribute names (RFC 7644 §3.9); a value filter
+	// there ("emails[type eq \"work\"]") is 400 invalidValue, not an
+	// unfiltered answer.
+	"Get user attributes / Status code is 200",
+	"Get user attributes / Body contians User1 email",
+	"Get user via attributes filter / Status code is 200",
+	"Get user via attributes filter / Body contians User1 email",
+}
 
 func main() {
 	def := os.Getenv("SCIMGATE_CONFORMANCE")
 	if def == "" {
+		// Beside the repository; a checkout elsewhere (a CI clone) looks in
+		// the shared directory of the machine the project lives on.
 		def = "../shared/conformance"
+		for _, d := range []string{def, "/work/shared/conformance"} {
+			if _, err := os.Stat(d); err == nil {
+				def = d
+				break
+			}
+		}
 	}
 	suites := flag.String("suites", def, "directory holding the suites ($SCIMGATE_CONFORMANCE)")
 	only := flag.String("only", "", "run one suite: microsoft or okta")
