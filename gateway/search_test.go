@@ -163,7 +163,7 @@ func TestSearchFilters(t *testing.T) {
 		{`password eq "x"`, "password"},
 		{`id co "1"`, "substring"},
 		{`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber ge "1038"`, "ordering"},
-		{`phoneNumbers.value sw "+1"`, "facsimileTelephoneNumber"}, // no substring rule
+		{`phoneNumbers.value sw "+1"`, "facsimileTelephoneNumber"},               // no substring rule
 		{`addresses[type eq "work" and not (country eq "DE")]`, "cannot negate"}, // co holds several values: LDAP cannot say "not this one"
 	}
 	for _, tt := range bad {
