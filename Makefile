@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/scimgate
 GOFILES := $(shell find cmd gateway ldapstore schema test deploy -name '*.go')
 
-.PHONY: build run test conformance bench vet fmt-check lint-deploy slapd hydra clean
+.PHONY: build run test conformance fuzz bench vet fmt-check lint-deploy slapd hydra clean
 
 ## build: the scimgate binary, in bin/
 build:
@@ -22,6 +22,15 @@ test: vet fmt-check lint-deploy hydra
 ## conformance: Microsoft's and Okta's SCIM test suites (../shared/conformance, or SCIMGATE_CONFORMANCE) against the gateway over slapd; see docs/conformance.md
 conformance: slapd
 	$(GO) run ./test/conformance
+
+## fuzz: run each fuzz target for FUZZTIME (default 10s); a crash leaves its input in testdata/fuzz, which then runs in make test
+FUZZTIME ?= 10s
+FUZZ_TARGETS := schema:FuzzParseFilter schema:FuzzPatch ldapstore:FuzzFilterTranslation ldapstore:FuzzEqualityIsExact \
+	ldapstore:FuzzChildDN gateway:FuzzNormalize gateway:FuzzAppendString
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) ./$$pkg; done
 
 ## bench: load 100,000 users into a throwaway slapd and measure the gateway against raw LDAP (docs/benchmarks.md)
 bench: slapd hydra

@@ -54,7 +54,7 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 		if err := r.checkUnique(ctx, conn, attrs, rdnPath, id); err != nil {
 			return "", err
 		}
-		newRDN := rdnAttr + "=" + ldap.EscapeDN(newName)
+		newRDN := rdn(rdnAttr, newName)
 		if err := conn.ModifyDN(ctx, ldap.NewModifyDNWithControlsRequest(dn, newRDN, true, "", assert)); err != nil {
 			if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
 				return "", classify("rename "+r.kind, &ExistsError{Attr: rdnPath.String()})

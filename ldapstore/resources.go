@@ -142,7 +142,7 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 			classes = append(classes, aux)
 		}
 	}
-	dn := rdnAttr + "=" + ldap.EscapeDN(rdnValue) + "," + r.baseDN
+	dn := childDN(rdnAttr, rdnValue, r.baseDN)
 	req := ldap.NewAddRequest(dn, nil)
 	req.Attribute("objectClass", classes)
 	for _, a := range values.names() {
@@ -643,3 +643,9 @@ func plainDN(dn string) bool {
 	}
 	return true
 }
+
+// rdn is the relative DN attr=value, the value escaped (RFC 4514).
+func rdn(attr, value string) string { return attr + "=" + ldap.EscapeDN(value) }
+
+// childDN is the DN of the entry named attr=value below base.
+func childDN(attr, value, base string) string { return rdn(attr, value) + "," + base }
