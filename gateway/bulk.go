@@ -69,6 +69,9 @@ func (s *Server) bulkHandler(c echo.Context) error {
 	if int64(len(body)) > s.bulk.MaxPayloadBytes {
 		return newError(http.StatusRequestEntityTooLarge, "", "The bulk request is larger than maxPayloadSize (%d bytes).", s.bulk.MaxPayloadBytes)
 	}
+	if err := checkUTF8(body); err != nil {
+		return err
+	}
 	var req bulkRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return newError(http.StatusBadRequest, "invalidSyntax", "The body is not a BulkRequest: %s.", jsonProblem(err))

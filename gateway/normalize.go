@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/scimgate/scimgate/schema"
 )
@@ -25,6 +26,9 @@ import (
 // A body that is not a JSON object is passed on as it is, for the library
 // to refuse.
 func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([]byte, error) {
+	if err := checkUTF8(body); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc map[string]any
@@ -32,6 +36,9 @@ func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([
 		return body, nil
 	}
 	if method != http.MethodPatch {
+		if err := checkResourceShape(s, doc); err != nil {
+			return nil, err
+		}
 		fixManager(doc)
 		return json.Marshal(doc)
 	}
@@ -39,6 +46,9 @@ func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([
 	list, ok := ops.([]any)
 	if !ok {
 		return body, nil
+	}
+	if len(list) == 0 {
+		return nil, newError(http.StatusBadRequest, "invalidValue", "Operations must hold at least one operation (RFC 7644 section 3.5.2).")
 	}
 	var out []any
 	for _, raw := range list {
@@ -110,6 +120,72 @@ func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([
 	delete(doc, key)
 	doc["Operations"] = out
 	return json.Marshal(doc)
+}
+
+// checkUTF8 refuses a body that is not UTF-8 (RFC 8259 section 8.1), which
+// a JSON decoder would otherwise turn silently into replacement characters.
+func checkUTF8(body []byte) error {
+	if !utf8.Valid(body) {
+		return newError(http.StatusBadRequest, "invalidSyntax", "The body is not UTF-8.")
+	}
+	return nil
+}
+
+// checkResourceShape refuses, in a resource body, schemas the resource
+// type does not have (in "schemas" or as an extension's key) — their
+// attributes would otherwise be dropped silently — and a single value
+// where a multi-valued attribute needs an array.
+func checkResourceShape(s schema.Schemas, doc map[string]any) error {
+	_, schemas := lookupKey(doc, "schemas")
+	list, _ := schemas.([]any)
+	for _, x := range list {
+		urn, _ := x.(string)
+		if !strings.EqualFold(urn, s.Core.ID) && !isExtension(s, urn) {
+			return newError(http.StatusBadRequest, "invalidSyntax", "The schema %q is not one of this resource type's (see /ResourceTypes).", urn)
+		}
+	}
+	check := func(sc schema.Schema, obj map[string]any) error {
+		for k, v := range obj {
+			a, ok := sc.Attribute(k)
+			if !ok || !a.MultiValued || v == nil {
+				continue
+			}
+			if _, ok := v.([]any); !ok {
+				return newError(http.StatusBadRequest, "invalidValue", "%s is multi-valued: give it as an array.", a.Name)
+			}
+		}
+		return nil
+	}
+	if err := check(s.Core, doc); err != nil {
+		return err
+	}
+	for k, v := range doc {
+		if !strings.HasPrefix(strings.ToLower(k), "urn:") {
+			continue
+		}
+		if strings.EqualFold(k, s.Core.ID) {
+			continue
+		}
+		ext, ok := extensionOf(s, k)
+		if !ok {
+			return newError(http.StatusBadRequest, "invalidSyntax", "The schema %q is not one of this resource type's (see /ResourceTypes).", k)
+		}
+		if obj, ok := v.(map[string]any); ok {
+			if err := check(ext, obj); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func extensionOf(s schema.Schemas, k string) (schema.Schema, bool) {
+	for _, e := range s.Extensions {
+		if strings.EqualFold(e.ID, k) {
+			return e, true
+		}
+	}
+	return schema.Schema{}, false
 }
 
 func isExtension(s schema.Schemas, k string) bool {

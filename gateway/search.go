@@ -104,6 +104,9 @@ func searchRequest(c echo.Context) (listQuery, error) {
 	if err != nil {
 		return q, err
 	}
+	if err := checkUTF8(body); err != nil {
+		return q, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&q); err != nil {

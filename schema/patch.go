@@ -133,6 +133,9 @@ func (s Schemas) target(res map[string]any, ap filter.AttributePath, create bool
 	}
 	a, ok := sc.Attribute(ap.AttributeName)
 	if !ok {
+		if sc.ID == s.Core.ID && (strings.EqualFold(ap.AttributeName, "id") || strings.EqualFold(ap.AttributeName, "meta")) {
+			return nil, Attribute{}, patchErr("mutability", "%s is read-only", ap.AttributeName)
+		}
 		return nil, Attribute{}, patchErr("invalidPath", "%q is not an attribute of %s", ap.AttributeName, sc.Name)
 	}
 	return container, a, nil
