@@ -97,7 +97,7 @@ func (u *userEnv) entryBelow(base, id string) *ldap.Entry {
 	}
 	defer c.Close()
 	res, err := c.Search(ldap.NewSearchRequest(base, ldap.ScopeWholeSubtree, 0, 0, 0, false,
-		"(entryUUID="+id+")", []string{"*", "+"}, nil))
+		"(|(entryUUID="+ldap.EscapeFilter(id)+")(inum="+ldap.EscapeFilter(id)+"))", []string{"*", "+"}, nil)) // inum: the janssen profile
 	if err != nil {
 		u.t.Fatal(err)
 	}

@@ -181,6 +181,15 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 			case !a.Invert:
 				out.set(a.Attribute, []string{strings.ToUpper(strconv.FormatBool(active))})
 			}
+		case schema.ActiveStatus:
+			status := "active"
+			if !active {
+				status = "inactive"
+			}
+			out.set(a.Attribute, []string{status})
+			if a.Also != "" {
+				out.set(a.Also, []string{strings.ToUpper(strconv.FormatBool(active))})
+			}
 		case schema.ActiveBitmask:
 			flags := a.Initial
 			if old != nil {
@@ -395,6 +404,9 @@ func (r *Resources) project(p schema.Projection) reading {
 	}
 	if rd.active {
 		attrs = append(attrs, r.m.Active.Attribute)
+		if r.m.Active.Also != "" {
+			attrs = append(attrs, r.m.Active.Also)
+		}
 	}
 	if rd.groups && r.m.MemberOf != "" {
 		attrs = append(attrs, r.m.MemberOf)
@@ -519,7 +531,7 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 		}
 	}
 	if a := r.m.Active; a != nil && rd.active {
-		res.Attributes["active"] = readActive(a, e.GetEqualFoldAttributeValue(a.Attribute))
+		res.Attributes["active"] = readActive(a, e.GetEqualFoldAttributeValue)
 	}
 	if r.m.Members != "" && rd.members {
 		list := []any{}
@@ -573,8 +585,20 @@ func (r *Resources) searchGroups(ctx context.Context, conn *Conn, groups *Resour
 	return groupList(found, dns), nil
 }
 
-func readActive(a *schema.Active, v string) bool {
+// readActive reads "active" from an entry's values (get returns one).
+func readActive(a *schema.Active, get func(string) string) bool {
+	v := get(a.Attribute)
 	switch a.Kind {
+	case schema.ActiveStatus:
+		if v != "" {
+			return !strings.EqualFold(v, "inactive")
+		}
+		if a.Also != "" {
+			if b := get(a.Also); b != "" {
+				return strings.EqualFold(b, "TRUE")
+			}
+		}
+		return true
 	case schema.ActiveLock:
 		return v == ""
 	case schema.ActiveBoolean:

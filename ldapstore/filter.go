@@ -480,6 +480,13 @@ func activeFilter(m schema.Resource, op filter.CompareOperator, value any) (stri
 		} else {
 			active = "(|(" + a.Attribute + "=TRUE)(!(" + a.Attribute + "=*)))"
 		}
+	case schema.ActiveStatus:
+		// The status decides when present; else the boolean; else active.
+		active = "(|(" + a.Attribute + "=active)(&(!(" + a.Attribute + "=*))"
+		if a.Also != "" {
+			active += "(|(" + a.Also + "=TRUE)(!(" + a.Also + "=*)))"
+		}
+		active += "))"
 	case schema.ActiveBitmask:
 		// 1.2.840.113556.1.4.803 is the bitwise-AND matching rule, which AD
 		// and OpenLDAP both implement.

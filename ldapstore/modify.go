@@ -31,7 +31,8 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 	}
 	rdnAttr, rdnPath, _ := r.m.RDNAttribute()
 	newName := valueAt(attrs, rdnPath)
-	if newName == "" {
+	byID := rdnPath == (schema.Path{Attr: "id"}) // named by its id: never renamed
+	if newName == "" && !byID {
 		return "", &schema.PatchError{ScimType: "mutability", Msg: rdnPath.String() + " is required"}
 	}
 	assert, err := r.versionAssertion(version)
@@ -48,6 +49,9 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 		if strings.EqualFold(ava.Type, rdnAttr) {
 			oldName = ava.Value
 		}
+	}
+	if byID {
+		newName = oldName
 	}
 	if !strings.EqualFold(oldName, newName) {
 		id, _ := r.idOf(e)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/google/uuid"
 
 	"github.com/scimgate/scimgate/schema"
 )
@@ -115,6 +116,14 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 	}
 	rdnAttr, rdnPath, _ := r.m.RDNAttribute()
 	rdnValue := valueAt(attrs, rdnPath)
+	if r.m.AssignID {
+		id := uuid.NewString()
+		if rdnPath == (schema.Path{Attr: "id"}) {
+			rdnValue = id
+		} else {
+			values.set(r.m.ID, []string{id})
+		}
+	}
 	if rdnValue == "" {
 		return Resource{}, invalidf("%s is required", rdnPath)
 	}
@@ -136,7 +145,7 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 			values.set(k, v)
 		}
 	}
-	classes := append([]string(nil), r.m.ObjectClasses...)
+	classes := append(append([]string(nil), r.m.ObjectClasses...), r.m.ExtraClasses...)
 	for _, a := range values.names() {
 		if aux := r.auxiliaryFor(classes, a); aux != "" {
 			classes = append(classes, aux)

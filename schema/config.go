@@ -88,12 +88,14 @@ type AttributeConfig struct {
 
 // StrategyConfig chooses how "active" or "password" is stored.
 type StrategyConfig struct {
-	// Strategy: for active, lock, boolean, bitmask or none; for password,
+	// Strategy: for active, lock, boolean, bitmask, status or none; for password,
 	// extended, unicodepwd, attribute or none. Empty keeps the profile's.
 	Strategy  string `yaml:"strategy"`
 	Attribute string `yaml:"attribute"`
-	// LockValue (lock), Invert (boolean), Bit and Initial (bitmask).
+	// LockValue (lock), Invert (boolean), Bit and Initial (bitmask), Also
+	// (status: the boolean kept beside the status word).
 	LockValue string `yaml:"lock_value"`
+	Also      string `yaml:"also"`
 	Invert    bool   `yaml:"invert"`
 	Bit       int64  `yaml:"bit"`
 	Initial   int64  `yaml:"initial"`
@@ -245,12 +247,12 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 	case "":
 	case "none":
 		r.Active = nil
-	case string(ActiveLock), string(ActiveBoolean), string(ActiveBitmask):
+	case string(ActiveLock), string(ActiveBoolean), string(ActiveBitmask), string(ActiveStatus):
 		if c.Active.Attribute == "" {
 			bad("active.attribute", "the %s strategy needs an attribute", s)
 		}
 		r.Active = &Active{Kind: ActiveKind(s), Attribute: c.Active.Attribute, LockValue: c.Active.LockValue,
-			Invert: c.Active.Invert, Bit: c.Active.Bit, Initial: c.Active.Initial}
+			Invert: c.Active.Invert, Bit: c.Active.Bit, Initial: c.Active.Initial, Also: c.Active.Also}
 		if s == string(ActiveLock) && r.Active.LockValue == "" {
 			r.Active.LockValue = "000001010000Z"
 		}
@@ -258,7 +260,7 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 			bad("active.bit", "the bitmask strategy needs the bit that disables, e.g. 2")
 		}
 	default:
-		bad("active.strategy", "%q is not lock, boolean, bitmask or none", c.Active.Strategy)
+		bad("active.strategy", "%q is not lock, boolean, bitmask, status or none", c.Active.Strategy)
 	}
 	switch s := strings.ToLower(c.Password.Strategy); s {
 	case "":

@@ -63,6 +63,11 @@ type Resource struct {
 	// this type when it has all of them.
 	ObjectClasses []string
 
+	// ExtraClasses are written to new entries besides ObjectClasses, but
+	// not required of the entries read (Janssen's jansCustomPerson, which
+	// not every entry Janssen wrote has).
+	ExtraClasses []string
+
 	// Auxiliary are auxiliary object classes that may be added to an entry
 	// when a mapped attribute needs one (scimgateUser).
 	Auxiliary []string
@@ -75,6 +80,11 @@ type Resource struct {
 	// IDCodec how its value reads as a SCIM id (CodecGUID for objectGUID).
 	ID      string
 	IDCodec Codec
+
+	// AssignID says the gateway gives each new resource its id, a random
+	// UUID written to ID (the Janssen Server's inum), where the directory
+	// assigns none. The RDN template may then name it: "inum={id}".
+	AssignID bool
 
 	// Version is an attribute whose value changes with every modification
 	// (entryCSN, uSNChanged): the resource's ETag.
@@ -138,12 +148,18 @@ const (
 	// (Active Directory's userAccountControl, bit 0x2); new entries start
 	// from Initial.
 	ActiveBitmask ActiveKind = "bitmask"
+	// ActiveStatus: a status word, "active" or "inactive", in Attribute
+	// (the Janssen Server's jansStatus), and a boolean in Also when set
+	// (jansActive): both are written, either is read (the status first).
+	// Neither present is active.
+	ActiveStatus ActiveKind = "status"
 )
 
 // Active is how "active" is stored.
 type Active struct {
 	Kind      ActiveKind
 	Attribute string
+	Also      string // ActiveStatus: the boolean kept beside the status
 	LockValue string
 	Invert    bool
 	Bit       int64
@@ -299,7 +315,7 @@ func (r Resource) WrittenAttributes() []string {
 		out = append(out, d.LDAP)
 	}
 	if r.Active != nil {
-		out = append(out, r.Active.Attribute)
+		out = append(out, r.Active.Attribute, r.Active.Also)
 	}
 	return uniqueFold(out)
 }

@@ -31,6 +31,7 @@ var presets = map[string]func() Profile{
 	"openldap":        openLDAP,
 	"389ds":           ds389,
 	"activedirectory": activeDirectory,
+	"janssen":         janssen,
 }
 
 // Preset returns the named profile.
@@ -266,4 +267,62 @@ func activeDirectory() Profile {
 		Members:       "member",
 	}
 	return Profile{Name: "activedirectory", DNAttribute: "distinguishedName", Users: users, Groups: groups}
+}
+
+// janssen is the preset for the Janssen Server's own directory (o=jans), so
+// that scimgate can stand in for its SCIM module: jansPerson users and
+// jansGrp groups named by inum, which the gateway assigns (a UUID) and
+// which is the SCIM id, so member ids come straight from member DNs;
+// active kept as Janssen keeps it, in jansStatus and jansActive. Janssen's
+// directory keeps no memberOf: a user's groups are found in the groups.
+// (Work in progress, issue 10: the JSON-valued attributes — jansEmail,
+// jansPhoneValue, jansAddres, ... — come with a codec of their own; until
+// then the work e-mail lives in mail.)
+func janssen() Profile {
+	users := Resource{
+		Schema:        User(),
+		ObjectClasses: []string{"jansPerson"},
+		ExtraClasses:  []string{"jansCustomPerson"},
+		RDN:           "inum={id}",
+		ID:            "inum",
+		AssignID:      true,
+		Version:       "entryCSN",
+		Created:       "createTimestamp",
+		Modified:      "modifyTimestamp",
+		Attributes: maps(
+			"userName", "uid",
+			"externalId", "jansExtId",
+			"name.formatted", "jansNameFormatted",
+			"name.familyName", "sn",
+			"name.givenName", "givenName",
+			"name.middleName", "middleName",
+			"name.honorificPrefix", "jansHonorificPrefix",
+			"name.honorificSuffix", "jansHonorificSuffix",
+			"displayName", "displayName",
+			"nickName", "nickname",
+			"profileUrl", "jansProfileURL",
+			"title", "jansTitle",
+			"userType", "jansUsrTyp",
+			"preferredLanguage", "preferredLanguage",
+			"locale", "locale",
+			"timezone", "zoneinfo",
+			`emails[type eq "work"].value`, "mail",
+		),
+		SearchGroups: true,
+		Active:       &Active{Kind: ActiveStatus, Attribute: "jansStatus", Also: "jansActive"},
+		Password:     &Password{Kind: PasswordExtended},
+	}
+	groups := Resource{
+		Schema:        Group(),
+		ObjectClasses: []string{"jansGrp"},
+		RDN:           "inum={id}",
+		ID:            "inum",
+		AssignID:      true,
+		Version:       "entryCSN",
+		Created:       "createTimestamp",
+		Modified:      "modifyTimestamp",
+		Attributes:    maps("displayName", "displayName", "externalId", "jansExtId"),
+		Members:       "member",
+	}
+	return Profile{Name: "janssen", DNAttribute: "entryDN", Users: users, Groups: groups}
 }

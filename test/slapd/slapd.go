@@ -14,6 +14,7 @@ package slapd
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,11 @@ import (
 	ldapschema "github.com/scimgate/scimgate/deploy/ldap"
 	"github.com/scimgate/scimgate/test/internal/proc"
 )
+
+// janssenSchema is the test schema of Options.Janssen.
+//
+//go:embed janssen.schema
+var janssenSchema string
 
 // Options configure a server. The zero value is a plain server for
 // dc=example,dc=org with ou=people and ou=groups.
@@ -74,6 +80,11 @@ type Options struct {
 	// NoRefint leaves out the refint overlay: a directory that does not
 	// take deleted entries out of groups.
 	NoRefint bool
+	// Janssen lays the server out like a Janssen Server's directory: the
+	// suffix o=jans (unless Suffix says otherwise), the test schema
+	// janssen.schema (jansPerson, jansGrp, ...), and no memberof overlay:
+	// Janssen's directory does not maintain memberOf, its application does.
+	Janssen bool
 	// Preload names an LDIF file loaded offline with slapadd before the
 	// server starts: the fast way to a directory of 100,000 entries. slapadd
 	// runs no overlays, so the file must hold memberOf values itself.
@@ -128,6 +139,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	}
 	if opts.Suffix == "" {
 		opts.Suffix = "dc=example,dc=org"
+		if opts.Janssen {
+			opts.Suffix = "o=jans"
+		}
 	}
 	if opts.Password == "" {
 		opts.Password = "secret"
@@ -202,8 +216,8 @@ const confTemplate = `# written by scimgate's test/slapd package
 {{end}}
 modulepath /usr/lib/ldap
 moduleload back_mdb
-moduleload memberof
-moduleload refint
+{{if not .Janssen}}moduleload memberof
+{{end}}moduleload refint
 moduleload sssvlv
 {{if .PPolicy}}moduleload ppolicy
 {{end}}pidfile {{.Dir}}/slapd.pid
@@ -224,12 +238,13 @@ directory {{.Dir}}/db
 index entryUUID eq
 index uid,cn,mail,sn,givenName,displayName eq,sub
 index member,memberUid,uniqueMember eq
-overlay memberof
+{{if .Janssen}}index inum,jansExtId eq
+{{else}}overlay memberof
 memberof-group-oc groupOfNames
 memberof-member-ad member
 memberof-memberof-ad memberOf
 memberof-refint TRUE
-{{if not .NoRefint}}overlay refint
+{{end}}{{if not .NoRefint}}overlay refint
 refint_attributes member memberOf
 refint_nothing "cn=empty-group-placeholder"
 {{end}}overlay sssvlv
@@ -250,6 +265,13 @@ func serviceSizeLimit(n int) string {
 func (s *Server) writeConfig(opts Options) error {
 	schemas := []string{"core", "cosine", "inetorgperson", "nis"}
 	schemas = append(schemas, opts.Schemas...)
+	if opts.Janssen {
+		p := filepath.Join(s.Dir, "janssen.schema")
+		if err := os.WriteFile(p, []byte(janssenSchema), 0o600); err != nil {
+			return fmt.Errorf("slapd: %w", err)
+		}
+		schemas = append(schemas, p)
+	}
 	if opts.ScimgateSchema {
 		p := filepath.Join(s.Dir, "scimgate.schema")
 		if err := os.WriteFile(p, []byte(ldapschema.Schema), 0o600); err != nil {
@@ -274,7 +296,7 @@ func (s *Server) writeConfig(opts Options) error {
 	}
 	var conf bytes.Buffer
 	err := template.Must(template.New("slapd.conf").Parse(confTemplate)).Execute(&conf, map[string]any{
-		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "RequireClientCert": opts.RequireClientCert, "Suffix": s.Suffix,
+		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "Janssen": opts.Janssen, "RequireClientCert": opts.RequireClientCert, "Suffix": s.Suffix,
 		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config, "PPolicy": opts.PPolicy, "ServiceAccount": opts.ServiceAccount, "ACLs": opts.ACLs,
 		"NoRefint":         opts.NoRefint,
 		"ServiceSizeLimit": serviceSizeLimit(opts.ServiceSizeLimit),

@@ -1,0 +1,161 @@
+package gateway
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/slapd"
+)
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// newJanssenEnv is a gateway with the janssen profile over a directory laid
+// out like a Janssen Server's (o=jans, the Janssen test schema), on
+// Janssen's base path, with users already there as Janssen wrote them.
+func newJanssenEnv(t *testing.T) *userEnv {
+	t.Helper()
+	dir := slapd.New(t, slapd.Options{Janssen: true, ServiceAccount: true})
+	fixture := `dn: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01,ou=people,o=jans
+objectClass: jansPerson
+objectClass: jansCustomPerson
+inum: 0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01
+uid: admin
+givenName: Admin
+sn: User
+displayName: Default Admin User
+mail: admin@jans.example
+jansStatus: active
+
+dn: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e02,ou=people,o=jans
+objectClass: jansPerson
+inum: 0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e02
+uid: olduser
+jansActive: FALSE
+
+dn: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e03,ou=people,o=jans
+objectClass: jansPerson
+inum: 0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e03
+uid: nostatus
+
+dn: inum=60B7,ou=groups,o=jans
+objectClass: jansGrp
+inum: 60B7
+displayName: Janssen Manager Group
+member: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01,ou=people,o=jans
+`
+	if err := dir.AddLDIF(context.Background(), fixture); err != nil {
+		t.Fatal(err)
+	}
+	profile, err := schema.Preset("janssen")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{Profile: profile}, func(o *Options) {
+		o.Server.BasePath = "/jans-scim/restv1/v2"
+	})
+	return &userEnv{t: t, dir: dir, base: hs.URL + "/jans-scim/restv1/v2"}
+}
+
+func TestJanssenProfile(t *testing.T) {
+	u := newJanssenEnv(t)
+	const admin = "0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01"
+
+	// Users Janssen wrote read as they are; active from either attribute,
+	// and active when neither says otherwise.
+	r := u.send("GET", "/Users/"+admin, "")
+	if r.status != 200 || r.body["userName"] != "admin" || r.body["active"] != true || r.body["displayName"] != "Default Admin User" {
+		t.Fatalf("the Janssen admin: %d %s", r.status, r.raw)
+	}
+	if r := u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e02", ""); r.body["active"] != false {
+		t.Errorf("jansActive FALSE reads active %v", r.body["active"])
+	}
+	if r := u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e03", ""); r.body["active"] != true {
+		t.Errorf("no status reads active %v", r.body["active"])
+	}
+	if got := userNames(u.list(`/Users?filter=` + urlQuery(`active eq false`))); !slices.Equal(got, []string{"olduser"}) {
+		t.Errorf("active eq false: %q", got)
+	}
+
+	// Create: the id is a new UUID, the inum naming the entry.
+	id, created := u.create(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"jdoe","externalId":"ext-7",
+		"name":{"givenName":"John","familyName":"Doe","middleName":"Q","formatted":"John Q Doe"},"nickName":"Johnny","title":"Engineer",
+		"userType":"Employee","locale":"en-US","timezone":"America/Chicago","emails":[{"value":"jdoe@jans.example","type":"work"}],"password":"s3cret-Passw0rd"}`)
+	if !uuidPattern.MatchString(id) {
+		t.Errorf("id %q is not a random UUID", id)
+	}
+	if created.body["active"] != true {
+		t.Errorf("a user created without active is %v (Janssen stored it inactive; active is right)", created.body["active"])
+	}
+	e := u.entryBelow(u.dir.PeopleDN, id)
+	if e.DN != "inum="+id+","+u.dir.PeopleDN {
+		t.Errorf("DN %s", e.DN)
+	}
+	for attr, want := range map[string][]string{
+		"objectClass": {"jansPerson", "jansCustomPerson"}, "inum": {id}, "uid": {"jdoe"}, "jansExtId": {"ext-7"},
+		"middleName": {"Q"}, "jansNameFormatted": {"John Q Doe"}, "nickname": {"Johnny"}, "jansTitle": {"Engineer"},
+		"jansUsrTyp": {"Employee"}, "locale": {"en-US"}, "zoneinfo": {"America/Chicago"}, "mail": {"jdoe@jans.example"},
+		"jansStatus": {"active"}, "jansActive": {"TRUE"},
+	} {
+		if got := e.GetAttributeValues(attr); !slices.Equal(sorted(got...), sorted(want...)) {
+			t.Errorf("%s = %q, want %q", attr, got, want)
+		}
+	}
+	if !u.binds(e.DN, "s3cret-Passw0rd") {
+		t.Error("the password does not bind")
+	}
+
+	// Deactivate: both attributes written.
+	r = u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}`)
+	if r.status != 200 || r.body["active"] != false {
+		t.Fatalf("deactivate: %d %s", r.status, r.raw)
+	}
+	e = u.entryBelow(u.dir.PeopleDN, id)
+	if e.GetAttributeValue("jansStatus") != "inactive" || e.GetAttributeValue("jansActive") != "FALSE" {
+		t.Errorf("deactivated: jansStatus %q, jansActive %q", e.GetAttributeValue("jansStatus"), e.GetAttributeValue("jansActive"))
+	}
+
+	// A new userName is a modify of uid; the DN (by inum) stays.
+	r = u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"userName","value":"john.doe"}]}`)
+	if r.status != 200 || r.body["id"] != id {
+		t.Fatalf("rename: %d %s", r.status, r.raw)
+	}
+	if e := u.entryBelow(u.dir.PeopleDN, id); e.DN != "inum="+id+","+u.dir.PeopleDN || e.GetAttributeValue("uid") != "john.doe" {
+		t.Errorf("after the rename: %s uid=%s", e.DN, e.GetAttributeValue("uid"))
+	}
+	wantSCIMError(t, u.send("POST", "/Users", `{"userName":"ADMIN"}`), 409, "uniqueness")
+
+	// Groups: inum ids too; members by DN; a user's groups found in the groups.
+	g := u.createGroup(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Engineers","externalId":"grp-1",
+		"members":[{"value":"` + id + `"},{"value":"` + admin + `"}]}`)
+	if !uuidPattern.MatchString(g) {
+		t.Errorf("group id %q is not a random UUID", g)
+	}
+	ge := u.entryBelow(u.dir.GroupsDN, g)
+	if ge.DN != "inum="+g+","+u.dir.GroupsDN || ge.GetAttributeValue("jansExtId") != "grp-1" {
+		t.Errorf("group entry %s %v", ge.DN, ge.Attributes)
+	}
+	if got := sorted(ge.GetAttributeValues("member")...); !slices.Equal(got, sorted("inum="+id+","+u.dir.PeopleDN, "inum="+admin+","+u.dir.PeopleDN)) {
+		t.Errorf("member = %q", got)
+	}
+	r = u.send("GET", "/Groups/"+g+"?excludedAttributes=members.display", "")
+	if got := sorted(memberValues(r)...); !slices.Equal(got, sorted(id, admin)) || strings.Contains(r.raw, `"display"`) {
+		t.Errorf("members without display: %s", r.raw)
+	}
+	r = u.send("GET", "/Users/"+admin, "")
+	groups, _ := r.body["groups"].([]any)
+	if len(groups) != 2 {
+		t.Errorf("the admin's groups: %v", r.body["groups"])
+	}
+	wantSCIMError(t, u.send("POST", "/Groups", `{"displayName":"engineers"}`), 409, "uniqueness")
+	if r := u.send("DELETE", "/Groups/"+g, ""); r.status != 204 {
+		t.Errorf("delete group: %d", r.status)
+	}
+}
