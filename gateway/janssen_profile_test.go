@@ -45,6 +45,18 @@ objectClass: jansPerson
 inum: 0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e03
 uid: nostatus
 
+dn: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e04,ou=people,o=jans
+objectClass: jansPerson
+objectClass: jansCustomPerson
+inum: 0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e04
+uid: jsonuser
+jansStatus: active
+mail: first@jans.example
+mail: second@jans.example
+jansEmail: {"value":"first@jans.example","display":null,"type":"work","primary":true}
+jansEmail: {"value":"second@jans.example","type":"home","primary":false}
+jansAddres: {"type":"work","streetAddress":"1 Main St","locality":"Austin","country":"United States","formatted":null}
+
 dn: inum=60B7,ou=groups,o=jans
 objectClass: jansGrp
 inum: 60B7
@@ -157,5 +169,60 @@ func TestJanssenProfile(t *testing.T) {
 	wantSCIMError(t, u.send("POST", "/Groups", `{"displayName":"engineers"}`), 409, "uniqueness")
 	if r := u.send("DELETE", "/Groups/"+g, ""); r.status != 204 {
 		t.Errorf("delete group: %d", r.status)
+	}
+}
+
+// Complex multi-valued attributes are JSON documents, one per value, as
+// Janssen keeps them; those a client did not change keep their bytes.
+func TestJanssenJSONValues(t *testing.T) {
+	u := newJanssenEnv(t)
+	const jsonUser = "0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e04"
+	before := u.entryBelow(u.dir.PeopleDN, jsonUser)
+
+	r := u.send("GET", "/Users/"+jsonUser, "")
+	if path, ok := subset(map[string]any{
+		"emails":    []any{map[string]any{"value": "first@jans.example", "type": "work", "primary": true}, map[string]any{"value": "second@jans.example", "type": "home"}},
+		"addresses": []any{map[string]any{"streetAddress": "1 Main St", "country": "United States"}},
+	}, any(r.body)); !ok || strings.Contains(r.raw, "null") {
+		t.Fatalf("read at %s: %s", path, r.raw)
+	}
+	if n := total(u.list(`/Users?filter=` + urlQuery(`emails.value eq "second@jans.example"`))); n != 1 {
+		t.Errorf("emails.value eq: %d, want 1 (through mail)", n)
+	}
+
+	// A change elsewhere leaves the JSON values as Janssen wrote them.
+	u.send("PATCH", "/Users/"+jsonUser, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"Dev"},
+		{"op":"add","path":"phoneNumbers","value":[{"value":"+1 555 0100","type":"work"}]}]}`)
+	after := u.entryBelow(u.dir.PeopleDN, jsonUser)
+	for _, a := range []string{"jansEmail", "jansAddres"} {
+		if !slices.Equal(before.GetAttributeValues(a), after.GetAttributeValues(a)) {
+			t.Errorf("%s changed: %q → %q", a, before.GetAttributeValues(a), after.GetAttributeValues(a))
+		}
+	}
+	if got := after.GetAttributeValues("jansPhoneValue"); len(got) != 1 || !strings.Contains(got[0], `"value":"+1 555 0100"`) {
+		t.Errorf("jansPhoneValue = %q", got)
+	}
+
+	// Changing one e-mail rewrites that one; the other keeps its bytes; mail
+	// follows, primary first.
+	r = u.send("PATCH", "/Users/"+jsonUser, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+		{"op":"replace","path":"emails[type eq \"home\"].value","value":"third@jans.example"}]}`)
+	if r.status != 200 {
+		t.Fatalf("PATCH emails: %d %s", r.status, r.raw)
+	}
+	after = u.entryBelow(u.dir.PeopleDN, jsonUser)
+	emails := after.GetAttributeValues("jansEmail")
+	if !slices.Contains(emails, `{"value":"first@jans.example","display":null,"type":"work","primary":true}`) || len(emails) != 2 ||
+		!slices.ContainsFunc(emails, func(s string) bool { return strings.Contains(s, "third@jans.example") }) {
+		t.Errorf("jansEmail = %q", emails)
+	}
+	if got := after.GetAttributeValues("mail"); !slices.Equal(got, []string{"first@jans.example", "third@jans.example"}) {
+		t.Errorf("mail = %q", got)
+	}
+
+	// An entry with mail and no jansEmail reads its e-mails from mail.
+	r = u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01", "")
+	if path, ok := subset(map[string]any{"emails": []any{map[string]any{"value": "admin@jans.example"}}}, any(r.body)); !ok {
+		t.Errorf("mail only, at %s: %s", path, r.raw)
 	}
 }

@@ -112,6 +112,7 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 		if am.ReadOnly {
 			continue
 		}
+		keep := keptJSON(am, old)
 		for _, sv := range scimValues(r.m, am, attrs) {
 			if am.Codec == schema.CodecDN {
 				if id, ok := sv.(string); ok && id != "" {
@@ -122,6 +123,9 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 			s, err := am.Codec.Encode(sv)
 			if err != nil {
 				return nil, invalidf("%s: %v", am.SCIM, err)
+			}
+			if raw, ok := keep[s]; ok {
+				s = raw // unchanged: the bytes as they were
 			}
 			if s != "" {
 				out.add(am.LDAP, s)
@@ -255,6 +259,27 @@ func scimValues(m schema.Resource, am schema.AttributeMap, attrs map[string]any)
 		}
 	}
 	return out
+}
+
+// keptJSON maps, for a CodecJSON mapping, each of old's values as the codec
+// would write it again to the value as stored, so that an element a client
+// did not change is written back byte for byte (key order, nulls, spacing
+// as another application wrote them). Nil for other mappings.
+func keptJSON(am schema.AttributeMap, old *ldap.Entry) map[string]string {
+	if am.Codec != schema.CodecJSON || old == nil {
+		return nil
+	}
+	keep := map[string]string{}
+	for _, raw := range old.GetEqualFoldAttributeValues(am.LDAP) {
+		v, err := am.Codec.Decode(raw)
+		if err != nil {
+			continue
+		}
+		if s, err := am.Codec.Encode(v); err == nil {
+			keep[s] = raw
+		}
+	}
+	return keep
 }
 
 // typeMatches reports whether an element whose "type" is t belongs to the
@@ -452,6 +477,9 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 			continue
 		}
 		container := r.containerFor(res.Attributes, am.SCIM.URN)
+		if am.Fallback && (container[am.SCIM.Attr] != nil || elements[elemKey{am.SCIM.URN, am.SCIM.Attr, am.SCIM.Type}] != nil) {
+			continue // the attribute's own mapping gave it
+		}
 		if am.Codec == schema.CodecDN {
 			m, ok := users[dnKey(string(raw[0]))]
 			if !ok {
@@ -483,6 +511,10 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 		}
 		attr, multi := r.attribute(am.SCIM)
 		switch {
+		case attr.MultiValued && attr.Type == schema.Complex && am.SCIM.Sub == "":
+			// Whole elements (CodecJSON), in the order stored.
+			list, _ := container[am.SCIM.Attr].([]any)
+			container[am.SCIM.Attr] = append(list, decoded...)
 		case attr.MultiValued && attr.Type == schema.Complex:
 			// Element i of a type takes value i of each attribute mapped to it.
 			k := elemKey{am.SCIM.URN, am.SCIM.Attr, am.SCIM.Type}

@@ -35,11 +35,16 @@ const (
 	// value that resource's DN. The store resolves it; Encode and Decode
 	// pass it through.
 	CodecDN Codec = "dn"
+	// CodecJSON: a whole element of a multi-valued complex attribute ↔ one
+	// JSON document per LDAP value (the Janssen Server's jansEmail,
+	// jansAddres, ...). Decoding drops nulls, which SCIM responses never
+	// hold.
+	CodecJSON Codec = "json"
 )
 
 // Codecs lists the valid codec names for configuration messages.
 func Codecs() []string {
-	return []string{"string", "boolean", "integer", "datetime", "binary", "guid", "postaladdress", "dn"}
+	return []string{"string", "boolean", "integer", "datetime", "binary", "guid", "postaladdress", "dn", "json"}
 }
 
 // ParseCodec accepts a codec name from configuration; "" and "string" are
@@ -106,6 +111,13 @@ func (c Codec) Encode(v any) (string, error) {
 			return "", fmt.Errorf("want a UUID string, got %T", v)
 		}
 		return guidBytes(s)
+	case CodecJSON:
+		obj, ok := v.(map[string]any)
+		if !ok {
+			return "", fmt.Errorf("want an object, got %T", v)
+		}
+		b, err := json.Marshal(obj)
+		return string(b), err
 	case CodecPostalAddress:
 		s, ok := v.(string)
 		if !ok {
@@ -147,6 +159,19 @@ func (c Codec) Decode(s string) (any, error) {
 		return t.Format(time.RFC3339Nano), nil
 	case CodecBinary:
 		return base64.StdEncoding.EncodeToString([]byte(s)), nil
+	case CodecJSON:
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil || obj == nil {
+			return nil, fmt.Errorf("not a JSON object")
+		}
+		for k, v := range obj {
+			if v == nil {
+				delete(obj, k)
+			}
+		}
+		return obj, nil
 	case CodecGUID:
 		return FormatGUID([]byte(s))
 	case CodecPostalAddress:

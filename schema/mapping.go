@@ -49,6 +49,12 @@ type AttributeMap struct {
 	// (nil: as the SCIM schema says), and whether clients cannot write it.
 	CaseExact *bool
 	ReadOnly  bool
+
+	// Fallback: written like any mapping, but read only when the
+	// attribute's other mappings gave nothing (mail beside Janssen's
+	// jansEmail: a copy for other readers, and where an entry Janssen did
+	// not write has only mail).
+	Fallback bool
 }
 
 // Resource says how one SCIM resource type is kept in LDAP entries.
@@ -368,8 +374,8 @@ func (r Resource) Advertised() (core Schema, extensions []Schema) {
 				return true
 			}
 			for _, m := range ms {
-				if strings.EqualFold(m.SCIM.Sub, sub) {
-					return true
+				if m.SCIM.Sub == "" || strings.EqualFold(m.SCIM.Sub, sub) {
+					return true // the whole element is stored (CodecJSON), or this sub-attribute
 				}
 				if m.SCIM.Type != "" && (strings.EqualFold(sub, "type") || strings.EqualFold(sub, "primary")) {
 					return true

@@ -275,9 +275,8 @@ func activeDirectory() Profile {
 // which is the SCIM id, so member ids come straight from member DNs;
 // active kept as Janssen keeps it, in jansStatus and jansActive. Janssen's
 // directory keeps no memberOf: a user's groups are found in the groups.
-// (Work in progress, issue 10: the JSON-valued attributes — jansEmail,
-// jansPhoneValue, jansAddres, ... — come with a codec of their own; until
-// then the work e-mail lives in mail.)
+// Complex multi-valued attributes are JSON documents, one per value
+// (jansEmail, jansPhoneValue, jansAddres, ...), as Janssen keeps them.
 func janssen() Profile {
 	users := Resource{
 		Schema:        User(),
@@ -306,7 +305,18 @@ func janssen() Profile {
 			"preferredLanguage", "preferredLanguage",
 			"locale", "locale",
 			"timezone", "zoneinfo",
-			`emails[type eq "work"].value`, "mail",
+			// Complex multi-valued attributes: one JSON document per value.
+			"emails", "jansEmail:json",
+			"phoneNumbers", "jansPhoneValue:json",
+			"ims", "jansImsValue:json",
+			"photos", "jansPhotos:json",
+			"addresses", "jansAddres:json",
+			"entitlements", "jansEntitlements:json",
+			"roles", "jansRole:json",
+			"x509Certificates", "jansx509Certificate:json",
+			// mail keeps the addresses too, primary first, for LDAP readers
+			// (and emails.value filters): read where jansEmail is absent.
+			"emails.value", "mail",
 		),
 		SearchGroups: true,
 		Active:       &Active{Kind: ActiveStatus, Attribute: "jansStatus", Also: "jansActive"},
@@ -323,6 +333,11 @@ func janssen() Profile {
 		Modified:      "modifyTimestamp",
 		Attributes:    maps("displayName", "displayName", "externalId", "jansExtId"),
 		Members:       "member",
+	}
+	for i := range users.Attributes {
+		if users.Attributes[i].LDAP == "mail" {
+			users.Attributes[i].Fallback = true
+		}
 	}
 	return Profile{Name: "janssen", DNAttribute: "entryDN", Users: users, Groups: groups}
 }
