@@ -33,6 +33,7 @@ sn: User
 displayName: Default Admin User
 mail: admin@jans.example
 jansStatus: active
+memberOf: inum=60B7,ou=groups,o=jans
 
 dn: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e02,ou=people,o=jans
 objectClass: jansPerson
@@ -167,8 +168,27 @@ func TestJanssenProfile(t *testing.T) {
 		t.Errorf("the admin's groups: %v", r.body["groups"])
 	}
 	wantSCIMError(t, u.send("POST", "/Groups", `{"displayName":"engineers"}`), 409, "uniqueness")
+
+	// memberOf, which Janssen's directory does not keep, kept by the gateway.
+	memberOf := func(user string) []string {
+		return sorted(u.entryBelow(u.dir.PeopleDN, user).GetAttributeValues("memberOf")...)
+	}
+	gdn := "inum=" + g + "," + u.dir.GroupsDN
+	if got := memberOf(id); !slices.Equal(got, []string{gdn}) {
+		t.Errorf("a new member's memberOf = %q", got)
+	}
+	if got := memberOf(admin); !slices.Equal(got, sorted(gdn, "inum=60B7,"+u.dir.GroupsDN)) {
+		t.Errorf("the admin's memberOf = %q", got)
+	}
+	u.send("PATCH", "/Groups/"+g, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":"members[value eq \"`+id+`\"]"}]}`)
+	if got := memberOf(id); len(got) != 0 {
+		t.Errorf("a removed member's memberOf = %q", got)
+	}
 	if r := u.send("DELETE", "/Groups/"+g, ""); r.status != 204 {
 		t.Errorf("delete group: %d", r.status)
+	}
+	if got := memberOf(admin); !slices.Equal(got, []string{"inum=60B7," + u.dir.GroupsDN}) {
+		t.Errorf("the admin's memberOf after the group's deletion = %q", got)
 	}
 }
 

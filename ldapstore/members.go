@@ -132,6 +132,7 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 		attrs = append(slices.Clone(attrs), r.m.Members)
 	}
 	var currentID string
+	var written *memberChanges
 	dn, err := r.retry(pre, func() (string, error) {
 		e, err := r.find(ctx, conn, id, attrs, controls...)
 		if err != nil {
@@ -159,9 +160,13 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 				return "", err
 			}
 		}
+		written = mc
 		return r.write(ctx, conn, e, current.Version, want, mc)
 	})
 	if err != nil {
+		return Resource{}, err
+	}
+	if err := r.syncMemberOf(ctx, conn, dn, written.add, written.del); err != nil {
 		return Resource{}, err
 	}
 	if quiet {
@@ -445,6 +450,47 @@ func (r *Resources) removeMember(ctx context.Context, conn *Conn, e *ldap.Entry)
 			return classify("remove "+e.DN+" (deleted) from "+dn, err)
 		}
 		r.store.groupRefs.forget(dn)
+	}
+	return nil
+}
+
+// syncMemberOf keeps the members' MaintainMemberOf attribute in step with
+// a group's members where the gateway, not the directory, keeps it: one
+// modify per member changed, adding (permissively) or deleting the group's
+// DN, nothing read first. A member that is gone, or that no longer lists
+// the group, is no error. An error leaves the group written: the client's
+// retry of the same request completes the members' side.
+func (r *Resources) syncMemberOf(ctx context.Context, conn *Conn, groupDN string, added, removed []string) error {
+	attr := r.m.MaintainMemberOf
+	if attr == "" {
+		return nil
+	}
+	change := func(dn string, add bool) error {
+		if r.m.MemberPlaceholder != "" && dnKey(dn) == dnKey(r.m.MemberPlaceholder) {
+			return nil
+		}
+		req := ldap.NewModifyRequest(dn, nil)
+		if add {
+			req.Add(attr, []string{groupDN})
+			req.Controls = append(req.Controls, ldap.NewControlString(OIDPermissiveModify, false, ""))
+		} else {
+			req.Delete(attr, []string{groupDN})
+		}
+		err := conn.Modify(ctx, req)
+		if err == nil || ldap.IsErrorAnyOf(err, ldap.LDAPResultNoSuchObject, ldap.LDAPResultNoSuchAttribute, ldap.LDAPResultAttributeOrValueExists) {
+			return nil
+		}
+		return classify("update "+attr+" of "+dn, err)
+	}
+	for _, dn := range added {
+		if err := change(dn, true); err != nil {
+			return err
+		}
+	}
+	for _, dn := range removed {
+		if err := change(dn, false); err != nil {
+			return err
+		}
 	}
 	return nil
 }

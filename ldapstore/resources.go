@@ -160,6 +160,11 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 	if err := conn.Add(ctx, req); err != nil {
 		return Resource{}, classify("create "+r.kind, err)
 	}
+	if r.m.Members != "" {
+		if err := r.syncMemberOf(ctx, conn, dn, values.get(r.m.Members), nil); err != nil {
+			return Resource{}, err
+		}
+	}
 	if pw, ok := password(attrs); ok && r.m.Password != nil && r.m.Password.Kind == schema.PasswordExtended {
 		if err := r.setPassword(ctx, conn, dn, pw, values); err != nil {
 			// All or nothing: a user whose password was refused is not left behind.
@@ -204,7 +209,11 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 	}
 	defer conn.Release()
 	groups := r.st.groups
-	e, err := r.find(ctx, conn, id, uniqueAttributes([]string{r.m.Version, groups.m.MemberValue}))
+	read := []string{r.m.Version, groups.m.MemberValue}
+	if r.m.MaintainMemberOf != "" {
+		read = append(read, r.m.Members) // whose memberOf to clear
+	}
+	e, err := r.find(ctx, conn, id, uniqueAttributes(read))
 	if err != nil {
 		return err
 	}
@@ -221,6 +230,11 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 	r.store.groupRefs.forget(e.DN)
 	if err := conn.Del(ctx, req); err != nil {
 		return classify("delete "+r.kind, err)
+	}
+	if r.m.MaintainMemberOf != "" {
+		if err := r.syncMemberOf(ctx, conn, e.DN, nil, e.GetEqualFoldAttributeValues(r.m.Members)); err != nil {
+			return err
+		}
 	}
 	if groups.m.RemoveDeletedMembers {
 		return groups.removeMember(ctx, conn, e)

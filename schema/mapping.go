@@ -117,6 +117,13 @@ type Resource struct {
 	// deleted resource out of the groups it was in.
 	RemoveDeletedMembers bool
 
+	// MaintainMemberOf (groups) names the members' attribute that lists
+	// their groups' DNs when the gateway, not the directory, keeps it (the
+	// Janssen Server's memberOf): every member added or removed gets one
+	// modify adding or deleting the group's DN, none read first. Groups
+	// must then be named by an attribute that never changes (inum).
+	MaintainMemberOf string
+
 	// MemberValue, when set, is the users' attribute whose values Members
 	// holds instead of DNs (posixGroup: memberUid holds uid values).
 	MemberValue string

@@ -274,7 +274,7 @@ func activeDirectory() Profile {
 // jansGrp groups named by inum, which the gateway assigns (a UUID) and
 // which is the SCIM id, so member ids come straight from member DNs;
 // active kept as Janssen keeps it, in jansStatus and jansActive. Janssen's
-// directory keeps no memberOf: a user's groups are found in the groups.
+// directory maintains no memberOf: the gateway writes it, as Janssen does.
 // Complex multi-valued attributes are JSON documents, one per value
 // (jansEmail, jansPhoneValue, jansAddres, ...), as Janssen keeps them.
 func janssen() Profile {
@@ -318,7 +318,7 @@ func janssen() Profile {
 			// (and emails.value filters): read where jansEmail is absent.
 			"emails.value", "mail",
 		),
-		SearchGroups: true,
+		MemberOf:     "memberOf", // kept by Janssen, and by the gateway in its stead
 		Active:       &Active{Kind: ActiveStatus, Attribute: "jansStatus", Also: "jansActive"},
 		Password:     &Password{Kind: PasswordExtended},
 	}
@@ -333,6 +333,10 @@ func janssen() Profile {
 		Modified:      "modifyTimestamp",
 		Attributes:    maps("displayName", "displayName", "externalId", "jansExtId"),
 		Members:       "member",
+		// Janssen's directory keeps neither memberOf nor referential
+		// integrity: the gateway does both.
+		MaintainMemberOf:     "memberOf",
+		RemoveDeletedMembers: true,
 	}
 	for i := range users.Attributes {
 		if users.Attributes[i].LDAP == "mail" {
