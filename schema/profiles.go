@@ -318,9 +318,9 @@ func janssen() Profile {
 			// (and emails.value filters): read where jansEmail is absent.
 			"emails.value", "mail",
 		),
-		MemberOf:     "memberOf", // kept by Janssen, and by the gateway in its stead
-		Active:       &Active{Kind: ActiveStatus, Attribute: "jansStatus", Also: "jansActive"},
-		Password:     &Password{Kind: PasswordExtended},
+		MemberOf: "memberOf", // kept by Janssen, and by the gateway in its stead
+		Active:   &Active{Kind: ActiveStatus, Attribute: "jansStatus", Also: "jansActive"},
+		Password: &Password{Kind: PasswordExtended},
 	}
 	groups := Resource{
 		Schema:        Group(),
