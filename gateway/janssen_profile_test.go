@@ -20,7 +20,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a
 // newJanssenEnv is a gateway with the janssen profile over a directory laid
 // out like a Janssen Server's (o=jans, the Janssen test schema), on
 // Janssen's base path, with users already there as Janssen wrote them.
-func newJanssenEnv(t *testing.T) *userEnv {
+func newJanssenEnv(t *testing.T, users ...schema.MappingConfig) *userEnv {
 	t.Helper()
 	dir := slapd.New(t, slapd.Options{Janssen: true, ServiceAccount: true})
 	fixture := `dn: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01,ou=people,o=jans
@@ -71,7 +71,11 @@ member: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01,ou=people,o=jans
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{Profile: profile}, func(o *Options) {
+	opts := ldapstore.Options{Profile: profile}
+	if len(users) > 0 {
+		opts.Users.MappingConfig = users[0]
+	}
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), opts, func(o *Options) {
 		o.Server.BasePath = "/jans-scim/restv1/v2"
 	})
 	return &userEnv{t: t, dir: dir, base: hs.URL + "/jans-scim/restv1/v2"}
@@ -244,5 +248,50 @@ func TestJanssenJSONValues(t *testing.T) {
 	r = u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01", "")
 	if path, ok := subset(map[string]any{"emails": []any{map[string]any{"value": "admin@jans.example"}}}, any(r.body)); !ok {
 		t.Errorf("mail only, at %s: %s", path, r.raw)
+	}
+}
+
+// The requests Janssen's documentation shows, answered in Janssen's shapes
+// over its base path and scopes: the gluu user extension from configured
+// attributes, Group-Overhead-Bypass, bulk with bulkId, root .search.
+func TestJanssenFlavouredRequests(t *testing.T) {
+	const gluu = "urn:ietf:params:scim:schemas:extension:gluu:2.0:User"
+	u := newJanssenEnv(t, schema.MappingConfig{Extensions: []schema.ExtensionConfig{{
+		URN: gluu, Name: "GluuUser",
+		Attributes: []schema.ExtensionAttributeConfig{{Name: "employeeType", Type: "string", LDAP: "employeeType"}},
+	}}})
+
+	id, r := u.create(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","` + gluu + `"],"userName":"ext.user",
+		"` + gluu + `":{"employeeType":"contractor"}}`)
+	if ext, _ := r.body[gluu].(map[string]any); ext["employeeType"] != "contractor" {
+		t.Errorf("the gluu extension: %s", r.raw)
+	}
+	if got := u.entryBelow(u.dir.PeopleDN, id).GetAttributeValue("employeeType"); got != "contractor" {
+		t.Errorf("employeeType = %q", got)
+	}
+	if n := total(u.list(`/Users?filter=` + urlQuery(gluu+`:employeeType eq "contractor"`))); n != 1 {
+		t.Errorf("filter on the extension: %d", n)
+	}
+
+	// Bulk with bulkId: a user and a group naming it.
+	res, results := u.bulk(testToken, 0,
+		`{"method":"POST","path":"/Groups","bulkId":"g","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Bulk Jans","members":[{"value":"bulkId:u"}]}}`,
+		`{"method":"POST","path":"/Users","bulkId":"u","data":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bulk.jans"}}`)
+	if res.status != 200 || len(results) != 2 || results[1]["status"] != "201" {
+		t.Fatalf("bulk: %s", res.raw)
+	}
+	group := results[1]["location"].(string)
+	groupID := group[strings.LastIndexByte(group, '/')+1:]
+
+	// Group-Overhead-Bypass: members without display, existence unchecked.
+	r = u.send("GET", "/Groups/"+groupID, "", "Group-Overhead-Bypass", "true")
+	if r.status != 200 || strings.Contains(r.raw, `"display"`) || len(memberValues(r)) != 1 {
+		t.Errorf("Group-Overhead-Bypass: %s", r.raw)
+	}
+
+	// Root .search across Users and Groups.
+	r = u.searchBody("", map[string]any{"filter": `displayName sw "Bulk" or userName eq "bulk.jans"`})
+	if r.status != 200 || total(r) != 2 {
+		t.Errorf("root .search: %d %s", r.status, r.raw)
 	}
 }
