@@ -278,70 +278,57 @@ func activeDirectory() Profile {
 // Complex multi-valued attributes are JSON documents, one per value
 // (jansEmail, jansPhoneValue, jansAddres, ...), as Janssen keeps them.
 func janssen() Profile {
-	users := Resource{
-		Schema:        User(),
-		ObjectClasses: []string{"jansPerson"},
-		ExtraClasses:  []string{"jansCustomPerson"},
-		RDN:           "inum={id}",
-		ID:            "inum",
-		AssignID:      true,
-		Version:       "entryCSN",
-		Created:       "createTimestamp",
-		Modified:      "modifyTimestamp",
-		Attributes: maps(
-			"userName", "uid",
-			"externalId", "jansExtId",
-			"name.formatted", "jansNameFormatted",
-			"name.familyName", "sn",
-			"name.givenName", "givenName",
-			"name.middleName", "middleName",
-			"name.honorificPrefix", "jansHonorificPrefix",
-			"name.honorificSuffix", "jansHonorificSuffix",
-			"displayName", "displayName",
-			"nickName", "nickname",
-			"profileUrl", "jansProfileURL",
-			"title", "jansTitle",
-			"userType", "jansUsrTyp",
-			"preferredLanguage", "preferredLanguage",
-			"locale", "locale",
-			"timezone", "zoneinfo",
-			// Complex multi-valued attributes: one JSON document per value.
-			"emails", "jansEmail:json",
-			"phoneNumbers", "jansPhoneValue:json",
-			"ims", "jansImsValue:json",
-			"photos", "jansPhotos:json",
-			"addresses", "jansAddres:json",
-			"entitlements", "jansEntitlements:json",
-			"roles", "jansRole:json",
-			"x509Certificates", "jansx509Certificate:json",
-			// mail keeps the addresses too, primary first, for LDAP readers
-			// (and emails.value filters): read where jansEmail is absent.
-			"emails.value", "mail",
-		),
-		MemberOf: "memberOf", // kept by Janssen, and by the gateway in its stead
-		Active:   &Active{Kind: ActiveStatus, Attribute: "jansStatus", Also: "jansActive"},
-		Password: &Password{Kind: PasswordExtended},
+	// Entries named by an inum the gateway assigns, on Janssen's OpenLDAP.
+	entries := func(s Schema, class string) Resource {
+		return Resource{Schema: s, ObjectClasses: []string{class}, RDN: "inum={id}", ID: "inum", AssignID: true,
+			Version: "entryCSN", Created: "createTimestamp", Modified: "modifyTimestamp"}
 	}
-	groups := Resource{
-		Schema:        Group(),
-		ObjectClasses: []string{"jansGrp"},
-		RDN:           "inum={id}",
-		ID:            "inum",
-		AssignID:      true,
-		Version:       "entryCSN",
-		Created:       "createTimestamp",
-		Modified:      "modifyTimestamp",
-		Attributes:    maps("displayName", "displayName", "externalId", "jansExtId"),
-		Members:       "member",
-		// Janssen's directory keeps neither memberOf nor referential
-		// integrity: the gateway does both.
-		MaintainMemberOf:     "memberOf",
-		RemoveDeletedMembers: true,
-	}
+	users := entries(User(), "jansPerson")
+	users.ExtraClasses = []string{"jansCustomPerson"}
+	users.Attributes = maps(
+		"userName", "uid",
+		"externalId", "jansExtId",
+		"name.formatted", "jansNameFormatted",
+		"name.familyName", "sn",
+		"name.givenName", "givenName",
+		"name.middleName", "middleName",
+		"name.honorificPrefix", "jansHonorificPrefix",
+		"name.honorificSuffix", "jansHonorificSuffix",
+		"displayName", "displayName",
+		"nickName", "nickname",
+		"profileUrl", "jansProfileURL",
+		"title", "jansTitle",
+		"userType", "jansUsrTyp",
+		"preferredLanguage", "preferredLanguage",
+		"locale", "locale",
+		"timezone", "zoneinfo",
+		// Complex multi-valued attributes: one JSON document per value.
+		"emails", "jansEmail:json",
+		"phoneNumbers", "jansPhoneValue:json",
+		"ims", "jansImsValue:json",
+		"photos", "jansPhotos:json",
+		"addresses", "jansAddres:json",
+		"entitlements", "jansEntitlements:json",
+		"roles", "jansRole:json",
+		"x509Certificates", "jansx509Certificate:json",
+		// mail keeps the addresses too, primary first, for LDAP readers
+		// (and emails.value filters): read where jansEmail is absent.
+		"emails.value", "mail",
+	)
+	users.MemberOf = "memberOf" // kept by Janssen, and by the gateway in its stead
+	users.Active = &Active{Kind: ActiveStatus, Attribute: "jansStatus", Also: "jansActive"}
+	users.Password = &Password{Kind: PasswordExtended}
 	for i := range users.Attributes {
 		if users.Attributes[i].LDAP == "mail" {
 			users.Attributes[i].Fallback = true
 		}
 	}
+	groups := entries(Group(), "jansGrp")
+	groups.Attributes = maps("displayName", "displayName", "externalId", "jansExtId")
+	groups.Members = "member"
+	// Janssen's directory keeps neither memberOf nor referential integrity:
+	// the gateway does both.
+	groups.MaintainMemberOf = "memberOf"
+	groups.RemoveDeletedMembers = true
 	return Profile{Name: "janssen", DNAttribute: "entryDN", Users: users, Groups: groups}
 }

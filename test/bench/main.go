@@ -460,13 +460,8 @@ func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server
 		authEnv = []string{"SCIMGATE_AUTH_MODE=token", "SCIMGATE_AUTH_TOKENS_FILE=" + tokens}
 	}
 	cmd := exec.CommandContext(ctx, bin, "serve")
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(append(os.Environ(), dir.GatewayEnv()...),
 		"SCIMGATE_SERVER_LISTEN="+addr,
-		"SCIMGATE_LDAP_URLS="+dir.URL,
-		"SCIMGATE_LDAP_BIND_DN="+dir.ServiceDN,
-		"SCIMGATE_LDAP_BIND_PASSWORD="+dir.ServicePassword,
-		"SCIMGATE_USERS_BASE_DN="+dir.PeopleDN,
-		"SCIMGATE_GROUPS_BASE_DN="+dir.GroupsDN,
 		"SCIMGATE_LOG_LEVEL=warn",
 		"GOGC="+os.Getenv("GATEWAY_GOGC"),
 	)

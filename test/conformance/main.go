@@ -139,14 +139,9 @@ func withGateway(bin, work, name string, fn func(base, token string) error) erro
 	tokens := filepath.Join(work, name+"-tokens.yaml")
 	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: %s\n  sha256: %x\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/users.write, https://jans.io/scim/groups.read, https://jans.io/scim/groups.write, https://jans.io/scim/bulk, https://jans.io/scim/all-resources.search]\n", name, sum)), 0o600)
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(append(os.Environ(), dir.GatewayEnv()...),
 		"SCIMGATE_CONFIG=",
 		"SCIMGATE_SERVER_LISTEN="+addr,
-		"SCIMGATE_LDAP_URLS="+dir.URL,
-		"SCIMGATE_LDAP_BIND_DN="+dir.ServiceDN,
-		"SCIMGATE_LDAP_BIND_PASSWORD="+dir.ServicePassword,
-		"SCIMGATE_USERS_BASE_DN="+dir.PeopleDN,
-		"SCIMGATE_GROUPS_BASE_DN="+dir.GroupsDN,
 		"SCIMGATE_AUTH_MODE=token",
 		"SCIMGATE_AUTH_TOKENS_FILE="+tokens,
 		"SCIMGATE_LOG_LEVEL=warn",

@@ -408,6 +408,22 @@ func (s *Server) kill() {
 // Pid is the process id of the running slapd.
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
+// GatewayEnv is the environment that points scimgate at s: the URL, the
+// service account (the root DN without one), the people and groups units.
+func (s *Server) GatewayEnv() []string {
+	dn, pw := s.RootDN, s.Password
+	if s.ServiceDN != "" {
+		dn, pw = s.ServiceDN, s.ServicePassword
+	}
+	return []string{
+		"SCIMGATE_LDAP_URLS=" + s.URL,
+		"SCIMGATE_LDAP_BIND_DN=" + dn,
+		"SCIMGATE_LDAP_BIND_PASSWORD=" + pw,
+		"SCIMGATE_USERS_BASE_DN=" + s.PeopleDN,
+		"SCIMGATE_GROUPS_BASE_DN=" + s.GroupsDN,
+	}
+}
+
 // Kill kills the server at once (SIGKILL), as a crash would, keeping its
 // files and addresses for Restart.
 func (s *Server) Kill() { s.kill() }
