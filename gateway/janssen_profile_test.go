@@ -244,6 +244,30 @@ func TestJanssenJSONValues(t *testing.T) {
 		t.Errorf("mail = %q", got)
 	}
 
+	// Filters on the JSON documents: narrowed in LDAP, checked exactly.
+	for _, tt := range []struct {
+		filter string
+		want   int
+	}{
+		{`phoneNumbers.value eq "+1 555 0100"`, 1},
+		{`phoneNumbers.value eq "+1 555"`, 0},                     // a substring of the JSON text, not the value
+		{`phoneNumbers.value eq "work"`, 0},                       // in the JSON text, as the type
+		{`addresses.locality eq "Aus"`, 0},                        // a prefix
+		{`addresses[type eq "work" and locality eq "austin"]`, 1}, // caseExact false
+		{`addresses[type eq "home"]`, 0},
+		{`addresses.country co "United"`, 1},
+		{`emails[type eq "home" and value eq "third@jans.example"]`, 1},
+		{`not (addresses pr)`, 3},
+		{`userName eq "jsonuser" and phoneNumbers pr`, 1},
+		{`userName eq "admin" or phoneNumbers.type eq "work"`, 2},
+	} {
+		r := u.send("GET", "/Users?count=1&filter="+urlQuery(tt.filter), "")
+		if r.status != 200 || total(r) != tt.want || len(resources(r)) != min(tt.want, 1) {
+			t.Errorf("%s: %d, totalResults %d with %d resources, want %d: %.300s", tt.filter, r.status, total(r), len(resources(r)), tt.want, r.raw)
+		}
+	}
+	wantSCIMError(t, u.send("GET", "/Users?filter="+urlQuery(`addresses.bogus eq "x"`), ""), 400, "invalidFilter")
+
 	// An entry with mail and no jansEmail reads its e-mails from mail.
 	r = u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01", "")
 	if path, ok := subset(map[string]any{"emails": []any{map[string]any{"value": "admin@jans.example"}}}, any(r.body)); !ok {

@@ -112,11 +112,13 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 	defer conn.Release()
 
 	match := r.class
+	var post []filter.Expression // conjuncts checked exactly (JSON documents)
 	if q.Filter != nil {
-		f, err := r.ldapFilter(ctx, conn, q.Filter, q.Unassigned)
+		f, p, err := r.ldapFilterJSON(ctx, conn, q.Filter, q.Unassigned)
 		if err != nil {
 			return Page{}, err
 		}
+		post = p
 		if f == matchNone {
 			return Page{Resources: []Resource{}}, nil
 		}
@@ -131,21 +133,21 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 	}
 	rd := r.reading(q.Projection)
 	first := (!q.Cursor && q.StartIndex == 1) || (q.Cursor && q.After == nil)
-	cacheKey := r.kind + "\x00" + match + "\x00" + sk.name
+	cacheKey := r.kind + "\x00" + match + "\x00" + sk.name + postKey(post)
 
 	var snap *snapshot
 	var probed map[string]*ldap.Entry
 	if !first {
 		snap = r.store.snapshots.get(cacheKey)
 	}
-	if snap == nil && first && q.Count > 0 && q.Count <= probeLimit {
+	if snap == nil && first && q.Count > 0 && q.Count <= probeLimit && len(post) == 0 {
 		snap, probed, err = r.probe(ctx, conn, match, sk, rd, q.Count)
 		if err != nil {
 			return Page{}, err
 		}
 	}
 	if snap == nil {
-		if snap, err = r.scan(ctx, conn, match, sk); err != nil {
+		if snap, err = r.scan(ctx, conn, match, sk, post); err != nil {
 			return Page{}, err
 		}
 		// A probe's answer is whole and small: later pages take it again
@@ -220,14 +222,22 @@ func (r *Resources) probe(ctx context.Context, conn *Conn, match string, sk sort
 
 // scan collects the ids and sort keys of every result of match with a
 // paged search, refusing more than the configured maximum.
-func (r *Resources) scan(ctx context.Context, conn *Conn, match string, sk sortKey) (*snapshot, error) {
+func (r *Resources) scan(ctx context.Context, conn *Conn, match string, sk sortKey, post []filter.Expression) (*snapshot, error) {
 	limit := r.store.search.MaxCandidates
 	snap := &snapshot{taken: time.Now()}
 	attrs := uniqueAttributes(append([]string{r.m.ID}, sk.attrs...))
+	keep := func(*ldap.Entry) bool { return true }
+	if len(post) > 0 {
+		attrs = uniqueAttributes(append(attrs, r.whole.attrs...))
+		keep = r.exactly(post)
+	}
 	err := conn.pagedSearch(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		match, attrs, nil), scanPageSize, func(e *ldap.Entry) error {
 		if len(snap.items) >= limit {
 			return &TooManyError{Limit: limit}
+		}
+		if !keep(e) {
+			return nil
 		}
 		it, err := r.item(e, sk)
 		if err == nil {

@@ -163,3 +163,131 @@ func Get(m map[string]any, k string) any {
 	}
 	return nil
 }
+
+// MatchesResource evaluates a filter against a resource (attributes keyed
+// by name, extension attributes in a map under the extension's URN) as
+// RFC 7644 section 3.4.2.2 says: a comparison of a multi-valued attribute
+// holds when any value satisfies it ("ne" when none equals), a complex
+// multi-valued attribute without a sub-attribute compares its "value".
+// Attributes the schemas lack are an error; "id" and meta are not
+// evaluated here (the directory filters on them).
+func MatchesResource(s Schemas, res map[string]any, e filter.Expression) (bool, error) {
+	switch e := e.(type) {
+	case *filter.LogicalExpression:
+		l, err := MatchesResource(s, res, e.Left)
+		if err != nil {
+			return false, err
+		}
+		if strings.EqualFold(string(e.Operator), string(filter.OR)) && l {
+			return true, nil
+		}
+		if !strings.EqualFold(string(e.Operator), string(filter.OR)) && !l {
+			return false, nil
+		}
+		return MatchesResource(s, res, e.Right)
+	case *filter.NotExpression:
+		m, err := MatchesResource(s, res, e.Expression)
+		return !m, err
+	case *filter.ValuePath:
+		a, container, err := s.resolve(res, e.AttributePath)
+		if err != nil {
+			return false, err
+		}
+		list, _ := Get(container, a.Name).([]any)
+		for _, el := range list {
+			obj, ok := el.(map[string]any)
+			if !ok {
+				continue
+			}
+			m, err := Matches(a, obj, e.ValueFilter)
+			if err != nil || m {
+				return m, err
+			}
+		}
+		return false, nil
+	case *filter.AttributeExpression:
+		a, container, err := s.resolve(res, e.AttributePath)
+		if err != nil {
+			return false, err
+		}
+		sub := e.AttributePath.SubAttributeName()
+		op := filter.CompareOperator(strings.ToLower(string(e.Operator)))
+		if sub == "" && a.Type == Complex {
+			if op == filter.PR { // addresses pr: any element at all
+				v := Get(container, a.Name)
+				list, isList := v.([]any)
+				return v != nil && (!isList || len(list) > 0), nil
+			}
+			sub = "value"
+		}
+		target := a
+		if sub != "" {
+			if target, err = subAttribute(a, sub); err != nil {
+				return false, err
+			}
+		}
+		var values []any
+		collect := func(v any) {
+			if sub == "" {
+				values = append(values, v)
+			} else if obj, ok := v.(map[string]any); ok {
+				if sv := Get(obj, sub); sv != nil {
+					values = append(values, sv)
+				}
+			}
+		}
+		switch v := Get(container, a.Name).(type) {
+		case nil:
+		case []any:
+			for _, el := range v {
+				collect(el)
+			}
+		default:
+			collect(v)
+		}
+		if op == filter.NE {
+			for _, v := range values {
+				if eq, err := compareValue(target, v, filter.EQ, e.CompareValue); err != nil || eq {
+					return false, err
+				}
+			}
+			return true, nil
+		}
+		if len(values) == 0 {
+			return compareValue(target, nil, op, e.CompareValue)
+		}
+		for _, v := range values {
+			if m, err := compareValue(target, v, op, e.CompareValue); err != nil || m {
+				return m, err
+			}
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("unsupported filter expression %T", e)
+}
+
+// resolve finds the attribute a path names and the map holding it.
+func (s Schemas) resolve(res map[string]any, ap filter.AttributePath) (Attribute, map[string]any, error) {
+	sc, container := s.Core, res
+	if uri := ap.URI(); uri != "" && !strings.EqualFold(uri, s.Core.ID) {
+		ext, ok := s.extension(uri)
+		if !ok {
+			return Attribute{}, nil, fmt.Errorf("%s: unknown schema", uri)
+		}
+		sc = ext
+		container, _ = Get(res, ext.ID).(map[string]any)
+	}
+	a, ok := sc.Attribute(ap.AttributeName)
+	if !ok {
+		return Attribute{}, nil, fmt.Errorf("%q is not an attribute of %s", ap.AttributeName, sc.Name)
+	}
+	return a, container, nil
+}
+
+func subAttribute(a Attribute, sub string) (Attribute, error) {
+	sa, ok := a.SubAttribute(sub)
+	if !ok {
+		return Attribute{}, fmt.Errorf("%s has no sub-attribute %q", a.Name, sub)
+	}
+	return sa, nil
+}

@@ -285,3 +285,43 @@ func TestReadAndWrittenAttributes(t *testing.T) {
 		t.Errorf("attributes read twice: %v", read)
 	}
 }
+
+func TestMatchesResource(t *testing.T) {
+	s := Schemas{Core: User(), Extensions: []Schema{EnterpriseUser()}}
+	res := map[string]any{
+		"userName": "bjensen", "title": "Tour Guide",
+		"emails": []any{
+			map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true},
+			map[string]any{"value": "babs@jensen.org", "type": "home"},
+		},
+		"phoneNumbers":    []any{map[string]any{"value": "555-555-8377", "type": "work"}},
+		EnterpriseUserURN: map[string]any{"department": "Tour Operations"},
+	}
+	for _, tt := range []struct {
+		filter string
+		want   bool
+	}{
+		{`userName eq "BJENSEN"`, true}, // userName is not caseExact
+		{`emails.value eq "babs@jensen.org"`, true},
+		{`emails co "jensen.org"`, true},
+		{`emails[type eq "work" and value ew "example.com"]`, true},
+		{`emails[type eq "home" and value ew "example.com"]`, false},
+		{`phoneNumbers.value eq "555-555-8377" and title sw "Tour"`, true},
+		{`phoneNumbers.value eq "555"`, false},
+		{`phoneNumbers.value ne "555"`, true},
+		{`phoneNumbers.value ne "555-555-8377"`, false},
+		{`ims pr`, false},
+		{`ims.value ne "x"`, true},
+		{`not (emails.value co "example")`, false},
+		{`nickName eq "x" or urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department sw "tour"`, true},
+		{`emails[primary eq true].value eq "bjensen@example.com"`, true},
+	} {
+		e, err := ParseFilter(tt.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.filter, err)
+		}
+		if got, err := MatchesResource(s, res, e); err != nil || got != tt.want {
+			t.Errorf("%s = %v, %v; want %v", tt.filter, got, err, tt.want)
+		}
+	}
+}
