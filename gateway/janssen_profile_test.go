@@ -45,6 +45,8 @@ dn: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e03,ou=people,o=jans
 objectClass: jansPerson
 inum: 0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e03
 uid: nostatus
+jansMetaCreated: 2021-04-22T17:42:54.812Z
+jansMetaLastMod: 20230101120000Z
 
 dn: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e04,ou=people,o=jans
 objectClass: jansPerson
@@ -94,8 +96,12 @@ func TestJanssenProfile(t *testing.T) {
 	if r := u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e02", ""); r.body["active"] != false {
 		t.Errorf("jansActive FALSE reads active %v", r.body["active"])
 	}
-	if r := u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e03", ""); r.body["active"] != true {
+	r = u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e03", "")
+	if r.body["active"] != true {
 		t.Errorf("no status reads active %v", r.body["active"])
+	}
+	if meta, _ := r.body["meta"].(map[string]any); meta["created"] != "2021-04-22T17:42:54Z" || meta["lastModified"] != "2023-01-01T12:00:00Z" {
+		t.Errorf("meta from jansMetaCreated and jansMetaLastMod: %v", r.body["meta"])
 	}
 	if got := userNames(u.list(`/Users?filter=` + urlQuery(`active eq false`))); !slices.Equal(got, []string{"olduser"}) {
 		t.Errorf("active eq false: %q", got)

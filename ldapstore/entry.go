@@ -417,10 +417,10 @@ func (r *Resources) project(p schema.Projection) reading {
 	rd.memberDisplay = rd.members && p.Wants(core, "", "members", "display")
 	attrs := []string{r.m.ID, r.m.Version}
 	if p.Wants(core, "", "meta", "created") {
-		attrs = append(attrs, r.m.Created)
+		attrs = append(attrs, r.m.Created, r.m.AppCreated)
 	}
 	if p.Wants(core, "", "meta", "lastModified") {
-		attrs = append(attrs, r.m.Modified)
+		attrs = append(attrs, r.m.Modified, r.m.AppModified)
 	}
 	for _, am := range r.m.Attributes {
 		if p.Wants(core, am.SCIM.URN, am.SCIM.Attr, am.SCIM.Sub) {
@@ -465,8 +465,8 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 	if res.ID, err = r.idOf(e); err != nil {
 		return Resource{}, fmt.Errorf("read %s %s: id: %w", r.kind, e.DN, err)
 	}
-	res.Created, _ = schema.ParseGeneralizedTime(e.GetEqualFoldAttributeValue(r.m.Created))
-	res.LastModified, _ = schema.ParseGeneralizedTime(e.GetEqualFoldAttributeValue(r.m.Modified))
+	res.Created = entryTime(e, r.m.AppCreated, r.m.Created)
+	res.LastModified = entryTime(e, r.m.AppModified, r.m.Modified)
 
 	type elemKey struct{ urn, attr, typ string }
 	elements := map[elemKey][]map[string]any{}
@@ -738,4 +738,22 @@ func valueAt(attrs map[string]any, p schema.Path) string {
 	}
 	s, _ := schema.CodecString.Encode(v)
 	return s
+}
+
+// entryTime reads the first of attrs that holds a time, as GeneralizedTime
+// or as RFC 3339 (how applications such as Janssen write theirs).
+func entryTime(e *ldap.Entry, attrs ...string) time.Time {
+	for _, a := range attrs {
+		if a == "" {
+			continue
+		}
+		v := e.GetEqualFoldAttributeValue(a)
+		if t, err := schema.ParseGeneralizedTime(v); err == nil {
+			return t
+		}
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

@@ -99,6 +99,13 @@ type Resource struct {
 	// Created and Modified are the timestamp attributes of meta.
 	Created, Modified string
 
+	// AppCreated and AppModified are attributes in which an application
+	// keeps the resource's times (Janssen's jansMetaCreated and
+	// jansMetaLastMod), read for meta in preference to Created and
+	// Modified when an entry has them. Filters and sorting use Created and
+	// Modified, which every entry has.
+	AppCreated, AppModified string
+
 	// Attributes map SCIM values to LDAP attributes.
 	Attributes []AttributeMap
 
@@ -307,7 +314,7 @@ func (r Resource) Lookup(urn, attr, sub string) []AttributeMap {
 // LDAPAttributes returns every LDAP attribute a whole resource is read from,
 // each once: mapped, id, version, timestamps, members and groups, active.
 func (r Resource) LDAPAttributes() []string {
-	out := []string{r.ID, r.Version, r.Created, r.Modified, "objectClass", r.Members, r.MemberOf}
+	out := []string{r.ID, r.Version, r.Created, r.Modified, r.AppCreated, r.AppModified, "objectClass", r.Members, r.MemberOf}
 	for _, m := range r.Attributes {
 		out = append(out, m.LDAP) // read-only ones too: they are read, not written
 	}

@@ -281,7 +281,8 @@ func janssen() Profile {
 	// Entries named by an inum the gateway assigns, on Janssen's OpenLDAP.
 	entries := func(s Schema, class string) Resource {
 		return Resource{Schema: s, ObjectClasses: []string{class}, RDN: "inum={id}", ID: "inum", AssignID: true,
-			Version: "entryCSN", Created: "createTimestamp", Modified: "modifyTimestamp"}
+			Version: "entryCSN", Created: "createTimestamp", Modified: "modifyTimestamp",
+			AppCreated: "jansMetaCreated", AppModified: "jansMetaLastMod"}
 	}
 	users := entries(User(), "jansPerson")
 	users.ExtraClasses = []string{"jansCustomPerson"}
