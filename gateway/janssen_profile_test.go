@@ -131,6 +131,9 @@ func TestJanssenProfile(t *testing.T) {
 			t.Errorf("%s = %q, want %q", attr, got, want)
 		}
 	}
+	if c, m := e.GetAttributeValue("jansMetaCreated"), e.GetAttributeValue("jansMetaLastMod"); c == "" || m == "" {
+		t.Errorf("jansMetaCreated %q, jansMetaLastMod %q: Janssen's times not written", c, m)
+	}
 	if !u.binds(e.DN, "s3cret-Passw0rd") {
 		t.Error("the password does not bind")
 	}
@@ -140,7 +143,11 @@ func TestJanssenProfile(t *testing.T) {
 	if r.status != 200 || r.body["active"] != false {
 		t.Fatalf("deactivate: %d %s", r.status, r.raw)
 	}
+	createdAt := e.GetAttributeValue("jansMetaCreated")
 	e = u.entryBelow(u.dir.PeopleDN, id)
+	if e.GetAttributeValue("jansMetaCreated") != createdAt {
+		t.Errorf("jansMetaCreated changed on a write: %q → %q", createdAt, e.GetAttributeValue("jansMetaCreated"))
+	}
 	if e.GetAttributeValue("jansStatus") != "inactive" || e.GetAttributeValue("jansActive") != "FALSE" {
 		t.Errorf("deactivated: jansStatus %q, jansActive %q", e.GetAttributeValue("jansStatus"), e.GetAttributeValue("jansActive"))
 	}
@@ -273,6 +280,9 @@ func TestJanssenJSONValues(t *testing.T) {
 		}
 	}
 	wantSCIMError(t, u.send("GET", "/Users?filter="+urlQuery(`addresses.bogus eq "x"`), ""), 400, "invalidFilter")
+	if r := u.searchBody("", map[string]any{"filter": `phoneNumbers.value eq "+1 555 0100" or displayName eq "Janssen Manager Group"`}); r.status != 200 || total(r) != 2 {
+		t.Errorf("root .search on a JSON document and a group: %d %s", r.status, r.raw)
+	}
 
 	// An entry with mail and no jansEmail reads its e-mails from mail.
 	r = u.send("GET", "/Users/0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01", "")

@@ -149,6 +149,21 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 			out.add(rf.attr, dns[rf.id])
 		}
 	}
+	// The application's own times (Janssen's jansMeta*), which reads
+	// prefer: kept true by every write.
+	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	if a := r.m.AppCreated; a != "" {
+		created := now
+		if old != nil {
+			created = old.GetEqualFoldAttributeValue(a)
+		}
+		if created != "" {
+			out.set(a, []string{created})
+		}
+	}
+	if a := r.m.AppModified; a != "" {
+		out.set(a, []string{now})
+	}
 	for _, d := range r.m.Derive {
 		if len(out.get(d.LDAP)) > 0 {
 			continue

@@ -859,6 +859,9 @@ func compare(attr string, op filter.CompareOperator, value string) (string, erro
 // resource types (RFC 7644 section 3.4.3) refuses only attributes that no
 // type has.
 func (r *Resources) HasFilterAttribute(ap filter.AttributePath) bool {
+	if r.wholeJSON(ap) != "" {
+		return true // JSON documents: checked exactly (jsonfilter.go)
+	}
 	t := translator{r: r}
 	_, err := t.comparison(&filter.AttributeExpression{AttributePath: ap, Operator: filter.PR})
 	return !isUnassigned(err)

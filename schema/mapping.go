@@ -103,7 +103,8 @@ type Resource struct {
 	// keeps the resource's times (Janssen's jansMetaCreated and
 	// jansMetaLastMod), read for meta in preference to Created and
 	// Modified when an entry has them. Filters and sorting use Created and
-	// Modified, which every entry has.
+	// Modified, which every entry has. Writes keep them true: AppCreated
+	// set on create, AppModified on every write.
 	AppCreated, AppModified string
 
 	// Attributes map SCIM values to LDAP attributes.
@@ -337,7 +338,7 @@ func (r Resource) WrittenAttributes() []string {
 	if r.Active != nil {
 		out = append(out, r.Active.Attribute, r.Active.Also)
 	}
-	return uniqueFold(out)
+	return uniqueFold(append(out, r.AppCreated, r.AppModified))
 }
 
 // uniqueFold drops empty names and repeats, compared case-insensitively.
