@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -188,6 +189,7 @@ func TestDockerfile(t *testing.T) {
 	known := []string{"FROM", "WORKDIR", "COPY", "RUN", "ARG", "ENV", "USER", "EXPOSE", "HEALTHCHECK", "ENTRYPOINT", "CMD", "LABEL"}
 	seen := map[string]int{}
 	var user string
+	var copied []string
 	sc := bufio.NewScanner(f)
 	cont := false
 	for sc.Scan() {
@@ -209,11 +211,26 @@ func TestDockerfile(t *testing.T) {
 		case "COPY":
 			if !strings.HasPrefix(fields[1], "--from=") {
 				for _, src := range fields[1 : len(fields)-1] {
+					copied = append(copied, strings.TrimSuffix(src, "/"))
 					if _, err := os.Stat(filepath.Join("..", src)); err != nil {
 						t.Errorf("COPY %s: %v", src, err)
 					}
 				}
 			}
+		}
+	}
+	// Every package the binary is built from is copied into the build stage.
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "../cmd/scimgate").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		dir, ok := strings.CutPrefix(pkg, "github.com/scimgate/scimgate/")
+		if !ok {
+			continue
+		}
+		if !slices.ContainsFunc(copied, func(src string) bool { return dir == src || strings.HasPrefix(dir, src+"/") }) {
+			t.Errorf("the Dockerfile does not copy %s, which the binary needs", dir)
 		}
 	}
 	if seen["FROM"] < 2 {
