@@ -222,7 +222,7 @@ func (r *Resources) memberChanges(e *ldap.Entry, mops schema.MemberOps, dns map[
 		}
 	}
 	if placeholder != "" && len(mc.add) > 0 {
-		mc.del = append(mc.del, placeholder) // permissive: absent is fine
+		mc.del = append(mc.del, placeholder) // if it is there (present), and if it is gone by the modify, write reads again
 	}
 	return mc
 }

@@ -119,6 +119,12 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 			req.Add(r.m.Members, []string{r.m.MemberPlaceholder})
 			err = conn.Modify(ctx, req)
 		}
+		if err != nil && mc != nil && len(mc.del) > 0 && ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+			// A value to delete went away since the group was read (a
+			// concurrent change took the placeholder or the member out):
+			// read again and recompute.
+			return "", errChanged
+		}
 		if err != nil {
 			return "", writeError("update "+r.kind, err)
 		}

@@ -301,3 +301,51 @@ func TestLoadReportsTheSizeLimit(t *testing.T) {
 		}
 	}
 }
+
+// A group change computed from a read that a concurrent change made stale
+// — here the placeholder to delete is already gone — is read again and
+// recomputed, not failed (it was a 500 under concurrent member adds).
+func TestStaleMemberDeletionIsRetried(t *testing.T) {
+	s := slapd.New(t, slapd.Options{})
+	st := newStore(t, s)
+	us, gs := users(t, st), groups(t, st)
+	ctx := context.Background()
+	a, err := us.Create(ctx, map[string]any{"userName": "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := us.Create(ctx, map[string]any{"userName": "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gs.Create(ctx, map[string]any{"displayName": "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := st.pool.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	stale, err := gs.find(ctx, conn, g.ID, []string{"*", "+"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stale.GetAttributeValues("member"); len(got) != 1 || got[0] != gs.m.MemberPlaceholder {
+		t.Fatalf("an empty group's members: %q", got)
+	}
+	// Another writer adds a member, taking the placeholder out.
+	if _, err := gs.updateGroup(ctx, g.ID, Precondition{}, schema.MemberOps{Add: []string{a.ID}}, nil, true); err != nil {
+		t.Fatal(err)
+	}
+	// This writer still believes the placeholder is there.
+	mc := &memberChanges{add: []string{"uid=b," + s.PeopleDN}, del: []string{gs.m.MemberPlaceholder}}
+	_, err = gs.write(ctx, conn, stale, stale.GetAttributeValue("entryCSN"), map[string]any{"displayName": "g"}, mc)
+	if !errors.Is(err, errChanged) {
+		t.Fatalf("a stale deletion: %v, want errChanged (read again)", err)
+	}
+	// Through the retrying path, the change lands.
+	if _, err := gs.updateGroup(ctx, g.ID, Precondition{}, schema.MemberOps{Add: []string{b.ID}}, nil, true); err != nil {
+		t.Fatalf("add b: %v", err)
+	}
+}
