@@ -24,7 +24,7 @@ import (
 //	  request_timeout: 30s
 //	  shutdown_timeout: 20s
 //	  shutdown_delay: 0s             # Kubernetes: 5s
-//	  admin_listen: 127.0.0.1:9090   # /metrics and /loglevel on a listener of their own; "": /metrics on listen
+//	  admin_listen: 127.0.0.1:9090   # /metrics, /loglevel, /debug/pprof on a listener of their own; "": /metrics on listen
 //	  rate_limit: 0                  # requests a second per client (token identity); 0: no limit
 //	  rate_burst: 0                  # default: rate_limit
 //	  max_filter_length: 4096
@@ -73,8 +73,9 @@ type ServerConfig struct {
 
 	// AdminListen is a TCP address for the operator's endpoints: /metrics
 	// (Prometheus), /loglevel (GET the level, PUT {"level":"debug"} to
-	// change it at run time) and /healthz. Empty: /metrics is served on
-	// Listen and the log level is fixed.
+	// change it at run time), /healthz and Go's profiler (/debug/pprof/).
+	// Empty: /metrics is served on Listen; the log level is fixed and
+	// there is no profiler.
 	AdminListen string `yaml:"admin_listen"`
 
 	// RateLimit is how many requests a second each client may make (the

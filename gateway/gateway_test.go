@@ -48,14 +48,14 @@ func newLoggedGateway(t *testing.T, dir *slapd.Server, log *zap.Logger) *httptes
 
 // newGateway serves a gateway over dir with the given store options; an
 // empty profile means openldap, empty base DNs the directory's units.
-func newGateway(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) *httptest.Server {
+func newGateway(t testing.TB, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) *httptest.Server {
 	t.Helper()
 	_, hs := newGatewayServer(t, dir, log, opts, mods...)
 	return hs
 }
 
 // newGatewayServer is newGateway, also returning the Server.
-func newGatewayServer(t *testing.T, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
+func newGatewayServer(t testing.TB, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
 	t.Helper()
 	bindDN, bindPW := dir.RootDN, dir.Password
 	if dir.ServiceDN != "" {

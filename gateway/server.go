@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,13 +181,18 @@ func cursorKey(file string, shared []byte) ([]byte, error) {
 func (s *Server) Handler() http.Handler { return s.echo }
 
 // AdminHandler serves the operator's endpoints, for server.admin_listen:
-// /metrics, /loglevel (zap's: GET, or PUT {"level":"debug"}) and /healthz.
+// /metrics, /loglevel (zap's: GET, or PUT {"level":"debug"}), /healthz and
+// Go's profiler under /debug/pprof/.
 func (s *Server) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.handler())
 	if s.logLevel != nil {
 		mux.Handle("/loglevel", s.logLevel)
 	}
+	// Go's profiler, for the operator's listener only.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}`))

@@ -1,0 +1,40 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/test/slapd"
+)
+
+// BenchmarkUserNameEq is one GET /Users?filter=userName eq "..." through
+// the whole gateway (HTTP, auth, metrics, LDAP) against slapd: for CPU
+// profiles of the request path (go test -bench UserNameEq -cpuprofile).
+// The ratio figures are make bench's.
+func BenchmarkUserNameEq(b *testing.B) {
+	dir := slapd.New(b, slapd.Options{})
+	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
+		b.Fatal(err)
+	}
+	hs := newGateway(b, dir, zap.NewNop(), ldapstore.Options{})
+	req, _ := http.NewRequest("GET", hs.URL+"/scim/v2/Users?filter=userName%20eq%20%22alovelace%22", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	client := &http.Client{}
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			b.Fatal(res.Status)
+		}
+	}
+}
