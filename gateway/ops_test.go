@@ -95,6 +95,15 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 
+	if res, err := http.Get(admin.URL + "/debug/pprof/"); err != nil || res.StatusCode != 200 {
+		t.Errorf("the profiler on the admin listener: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
+	if r := do(t, "GET", hs.URL+"/debug/pprof/", "", "", ""); r.status != 404 {
+		t.Errorf("the profiler on the main listener: %d", r.status)
+	}
+
 	// The log level, changed at run time.
 	req, _ := http.NewRequest("PUT", admin.URL+"/loglevel", strings.NewReader(`{"level":"debug"}`))
 	res, err := http.DefaultClient.Do(req)
