@@ -33,7 +33,6 @@ type keySet struct {
 	mu      sync.Mutex
 	keys    []jose.JSONWebKey
 	fetched time.Time // last fetch attempt, successful or not
-	fetches int       // fetch attempts, for tests
 }
 
 // verifyNote carries, through go-oidc (which flattens the errors of a key
@@ -135,7 +134,6 @@ func (k *keySet) refresh(ctx context.Context, first bool) ([]jose.JSONWebKey, er
 			return nil, errKeysRateLimited
 		}
 		k.fetched = k.now()
-		k.fetches++
 		k.mu.Unlock()
 		keys, err := k.fetch(ctx)
 		if err != nil {

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -38,9 +37,7 @@ type oauthTokens struct {
 	cache  *tokenCache
 	flight singleflight.Group
 
-	// introspections counts calls to the introspection endpoint.
-	introspections atomic.Int64
-	metrics        *metrics // nil: none
+	metrics *metrics // nil: none
 
 	mu      sync.Mutex
 	ends    *endpoints // nil until discovery succeeded
@@ -315,7 +312,6 @@ func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*
 	case IntrospectToken:
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	a.introspections.Add(1)
 	start := time.Now()
 	outcome := "error"
 	defer func() { a.metrics.introspected(outcome, time.Since(start)) }()

@@ -16,11 +16,7 @@ import (
 // scimConfiguration answers GET /.well-known/scim-configuration: Janssen's
 // list of one document naming the endpoints.
 func (s *Server) scimConfiguration(c echo.Context) error {
-	base := s.publicURL
-	if base == "" {
-		base = c.Scheme() + "://" + c.Request().Host
-	}
-	base += s.cfg.BasePath
+	base := s.baseURL(c)
 	auth := []string{}
 	if s.auth != nil {
 		auth = append(auth, "oauth2")

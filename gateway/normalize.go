@@ -87,7 +87,7 @@ func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([
 					ri.patchID = id
 				}
 			case strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta"):
-			case isExtension(s, k):
+			case hasExtension(s, k):
 				eobj, ok := v.(map[string]any)
 				if !ok {
 					rest[k] = v
@@ -140,7 +140,7 @@ func checkResourceShape(s schema.Schemas, doc map[string]any) error {
 	list, _ := schemas.([]any)
 	for _, x := range list {
 		urn, _ := x.(string)
-		if !strings.EqualFold(urn, s.Core.ID) && !isExtension(s, urn) {
+		if !strings.EqualFold(urn, s.Core.ID) && !hasExtension(s, urn) {
 			return newError(http.StatusBadRequest, "invalidSyntax", "The schema %q is not one of this resource type's (see /ResourceTypes).", urn)
 		}
 	}
@@ -166,7 +166,7 @@ func checkResourceShape(s schema.Schemas, doc map[string]any) error {
 		if strings.EqualFold(k, s.Core.ID) {
 			continue
 		}
-		ext, ok := extensionOf(s, k)
+		ext, ok := s.Extension(k)
 		if !ok {
 			return newError(http.StatusBadRequest, "invalidSyntax", "The schema %q is not one of this resource type's (see /ResourceTypes).", k)
 		}
@@ -177,24 +177,6 @@ func checkResourceShape(s schema.Schemas, doc map[string]any) error {
 		}
 	}
 	return nil
-}
-
-func extensionOf(s schema.Schemas, k string) (schema.Schema, bool) {
-	for _, e := range s.Extensions {
-		if strings.EqualFold(e.ID, k) {
-			return e, true
-		}
-	}
-	return schema.Schema{}, false
-}
-
-func isExtension(s schema.Schemas, k string) bool {
-	for _, e := range s.Extensions {
-		if strings.EqualFold(e.ID, k) {
-			return true
-		}
-	}
-	return false
 }
 
 func isManagerPath(p string) bool {
@@ -229,4 +211,9 @@ func lookupKey(m map[string]any, k string) (string, any) {
 		}
 	}
 	return k, nil
+}
+
+func hasExtension(s schema.Schemas, urn string) bool {
+	_, ok := s.Extension(urn)
+	return ok
 }

@@ -189,7 +189,7 @@ func MatchesResource(s Schemas, res map[string]any, e filter.Expression) (bool, 
 		m, err := MatchesResource(s, res, e.Expression)
 		return !m, err
 	case *filter.ValuePath:
-		a, container, err := s.resolve(res, e.AttributePath)
+		container, a, err := s.target(res, e.AttributePath, false)
 		if err != nil {
 			return false, err
 		}
@@ -206,7 +206,7 @@ func MatchesResource(s Schemas, res map[string]any, e filter.Expression) (bool, 
 		}
 		return false, nil
 	case *filter.AttributeExpression:
-		a, container, err := s.resolve(res, e.AttributePath)
+		container, a, err := s.target(res, e.AttributePath, false)
 		if err != nil {
 			return false, err
 		}
@@ -264,24 +264,6 @@ func MatchesResource(s Schemas, res map[string]any, e filter.Expression) (bool, 
 		return false, nil
 	}
 	return false, fmt.Errorf("unsupported filter expression %T", e)
-}
-
-// resolve finds the attribute a path names and the map holding it.
-func (s Schemas) resolve(res map[string]any, ap filter.AttributePath) (Attribute, map[string]any, error) {
-	sc, container := s.Core, res
-	if uri := ap.URI(); uri != "" && !strings.EqualFold(uri, s.Core.ID) {
-		ext, ok := s.extension(uri)
-		if !ok {
-			return Attribute{}, nil, fmt.Errorf("%s: unknown schema", uri)
-		}
-		sc = ext
-		container, _ = Get(res, ext.ID).(map[string]any)
-	}
-	a, ok := sc.Attribute(ap.AttributeName)
-	if !ok {
-		return Attribute{}, nil, fmt.Errorf("%q is not an attribute of %s", ap.AttributeName, sc.Name)
-	}
-	return a, container, nil
 }
 
 func subAttribute(a Attribute, sub string) (Attribute, error) {

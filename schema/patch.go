@@ -73,7 +73,7 @@ func (s Schemas) apply(res map[string]any, op Operation) error {
 		return patchErr("invalidValue", "without a path, the value must be an object of attributes")
 	}
 	for k, v := range obj {
-		if ext, ok := s.extension(k); ok {
+		if ext, ok := s.Extension(k); ok {
 			eobj, ok := v.(map[string]any)
 			if !ok {
 				return patchErr("invalidValue", "%s: the value of an extension must be an object", k)
@@ -103,7 +103,9 @@ func (s Schemas) apply(res map[string]any, op Operation) error {
 	return nil
 }
 
-func (s Schemas) extension(urn string) (Schema, bool) {
+// Extension returns the extension schema whose URN is urn (compared
+// case-insensitively).
+func (s Schemas) Extension(urn string) (Schema, bool) {
 	for _, e := range s.Extensions {
 		if strings.EqualFold(e.ID, urn) {
 			return e, true
@@ -117,7 +119,7 @@ func (s Schemas) target(res map[string]any, ap filter.AttributePath, create bool
 	sc := s.Core
 	container := res
 	if uri := ap.URI(); uri != "" && !strings.EqualFold(uri, s.Core.ID) {
-		ext, ok := s.extension(uri)
+		ext, ok := s.Extension(uri)
 		if !ok {
 			return nil, Attribute{}, patchErr("invalidPath", "%s: unknown schema", uri)
 		}
