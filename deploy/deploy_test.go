@@ -48,6 +48,11 @@ func load(t *testing.T, path string, content []byte) {
 	if bytes.Contains(content, []byte("ca_file")) {
 		env = append(env, "SCIMGATE_LDAP_CA_FILE="+ca)
 	}
+	if bytes.Contains(content, []byte("cursor_key_file: /")) {
+		key := filepath.Join(dir, "cursor-key")
+		os.WriteFile(key, []byte("a-random-key-of-32-bytes-in-base64=\n"), 0o600)
+		env = append(env, "SCIMGATE_SERVER_CURSOR_KEY_FILE="+key)
+	}
 	if _, err := config.Load(file, env); err != nil {
 		t.Errorf("%s does not load:\n%v", path, err)
 	}

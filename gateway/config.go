@@ -51,11 +51,11 @@ type ServerConfig struct {
 	// page that issued it; /ServiceProviderConfig advertises it.
 	CursorTimeout time.Duration `yaml:"cursor_timeout"`
 
-	// CursorKeyFile names a file holding the secret that signs cursors,
-	// which every replica behind one load balancer must share. Without it
-	// the key derives from the LDAP bind credentials, which replicas share
-	// anyway; with neither, each process signs with a random key and a
-	// cursor works only on the replica that issued it.
+	// CursorKeyFile names a file holding the random key that signs
+	// cursors, which every replica behind one load balancer must share
+	// (make one with: head -c 32 /dev/urandom | base64). Without it each
+	// process signs with a random key of its own, and a cursor works only
+	// on the replica that issued it (another answers 400 invalidCursor).
 	CursorKeyFile string `yaml:"cursor_key_file"`
 
 	// RequestTimeout bounds each request, LDAP operations included.

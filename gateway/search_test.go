@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"maps"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"net/url"
 	"slices"
 	"strings"
@@ -412,10 +414,15 @@ func TestCursorWalk(t *testing.T) {
 	wantSCIMError(t, u.send("GET", "/Users?count=x&cursor=", ""), 400, "invalidCount")
 }
 
-// newGatewayWith serves a gateway whose cursors are signed with secret.
+// newGatewayWith serves a gateway whose cursors are signed with secret,
+// given as server.cursor_key_file.
 func newGatewayWith(t *testing.T, dir *slapd.Server, secret []byte) *httptest.Server {
 	t.Helper()
-	return newGateway(t, dir, zap.NewNop(), ldapstore.Options{}, func(o *Options) { o.SharedSecret = secret })
+	file := filepath.Join(t.TempDir(), "cursor-key")
+	if err := os.WriteFile(file, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return newGateway(t, dir, zap.NewNop(), ldapstore.Options{}, func(o *Options) { o.Server.CursorKeyFile = file })
 }
 
 // A cursor expires after cursor_timeout (a clock is faked: one function's

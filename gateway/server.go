@@ -40,9 +40,6 @@ type Options struct {
 	// LogLevel, when set, is changed at run time through the admin
 	// listener's /loglevel.
 	LogLevel *zap.AtomicLevel
-	// SharedSecret signs cursors when server.cursor_key_file is not set
-	// (ldapstore.Config.SharedSecret); nil means a random key per process.
-	SharedSecret []byte
 }
 
 // Server is the SCIM gateway's HTTP server.
@@ -124,15 +121,16 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("auth.mode: %q is not supported", o.Auth.Mode)
 	}
 
-	key, err := cursorKey(o.Server.CursorKeyFile, o.SharedSecret)
+	key, err := cursorKey(o.Server.CursorKeyFile)
 	if err != nil {
 		return nil, err
 	}
 	if key == nil {
+		s.log.Warn("cursors are signed with a random key of this process: a cursor works only on the replica that issued it " +
+			"(another answers 400 invalidCursor). Give every replica the same random key in server.cursor_key_file " +
+			"for cursors that any replica accepts.")
 		key = make([]byte, 32)
 		rand.Read(key)
-		s.log.Warn("cursors are signed with a random key: a cursor works only on the replica that issued it. " +
-			"Set server.cursor_key_file, or bind to LDAP with a password, for cursors that every replica accepts.")
 	}
 	s.cursors = cursors{key: key, timeout: o.Server.CursorTimeout, now: time.Now}
 
@@ -168,11 +166,13 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// cursorKey returns the key that signs cursors: the file's, else the
-// shared secret (nil if there is none).
-func cursorKey(file string, shared []byte) ([]byte, error) {
+// cursorKey returns the key that signs cursors: the file's, or nil when
+// there is none. It is never derived from another secret the gateway
+// holds (bind password, client secret, tokens): a cursor is in every
+// reader's hands, and its MAC would be an offline oracle for that secret.
+func cursorKey(file string) ([]byte, error) {
 	if file == "" {
-		return shared, nil
+		return nil, nil
 	}
 	return readSecretFile("server.cursor_key_file", file)
 }

@@ -1,7 +1,6 @@
 package ldapstore
 
 import (
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -214,20 +213,6 @@ func (c Config) Validate() error {
 		bad("max_idle", "%d is more than max_open (%d)", c.MaxIdle, c.MaxOpen)
 	}
 	return errors.Join(errs...)
-}
-
-// SharedSecret is a secret that every replica configured alike derives
-// alike, from the bind DN and password: a key for what replicas must sign
-// and check (cursors) when no key of its own is configured. It is nil when
-// there is no password.
-func (c Config) SharedSecret() []byte {
-	pw, err := c.password()
-	if err != nil || pw == "" {
-		return nil
-	}
-	h := sha256.New()
-	h.Write([]byte("scimgate shared secret v1\x00" + c.BindDN + "\x00" + pw))
-	return h.Sum(nil)
 }
 
 // password returns the bind password, reading BindPasswordFile if set.

@@ -339,3 +339,14 @@ func TestVersion(t *testing.T) {
 }
 
 func sha256hex(s string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(s))) }
+
+// writeFile writes content to a new file name in the test's temporary
+// directory and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -63,7 +63,7 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 		return err
 	}
 	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Bulk: cfg.Bulk, Me: cfg.Me, Store: store,
-		Logger: log, LogLevel: &level, Audit: audit, Tracer: tracer, SharedSecret: cfg.LDAP.SharedSecret()})
+		Logger: log, LogLevel: &level, Audit: audit, Tracer: tracer})
 	if err != nil {
 		return err
 	}
