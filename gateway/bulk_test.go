@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -292,57 +290,6 @@ func TestRootSearch(t *testing.T) {
 			wantSCIMError(t, search(tt.token, tt.params), tt.status, tt.scimType)
 		})
 	}
-}
-
-// /Me maps the token's subject to a user and acts on that user with the
-// rights me.methods gives, whatever the token's own scopes.
-func TestMe(t *testing.T) {
-	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true, ServiceAccount: true})
-	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
-		t.Fatal(err)
-	}
-	as := newFakeAS(t)
-	gateway := func(me MeConfig) string {
-		hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
-			o.Auth = DefaultAuthConfig()
-			o.Auth.Issuer = as.URL
-			o.Me = me
-		})
-		return hs.URL + "/scim/v2"
-	}
-	token := func(sub string) string {
-		// A user's token: no users scopes at all.
-		return as.jwt(map[string]any{"sub": sub, "exp": time.Now().Add(time.Hour).Unix(), "scope": "openid profile"})
-	}
-	readOnly := gateway(MeConfig{Claim: "sub", Attribute: "userName"})
-	patchable := gateway(MeConfig{Claim: "sub", Attribute: "userName", Methods: []string{"GET", "PATCH"}})
-	off := gateway(MeConfig{})
-	patch := `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"Countess"}]}`
-
-	r := do(t, "GET", readOnly+"/Me", token("alovelace"), "", "")
-	if r.status != 200 || r.body["userName"] != "alovelace" || !strings.HasPrefix(r.header.Get("Location"), readOnly+"/Users/") {
-		t.Fatalf("GET /Me: %d %q %s", r.status, r.header.Get("Location"), r.raw)
-	}
-	if r := do(t, "GET", readOnly+"/Me?attributes=userName", token("alovelace"), "", ""); r.status != 200 || r.body["title"] != nil {
-		t.Errorf("GET /Me?attributes=userName: %d %s", r.status, r.raw)
-	}
-	if r := do(t, "GET", readOnly+"/Users", token("alovelace"), "", ""); r.status != 403 {
-		t.Errorf("the same token on /Users: %d, want 403 (it holds no users scope)", r.status)
-	}
-	wantSCIMError(t, do(t, "PATCH", readOnly+"/Me", token("alovelace"), contentTypeSCIM, patch), 403, "")
-	wantSCIMError(t, do(t, "GET", readOnly+"/Me", token("nobody"), "", ""), 404, "")
-	wantSCIMError(t, do(t, "GET", readOnly+"/Me", as.jwt(map[string]any{"exp": time.Now().Add(time.Hour).Unix()}), "", ""), 404, "")
-	wantSCIMError(t, do(t, "POST", readOnly+"/Me", token("alovelace"), contentTypeSCIM, `{"userName":"x"}`), 501, "")
-	wantSCIMError(t, do(t, "GET", off+"/Me", token("alovelace"), "", ""), 501, "")
-	wantSCIMError(t, do(t, "GET", readOnly+"/Me", "", "", ""), 401, "")
-
-	if r := do(t, "PATCH", patchable+"/Me", token("alovelace"), contentTypeSCIM, patch); r.status != 200 || r.body["title"] != "Countess" {
-		t.Fatalf("PATCH /Me: %d %s", r.status, r.raw)
-	}
-	if r := do(t, "GET", patchable+"/Me", token("aturing"), "", ""); r.body["title"] == "Countess" {
-		t.Error("another user's /Me shows the change")
-	}
-	wantSCIMError(t, do(t, "DELETE", patchable+"/Me", token("alovelace"), "", ""), 403, "")
 }
 
 // The Janssen SCIM module's own endpoints, and Microsoft's alias.

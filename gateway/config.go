@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/scimgate/scimgate/schema"
 )
 
 // ServerConfig is the "server" section of the configuration.
@@ -205,6 +208,7 @@ func (c BulkConfig) Validate() error {
 //	  attribute: userName   # the users' SCIM attribute that holds the claim's value
 //	  methods: [GET]        # what a user may do to their own entry through /Me
 //	  scope: ""             # a scope the token must hold for /Me, if any
+//	  writable: []          # read-only attributes /Me may change after all, e.g. [password]
 type MeConfig struct {
 	// Claim is the claim of the OAuth token (JWT or introspection answer)
 	// that names the user, e.g. sub. Empty: /Me answers 501.
@@ -218,7 +222,42 @@ type MeConfig struct {
 	// users scopes say.
 	Methods []string `yaml:"methods"`
 	// Scope, when set, must be held by the token for any /Me request.
+	// With write methods, Scope or auth.audience must be set, so that a
+	// token issued for another client cannot change its user's entry.
 	Scope string `yaml:"scope"`
+	// Writable lists, of the attributes that are read-only through /Me
+	// (active, userName, the attribute named by Attribute, roles,
+	// entitlements, password and the enterprise extension, by its URN),
+	// those a user may change after all, e.g. [password]. Through /Me a
+	// user never changes groups, and an inactive user nothing at all.
+	Writable []string `yaml:"writable"`
+}
+
+// meReadOnly are the attributes a user may not change through /Me unless
+// me.writable lists them (me.attribute's is added).
+var meReadOnly = []string{"active", "userName", "roles", "entitlements", "password", schema.EnterpriseUserURN}
+
+// frozen returns the attributes a /Me write must leave as they are.
+func (c MeConfig) frozen() []string {
+	list := append(slices.Clone(meReadOnly), "groups", c.attributeName())
+	return slices.DeleteFunc(list, func(a string) bool {
+		return slices.ContainsFunc(c.Writable, func(w string) bool { return strings.EqualFold(w, a) })
+	})
+}
+
+// attributeName is the attribute that Attribute names, as Frozen names
+// attributes: the core attribute, or URN:attribute for an extension's.
+func (c MeConfig) attributeName() string {
+	p, err := schema.ParsePath(c.Attribute)
+	if err != nil || p.URN == "" || strings.EqualFold(p.URN, schema.UserURN) {
+		return p.Attr
+	}
+	return p.URN + ":" + p.Attr
+}
+
+// writes reports whether Methods lets a user change their own entry.
+func (c MeConfig) writes() bool {
+	return slices.ContainsFunc(c.Methods, func(m string) bool { return !strings.EqualFold(m, http.MethodGet) })
 }
 
 // DefaultMeConfig returns /Me off, reading only once turned on.
@@ -226,11 +265,22 @@ func DefaultMeConfig() MeConfig {
 	return MeConfig{Attribute: "userName", Methods: []string{http.MethodGet}}
 }
 
-// Validate reports every problem, each naming its key.
-func (c MeConfig) Validate() error {
+// Validate reports every problem, each naming its key; auth is the auth
+// section, which /Me's writes depend on.
+func (c MeConfig) Validate(auth AuthConfig) error {
 	var errs []error
 	if c.Claim != "" && c.Attribute == "" {
 		errs = append(errs, errors.New("me.attribute: name the users' attribute that holds the claim's value, e.g. userName"))
+	}
+	if c.Claim != "" && c.writes() && auth.Audience == "" && c.Scope == "" {
+		errs = append(errs, errors.New("me.methods: writes through /Me need auth.audience (tokens issued for this gateway only) or me.scope "+
+			"(a scope such tokens hold): otherwise a token issued for any other client could change its user's entry"))
+	}
+	for _, w := range c.Writable {
+		if !slices.ContainsFunc(append(slices.Clone(meReadOnly), c.attributeName()), func(a string) bool { return strings.EqualFold(a, w) }) {
+			errs = append(errs, fmt.Errorf("me.writable: %q is not read-only through /Me; list only some of %s, %s",
+				w, strings.Join(meReadOnly, ", "), c.attributeName()))
+		}
 	}
 	for _, m := range c.Methods {
 		switch strings.ToUpper(m) {

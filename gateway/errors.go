@@ -52,6 +52,7 @@ func storeError(ctx context.Context, err error) *scimError {
 	var pe *schema.PatchError
 	var ee *ldapstore.ExistsError
 	var tm *ldapstore.TooManyError
+	var fz *ldapstore.FrozenError
 	switch {
 	case errors.As(err, &se):
 		return se
@@ -59,6 +60,8 @@ func storeError(ctx context.Context, err error) *scimError {
 		return newError(http.StatusBadRequest, pe.ScimType, "%s", pe.Msg)
 	case errors.Is(err, ldapstore.ErrPrecondition):
 		return newError(http.StatusPreconditionFailed, "", "The resource has changed: its version is no longer the one in If-Match.")
+	case errors.As(err, &fz):
+		return newError(http.StatusForbidden, "", "%s cannot be changed here: through /Me it is read-only (me.writable).", fz.Attr)
 	case errors.As(err, &ee):
 		return newError(http.StatusConflict, "uniqueness", "%s is already taken by another resource.", ee.Attr)
 	case errors.As(err, &fe):

@@ -37,6 +37,9 @@ type requestInfo struct {
 	// projection is what the attributes and excludedAttributes parameters
 	// of a single-resource request ask.
 	projection schema.Projection
+	// frozen are attributes the request's writes must leave as they are
+	// (a /Me sub-request's).
+	frozen []string
 }
 
 type infoKey struct{}
@@ -67,7 +70,8 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 			// A sub-request of /Bulk or /Me: its parent's identity, logger
 			// and base URL, an id of its own.
 			id = sub.id
-			ri = &requestInfo{id: id, log: sub.log.With(zap.String("subrequest_id", id)), baseURL: sub.baseURL, identity: sub.identity}
+			ri = &requestInfo{id: id, log: sub.log.With(zap.String("subrequest_id", id)), baseURL: sub.baseURL, identity: sub.identity,
+				frozen: sub.frozen}
 		} else {
 			ri = &requestInfo{id: id, log: s.log.With(zap.String("request_id", id)), baseURL: s.baseURL(c)}
 		}

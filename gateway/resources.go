@@ -137,9 +137,12 @@ func fail(r *http.Request, err error) error {
 // says the entry changed, not that its representation did byte for byte.
 func etag(version string) string { return `W/"` + version + `"` }
 
-// ifMatch is the precondition of a request's If-Match header.
+// ifMatch is the precondition of a request's write: its If-Match header,
+// and the attributes it must leave as they are.
 func ifMatch(r *http.Request) ldapstore.Precondition {
-	return preconditionOf(r.Header.Get("If-Match"))
+	p := preconditionOf(r.Header.Get("If-Match"))
+	p.Frozen = infoFrom(r.Context()).frozen
+	return p
 }
 
 // preconditionOf parses an If-Match or If-None-Match header: "*" or a list

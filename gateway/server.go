@@ -94,6 +94,9 @@ func New(o Options) (*Server, error) {
 	if s.me.Methods == nil {
 		s.me.Methods = DefaultMeConfig().Methods
 	}
+	if err := s.me.Validate(o.Auth); err != nil {
+		return nil, err
+	}
 	s.metrics = newMetrics(o.Store.Pool())
 	obs := ldapObserver{m: s.metrics}
 	if o.Tracer != nil {

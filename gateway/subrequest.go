@@ -25,6 +25,9 @@ type subrequestInfo struct {
 	identity *Identity // who it acts for, in place of a bearer token
 	baseURL  string
 	log      *zap.Logger
+	// frozen are the attributes its writes must leave as they are
+	// (ldapstore.Precondition.Frozen): /Me's.
+	frozen []string
 }
 
 // subResponse is what a sub-request answered.
@@ -38,6 +41,12 @@ type subResponse struct {
 // body on behalf of the request in ctx, acting as id, and returns its
 // response. n numbers it within its parent, for the request id.
 func (s *Server) subrequest(ctx context.Context, id *Identity, n int, method, path string, header http.Header, body []byte) subResponse {
+	return s.subrequestFrozen(ctx, id, n, method, path, header, body, nil)
+}
+
+// subrequestFrozen is subrequest whose writes must leave the attributes
+// frozen as they are.
+func (s *Server) subrequestFrozen(ctx context.Context, id *Identity, n int, method, path string, header http.Header, body []byte, frozen []string) subResponse {
 	parent := infoFrom(ctx)
 	u, err := url.Parse(s.cfg.BasePath + path)
 	if err != nil {
@@ -48,6 +57,7 @@ func (s *Server) subrequest(ctx context.Context, id *Identity, n int, method, pa
 		identity: id,
 		baseURL:  parent.baseURL,
 		log:      parent.log,
+		frozen:   frozen,
 	})
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {

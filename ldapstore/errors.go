@@ -108,6 +108,12 @@ func Reason(err error) string {
 	}
 }
 
+// FrozenError: a write would change an attribute the caller froze
+// (Precondition.Frozen); nothing was written.
+type FrozenError struct{ Attr string }
+
+func (e *FrozenError) Error() string { return e.Attr + " may not change in this request" }
+
 // TooManyError: a query matches more resources than the gateway orders
 // (search.max_candidates), or than the directory lets the gateway's
 // account read in one search (Directory: its size limit, which the

@@ -67,11 +67,18 @@ func (r *Resources) advertise() schema.Schemas {
 	return schema.Schemas{Core: core, Extensions: exts}
 }
 
-// Precondition is what an If-Match header asks: that the resource's version
-// be one of Versions, or, with Any, that it exist.
+// Precondition is what must hold for a write: what an If-Match header
+// asks (that the resource's version be one of Versions, or, with Any, that
+// it exist), and the attributes it must leave as they are.
 type Precondition struct {
 	Versions []string
 	Any      bool
+	// Frozen names SCIM attributes of a user the write must leave as they
+	// are: a core attribute ("userName", "active", "password"), an
+	// extension's URN for all its attributes, or URN:attribute for one. A
+	// replace keeps those it is not given; a write that would change one
+	// fails with a *FrozenError naming it, and nothing is written.
+	Frozen []string
 }
 
 // Set reports whether the precondition asks anything.
@@ -269,6 +276,7 @@ func (r *Resources) Replace(ctx context.Context, id string, attrs map[string]any
 		for k, v := range attrs {
 			next[k] = v
 		}
+		keepFrozen(pre.Frozen, current.Attributes, next)
 		if err := putRules(r.Schemas(), current.Attributes, next); err != nil {
 			return nil, err
 		}
@@ -333,6 +341,9 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 		}
 		attrs, err := next(current)
 		if err != nil {
+			return "", err
+		}
+		if err := r.checkFrozen(ctx, conn, e, current, attrs, pre.Frozen); err != nil {
 			return "", err
 		}
 		return r.write(ctx, conn, e, current.Version, attrs, nil)

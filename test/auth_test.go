@@ -164,3 +164,47 @@ func TestTokenNewPrintsAWorkingToken(t *testing.T) {
 		t.Errorf("GET with another token: %d, want 401", status)
 	}
 }
+
+// /Me end to end with a real authorization server: a client-credentials
+// token's subject is its client id, which names a user. Deactivated, that
+// user cannot reactivate itself (PATCH active:true, a PUT without active)
+// nor read itself; active, it may change its title but not its userName.
+func TestMeWithHydra(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{PPolicy: true})
+	as := hydra.New(t, hydra.Options{})
+	base := oauthGateway(t, dir, as, "SCIMGATE_ME_CLAIM=sub", "SCIMGATE_ME_METHODS=GET,PUT,PATCH", "SCIMGATE_ME_SCOPE=profile")
+	admin := as.NewClient(t, usersRead, usersWrite).Token(t, usersRead, usersWrite)
+	self := as.NewClient(t, "profile")
+	token := self.Token(t, "profile")
+
+	status, _, doc := call(t, "POST", base+"/Users", admin, `{"userName":"`+self.ID+`"}`)
+	if status != 201 {
+		t.Fatalf("create the client's user: %d %v", status, doc)
+	}
+	id := doc["id"].(string)
+	patch := func(op, path, value string) string {
+		return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"` + op + `","path":"` + path + `","value":` + value + `}]}`
+	}
+	steps := []struct {
+		name, method, path, token, body string
+		status                          int
+	}{
+		{"read itself", "GET", "/Me", token, "", 200},
+		{"change its title", "PATCH", "/Me", token, patch("replace", "title", `"Countess"`), 200},
+		{"rename itself", "PATCH", "/Me", token, patch("replace", "userName", `"mallory"`), 403},
+		{"the admin deactivates it", "PATCH", "/Users/" + id, admin, patch("replace", "active", "false"), 200},
+		{"read itself, inactive", "GET", "/Me", token, "", 403},
+		{"reactivate itself", "PATCH", "/Me", token, patch("replace", "active", "true"), 403},
+		{"reactivate itself by a PUT", "PUT", "/Me", token, `{"userName":"` + self.ID + `"}`, 403},
+		{"still inactive", "GET", "/Users/" + id + "?attributes=active,userName,title", admin, "", 200},
+	}
+	for _, s := range steps {
+		status, _, doc = call(t, s.method, base+s.path, s.token, s.body)
+		if status != s.status {
+			t.Errorf("%s: status %d, want %d: %v", s.name, status, s.status, doc)
+		}
+	}
+	if doc["active"] != false || doc["userName"] != self.ID || doc["title"] != "Countess" {
+		t.Errorf("the user at the end: %v", doc)
+	}
+}

@@ -138,7 +138,7 @@ func (c Config) Validate() error {
 		c.Groups.Validate("groups"),
 		c.Auth.Validate(),
 		c.Bulk.Validate(),
-		c.Me.Validate(),
+		c.Me.Validate(c.Auth),
 	}
 	if _, err := schema.Preset(c.Directory.Profile); err != nil {
 		errs = append(errs, fmt.Errorf("directory.profile: %w", err))
