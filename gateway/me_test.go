@@ -68,7 +68,6 @@ func TestMe(t *testing.T) {
 	wantSCIMError(t, do(t, "DELETE", patchable+"/Me", token("alovelace"), "", ""), 403, "")
 }
 
-
 // Through /Me a user cannot change what decides what the account may do: a
 // deactivated user once lifted its own lock with PATCH active:true or a
 // PUT without active, then set a password and bound to LDAP, and could
