@@ -33,7 +33,11 @@ func (s *Server) meHandler(c echo.Context) error {
 	if r.Method == http.MethodPost {
 		return notYet("POST /Me (self-registration)")
 	}
-	if !slices.ContainsFunc(s.me.Methods, func(m string) bool { return strings.EqualFold(m, r.Method) }) {
+	method := r.Method
+	if method == http.MethodHead {
+		method = http.MethodGet
+	}
+	if !slices.ContainsFunc(s.me.Methods, func(m string) bool { return strings.EqualFold(m, method) }) {
 		return newError(http.StatusForbidden, "", "%s /Me is not allowed here (me.methods).", r.Method)
 	}
 	id := infoFrom(ctx).identity
@@ -95,7 +99,7 @@ func (s *Server) meForward(c echo.Context, id *Identity, userID string, body []b
 	r := c.Request()
 	ctx := r.Context()
 	scope := s.scopes.UsersRead
-	if r.Method != http.MethodGet {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		scope = s.scopes.UsersWrite
 	}
 	self := &Identity{Name: id.Name, ClientID: id.ClientID, Subject: id.Subject, Claims: id.Claims, Scopes: []string{scope}}

@@ -9,6 +9,7 @@ import (
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
 	"github.com/elimity-com/scim/optional"
+	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
@@ -143,6 +144,20 @@ func ifMatch(r *http.Request) ldapstore.Precondition {
 	p := preconditionOf(r.Header.Get("If-Match"))
 	p.Frozen = infoFrom(r.Context()).frozen
 	return p
+}
+
+// checkPreconditions refuses an If-Match or If-None-Match header that
+// holds no entity tag ("If-Match: ,"): treating it as absent would make a
+// conditional write unconditional.
+func checkPreconditions(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for _, name := range []string{"If-Match", "If-None-Match"} {
+			if v, ok := c.Request().Header[name]; ok && !preconditionOf(strings.Join(v, ",")).Set() {
+				return newError(http.StatusBadRequest, "", "%s holds no entity tag: send \"*\" or the ETag of the resource, or leave the header out.", name)
+			}
+		}
+		return next(c)
+	}
 }
 
 // preconditionOf parses an If-Match or If-None-Match header: "*" or a list

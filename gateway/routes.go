@@ -11,10 +11,15 @@ import (
 // bearer token holding the endpoint's scope (auth.go).
 func (s *Server) routes() {
 	e := s.echo
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
+	get := func(path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
+		// HEAD answers as GET does, without the body (net/http drops it).
+		e.GET(path, h, mw...)
+		e.HEAD(path, h, mw...)
+	}
+	get("/healthz", s.healthz)
+	get("/readyz", s.readyz)
 	if s.cfg.AdminListen == "" {
-		e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+		get("/metrics", echo.WrapHandler(s.metrics.handler()))
 	}
 
 	base := s.cfg.BasePath
@@ -22,31 +27,34 @@ func (s *Server) routes() {
 	if s.protectDiscovery {
 		discovery = append(discovery, s.authenticate)
 	}
-	e.GET(base+"/ServiceProviderConfig", s.serviceProviderConfig, discovery...)
-	e.GET(base+"/serviceConfiguration", s.serviceProviderConfig, discovery...) // Microsoft's reference tests ask for it
-	e.GET(base+"/Schemas", s.schemas, discovery...)
-	e.GET(base+"/Schemas/:id", s.schema, discovery...)
-	e.GET(base+"/ResourceTypes", s.resourceTypes, discovery...)
-	e.GET(base+"/ResourceTypes/:id", s.resourceType, discovery...)
+	get(base+"/ServiceProviderConfig", s.serviceProviderConfig, discovery...)
+	get(base+"/serviceConfiguration", s.serviceProviderConfig, discovery...) // Microsoft's reference tests ask for it
+	get(base+"/Schemas", s.schemas, discovery...)
+	get(base+"/Schemas/:id", s.schema, discovery...)
+	get(base+"/ResourceTypes", s.resourceTypes, discovery...)
+	get(base+"/ResourceTypes/:id", s.resourceType, discovery...)
 
 	resource := func(method, path, scope string) {
-		mw := []echo.MiddlewareFunc{s.authenticate, requireScope(scope), requireJSON}
+		mw := []echo.MiddlewareFunc{s.authenticate, requireScope(scope), requireJSON, checkPreconditions}
 		if method != http.MethodGet {
 			// First, so that writes refused for want of a token or scope are
 			// in the audit log too.
 			mw = append([]echo.MiddlewareFunc{s.auditWrites}, mw...)
 		}
 		e.Add(method, base+path, s.serveSCIM, mw...)
+		if method == http.MethodGet {
+			e.Add(http.MethodHead, base+path, s.serveSCIM, mw...)
+		}
 	}
 	for _, r := range []struct{ kind, path, read, write string }{
 		{"User", "/Users", s.scopes.UsersRead, s.scopes.UsersWrite},
 		{"Group", "/Groups", s.scopes.GroupsRead, s.scopes.GroupsWrite},
 	} {
-		e.GET(base+r.path, s.list(r.kind), s.authenticate, requireScope(r.read))
+		get(base+r.path, s.list(r.kind), s.authenticate, requireScope(r.read))
 		e.POST(base+r.path+"/.search", s.search(r.kind), s.authenticate, requireScope(r.read), requireJSON)
 		resource(http.MethodPost, r.path, r.write)
 		if r.kind == "Group" {
-			e.GET(base+r.path+"/:id", s.getGroup, s.authenticate, requireScope(r.read))
+			get(base+r.path+"/:id", s.getGroup, s.authenticate, requireScope(r.read), checkPreconditions)
 		} else {
 			resource(http.MethodGet, r.path+"/:id", r.read)
 		}
@@ -62,8 +70,8 @@ func (s *Server) routes() {
 	e.Any(base+"/Me", s.meHandler, s.authenticate, requireJSON)
 
 	// The Janssen SCIM module's own endpoints (janssen.go), anonymous as there.
-	e.GET("/.well-known/scim-configuration", s.scimConfiguration)
+	get("/.well-known/scim-configuration", s.scimConfiguration)
 	for _, p := range s.healthCheckPaths() {
-		e.GET(p, s.healthCheck)
+		get(p, s.healthCheck)
 	}
 }

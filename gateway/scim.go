@@ -137,6 +137,9 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		ri.projection = ri.projection.Never("members.display")
 	}
 	inner := req.WithContext(req.Context())
+	if inner.Method == http.MethodHead {
+		inner.Method = http.MethodGet // the library knows GET; net/http drops the body
+	}
 	inner.URL = &u
 	inner.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}

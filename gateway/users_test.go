@@ -452,6 +452,24 @@ func TestUserReadsAndDeletes(t *testing.T) {
 	if u.entry(id) == nil {
 		t.Fatal("DELETE with a stale If-Match deleted")
 	}
+	// A precondition header that holds no entity tag is refused, never
+	// taken for an absent one (which would make the write unconditional).
+	for _, h := range []string{",", " , ", ""} {
+		wantSCIMError(t, u.send("DELETE", "/Users/"+id, "", "If-Match", h), 400, "")
+		wantSCIMError(t, u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"title","value":"x"}]}`,
+			"If-Match", h), 400, "")
+		wantSCIMError(t, u.send("GET", "/Users/"+id, "", "If-None-Match", h), 400, "")
+	}
+	if u.entry(id) == nil || u.entry(id).GetAttributeValue("title") == "x" {
+		t.Fatal("a request with an empty If-Match was applied")
+	}
+	// HEAD answers as GET, without a body.
+	for _, path := range []string{"/Users/" + id, "/Users?count=1", "/Groups", "/Groups/" + g["value"].(string), "/ServiceProviderConfig", "/Schemas"} {
+		get, head := u.send("GET", path, ""), u.send("HEAD", path, "")
+		if head.status != 200 || head.raw != "" || head.header.Get("Content-Type") != get.header.Get("Content-Type") {
+			t.Errorf("HEAD %s: %d %q %q, GET: %d %q", path, head.status, head.header.Get("Content-Type"), head.raw, get.status, get.header.Get("Content-Type"))
+		}
+	}
 	if del := u.send("DELETE", "/Users/"+id, "", "If-Match", etag); del.status != 204 {
 		t.Fatalf("DELETE: %d %s", del.status, del.raw)
 	}
