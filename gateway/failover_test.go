@@ -193,3 +193,39 @@ func TestFailoverUnderLoad(t *testing.T) {
 	})
 	run("after recovery", time.Second, mostlyOK)
 }
+
+// A create answered 503 because the directory stalled may still be
+// written once the directory resumes: the add was already on its way, and
+// LDAP cannot promise that an abandoned operation did not happen. The
+// client's retry then lands as 409 uniqueness, never as a second user.
+func TestCreateDuringAStall(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)), ldapstore.Options{}, func(o *Options) {
+		o.Server.RequestTimeout = time.Second
+	})
+	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u.list("/Users?count=1") // the directory's schema read, connections open
+	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"stalled"}`
+
+	syscall.Kill(dir.Pid(), syscall.SIGSTOP)
+	r := u.send("POST", "/Users", body)
+	syscall.Kill(dir.Pid(), syscall.SIGCONT)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("create with the directory stalled: %d (Retry-After %q) %s", r.status, r.header.Get("Retry-After"), r.raw)
+	}
+	written := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !written; time.Sleep(50 * time.Millisecond) {
+		written = total(u.list(`/Users?filter=` + urlQuery(`userName eq "stalled"`))) == 1
+	}
+	t.Logf("the stalled create was written after all: %v", written)
+	retry := u.send("POST", "/Users", body)
+	switch {
+	case written && (retry.status != http.StatusConflict || retry.body["scimType"] != "uniqueness"):
+		t.Errorf("the retry of a create that was written: %d %s, want 409 uniqueness", retry.status, retry.raw)
+	case !written && retry.status != http.StatusCreated:
+		t.Errorf("the retry of a create that was not written: %d %s, want 201", retry.status, retry.raw)
+	}
+	if n := total(u.list(`/Users?filter=` + urlQuery(`userName eq "stalled"`))); n != 1 {
+		t.Errorf("%d users named stalled, want 1", n)
+	}
+}
