@@ -334,28 +334,39 @@ func TestCursorWalk(t *testing.T) {
 			doomed = append(doomed, id)
 		}
 	}
+	// Inserts and deletes while the walk goes on: one step between any
+	// two pages, so that every page but the first follows a write.
 	var wg sync.WaitGroup
-	stop := make(chan struct{})
+	stop, wrote := make(chan struct{}), make(chan struct{})
+	var writeErrs []string
+	steps := 0
 	wg.Add(1)
-	go func() { // inserts and deletes while the walk goes on
+	go func() {
 		defer wg.Done()
 		for i := 0; ; i++ {
+			if r := u.send("POST", "/Users", fmt.Sprintf(`{"userName":"walker%d"}`, i)); r.status != 201 {
+				writeErrs = append(writeErrs, fmt.Sprintf("create walker%d: %d %s", i, r.status, r.raw))
+			}
+			if i < len(doomed) {
+				if r := u.send("DELETE", "/Users/"+doomed[i], ""); r.status != 204 {
+					writeErrs = append(writeErrs, fmt.Sprintf("delete %s: %d %s", doomed[i], r.status, r.raw))
+				}
+			}
 			select {
+			case wrote <- struct{}{}:
+				steps++
 			case <-stop:
 				return
-			default:
 			}
-			u.send("POST", "/Users", fmt.Sprintf(`{"userName":"walker%d"}`, i))
-			if i < len(doomed) {
-				u.send("DELETE", "/Users/"+doomed[i], "")
-			}
-			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 	seen := map[string]int{}
 	cursor := ""
 	pages := 0
 	for {
+		if pages > 0 {
+			<-wrote
+		}
 		rep := replicas[pages%2] // alternate replicas
 		r := rep.list("/Users?count=3&attributes=userName&cursor=" + url.QueryEscape(cursor))
 		pages++
@@ -379,6 +390,9 @@ func TestCursorWalk(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+	if len(writeErrs) > 0 || steps < len(doomed) {
+		t.Fatalf("the writes during the walk: %d steps (want at least %d), failures %q", steps, len(doomed), writeErrs)
+	}
 	deleted := map[string]bool{}
 	for _, id := range doomed {
 		deleted[id] = true
