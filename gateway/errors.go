@@ -84,6 +84,12 @@ func storeError(ctx context.Context, err error) *scimError {
 	case errors.Is(err, ldapstore.ErrInvalid):
 		logFor(ctx).Info("directory refused the values", zap.Error(err))
 		return newError(http.StatusBadRequest, "invalidValue", "The directory refused these values (request id %s).", requestID(ctx))
+	case errors.Is(err, ldapstore.ErrBusy):
+		logFor(ctx).Warn("large queries queued past the deadline", zap.Error(err))
+		e := newError(http.StatusServiceUnavailable, "", "This server is ordering as many large result sets as it may at once; retry later, "+
+			"or narrow the query with a filter (request id %s).", requestID(ctx))
+		e.Header = http.Header{"Retry-After": {retryAfter}}
+		return e
 	case errors.Is(err, ldapstore.ErrUnavailable):
 		logFor(ctx).Warn("directory unavailable", zap.Error(err))
 		e := newError(http.StatusServiceUnavailable, "", "The directory is not available; retry later (request id %s).", requestID(ctx))

@@ -307,13 +307,23 @@ type ResourceConfig struct {
 //
 //	search:
 //	  max_candidates: 1000000   # most results one list or search may order; more is 400 tooMany
+//	  max_concurrent_scans: 2   # large queries ordered at once; more wait (within their deadline, then 503)
 //	  snapshot_cache: 64MiB     # memory for the ordered ids of recent queries (bytes; KiB/MiB/GiB)
 //	  snapshot_max_age: 5m      # how long a walk's later pages reuse the order its first page saw
 type SearchConfig struct {
 	// MaxCandidates is the most resources a list or search orders. A query
 	// matching more is refused (400 tooMany) with advice to narrow it.
-	// Each candidate costs the gateway about 60 bytes while it is ordered.
+	// Each candidate costs the gateway about 100 bytes while it is
+	// ordered (more with a long sort key).
 	MaxCandidates int `yaml:"max_candidates"`
+
+	// MaxConcurrentScans is how many queries too large for one search
+	// (more than 1,000 matches) the gateway orders at once; each holds up
+	// to MaxCandidates candidates. Identical queries share one scan. More
+	// wait for their turn within their deadline, then get 503 with
+	// Retry-After. The memory for lists is about MaxConcurrentScans ×
+	// MaxCandidates × 100 bytes, plus SnapshotCache.
+	MaxConcurrentScans int `yaml:"max_concurrent_scans"`
 
 	// SnapshotCache bounds the memory kept for the ordered ids of recent
 	// queries (snapshots), which make the pages after the first cost one
@@ -331,6 +341,9 @@ func (c SearchConfig) WithDefaults() SearchConfig {
 	if c.MaxCandidates == 0 {
 		c.MaxCandidates = 1_000_000
 	}
+	if c.MaxConcurrentScans == 0 {
+		c.MaxConcurrentScans = 2
+	}
 	if c.SnapshotCache == 0 {
 		c.SnapshotCache = 64 << 20
 	}
@@ -345,6 +358,9 @@ func (c SearchConfig) Validate() error {
 	var errs []error
 	if c.MaxCandidates < 1 {
 		errs = append(errs, fmt.Errorf("search.max_candidates: must be at least 1, got %d", c.MaxCandidates))
+	}
+	if c.MaxConcurrentScans < 1 {
+		errs = append(errs, fmt.Errorf("search.max_concurrent_scans: must be at least 1, got %d", c.MaxConcurrentScans))
 	}
 	if c.SnapshotCache < 0 {
 		errs = append(errs, fmt.Errorf("search.snapshot_cache: must not be negative"))

@@ -73,13 +73,17 @@ func (c *Conn) Del(ctx context.Context, req *ldap.DelRequest) error {
 // reports it to the pool's observer. A network error, a time-out or the end
 // of ctx while op runs mark the connection broken, so that release closes it.
 func (c *Conn) do(ctx context.Context, kind string, op func() error) error {
-	obs := c.pool.observer.Load()
-	if obs == nil {
-		return c.run(ctx, op)
+	var err error
+	if obs := c.pool.observer.Load(); obs == nil {
+		err = c.run(ctx, op)
+	} else {
+		done := (*obs).StartOperation(ctx, kind)
+		err = c.run(ctx, op)
+		done(ResultOf(err))
 	}
-	done := (*obs).StartOperation(ctx, kind)
-	err := c.run(ctx, op)
-	done(ResultOf(err))
+	if err == nil && kind != "search" && kind != "compare" {
+		c.pool.writes.Add(1)
+	}
 	return err
 }
 
@@ -147,28 +151,49 @@ func (c *Conn) ping(ctx context.Context) error {
 }
 
 // pagedSearch runs req with the simple paged results control, pageSize
-// entries at a time, and calls fn for every entry. Only one page is held in
-// memory.
+// entries at a time, and calls fn for every entry as it is decoded: no
+// page is collected, and nothing of an entry outlives fn but what fn
+// keeps. Entries that come before an error (a size limit) count. When fn
+// fails, the search stops and the connection, which may still receive the
+// rest of the page, is not reused.
 func (c *Conn) pagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize uint32, fn func(*ldap.Entry) error) error {
 	paging := ldap.NewControlPaging(pageSize)
 	req.Controls = append(req.Controls, paging)
 	for {
-		res, err := c.Search(ctx, req)
-		if res != nil {
-			// Entries that came before an error (a size limit) count.
-			for _, e := range res.Entries {
-				if err := fn(e); err != nil {
-					return err
+		var cookie []byte
+		var fnErr error
+		err := c.do(ctx, "search", func() error {
+			sctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			res := c.c.SearchAsync(sctx, req, streamBuffer)
+			for res.Next() {
+				if e := res.Entry(); e != nil {
+					if fnErr = fn(e); fnErr != nil {
+						c.broken = true
+						return nil
+					}
 				}
 			}
-		}
-		if err != nil {
+			if err := res.Err(); err != nil {
+				return err
+			}
+			if ctrl, _ := ldap.FindControl(res.Controls(), ldap.ControlTypePaging).(*ldap.ControlPaging); ctrl != nil {
+				cookie = ctrl.Cookie
+			}
+			return nil
+		})
+		switch {
+		case fnErr != nil:
+			return fnErr
+		case err != nil:
 			return err
-		}
-		ctrl, _ := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
-		if ctrl == nil || len(ctrl.Cookie) == 0 {
+		case len(cookie) == 0:
 			return nil
 		}
-		paging.SetCookie(ctrl.Cookie)
+		paging.SetCookie(cookie)
 	}
 }
+
+// streamBuffer is how many decoded entries a streamed search holds ahead
+// of the code reading them.
+const streamBuffer = 64

@@ -35,6 +35,9 @@ type Pool struct {
 
 	// operations counts what Conn.do sends, without the lock.
 	operations atomic.Int64
+	// writes counts the writes that succeeded: a query's results taken
+	// after a change of this count may differ (scans.go).
+	writes atomic.Uint64
 
 	mu      sync.Mutex
 	idle    []*Conn // most recently used last

@@ -83,10 +83,15 @@ func compareItems(a, b item) int {
 	return strings.Compare(a.id, b.id)
 }
 
-// probeLimit is the most results that a first page is tried with in one
-// search of whole entries: most filtered queries (userName eq "x") match
-// fewer, and then cost one round trip.
-const probeLimit = 1000
+// A first page is tried with one search of whole entries, limited to the
+// page's count but at least probeMin and at most probeLimit entries: most
+// filtered queries (userName eq "x") match fewer, and then cost one round
+// trip. More matches are ordered by a scan, which reads only ids and sort
+// keys: a probe must not read many whole entries to answer a page of a few.
+const (
+	probeMin   = 100
+	probeLimit = 1000
+)
 
 // scanPageSize is the page size of the paged search that collects the ids
 // of a query's results.
@@ -104,63 +109,112 @@ const scanPageSize = 1000
 // large directory costs one pass over the matches, not one per page.
 // Snapshots are a cache: a replica without one takes it again. When a
 // first page holds every match, the one search that reads it is all.
+// Scans are bounded and shared (scans.go).
 func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
-	conn, err := r.store.pool.Conn(ctx)
+	lc := &lazyConn{pool: r.store.pool}
+	defer lc.release()
+	pl, err := r.plan(ctx, lc, q)
+	if err != nil || pl.none {
+		return Page{Resources: []Resource{}}, err
+	}
+	snap, probed, err := r.snapshot(ctx, lc, pl)
 	if err != nil {
 		return Page{}, err
 	}
-	defer conn.Release()
+	return r.page(ctx, lc, pl, snap, probed)
+}
 
-	match := r.class
-	var post []filter.Expression // conjuncts checked exactly (JSON documents)
+// listPlan is what a list needs to know of its query.
+type listPlan struct {
+	q     Query
+	match string              // the LDAP filter
+	post  []filter.Expression // conjuncts checked exactly (JSON documents)
+	none  bool                // the filter can match nothing
+	sk    sortKey
+	rd    reading
+	first bool   // a first page: a new snapshot
+	key   string // the query, for snapshots
+}
+
+// plan translates a query for the directory.
+func (r *Resources) plan(ctx context.Context, lc *lazyConn, q Query) (listPlan, error) {
+	pl := listPlan{q: q, match: r.class}
 	if q.Filter != nil {
-		f, p, err := r.ldapFilterJSON(ctx, conn, q.Filter, q.Unassigned)
+		conn, err := lc.get(ctx)
 		if err != nil {
-			return Page{}, err
+			return pl, err
 		}
-		post = p
+		f, post, err := r.ldapFilterJSON(ctx, conn, q.Filter, q.Unassigned)
+		if err != nil {
+			return pl, err
+		}
 		if f == matchNone {
-			return Page{Resources: []Resource{}}, nil
+			pl.none = true
+			return pl, nil
 		}
-		match = and(r.class, f)
+		pl.match, pl.post = and(r.class, f), post
 	}
 	sk, err := r.sortKey(q.SortBy)
 	if err != nil {
-		return Page{}, err
+		return pl, err
 	}
-	if q.StartIndex < 1 {
-		q.StartIndex = 1
+	if pl.q.StartIndex < 1 {
+		pl.q.StartIndex = 1
 	}
-	rd := r.reading(q.Projection)
-	first := (!q.Cursor && q.StartIndex == 1) || (q.Cursor && q.After == nil)
-	cacheKey := r.kind + "\x00" + match + "\x00" + sk.name + postKey(post)
+	pl.sk, pl.rd = sk, r.reading(q.Projection)
+	pl.first = (!q.Cursor && pl.q.StartIndex == 1) || (q.Cursor && q.After == nil)
+	pl.key = r.kind + "\x00" + pl.match + "\x00" + sk.name + postKey(pl.post)
+	return pl, nil
+}
 
-	var snap *snapshot
-	var probed map[string]*ldap.Entry
-	if !first {
-		snap = r.store.snapshots.get(cacheKey)
+// snapshot returns the order of the query's results: a later page's from
+// the cache; else, when a first page might hold every match, from a probe
+// that reads them whole (returned too); else from a scan.
+func (r *Resources) snapshot(ctx context.Context, lc *lazyConn, pl listPlan) (*snapshot, map[string]*ldap.Entry, error) {
+	if !pl.first {
+		if snap := r.store.snapshots.get(pl.key); snap != nil {
+			return snap, nil, nil
+		}
 	}
-	if snap == nil && first && q.Count > 0 && q.Count <= probeLimit && len(post) == 0 {
-		snap, probed, err = r.probe(ctx, conn, match, sk, rd, q.Count)
+	if pl.first && pl.q.Count > 0 && pl.q.Count <= probeLimit && len(pl.post) == 0 && !r.store.scans.overflowed(pl.key) {
+		conn, err := lc.get(ctx)
 		if err != nil {
-			return Page{}, err
+			return nil, nil, err
 		}
-	}
-	if snap == nil {
-		if snap, err = r.scan(ctx, conn, match, sk, post); err != nil {
-			return Page{}, err
+		snap, probed, err := r.probe(ctx, conn, pl.match, pl.sk, pl.rd, max(pl.q.Count, probeMin))
+		if err != nil || snap != nil {
+			return snap, probed, err
 		}
-		// A probe's answer is whole and small: later pages take it again
-		// as cheaply; only scans are worth keeping.
-		r.store.snapshots.put(cacheKey, snap)
+		r.store.scans.noteOverflow(pl.key)
 	}
+	lc.release() // no connection held while waiting for a scan
+	snap, err := r.store.scans.take(ctx, pl.key, func(ctx context.Context) (*snapshot, error) {
+		conn, err := r.store.pool.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Release()
+		snap, err := r.scan(ctx, conn, pl.match, pl.sk, pl.post)
+		if err == nil {
+			// A probe's answer is whole and small: later pages take it
+			// again as cheaply; only scans are worth keeping.
+			r.store.snapshots.put(pl.key, snap)
+		}
+		return snap, err
+	})
+	return snap, nil, err
+}
 
+// page reads the resources of the page the query asks of snap (probed
+// holds them already when a probe read them).
+func (r *Resources) page(ctx context.Context, lc *lazyConn, pl listPlan, snap *snapshot, probed map[string]*ldap.Entry) (Page, error) {
+	q := pl.q
 	start, end := snap.bounds(q)
-	page := Page{Total: len(snap.items), Resources: []Resource{}}
+	page := Page{Total: snap.len(), Resources: []Resource{}}
 	if q.Count == 0 {
 		return page, nil
 	}
-	n := len(snap.items)
+	n := snap.len()
 	if q.Cursor {
 		if end < n && end > start {
 			page.Next = snap.at(end-1, q.Descending).position()
@@ -175,9 +229,13 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 	for i := start; i < end; i++ {
 		ids = append(ids, snap.at(i, q.Descending).id)
 	}
+	conn, err := lc.get(ctx)
+	if err != nil {
+		return Page{}, err
+	}
 	entries := probed
 	if entries == nil {
-		if entries, err = r.fetch(ctx, conn, match, ids, rd.attrs); err != nil {
+		if entries, err = r.fetch(ctx, conn, pl.match, ids, pl.rd.attrs); err != nil {
 			return Page{}, err
 		}
 	}
@@ -187,10 +245,35 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 			list = append(list, e) // else deleted, or no longer a match
 		}
 	}
-	if page.Resources, err = r.read(ctx, conn, list, rd); err != nil {
+	if page.Resources, err = r.read(ctx, conn, list, pl.rd); err != nil {
 		return Page{}, err
 	}
 	return page, nil
+}
+
+// lazyConn borrows a connection when first needed, and can give it back
+// early: a list holds none while it waits for a scan.
+type lazyConn struct {
+	pool *Pool
+	c    *Conn
+}
+
+func (l *lazyConn) get(ctx context.Context) (*Conn, error) {
+	if l.c == nil {
+		c, err := l.pool.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.c = c
+	}
+	return l.c, nil
+}
+
+func (l *lazyConn) release() {
+	if l.c != nil {
+		l.c.Release()
+		l.c = nil
+	}
 }
 
 // probe reads the whole entries of a query with a size limit of limit: when
@@ -206,14 +289,14 @@ func (r *Resources) probe(ctx context.Context, conn *Conn, match string, sk sort
 	if err != nil {
 		return nil, nil, classify("list "+r.kind, err)
 	}
-	snap := &snapshot{items: make([]item, 0, len(res.Entries)), taken: time.Now()}
+	snap := &snapshot{taken: time.Now()}
 	entries := make(map[string]*ldap.Entry, len(res.Entries))
 	for _, e := range res.Entries {
 		it, err := r.item(e, sk)
 		if err != nil {
 			continue
 		}
-		snap.items = append(snap.items, it)
+		snap.add(it)
 		entries[strings.ToLower(it.id)] = e
 	}
 	snap.sort()
@@ -233,7 +316,7 @@ func (r *Resources) scan(ctx context.Context, conn *Conn, match string, sk sortK
 	}
 	err := conn.pagedSearch(ctx, ldap.NewSearchRequest(r.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 		match, attrs, nil), scanPageSize, func(e *ldap.Entry) error {
-		if len(snap.items) >= limit {
+		if snap.len() >= limit {
 			return &TooManyError{Limit: limit}
 		}
 		if !keep(e) {
@@ -241,7 +324,7 @@ func (r *Resources) scan(ctx context.Context, conn *Conn, match string, sk sortK
 		}
 		it, err := r.item(e, sk)
 		if err == nil {
-			snap.items = append(snap.items, it)
+			snap.add(it)
 		}
 		return nil
 	})
@@ -250,7 +333,7 @@ func (r *Resources) scan(ctx context.Context, conn *Conn, match string, sk sortK
 		return nil, tm
 	}
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultAdminLimitExceeded) {
-		return nil, &TooManyError{Limit: len(snap.items), Directory: true}
+		return nil, &TooManyError{Limit: snap.len(), Directory: true}
 	}
 	if err != nil {
 		return nil, classify("list "+r.kind, err)

@@ -1,43 +1,130 @@
 package ldapstore
 
 import (
+	"bytes"
 	"container/list"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
 // snapshot is the order of one query's results at one moment: the ids and
-// sort keys of every match, sorted ascending.
+// sort keys of every match, sorted ascending. It is compact, as it holds
+// every match of a query that may match a million entries: per result a
+// 12-byte slot, and its sort key and id in one shared arena (an id in the
+// canonical UUID form, as entryUUID and objectGUID have, in 16 bytes).
 type snapshot struct {
-	items []item
+	slots []slot
+	arena []byte
 	taken time.Time
 }
 
-func (s *snapshot) sort() { slices.SortFunc(s.items, compareItems) }
+// slot is one result: its sort key at arena[off:off+keyLen], its id right
+// after.
+type slot struct {
+	off    uint32
+	keyLen uint32
+	idLen  uint16
+	flags  uint8
+}
+
+const (
+	slotMissing uint8 = 1 << iota // no value to sort by
+	slotUUID                      // the id is a UUID in 16 bytes
+)
+
+// add appends a result; sort orders them once all are added.
+func (s *snapshot) add(it item) {
+	sl := slot{off: uint32(len(s.arena)), keyLen: uint32(len(it.key))}
+	if it.missing {
+		sl.flags |= slotMissing
+	}
+	s.arena = append(s.arena, it.key...)
+	if b, ok := packUUID(it.id); ok {
+		s.arena = append(s.arena, b[:]...)
+		sl.flags |= slotUUID
+		sl.idLen = 16
+	} else {
+		s.arena = append(s.arena, it.id...)
+		sl.idLen = uint16(len(it.id))
+	}
+	s.slots = append(s.slots, sl)
+}
+
+// len is the number of results.
+func (s *snapshot) len() int { return len(s.slots) }
+
+func (s *snapshot) sort() { slices.SortFunc(s.slots, s.compare) }
+
+func (s *snapshot) key(sl slot) []byte { return s.arena[sl.off : sl.off+sl.keyLen] }
+
+func (s *snapshot) idBytes(sl slot) []byte {
+	start := sl.off + sl.keyLen
+	return s.arena[start : start+uint32(sl.idLen)]
+}
+
+// id returns a result's id as the directory gave it.
+func (s *snapshot) id(sl slot) string {
+	if sl.flags&slotUUID != 0 {
+		return formatUUID(s.idBytes(sl))
+	}
+	return string(s.idBytes(sl))
+}
+
+// item returns a result in full.
+func (s *snapshot) item(sl slot) item {
+	return item{key: string(s.key(sl)), missing: sl.flags&slotMissing != 0, id: s.id(sl)}
+}
+
+// compare orders results as compareItems does.
+func (s *snapshot) compare(a, b slot) int {
+	if am, bm := a.flags&slotMissing != 0, b.flags&slotMissing != 0; am != bm {
+		if am {
+			return 1
+		}
+		return -1
+	}
+	if c := bytes.Compare(s.key(a), s.key(b)); c != 0 {
+		return c
+	}
+	if a.flags&slotUUID == b.flags&slotUUID {
+		// Packed UUIDs order as their canonical forms do.
+		return bytes.Compare(s.idBytes(a), s.idBytes(b))
+	}
+	return strings.Compare(s.id(a), s.id(b))
+}
+
+// compareTo orders a result against a position's item.
+func (s *snapshot) compareTo(a slot, b item) int {
+	if am := a.flags&slotMissing != 0; am != b.missing {
+		if am {
+			return 1
+		}
+		return -1
+	}
+	if c := bytes.Compare(s.key(a), []byte(b.key)); c != 0 {
+		return c
+	}
+	return strings.Compare(s.id(a), b.id)
+}
 
 // size is about what the snapshot occupies, in bytes.
-func (s *snapshot) size() int {
-	n := 64
-	for _, it := range s.items {
-		n += 48 + len(it.key) + len(it.id)
-	}
-	return n
-}
+func (s *snapshot) size() int { return 64 + cap(s.slots)*12 + cap(s.arena) }
 
 // at returns result i in the order asked: descending reverses ascending
 // whole, so that results without a sort value come first (RFC 7644
 // section 3.4.2.3). Nothing is copied: a page costs its own size.
 func (s *snapshot) at(i int, descending bool) item {
 	if descending {
-		return s.items[len(s.items)-1-i]
+		return s.item(s.slots[len(s.slots)-1-i])
 	}
-	return s.items[i]
+	return s.item(s.slots[i])
 }
 
 // bounds returns the range of indexes (for at) that a query's page covers.
 func (s *snapshot) bounds(q Query) (start, end int) {
-	n := len(s.items)
+	n := len(s.slots)
 	count := max(q.Count, 0)
 	switch {
 	case !q.Cursor:
@@ -49,9 +136,9 @@ func (s *snapshot) bounds(q Query) (start, end int) {
 	at := item{key: q.After.Key, missing: q.After.Missing, id: q.After.ID}
 	// The first index whose item is after at (upper) or not before it
 	// (lower), in ascending order.
-	lower, _ := slices.BinarySearchFunc(s.items, at, compareItems)
+	lower, _ := slices.BinarySearchFunc(s.slots, at, s.compareTo)
 	upper := lower
-	if upper < n && compareItems(s.items[upper], at) == 0 {
+	if upper < n && s.compareTo(s.slots[upper], at) == 0 {
 		upper++
 	}
 	if q.Descending {
@@ -63,6 +150,56 @@ func (s *snapshot) bounds(q Query) (start, end int) {
 		return max(end-count, 0), end
 	}
 	return upper, min(upper+count, n)
+}
+
+// packUUID returns the 16 bytes of id when it is a UUID in the canonical
+// lower-case form, which formatUUID gives back exactly.
+func packUUID(id string) ([16]byte, bool) {
+	var b [16]byte
+	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+		return b, false
+	}
+	j := 0
+	for i := 0; i < 36; i += 2 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i--
+			continue
+		}
+		hi, ok1 := lowerHex(id[i])
+		lo, ok2 := lowerHex(id[i+1])
+		if !ok1 || !ok2 {
+			return b, false
+		}
+		b[j] = hi<<4 | lo
+		j++
+	}
+	return b, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
+
+// formatUUID is the canonical form of 16 bytes.
+func formatUUID(b []byte) string {
+	const hexDigits = "0123456789abcdef"
+	var out [36]byte
+	j := 0
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = hexDigits[c>>4], hexDigits[c&0xf]
+		j += 2
+	}
+	return string(out[:])
 }
 
 // snapshotCache keeps recent snapshots by query, least recently used first

@@ -19,10 +19,13 @@ func ids(items []item) string {
 // Pages of a snapshot, by index and by position, both ways; positions of
 // resources deleted since still find their place.
 func TestSnapshotBounds(t *testing.T) {
-	s := &snapshot{items: []item{
-		{key: "k1", id: "a"}, {key: "k1", id: "b"}, {key: "k2", id: "c"}, {key: "k3", id: "d"},
-		{missing: true, id: "e"}, {missing: true, id: "f"},
-	}}
+	s := &snapshot{}
+	for _, it := range []item{
+		{key: "k3", id: "d"}, {key: "k1", id: "b"}, {key: "k2", id: "c"}, {key: "k1", id: "a"},
+		{missing: true, id: "f"}, {missing: true, id: "e"},
+	} {
+		s.add(it)
+	}
 	s.sort()
 	pos := func(key, id string, missing, back bool) *Position {
 		return &Position{Key: key, ID: id, Missing: missing, Backward: back}
@@ -63,7 +66,7 @@ func TestSnapshotCacheBounds(t *testing.T) {
 	snap := func(n int) *snapshot {
 		s := &snapshot{taken: time.Now()}
 		for i := range n {
-			s.items = append(s.items, item{id: strings.Repeat("x", 36) + string(rune('a'+i%26))})
+			s.add(item{id: strings.Repeat("x", 36) + string(rune('a'+i%26))})
 		}
 		return s
 	}
@@ -98,5 +101,43 @@ func TestNormalizeInteger(t *testing.T) {
 	}
 	if !slices.IsSorted(keys) {
 		t.Errorf("integer keys do not sort as numbers: %q", keys)
+	}
+}
+
+// A snapshot orders its compact results exactly as the plain items order,
+// gives every id back as it came (UUIDs in 16 bytes, other ids as they
+// are), and finds positions among them.
+func TestSnapshotCompactOrder(t *testing.T) {
+	items := []item{
+		{key: "b", id: "6ba7b810-9dad-11d1-80b4-00c04fd430c8"},
+		{key: "b", id: "6BA7B810-9DAD-11D1-80B4-00C04FD430C8"}, // upper case: kept as text
+		{key: "b", id: "00000000-0000-0000-0000-000000000000"},
+		{key: "b", id: "ffffffff-ffff-ffff-ffff-ffffffffffff"},
+		{key: "b", id: "inum-7"},
+		{key: "a", id: "6ba7b810-9dad-11d1-80b4-00c04fd430c9"},
+		{key: "", id: "6ba7b810-9dad-11d1-80b4-00c04fd430c7"},
+		{missing: true, id: "1"},
+		{missing: true, id: "0e3e9a3e-0000-4000-8000-000000000001"},
+		{key: "b", id: "6ba7b810-9dad-11d1-80b4-00c04fd430c"}, // too short to be a UUID
+	}
+	s := &snapshot{}
+	for _, it := range items {
+		s.add(it)
+	}
+	s.sort()
+	want := slices.Clone(items)
+	slices.SortFunc(want, compareItems)
+	for i, w := range want {
+		if got := s.at(i, false); got != w {
+			t.Errorf("result %d: %+v, want %+v", i, got, w)
+		}
+		start, _ := s.bounds(Query{Cursor: true, Count: 1, After: w.position()})
+		if start != i+1 {
+			t.Errorf("after %+v: starts at %d, want %d", w, start, i+1)
+		}
+	}
+	// Keys 7 bytes; six UUIDs in 16 bytes each; the others as text (78).
+	if len(s.arena) != 7+6*16+78 {
+		t.Errorf("arena of %d bytes, want %d", len(s.arena), 7+6*16+78)
 	}
 }

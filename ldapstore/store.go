@@ -34,6 +34,7 @@ type Store struct {
 	groups      resourceSetup
 	search      SearchConfig
 	snapshots   *snapshotCache
+	scans       *scans
 	groupRefs   *refCache
 
 	loadMu sync.Mutex
@@ -78,7 +79,8 @@ func NewStore(pool *Pool, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{pool: pool, dnAttribute: opts.Profile.DNAttribute, search: search,
-		snapshots: newSnapshotCache(int(search.SnapshotCache), search.SnapshotMaxAge), groupRefs: newRefCache(refTTL, 100_000)}
+		snapshots: newSnapshotCache(int(search.SnapshotCache), search.SnapshotMaxAge), groupRefs: newRefCache(refTTL, 100_000),
+		scans: newScans(pool, search.MaxConcurrentScans, search.SnapshotMaxAge)}
 	var errs []error
 	var err error
 	s.users, err = setup("users", "User", opts.Users, opts.Profile.Users)

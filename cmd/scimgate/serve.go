@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,8 +87,17 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	// a wrong issuer shows in the log at start, not at the first request.
 	go srv.CheckAuthServer(ctx)
 	log.Info("serving", zap.String("address", l.Addr().String()), zap.String("base_path", cfg.Server.BasePath),
-		zap.Strings("ldap", cfg.LDAP.URLs), zap.String("auth", cfg.Auth.Mode), zap.String("profile", profile.Name))
+		zap.Strings("ldap", cfg.LDAP.URLs), zap.String("auth", cfg.Auth.Mode), zap.String("profile", profile.Name),
+		zap.String("memory_limit", memoryLimit()))
 	return srv.Serve(ctx, l)
+}
+
+// memoryLimit describes the Go runtime's soft memory limit, for the log.
+func memoryLimit() string {
+	if n := debug.SetMemoryLimit(-1); n != math.MaxInt64 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return "none"
 }
 
 // loadStore reads the directory's schema, retrying until it answers, and

@@ -71,7 +71,7 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 
 	t0 := time.Now()
 	ldifPath := filepath.Join(work, "users.ldif")
-	if err := writeLDIF(ldifPath, nUsers, groupSize); err != nil {
+	if err := slapd.WriteUsersLDIF(ldifPath, nUsers, groupSize); err != nil {
 		return err
 	}
 	dir, err := slapd.Start(ctx, slapd.Options{ServiceAccount: true, Preload: ldifPath, Dir: filepath.Join(work, "slapd")})
@@ -398,44 +398,6 @@ func medianDuration(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
-}
-
-// writeLDIF writes n users in groups of groupSize, with the memberOf values
-// that slapadd (which runs no overlays) would not compute.
-func writeLDIF(path string, n, groupSize int) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	const people, groups = "ou=people,dc=example,dc=org", "ou=groups,dc=example,dc=org"
-	given := []string{"Ada", "Alan", "Barbara", "Claude", "Dennis", "Edsger", "Grace", "Ken", "Radia", "Tim"}
-	family := []string{"Lovelace", "Turing", "Liskov", "Shannon", "Ritchie", "Dijkstra", "Hopper", "Thompson", "Perlman", "Berners-Lee"}
-	for i := range n {
-		g, f := given[i%len(given)], family[(i/len(given))%len(family)]
-		fmt.Fprintf(w, "dn: uid=user%06d,%s\nobjectClass: inetOrgPerson\nuid: user%06d\ncn: %s %s\ngivenName: %s\nsn: %s\n"+
-			"displayName: %s %s\nmail: user%06d@example.org\ntitle: Engineer\ntelephoneNumber: +1 555 %07d\nemployeeNumber: %d\n"+
-			"memberOf: cn=team%04d,%s\nmemberOf: cn=everyone,%s\n", i, people, i, g, f, g, f, g, f, i, i, i, i/groupSize, groups, groups)
-		if i == 0 {
-			fmt.Fprintf(w, "memberOf: cn=solo,%s\n", groups)
-		}
-		w.WriteString("\n")
-	}
-	// The large group: every user; and a group of one, to compare with.
-	fmt.Fprintf(w, "dn: cn=everyone,%s\nobjectClass: groupOfNames\ncn: everyone\n", groups)
-	for i := range n {
-		fmt.Fprintf(w, "member: uid=user%06d,%s\n", i, people)
-	}
-	fmt.Fprintf(w, "\ndn: cn=solo,%s\nobjectClass: groupOfNames\ncn: solo\nmember: uid=user000000,%s\n\n", groups, people)
-	for gi := 0; gi*groupSize < n; gi++ {
-		fmt.Fprintf(w, "dn: cn=team%04d,%s\nobjectClass: groupOfNames\ncn: team%04d\n", gi, groups, gi)
-		for i := gi * groupSize; i < min((gi+1)*groupSize, n); i++ {
-			fmt.Fprintf(w, "member: uid=user%06d,%s\n", i, people)
-		}
-		w.WriteString("\n")
-	}
-	return w.Flush()
 }
 
 type gateway struct {
