@@ -215,7 +215,7 @@ func TestCreateDuringAStall(t *testing.T) {
 	}
 	written := false
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !written; time.Sleep(50 * time.Millisecond) {
-		written = total(u.list(`/Users?filter=` + urlQuery(`userName eq "stalled"`))) == 1
+		written = total(u.list(`/Users?filter=`+urlQuery(`userName eq "stalled"`))) == 1
 	}
 	t.Logf("the stalled create was written after all: %v", written)
 	retry := u.send("POST", "/Users", body)
