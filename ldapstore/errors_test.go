@@ -1,9 +1,11 @@
 package ldapstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -45,5 +47,39 @@ func TestClassify(t *testing.T) {
 	}
 	if got := Reason(ldap.NewError(ldap.LDAPResultInvalidCredentials, errors.New(""))); got != "invalid credentials (LDAP result 49)" {
 		t.Errorf("Reason = %q", got)
+	}
+}
+
+// A write whose entry changes under every attempt is retried with backoff
+// until the deadline leaves no room for another attempt, then given up as
+// contention, before the deadline. The attempt is a stand-in: a real
+// directory cannot be made to change an entry under every attempt on cue
+// (TestContendedPatchesAllSucceed in package gateway is the real case).
+func TestRetryGivesUpWithContention(t *testing.T) {
+	r := &Resources{kind: "User"}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	attempts := 0
+	changed := func() (string, error) { attempts++; return "", errChanged }
+	_, err := r.retry(ctx, Precondition{}, changed)
+	var ce *ContentionError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrContention) || errors.Is(err, ErrUnavailable) {
+		t.Fatalf("err = %v, want a ContentionError", err)
+	}
+	if ce.Attempts != attempts || attempts < 5 || ce.Kind != "User" {
+		t.Errorf("%+v after %d attempts", ce, attempts)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("gave up after the deadline (%s), not before", ce.Waited)
+	}
+	// Under If-Match a change is a failed precondition, at once.
+	attempts = 0
+	if _, err := r.retry(ctx, Precondition{Any: true}, changed); !errors.Is(err, ErrPrecondition) || attempts != 1 {
+		t.Errorf("If-Match: %v after %d attempts", err, attempts)
+	}
+	for n := 1; n < 100; n++ {
+		if d := backoff(n); d < 0 || d >= retryMaxDelay || (n < 4 && d >= retryBaseDelay<<n) {
+			t.Errorf("backoff(%d) = %s", n, d)
+		}
 	}
 }

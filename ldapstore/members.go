@@ -133,7 +133,7 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 	}
 	var currentID string
 	var written *memberChanges
-	dn, err := r.retry(pre, func() (string, error) {
+	dn, err := r.retry(ctx, pre, func() (string, error) {
 		e, err := r.find(ctx, conn, id, attrs, controls...)
 		if err != nil {
 			return "", err

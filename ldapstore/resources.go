@@ -3,9 +3,11 @@ package ldapstore
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/uuid"
@@ -97,9 +99,14 @@ const (
 	lookupBatch    = 500
 )
 
-// conflictRetries is how often a write is recomputed when the entry changed
-// between reading and writing it, before giving up.
-const conflictRetries = 5
+// A write that finds its entry changed since it read it (another write came
+// in between) is recomputed after a random wait below a bound that doubles
+// from retryBaseDelay to retryMaxDelay ("full jitter"), so that writers of
+// one entry spread out instead of colliding again in step.
+const (
+	retryBaseDelay = 2 * time.Millisecond
+	retryMaxDelay  = 250 * time.Millisecond
+)
 
 // Create adds a resource from validated SCIM attributes and returns it as
 // stored.
@@ -319,7 +326,7 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 		return Resource{}, err
 	}
 	defer conn.Release()
-	dn, err := r.retry(pre, func() (string, error) {
+	dn, err := r.retry(ctx, pre, func() (string, error) {
 		e, err := r.find(ctx, conn, id, r.attrs)
 		if err != nil {
 			return "", err
@@ -348,10 +355,19 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 }
 
 // retry runs a read-compute-write attempt again while the entry changed
-// between its read and its write (errChanged), conflictRetries times at
-// most; under If-Match a change is a failed precondition instead.
-func (r *Resources) retry(pre Precondition, attempt func() (string, error)) (string, error) {
-	for i := 0; ; i++ {
+// between its read and its write (errChanged), after a jittered backoff,
+// for as long as the request's deadline leaves room for another attempt
+// (ldap.operation_timeout where the context has none); then it gives up
+// with a ContentionError. Under If-Match a change is a failed
+// precondition instead.
+func (r *Resources) retry(ctx context.Context, pre Precondition, attempt func() (string, error)) (string, error) {
+	start := time.Now()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = start.Add(r.store.pool.cfg.OperationTimeout)
+	}
+	for i := 1; ; i++ {
+		began := time.Now()
 		dn, err := attempt()
 		if !errors.Is(err, errChanged) {
 			return dn, err
@@ -359,10 +375,30 @@ func (r *Resources) retry(pre Precondition, attempt func() (string, error)) (str
 		if pre.Set() {
 			return "", classify("update "+r.kind, ErrPrecondition)
 		}
-		if i >= conflictRetries {
-			return "", classify("update "+r.kind, ErrUnavailable)
+		// Room for the wait and for another attempt, counted twice as long
+		// as this one, with the answer still given before the deadline.
+		wait := backoff(i)
+		if time.Now().Add(wait + 2*time.Since(began)).After(deadline) {
+			return "", &ContentionError{Kind: r.kind, Attempts: i, Waited: time.Since(start)}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return "", &ContentionError{Kind: r.kind, Attempts: i, Waited: time.Since(start)}
+		case <-timer.C:
 		}
 	}
+}
+
+// backoff is the wait before the attempt after the n-th (from 1): random,
+// below a bound that doubles with each attempt up to retryMaxDelay.
+func backoff(n int) time.Duration {
+	bound := retryMaxDelay
+	if n < 16 && retryBaseDelay<<n < retryMaxDelay {
+		bound = retryBaseDelay << n
+	}
+	return rand.N(bound)
 }
 
 // checkUnique refuses a userName (or displayName) that another resource has,
