@@ -2,6 +2,7 @@ package ldapstore
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -43,18 +44,19 @@ func unknownMembers(ids []string) error {
 }
 
 // createMembers returns the member values of a new group from the ids in
-// attrs: the placeholder alone when there are none and one is needed.
-func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[string]any) ([]string, error) {
+// attrs (the placeholder alone when there are none and one is needed), and
+// the ids they were looked up from.
+func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[string]any) ([]string, map[string]string, error) {
 	ids, err := schema.MemberIDs(attrs["members"])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dns, missing, err := r.memberValues(ctx, conn, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(missing) > 0 {
-		return nil, unknownMembers(missing)
+		return nil, nil, unknownMembers(missing)
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -67,7 +69,7 @@ func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[str
 	if len(out) == 0 && r.m.MemberPlaceholder != "" {
 		out = []string{r.m.MemberPlaceholder}
 	}
-	return out, nil
+	return out, dns, nil
 }
 
 // withoutMembers is the projection that reads a group without its
@@ -166,6 +168,9 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 	if err != nil {
 		return Resource{}, err
 	}
+	if written.add, err = r.keepAdded(ctx, conn, dn, written.add, dns); err != nil {
+		return Resource{}, err
+	}
 	if err := r.syncMemberOf(ctx, conn, dn, written.add, written.del); err != nil {
 		return Resource{}, err
 	}
@@ -177,6 +182,101 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 		return Resource{}, err
 	}
 	return r.resource(ctx, conn, e)
+}
+
+// keepAddedRounds bounds how often keepAdded follows members renamed while
+// they were added.
+const keepAddedRounds = 3
+
+// keepAdded makes sure that the member values a write just added to the
+// group still name entries, and returns those that do. A member deleted
+// (or renamed) after its id was looked up and before the write would
+// otherwise stay behind as a value naming nothing: the directory's
+// referential integrity ran before the value was there, and a new entry
+// created later under the same name would inherit the membership. One
+// search (per lookupBatch values) finds the entries; a value that names
+// none is deleted from the group, and where its id still names an entry
+// (renamed) that entry's value is added in its stead and checked in turn.
+// Afterwards the group is as if the member's deletion had come just after
+// the write. ids maps the ids of the write to their values.
+func (r *Resources) keepAdded(ctx context.Context, conn *Conn, groupDN string, added []string, ids map[string]string) ([]string, error) {
+	idOf := make(map[string]string, len(ids))
+	for id, v := range ids {
+		idOf[r.valueKey(v)] = id
+	}
+	var kept []string
+	pending := slices.DeleteFunc(slices.Clone(added), func(v string) bool { return idOf[r.valueKey(v)] == "" }) // the placeholder
+	for round := 0; len(pending) > 0; round++ {
+		found, err := r.membersOf(ctx, conn, pending, false)
+		if err != nil {
+			return nil, err
+		}
+		var gone, goneIDs []string
+		for _, v := range pending {
+			if _, ok := found[r.valueKey(v)]; ok {
+				kept = append(kept, v)
+			} else {
+				gone, goneIDs = append(gone, v), append(goneIDs, idOf[r.valueKey(v)])
+			}
+		}
+		pending = nil
+		if len(gone) > 0 && round < keepAddedRounds {
+			moved, _, err := r.memberValues(ctx, conn, goneIDs)
+			if err != nil {
+				return nil, err
+			}
+			for id, v := range moved {
+				if i := slices.IndexFunc(gone, func(g string) bool { return r.valueKey(g) == r.valueKey(v) }); i >= 0 {
+					gone = slices.Delete(gone, i, i+1) // found by its id after all: it stays
+					kept = append(kept, v)
+					continue
+				}
+				idOf[r.valueKey(v)] = id
+				pending = append(pending, v)
+			}
+		}
+		if err := r.swapValues(ctx, conn, groupDN, gone, pending); err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
+}
+
+// swapValues adds the member values add to the group and deletes del, one
+// value a modify: what keepAdded mends is rare. A group already gone, a
+// value already gone, is no error.
+func (r *Resources) swapValues(ctx context.Context, conn *Conn, groupDN string, del, add []string) error {
+	if len(add) > 0 {
+		req := ldap.NewModifyRequest(groupDN, []ldap.Control{ldap.NewControlString(OIDPermissiveModify, false, "")})
+		req.Add(r.m.Members, add)
+		if err := conn.Modify(ctx, req); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			return classify("add members to "+groupDN, err)
+		}
+	}
+	for _, v := range del {
+		if err := r.deleteValue(ctx, conn, groupDN, v); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteValue deletes one member value from a group, putting the
+// placeholder in where it was the last (and one is needed); a value that
+// is not there is no error.
+func (r *Resources) deleteValue(ctx context.Context, conn *Conn, groupDN, value string) error {
+	req := ldap.NewModifyRequest(groupDN, nil)
+	req.Delete(r.m.Members, []string{value})
+	err := conn.Modify(ctx, req)
+	if err != nil && r.m.MemberPlaceholder != "" && ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) {
+		req.Add(r.m.Members, []string{r.m.MemberPlaceholder}) // its last member
+		err = conn.Modify(ctx, req)
+	}
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+		return classify("remove "+value+" from "+groupDN, err)
+	}
+	r.store.groupRefs.forget(groupDN)
+	return nil
 }
 
 // memberChanges turns member operations into the values to add and
@@ -439,17 +539,9 @@ func (r *Resources) removeMember(ctx context.Context, conn *Conn, e *ldap.Entry)
 		return classify("find the groups of "+e.DN+" (it is deleted)", err)
 	}
 	for _, dn := range dns {
-		req := ldap.NewModifyRequest(dn, nil)
-		req.Delete(r.m.Members, []string{value})
-		err := conn.Modify(ctx, req)
-		if err != nil && r.m.MemberPlaceholder != "" && ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) {
-			req.Add(r.m.Members, []string{r.m.MemberPlaceholder}) // its last member
-			err = conn.Modify(ctx, req)
+		if err := r.deleteValue(ctx, conn, dn, value); err != nil {
+			return err
 		}
-		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
-			return classify("remove "+e.DN+" (deleted) from "+dn, err)
-		}
-		r.store.groupRefs.forget(dn)
 	}
 	return nil
 }

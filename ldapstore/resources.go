@@ -138,11 +138,13 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 	if err := r.checkUnique(ctx, conn, attrs, rdnPath, ""); err != nil {
 		return Resource{}, err
 	}
+	var memberIDs map[string]string
 	if r.m.Members != "" {
-		members, err := r.createMembers(ctx, conn, attrs)
+		members, ids, err := r.createMembers(ctx, conn, attrs)
 		if err != nil {
 			return Resource{}, err
 		}
+		memberIDs = ids
 		if len(members) > 0 {
 			values.set(r.m.Members, members)
 		}
@@ -168,7 +170,11 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 		return Resource{}, classify("create "+r.kind, err)
 	}
 	if r.m.Members != "" {
-		if err := r.syncMemberOf(ctx, conn, dn, values.get(r.m.Members), nil); err != nil {
+		added, err := r.keepAdded(ctx, conn, dn, values.get(r.m.Members), memberIDs)
+		if err != nil {
+			return Resource{}, err
+		}
+		if err := r.syncMemberOf(ctx, conn, dn, added, nil); err != nil {
 			return Resource{}, err
 		}
 	}
