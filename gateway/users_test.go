@@ -377,6 +377,33 @@ func TestContendedPatchesAllSucceed(t *testing.T) {
 	}
 }
 
+// A rename whose following modify the directory refuses is undone: the
+// request is all or nothing, the group that lists the user included.
+func TestRefusedModifyUndoesTheRename(t *testing.T) {
+	u := newUserEnv(t)
+	id, _ := u.create(`{"userName":"before"}`)
+	g := u.createGroup(`{"displayName":"Renamers","members":[{"value":"` + id + `"}]}`)
+	r := u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+		{"op":"replace","path":"userName","value":"after"},
+		{"op":"add","path":"x509Certificates","value":[{"value":"bm90IGEgY2VydGlmaWNhdGU="}]}]}`)
+	wantSCIMError(t, r, 400, "invalidValue")
+	e := u.entry(id)
+	if !strings.EqualFold(e.DN, u.userDN("before")) {
+		t.Errorf("DN after the refused request: %s", e.DN)
+	}
+	wantAttr(t, e, "uid", "before")
+	wantAttr(t, e, "userCertificate;binary")
+	// The directory's referential integrity followed the rename and its
+	// undoing: the group lists the user by its DN.
+	if !eventually(func() bool { return slices.Equal(u.memberDNs(g), []string{u.userDN("before")}) }) {
+		t.Errorf("the group's members: %q", u.memberDNs(g))
+	}
+	wantAttr(t, u.entry(id), "memberOf", "cn=Renamers,"+u.dir.GroupsDN)
+	if r := u.send("GET", "/Users?filter="+urlQuery(`userName eq "after"`), ""); total(r) != 0 {
+		t.Errorf("the new name is found: %s", r.raw)
+	}
+}
+
 func TestUserPatch(t *testing.T) {
 	u := newUserEnv(t)
 	manager := u.idOf("alovelace")
@@ -522,6 +549,15 @@ func TestRefusedPasswordChangesNothing(t *testing.T) {
 		t.Fatalf("PATCH: %d %s", r.status, r.raw)
 	}
 	wantAttr(t, u.entry(id), "title", "Before")
+	// A rename in the same request is undone too.
+	r = u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		"Operations":[{"op":"replace","path":"userName","value":"pw-renamed"},{"op":"replace","path":"password","value":"whatever-1"}]}`)
+	if r.status < 400 {
+		t.Fatalf("PATCH: %d %s", r.status, r.raw)
+	}
+	if e := u.entry(id); !strings.EqualFold(e.DN, "uid=pw,"+dir.PeopleDN) || e.GetAttributeValue("uid") != "pw" {
+		t.Errorf("renamed by a refused request: %s uid=%q", e.DN, e.GetAttributeValues("uid"))
+	}
 	// And a create whose password is refused leaves no user behind.
 	if r := u.send("POST", "/Users", `{"userName":"pw2","password":"whatever-1"}`); r.status < 400 {
 		t.Fatalf("create: %d %s", r.status, r.raw)
