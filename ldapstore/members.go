@@ -154,6 +154,9 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 			if want, err = next(current); err != nil {
 				return "", err
 			}
+			if err := r.checkNameChange(current, want); err != nil {
+				return "", err
+			}
 		}
 		mc := r.memberChanges(e, mops, dns)
 		mc.assert = pre.Set()

@@ -106,10 +106,7 @@ func (r *Resources) rename(ctx context.Context, conn *Conn, e *ldap.Entry, n rdn
 	}
 	newRDN := rdn(n.attr, n.new)
 	if err := conn.ModifyDN(ctx, ldap.NewModifyDNWithControlsRequest(e.DN, newRDN, true, "", assert)); err != nil {
-		if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
-			return nil, nil, classify("rename "+r.kind, &ExistsError{Attr: n.path.String()})
-		}
-		return nil, nil, writeError("rename "+r.kind, err)
+		return nil, nil, r.refused("rename "+r.kind, err, n.new)
 	}
 	dn := newRDN + "," + n.parent
 	renamed, err := conn.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
@@ -172,7 +169,7 @@ func (r *Resources) modify(ctx context.Context, conn *Conn, e *ldap.Entry, next 
 			return errChanged
 		}
 		if err != nil {
-			return writeError("update "+r.kind, err)
+			return r.refused("update "+r.kind, err, "")
 		}
 	}
 	pw, ok := password(attrs)
@@ -258,16 +255,68 @@ func (r *Resources) setPassword(ctx context.Context, conn *Conn, dn, pw string, 
 	return nil
 }
 
-// writeError classifies a failed write: an assertion that no longer holds
-// means the entry changed since it was read.
-func writeError(op string, err error) error {
-	if ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed) {
+// longName is the length in bytes above which a naming value may be more
+// than a directory can index as a DN: OpenLDAP's mdb holds about 240.
+const longName = 200
+
+// refused classifies a failed write of values: an add or a modify DN that
+// gives the entry the naming value name, or a modify (name ""). An
+// assertion that no longer holds means the entry changed since it was
+// read (errChanged); a value the directory refuses is an ErrInvalid that
+// names its SCIM attribute where the directory's diagnostic names the LDAP
+// attribute.
+//
+// Result 80 (other) says nothing of its cause. OpenLDAP's mdb answers it,
+// with no diagnostic, for a naming value too long for its DN index; it
+// answers it too when its database is full or failing ("txn_commit
+// failed", "entry store failed", or nothing). So a value is blamed only
+// when all of these hold: the write gives the entry a name (add or
+// modify DN), that name is longer than longName bytes (a name within
+// max_name_length characters that is not ASCII), and the diagnostic is
+// empty or names the DN index. Every other result 80 is the server's
+// failure, answered 500 and logged as an error: a 400 would send the
+// client to change a value that is not the cause. The one case left
+// ambiguous — a database that fills up at the instant it indexes a long
+// name — is answered 400 for that request, and the next write shows the
+// failure.
+func (r *Resources) refused(op string, err error, name string) error {
+	var le *ldap.Error
+	errors.As(err, &le)
+	_, rdnPath, _ := r.m.RDNAttribute()
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed):
 		return errChanged
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):
+		return classify(op, &ExistsError{Attr: rdnPath.String()})
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultOther) && len(name) > longName &&
+		(le.Err == nil || le.Err.Error() == "" || strings.Contains(le.Err.Error(), "DN index")):
+		return fmt.Errorf("%s: %w: %w", op, invalidf("The directory refused %s: at %d bytes it is too long for the directory to store.", rdnPath, len(name)), err)
 	}
-	if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
-		return classify(op, &ExistsError{Attr: "userName"})
+	err = classify(op, err)
+	var ie *InvalidError
+	if errors.Is(err, ErrInvalid) && !errors.As(err, &ie) && le != nil && le.Err != nil {
+		if attr := r.attributeIn(le.Err.Error()); attr != "" {
+			return fmt.Errorf("%w: %w", invalidf("The directory refused the value of %s.", attr), err)
+		}
 	}
-	return classify(op, err)
+	return err
+}
+
+// attributeIn returns the SCIM attribute whose LDAP attribute a directory's
+// diagnostic names ("userCertificate;binary: value #0 invalid per syntax",
+// "object class 'inetOrgPerson' requires attribute 'sn'"), or "".
+func (r *Resources) attributeIn(diagnostic string) string {
+	words := strings.FieldsFunc(diagnostic, func(c rune) bool {
+		return !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	})
+	for _, w := range words {
+		for _, m := range r.m.Attributes {
+			if base, _, _ := strings.Cut(m.LDAP, ";"); strings.EqualFold(base, w) {
+				return schema.Path{URN: m.SCIM.URN, Attr: m.SCIM.Attr, Sub: m.SCIM.Sub}.String()
+			}
+		}
+	}
+	return ""
 }
 
 // sameValues compares LDAP values in order: the first is the primary one.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/uuid"
@@ -28,6 +29,7 @@ type Resources struct {
 	attrs   []string // LDAP attributes read for a whole resource
 	whole   reading  // what reading a whole resource reads: attrs
 	schemas schema.Schemas
+	maxName int // characters of the name (namePath)
 }
 
 func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Resources {
@@ -40,7 +42,7 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 	}
 	class.WriteString(")")
 	r := &Resources{store: s, st: st, kind: rs.kind, baseDN: rs.baseDN, base: rs.base, m: m,
-		class: class.String(), attrs: m.LDAPAttributes()}
+		class: class.String(), attrs: m.LDAPAttributes(), maxName: rs.maxName}
 	r.derive()
 	return r
 }
@@ -111,6 +113,9 @@ const (
 // Create adds a resource from validated SCIM attributes and returns it as
 // stored.
 func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource, error) {
+	if err := r.checkName(attrs); err != nil {
+		return Resource{}, err
+	}
 	conn, err := r.store.pool.Conn(ctx)
 	if err != nil {
 		return Resource{}, err
@@ -167,7 +172,7 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 		req.Attribute(a, values.get(a))
 	}
 	if err := conn.Add(ctx, req); err != nil {
-		return Resource{}, classify("create "+r.kind, err)
+		return Resource{}, r.refused("create "+r.kind, err, rdnValue)
 	}
 	if r.m.Members != "" {
 		added, err := r.keepAdded(ctx, conn, dn, values.get(r.m.Members), memberIDs)
@@ -258,6 +263,9 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 // Replace sets the resource to attrs (RFC 7644 section 3.5.1): attributes
 // left out are cleared, read-only ones and the password kept.
 func (r *Resources) Replace(ctx context.Context, id string, attrs map[string]any, pre Precondition) (Resource, error) {
+	if err := r.checkName(attrs); err != nil {
+		return Resource{}, err
+	}
 	if r.m.Members != "" {
 		// The members become those given: only the difference is written.
 		ids, err := schema.MemberIDs(attrs["members"])
@@ -348,6 +356,9 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 		if err != nil {
 			return "", err
 		}
+		if err := r.checkNameChange(current, attrs); err != nil {
+			return "", err
+		}
 		return r.write(ctx, conn, e, current.Version, attrs, nil)
 	})
 	if err != nil {
@@ -407,15 +418,42 @@ func backoff(n int) time.Duration {
 	return rand.N(bound)
 }
 
+// namePath is the attribute that names a resource, unique among its type:
+// a user's userName, a group's displayName.
+func (r *Resources) namePath() schema.Path {
+	if r.kind == "Group" {
+		return schema.Path{Attr: "displayName"}
+	}
+	return schema.Path{Attr: "userName"}
+}
+
+// checkName refuses a name (namePath) longer than max_name_length
+// characters: the check comes before any LDAP work, where the directory
+// would otherwise refuse it with no word of why (OpenLDAP: result 80).
+func (r *Resources) checkName(attrs map[string]any) error {
+	p := r.namePath()
+	if n := utf8.RuneCountInString(valueAt(attrs, p)); n > r.maxName {
+		return invalidf("%s is %d characters long; this server takes at most %d.", p, n, r.maxName)
+	}
+	return nil
+}
+
+// checkNameChange is checkName for an update from current to next, once
+// next is computed (a PATCH's operations applied) and before anything is
+// written; a name left as stored is left alone.
+func (r *Resources) checkNameChange(current Resource, next map[string]any) error {
+	if p := r.namePath(); valueAt(next, p) == valueAt(current.Attributes, p) {
+		return nil
+	}
+	return r.checkName(next)
+}
+
 // checkUnique refuses a userName (or displayName) that another resource has,
 // where the RDN does not already make it unique: when the RDN is named by
 // another attribute, or the name changes. except is the id of the resource
 // being renamed.
 func (r *Resources) checkUnique(ctx context.Context, conn *Conn, attrs map[string]any, rdnPath schema.Path, except string) error {
-	unique := schema.Path{Attr: "userName"}
-	if r.kind == "Group" {
-		unique = schema.Path{Attr: "displayName"}
-	}
+	unique := r.namePath()
 	if rdnPath == unique && except == "" {
 		return nil // the directory refuses a second entry of the same name, atomically
 	}
