@@ -96,20 +96,9 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 	if mops.Replace {
 		attrs = append(attrs, r.m.Members)
 	}
-	ids := append(append(slices.Clone(mops.Add), mops.ReplaceWith...), mops.Remove...)
-	dns, _, err := r.memberValues(ctx, conn, ids) // ids removed may be gone: no error
+	dns, err := r.opsValues(ctx, conn, mops)
 	if err != nil {
 		return Resource{}, err
-	}
-	var unknown []string
-	for _, id := range append(slices.Clone(mops.Add), mops.ReplaceWith...) {
-		if dns[id] == "" {
-			unknown = append(unknown, id)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return Resource{}, unknownMembers(unknown)
 	}
 	// Deleting a value that is not there fails (slapd's permissive modify
 	// covers only adding one that is): which of the values a removal may
@@ -119,19 +108,9 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 	var controls []ldap.Control
 	matched := len(candidates) > 0 && r.st.dse.Supports(Feature{OID: OIDMatchedValues})
 	if matched {
-		filters := make([]string, 0, len(attrs)+len(candidates))
-		for _, a := range attrs {
-			filters = append(filters, "("+a+"=*)")
-		}
-		for _, dn := range candidates {
-			filters = append(filters, "("+r.m.Members+"="+ldap.EscapeFilter(dn)+")")
-		}
-		mv, err := newMatchedValues(filters)
-		if err != nil {
+		if attrs, controls, err = r.matchedMembers(attrs, candidates); err != nil {
 			return Resource{}, err
 		}
-		controls = []ldap.Control{mv}
-		attrs = append(slices.Clone(attrs), r.m.Members)
 	}
 	var currentID string
 	var written *memberChanges
@@ -171,10 +150,7 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 	if err != nil {
 		return Resource{}, err
 	}
-	if written.add, err = r.keepAdded(ctx, conn, dn, written.add, dns); err != nil {
-		return Resource{}, err
-	}
-	if err := r.syncMemberOf(ctx, conn, dn, written.add, written.del); err != nil {
+	if err := r.settleMembers(ctx, conn, dn, written.add, written.del, dns); err != nil {
 		return Resource{}, err
 	}
 	if quiet {
@@ -185,6 +161,58 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 		return Resource{}, err
 	}
 	return r.resource(ctx, conn, e)
+}
+
+// opsValues resolves the member ids of mops to member values; ids added
+// that name no possible member are a 400 naming them, ids removed may be
+// gone.
+func (r *Resources) opsValues(ctx context.Context, conn *Conn, mops schema.MemberOps) (map[string]string, error) {
+	added := append(slices.Clone(mops.Add), mops.ReplaceWith...)
+	dns, _, err := r.memberValues(ctx, conn, append(slices.Clone(added), mops.Remove...))
+	if err != nil {
+		return nil, err
+	}
+	var unknown []string
+	for _, id := range added {
+		if dns[id] == "" {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, unknownMembers(unknown)
+	}
+	return dns, nil
+}
+
+// matchedMembers is the reading of a group's attrs with, of its members,
+// only the candidates: the attributes to ask and the matched values
+// control.
+func (r *Resources) matchedMembers(attrs, candidates []string) ([]string, []ldap.Control, error) {
+	filters := make([]string, 0, len(attrs)+len(candidates))
+	for _, a := range attrs {
+		filters = append(filters, "("+a+"=*)")
+	}
+	for _, dn := range candidates {
+		filters = append(filters, "("+r.m.Members+"="+ldap.EscapeFilter(dn)+")")
+	}
+	mv, err := newMatchedValues(filters)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(slices.Clone(attrs), r.m.Members), []ldap.Control{mv}, nil
+}
+
+// settleMembers follows a write of a group's member values, added and
+// removed: the added members that no longer exist are taken out again
+// (keepAdded; ids maps the ids of the write to their values), and the
+// others' gateway-kept memberOf is written.
+func (r *Resources) settleMembers(ctx context.Context, conn *Conn, groupDN string, added, removed []string, ids map[string]string) error {
+	kept, err := r.keepAdded(ctx, conn, groupDN, added, ids)
+	if err != nil {
+		return err
+	}
+	return r.syncMemberOf(ctx, conn, groupDN, kept, removed)
 }
 
 // keepAddedRounds bounds how often keepAdded follows members renamed while

@@ -175,11 +175,7 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 		return Resource{}, r.refused("create "+r.kind, err, rdnValue)
 	}
 	if r.m.Members != "" {
-		added, err := r.keepAdded(ctx, conn, dn, values.get(r.m.Members), memberIDs)
-		if err != nil {
-			return Resource{}, err
-		}
-		if err := r.syncMemberOf(ctx, conn, dn, added, nil); err != nil {
+		if err := r.settleMembers(ctx, conn, dn, values.get(r.m.Members), nil, memberIDs); err != nil {
 			return Resource{}, err
 		}
 	}
