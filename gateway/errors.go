@@ -53,6 +53,7 @@ func storeError(ctx context.Context, err error) *scimError {
 	var ee *ldapstore.ExistsError
 	var tm *ldapstore.TooManyError
 	var fz *ldapstore.FrozenError
+	var ce *ldapstore.ContentionError
 	switch {
 	case errors.As(err, &se):
 		return se
@@ -62,6 +63,12 @@ func storeError(ctx context.Context, err error) *scimError {
 		return newError(http.StatusPreconditionFailed, "", "The resource has changed: its version is no longer the one in If-Match.")
 	case errors.As(err, &fz):
 		return newError(http.StatusForbidden, "", "%s cannot be changed here: through /Me it is read-only (me.writable).", fz.Attr)
+	case errors.As(err, &ce):
+		// Not the directory's fault: other writers of the same resource.
+		logFor(ctx).Warn("write contention: the resource kept changing under concurrent writes", zap.String("type", ce.Kind),
+			zap.Int("attempts", ce.Attempts), zap.Duration("waited", ce.Waited), zap.Error(err))
+		return newError(http.StatusConflict, "", "Other requests changed this %s at the same time, %d times in a row; "+
+			"this change was not made. Retry it (request id %s).", ce.Kind, ce.Attempts, requestID(ctx))
 	case errors.As(err, &ee):
 		return newError(http.StatusConflict, "uniqueness", "%s is already taken by another resource.", ee.Attr)
 	case errors.As(err, &fe):

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -228,8 +229,13 @@ func TestConcurrentMemberChanges(t *testing.T) {
 		}
 	}()
 	wg.Wait()
-	if got := u.memberDNs(g); len(got) != clients*each {
-		t.Errorf("%d members after %d concurrent additions and one removal, want %d", len(got), clients*each, clients*each)
+	var want []string
+	for i := range clients * each {
+		want = append(want, u.userDN(fmt.Sprintf("m%d", i)))
+	}
+	slices.Sort(want)
+	if got := u.memberDNs(g); !slices.Equal(got, want) {
+		t.Errorf("members after %d concurrent additions and one removal:\n got %q\nwant %q", clients*each, got, want)
 	}
 }
 
@@ -423,4 +429,189 @@ func TestGatewayRemovesDeletedMembers(t *testing.T) {
 	if got := u.memberDNs(outer); !slices.Equal(got, []string{u.userDN("ahopper")}) {
 		t.Errorf("Outer after deleting its member group: %q", got)
 	}
+}
+
+// A member added while it is being deleted does not dangle: after the
+// requests, every member value of every group names an entry, and the
+// members' memberOf (the overlay's, or the gateway's in the janssen
+// profile) lists exactly the groups that list them. Each case runs 50
+// additions, each concurrent with the deletion of the member it adds.
+func TestMemberAddedWhileDeletedDoesNotDangle(t *testing.T) {
+	const pairs = 50
+	const patchAdd = `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"%s"}]}]}`
+	envs := []struct {
+		name string
+		env  func(t *testing.T) *userEnv
+	}{
+		{"openldap", newUserEnv},
+		{"janssen", func(t *testing.T) *userEnv { return newJanssenEnv(t) }},
+	}
+	// Each case adds member i to a group (returned) while member i,
+	// created by newMember, is deleted through deletePath.
+	cases := []struct {
+		name       string
+		memberType string // what is added: "Users" or "Groups"
+		add        func(u *userEnv, keeper string, i int, member string) (group string)
+	}{
+		{"PATCH adds a user", "Users", func(u *userEnv, _ string, _ int, member string) string {
+			return u.sendGroupChange("PATCH", "Shared", fmt.Sprintf(patchAdd, member))
+		}},
+		{"PATCH adds a group", "Groups", func(u *userEnv, _ string, _ int, member string) string {
+			return u.sendGroupChange("PATCH", "Shared", fmt.Sprintf(patchAdd, member))
+		}},
+		{"POST with members", "Users", func(u *userEnv, keeper string, i int, member string) string {
+			r := u.send("POST", "/Groups", fmt.Sprintf(`{"displayName":"Posted %d","members":[{"value":"%s"},{"value":"%s"}]}`, i, keeper, member))
+			if r.status == 400 { // the member was gone before the request looked it up
+				return ""
+			}
+			if r.status != 201 {
+				u.t.Errorf("POST: %d %s", r.status, r.raw)
+				return ""
+			}
+			return r.body["id"].(string)
+		}},
+		{"PUT with members", "Users", func(u *userEnv, keeper string, i int, member string) string {
+			return u.sendGroupChange("PUT", fmt.Sprintf("Put %d", i), fmt.Sprintf(`{"displayName":"Put %d","members":[{"value":"%s"},{"value":"%s"}]}`, i, keeper, member))
+		}},
+	}
+	for _, e := range envs {
+		for _, tt := range cases {
+			t.Run(e.name+"/"+tt.name, func(t *testing.T) {
+				u := e.env(t)
+				keeper, _ := u.create(`{"userName":"keeper"}`)
+				u.createGroup(`{"displayName":"Shared","members":[{"value":"` + keeper + `"}]}`)
+				members := make([]string, pairs)
+				for i := range pairs {
+					if tt.memberType == "Users" {
+						members[i], _ = u.create(fmt.Sprintf(`{"userName":"doomed%d"}`, i))
+					} else {
+						members[i] = u.createGroup(fmt.Sprintf(`{"displayName":"Doomed %d"}`, i))
+					}
+					if strings.HasPrefix(tt.name, "PUT") {
+						u.createGroup(fmt.Sprintf(`{"displayName":"Put %d"}`, i))
+					}
+				}
+				groups := []string{u.groupID("Shared")}
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i, m := range members {
+					wg.Add(2)
+					go func() {
+						defer wg.Done()
+						<-start
+						if g := tt.add(u, keeper, i, m); g != "" {
+							mu.Lock()
+							groups = append(groups, g)
+							mu.Unlock()
+						}
+					}()
+					go func() {
+						defer wg.Done()
+						<-start
+						if r := u.send("DELETE", "/"+tt.memberType+"/"+m, ""); r.status != 204 {
+							t.Errorf("DELETE %s: %d %s", m, r.status, r.raw)
+						}
+					}()
+				}
+				close(start)
+				wg.Wait()
+				slices.Sort(groups)
+				groups = slices.Compact(groups)
+				u.wantOnlyMember(groups, keeper)
+			})
+		}
+	}
+}
+
+// sendGroupChange sends a PATCH or PUT that adds a member to the group
+// named displayName and returns its id, or "" when the member was gone
+// before the request looked it up (400).
+func (u *userEnv) sendGroupChange(method, displayName, body string) string {
+	u.t.Helper()
+	id := u.groupID(displayName)
+	r := u.send(method, "/Groups/"+id, body)
+	switch {
+	case r.status == 400 && strings.Contains(r.raw, "no user or group has the id"):
+		return ""
+	case r.status != 204 && r.status != 200:
+		u.t.Errorf("%s %s: %d %s", method, displayName, r.status, r.raw)
+	}
+	return id
+}
+
+// groupID is the id of the group named displayName.
+func (u *userEnv) groupID(displayName string) string {
+	u.t.Helper()
+	list := resources(u.list(`/Groups?attributes=id&filter=` + urlQuery(`displayName eq "`+displayName+`"`)))
+	if len(list) != 1 {
+		u.t.Fatalf("group %q: %d found", displayName, len(list))
+	}
+	return list[0]["id"].(string)
+}
+
+// wantOnlyMember checks in the directory that each group's members are
+// exactly the user keeper (the placeholder aside), that every member value
+// names an entry, and that keeper's memberOf lists exactly these groups
+// (with groups others may have left there). The directory's referential
+// integrity works in the background: it is waited for.
+func (u *userEnv) wantOnlyMember(groups []string, keeper string) {
+	u.t.Helper()
+	keeperDN := strings.ToLower(u.entry(keeper).DN)
+	placeholder := strings.ToLower(schema.DefaultMemberPlaceholder)
+	members := func(g string) []string {
+		return slices.DeleteFunc(u.memberDNs(g), func(dn string) bool { return dn == placeholder })
+	}
+	eventually(func() bool {
+		for _, g := range groups {
+			if !slices.Equal(members(g), []string{keeperDN}) {
+				return false
+			}
+		}
+		return true
+	})
+	var groupDNs []string
+	for _, g := range groups {
+		groupDNs = append(groupDNs, strings.ToLower(u.groupEntry(g).DN))
+		got := members(g)
+		if !slices.Equal(got, []string{keeperDN}) {
+			u.t.Errorf("group %s: members %q, want only %s", g, got, keeperDN)
+		}
+		for _, dn := range got {
+			if !u.exists(dn) {
+				u.t.Errorf("group %s: member %s names no entry", g, dn)
+			}
+		}
+	}
+	slices.Sort(groupDNs)
+	var memberOf []string
+	for _, dn := range u.entry(keeper).GetEqualFoldAttributeValues("memberOf") {
+		if dn = strings.ToLower(dn); slices.Contains(groupDNs, dn) {
+			memberOf = append(memberOf, dn)
+		} else if !u.exists(dn) {
+			u.t.Errorf("keeper's memberOf %s names no entry", dn)
+		}
+	}
+	slices.Sort(memberOf)
+	if !slices.Equal(memberOf, groupDNs) {
+		u.t.Errorf("keeper's memberOf %q, want %q", memberOf, groupDNs)
+	}
+}
+
+// exists reports whether the directory has an entry of that DN.
+func (u *userEnv) exists(dn string) bool {
+	u.t.Helper()
+	c, err := u.dir.Dial()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, 0, 0, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		return false
+	}
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return true
 }

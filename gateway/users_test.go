@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
+	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 	"github.com/scimgate/scimgate/test/slapd"
 )
@@ -339,6 +343,73 @@ func TestConcurrentPatchesLoseNothing(t *testing.T) {
 	}
 }
 
+// Many writers of one entry at once are all served: a write that finds the
+// entry changed is recomputed after a jittered backoff, not given up as if
+// the directory were down.
+func TestContendedPatchesAllSucceed(t *testing.T) {
+	u := newUserEnv(t)
+	id, _ := u.create(`{"userName":"contended"}`)
+	const n = 32
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("writer%d@example.org", i))
+	}
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			r := u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+				"Operations":[{"op":"add","path":"emails","value":[{"value":"`+want[i]+`","type":"work"}]}]}`)
+			statuses[i] = r.status
+			if r.status != 200 {
+				t.Errorf("PATCH %d: %d %s", i, r.status, r.raw)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	got := u.entry(id).GetAttributeValues("mail")
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("mail after %d concurrent additions (statuses %v):\n got %q\nwant %q", n, statuses, got, want)
+	}
+}
+
+// A rename whose following modify the directory refuses is undone: the
+// request is all or nothing, the group that lists the user included.
+func TestRefusedModifyUndoesTheRename(t *testing.T) {
+	u := newUserEnv(t)
+	id, _ := u.create(`{"userName":"before"}`)
+	g := u.createGroup(`{"displayName":"Renamers","members":[{"value":"` + id + `"}]}`)
+	r := u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+		{"op":"replace","path":"userName","value":"after"},
+		{"op":"add","path":"x509Certificates","value":[{"value":"bm90IGEgY2VydGlmaWNhdGU="}]}]}`)
+	wantSCIMError(t, r, 400, "invalidValue")
+	if detail, _ := r.body["detail"].(string); !strings.Contains(detail, "x509Certificates") {
+		t.Errorf("detail %q does not name x509Certificates", detail)
+	}
+	e := u.entry(id)
+	if !strings.EqualFold(e.DN, u.userDN("before")) {
+		t.Errorf("DN after the refused request: %s", e.DN)
+	}
+	wantAttr(t, e, "uid", "before")
+	wantAttr(t, e, "userCertificate;binary")
+	// The directory's referential integrity followed the rename and its
+	// undoing: the group lists the user by its DN.
+	if !eventually(func() bool { return slices.Equal(u.memberDNs(g), []string{u.userDN("before")}) }) {
+		t.Errorf("the group's members: %q", u.memberDNs(g))
+	}
+	wantAttr(t, u.entry(id), "memberOf", "cn=Renamers,"+u.dir.GroupsDN)
+	if r := u.send("GET", "/Users?filter="+urlQuery(`userName eq "after"`), ""); total(r) != 0 {
+		t.Errorf("the new name is found: %s", r.raw)
+	}
+}
+
 func TestUserPatch(t *testing.T) {
 	u := newUserEnv(t)
 	manager := u.idOf("alovelace")
@@ -502,6 +573,15 @@ func TestRefusedPasswordChangesNothing(t *testing.T) {
 		t.Fatalf("PATCH: %d %s", r.status, r.raw)
 	}
 	wantAttr(t, u.entry(id), "title", "Before")
+	// A rename in the same request is undone too.
+	r = u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+		"Operations":[{"op":"replace","path":"userName","value":"pw-renamed"},{"op":"replace","path":"password","value":"whatever-1"}]}`)
+	if r.status < 400 {
+		t.Fatalf("PATCH: %d %s", r.status, r.raw)
+	}
+	if e := u.entry(id); !strings.EqualFold(e.DN, "uid=pw,"+dir.PeopleDN) || e.GetAttributeValue("uid") != "pw" {
+		t.Errorf("renamed by a refused request: %s uid=%q", e.DN, e.GetAttributeValues("uid"))
+	}
 	// And a create whose password is refused leaves no user behind.
 	if r := u.send("POST", "/Users", `{"userName":"pw2","password":"whatever-1"}`); r.status < 400 {
 		t.Fatalf("create: %d %s", r.status, r.raw)
@@ -509,4 +589,99 @@ func TestRefusedPasswordChangesNothing(t *testing.T) {
 	if got := u.send("GET", "/Users?filter="+urlQuery(`userName eq "pw2"`), ""); got.body["totalResults"] != 0.0 {
 		t.Errorf("a user whose password was refused was left behind: %s", got.raw)
 	}
+}
+
+// Names longer than the directory can hold are refused with 400
+// invalidValue naming the attribute, never 500: beyond max_name_length
+// (characters) before any LDAP work, in every write and in bulk; within it
+// but too long in bytes for OpenLDAP's DN index (not ASCII), when the
+// directory refuses them.
+func TestLongNames(t *testing.T) {
+	u := newUserEnv(t)
+	id, _ := u.create(`{"userName":"short"}`)
+	g := u.createGroup(`{"displayName":"Short"}`)
+	long := strings.Repeat("n", 250)
+	wide := strings.Repeat("日", 100) // 100 characters, 300 bytes
+	patch := func(path, value string) string {
+		return `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"` + path + `","value":"` + value + `"}]}`
+	}
+	tests := []struct {
+		name, method, path, body, attr string
+	}{
+		{"create a user", "POST", "/Users", `{"userName":"` + long + `"}`, "userName"},
+		{"one over the limit", "POST", "/Users", `{"userName":"` + strings.Repeat("n", 201) + `"}`, "userName"},
+		{"create a group", "POST", "/Groups", `{"displayName":"` + long + `"}`, "displayName"},
+		{"replace a user", "PUT", "/Users/" + id, `{"userName":"` + long + `"}`, "userName"},
+		{"replace a group", "PUT", "/Groups/" + g, `{"displayName":"` + long + `"}`, "displayName"},
+		{"patch a user", "PATCH", "/Users/" + id, patch("userName", long), "userName"},
+		{"patch a group", "PATCH", "/Groups/" + g, patch("displayName", long), "displayName"},
+		{"create, too long for the DN index", "POST", "/Users", `{"userName":"` + wide + `"}`, "userName"},
+		{"rename, too long for the DN index", "PATCH", "/Users/" + id, patch("userName", wide), "userName"},
+		{"group, too long for the DN index", "POST", "/Groups", `{"displayName":"` + wide + `"}`, "displayName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := u.send(tt.method, tt.path, tt.body)
+			wantSCIMError(t, r, 400, "invalidValue")
+			if detail, _ := r.body["detail"].(string); !strings.Contains(detail, tt.attr) {
+				t.Errorf("detail %q does not name %s", detail, tt.attr)
+			}
+		})
+	}
+	if e := u.entry(id); !strings.EqualFold(e.DN, u.userDN("short")) {
+		t.Errorf("the user was renamed: %s", e.DN)
+	}
+	if r := u.send("GET", "/Groups/"+g, ""); r.body["displayName"] != "Short" {
+		t.Errorf("the group was renamed: %s", r.raw)
+	}
+	// The limit itself is taken.
+	u.create(`{"userName":"` + strings.Repeat("n", 200) + `"}`)
+	// Bulk sub-requests take the same path.
+	_, results := u.bulk(testToken, 0, `{"method":"POST","path":"/Users","bulkId":"long","data":{"userName":"`+long+`"}}`)
+	if got := statuses(results); !slices.Equal(got, []string{"POST long 400"}) {
+		t.Errorf("bulk: %q", got)
+	} else if resp, _ := results[0]["response"].(map[string]any); resp["scimType"] != "invalidValue" {
+		t.Errorf("bulk response %v", resp)
+	}
+}
+
+// users.max_name_length and groups.max_name_length set the limits, checked
+// before any LDAP work: with the directory stopped, too long a name is
+// still a 400, not a 503.
+func TestMaxNameLengthIsConfigured(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, ServiceAccount: true})
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
+		Users:  ldapstore.ResourceConfig{MaxNameLength: 8},
+		Groups: ldapstore.ResourceConfig{MaxNameLength: 5},
+	})
+	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	id, _ := u.create(`{"userName":"eight-ch"}`)
+	u.createGroup(`{"displayName":"five5"}`)
+	if err := dir.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []response{
+		u.send("POST", "/Users", `{"userName":"nine-char"}`),
+		u.send("PUT", "/Users/"+id, `{"userName":"nine-char"}`),
+		u.send("POST", "/Groups", `{"displayName":"six-ch"}`),
+	} {
+		wantSCIMError(t, r, 400, "invalidValue")
+	}
+}
+
+// A directory that fails for its own reasons (here, its database is full:
+// result 80, as a name too long for the DN index gives) is not blamed on
+// the values: 500, logged as an error.
+func TestFullDirectoryIsNotBlamedOnValues(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, ServiceAccount: true, Config: "maxsize 262144\n"})
+	u := &userEnv{t: t, dir: dir, base: newTestGateway(t, dir).URL + "/scim/v2"}
+	for i := range 1000 {
+		r := u.send("POST", "/Users", fmt.Sprintf(`{"userName":"filler%d","title":"%0100d"}`, i, i))
+		if r.status == 201 {
+			continue
+		}
+		wantSCIMError(t, r, 500, "")
+		return
+	}
+	t.Fatal("the directory never filled up")
 }

@@ -275,7 +275,8 @@ func (c Config) tlsConfig(hostport string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// Validate reports a missing or malformed base DN, naming the section.
+// Validate reports a missing or malformed base DN, or a negative name
+// length, naming the key.
 func (c ResourceConfig) Validate(section string) error {
 	if c.BaseDN == "" {
 		return fmt.Errorf("%s.base_dn: required: the DN of the subtree that holds the %s", section, section)
@@ -283,8 +284,15 @@ func (c ResourceConfig) Validate(section string) error {
 	if _, err := ldap.ParseDN(c.BaseDN); err != nil {
 		return fmt.Errorf("%s.base_dn: %q is not a DN: %v", section, c.BaseDN, err)
 	}
+	if c.MaxNameLength < 0 {
+		return fmt.Errorf("%s.max_name_length: must not be negative (0: the default, %d), got %d", section, DefaultMaxNameLength, c.MaxNameLength)
+	}
 	return nil
 }
+
+// DefaultMaxNameLength is the default of max_name_length: OpenLDAP's mdb
+// cannot index a DN whose naming value is longer than about 240 bytes.
+const DefaultMaxNameLength = 200
 
 // ResourceConfig is the "users" or "groups" section of the configuration:
 // where the resources live, and how their mapping differs from the
@@ -292,12 +300,19 @@ func (c ResourceConfig) Validate(section string) error {
 //
 //	users:
 //	  base_dn: ou=people,dc=example,dc=org
+//	  max_name_length: 200   # most characters of a userName (groups: of a displayName)
 //	  attributes:
 //	    - {scim: externalId, ldap: employeeNumber}
 type ResourceConfig struct {
 	// BaseDN is the subtree that holds the resources; new entries are
 	// created directly below it.
 	BaseDN string `yaml:"base_dn"`
+
+	// MaxNameLength is the most characters a user's userName (a group's
+	// displayName) may have; a longer one is refused with 400
+	// invalidValue before any LDAP work. It keeps names within what the
+	// directory can index as a DN. 0: the default, 200.
+	MaxNameLength int `yaml:"max_name_length"`
 
 	schema.MappingConfig `yaml:",inline"`
 }

@@ -9,6 +9,6 @@
 //
 // It must not know about HTTP, echo or the SCIM library: it takes a context
 // and plain values, and returns resources or errors that errors.Is can match
-// against ErrNotFound, ErrExists, ErrInvalid and ErrUnavailable; turning
-// those into HTTP statuses is the gateway's work.
+// against ErrNotFound, ErrExists, ErrInvalid, ErrPrecondition, ErrContention
+// and ErrUnavailable; turning those into HTTP statuses is the gateway's work.
 package ldapstore

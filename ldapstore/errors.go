@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -27,6 +28,10 @@ var (
 	// ErrPrecondition: the resource is not at the version an If-Match
 	// header asked for.
 	ErrPrecondition = errors.New("version mismatch")
+	// ErrContention: other writes of the same entry kept changing it
+	// while a write was recomputed and retried, until its time ran out; a
+	// later retry may succeed. See ContentionError.
+	ErrContention = errors.New("write contention")
 
 	// errChanged: the entry changed between reading and writing it.
 	errChanged = errors.New("entry changed since read")
@@ -37,6 +42,20 @@ type ExistsError struct{ Attr string }
 
 func (e *ExistsError) Error() string        { return e.Attr + " is already taken" }
 func (e *ExistsError) Is(target error) bool { return target == ErrExists }
+
+// ContentionError is an ErrContention: how many times the write was
+// computed, and how long it tried, before giving up.
+type ContentionError struct {
+	Kind     string // User or Group
+	Attempts int
+	Waited   time.Duration
+}
+
+func (e *ContentionError) Error() string {
+	return fmt.Sprintf("update %s: write contention: the entry changed under each of %d attempts in %s",
+		e.Kind, e.Attempts, e.Waited.Round(time.Millisecond))
+}
+func (e *ContentionError) Is(target error) bool { return target == ErrContention }
 
 // InvalidError is an ErrInvalid with a message fit for a client.
 type InvalidError struct{ Msg string }
@@ -57,7 +76,7 @@ func classify(op string, err error) error {
 	var kind error
 	switch {
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrInvalid), errors.Is(err, ErrNotFound), errors.Is(err, ErrExists),
-		errors.Is(err, ErrPrecondition), errors.Is(err, errChanged):
+		errors.Is(err, ErrPrecondition), errors.Is(err, ErrContention), errors.Is(err, errChanged):
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		kind = ErrNotFound
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):

@@ -2,6 +2,7 @@ package ldapstore
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -43,18 +44,19 @@ func unknownMembers(ids []string) error {
 }
 
 // createMembers returns the member values of a new group from the ids in
-// attrs: the placeholder alone when there are none and one is needed.
-func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[string]any) ([]string, error) {
+// attrs (the placeholder alone when there are none and one is needed), and
+// the ids they were looked up from.
+func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[string]any) ([]string, map[string]string, error) {
 	ids, err := schema.MemberIDs(attrs["members"])
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dns, missing, err := r.memberValues(ctx, conn, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(missing) > 0 {
-		return nil, unknownMembers(missing)
+		return nil, nil, unknownMembers(missing)
 	}
 	var out []string
 	seen := map[string]bool{}
@@ -67,7 +69,7 @@ func (r *Resources) createMembers(ctx context.Context, conn *Conn, attrs map[str
 	if len(out) == 0 && r.m.MemberPlaceholder != "" {
 		out = []string{r.m.MemberPlaceholder}
 	}
-	return out, nil
+	return out, dns, nil
 }
 
 // withoutMembers is the projection that reads a group without its
@@ -94,20 +96,9 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 	if mops.Replace {
 		attrs = append(attrs, r.m.Members)
 	}
-	ids := append(append(slices.Clone(mops.Add), mops.ReplaceWith...), mops.Remove...)
-	dns, _, err := r.memberValues(ctx, conn, ids) // ids removed may be gone: no error
+	dns, err := r.opsValues(ctx, conn, mops)
 	if err != nil {
 		return Resource{}, err
-	}
-	var unknown []string
-	for _, id := range append(slices.Clone(mops.Add), mops.ReplaceWith...) {
-		if dns[id] == "" {
-			unknown = append(unknown, id)
-		}
-	}
-	if len(unknown) > 0 {
-		slices.Sort(unknown)
-		return Resource{}, unknownMembers(unknown)
 	}
 	// Deleting a value that is not there fails (slapd's permissive modify
 	// covers only adding one that is): which of the values a removal may
@@ -117,23 +108,13 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 	var controls []ldap.Control
 	matched := len(candidates) > 0 && r.st.dse.Supports(Feature{OID: OIDMatchedValues})
 	if matched {
-		filters := make([]string, 0, len(attrs)+len(candidates))
-		for _, a := range attrs {
-			filters = append(filters, "("+a+"=*)")
-		}
-		for _, dn := range candidates {
-			filters = append(filters, "("+r.m.Members+"="+ldap.EscapeFilter(dn)+")")
-		}
-		mv, err := newMatchedValues(filters)
-		if err != nil {
+		if attrs, controls, err = r.matchedMembers(attrs, candidates); err != nil {
 			return Resource{}, err
 		}
-		controls = []ldap.Control{mv}
-		attrs = append(slices.Clone(attrs), r.m.Members)
 	}
 	var currentID string
 	var written *memberChanges
-	dn, err := r.retry(pre, func() (string, error) {
+	dn, err := r.retry(ctx, pre, func() (string, error) {
 		e, err := r.find(ctx, conn, id, attrs, controls...)
 		if err != nil {
 			return "", err
@@ -152,6 +133,9 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 			if want, err = next(current); err != nil {
 				return "", err
 			}
+			if err := r.checkNameChange(current, want); err != nil {
+				return "", err
+			}
 		}
 		mc := r.memberChanges(e, mops, dns)
 		mc.assert = pre.Set()
@@ -166,7 +150,7 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 	if err != nil {
 		return Resource{}, err
 	}
-	if err := r.syncMemberOf(ctx, conn, dn, written.add, written.del); err != nil {
+	if err := r.settleMembers(ctx, conn, dn, written.add, written.del, dns); err != nil {
 		return Resource{}, err
 	}
 	if quiet {
@@ -177,6 +161,153 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 		return Resource{}, err
 	}
 	return r.resource(ctx, conn, e)
+}
+
+// opsValues resolves the member ids of mops to member values; ids added
+// that name no possible member are a 400 naming them, ids removed may be
+// gone.
+func (r *Resources) opsValues(ctx context.Context, conn *Conn, mops schema.MemberOps) (map[string]string, error) {
+	added := append(slices.Clone(mops.Add), mops.ReplaceWith...)
+	dns, _, err := r.memberValues(ctx, conn, append(slices.Clone(added), mops.Remove...))
+	if err != nil {
+		return nil, err
+	}
+	var unknown []string
+	for _, id := range added {
+		if dns[id] == "" {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return nil, unknownMembers(unknown)
+	}
+	return dns, nil
+}
+
+// matchedMembers is the reading of a group's attrs with, of its members,
+// only the candidates: the attributes to ask and the matched values
+// control.
+func (r *Resources) matchedMembers(attrs, candidates []string) ([]string, []ldap.Control, error) {
+	filters := make([]string, 0, len(attrs)+len(candidates))
+	for _, a := range attrs {
+		filters = append(filters, "("+a+"=*)")
+	}
+	for _, dn := range candidates {
+		filters = append(filters, "("+r.m.Members+"="+ldap.EscapeFilter(dn)+")")
+	}
+	mv, err := newMatchedValues(filters)
+	if err != nil {
+		return nil, nil, err
+	}
+	return append(slices.Clone(attrs), r.m.Members), []ldap.Control{mv}, nil
+}
+
+// settleMembers follows a write of a group's member values, added and
+// removed: the added members that no longer exist are taken out again
+// (keepAdded; ids maps the ids of the write to their values), and the
+// others' gateway-kept memberOf is written.
+func (r *Resources) settleMembers(ctx context.Context, conn *Conn, groupDN string, added, removed []string, ids map[string]string) error {
+	kept, err := r.keepAdded(ctx, conn, groupDN, added, ids)
+	if err != nil {
+		return err
+	}
+	return r.syncMemberOf(ctx, conn, groupDN, kept, removed)
+}
+
+// keepAddedRounds bounds how often keepAdded follows members renamed while
+// they were added.
+const keepAddedRounds = 3
+
+// keepAdded makes sure that the member values a write just added to the
+// group still name entries, and returns those that do. A member deleted
+// (or renamed) after its id was looked up and before the write would
+// otherwise stay behind as a value naming nothing: the directory's
+// referential integrity ran before the value was there, and a new entry
+// created later under the same name would inherit the membership. One
+// search (per lookupBatch values) finds the entries; a value that names
+// none is deleted from the group, and where its id still names an entry
+// (renamed) that entry's value is added in its stead and checked in turn.
+// Afterwards the group is as if the member's deletion had come just after
+// the write. ids maps the ids of the write to their values.
+func (r *Resources) keepAdded(ctx context.Context, conn *Conn, groupDN string, added []string, ids map[string]string) ([]string, error) {
+	idOf := make(map[string]string, len(ids))
+	for id, v := range ids {
+		idOf[r.valueKey(v)] = id
+	}
+	var kept []string
+	pending := slices.DeleteFunc(slices.Clone(added), func(v string) bool { return idOf[r.valueKey(v)] == "" }) // the placeholder
+	for round := 0; len(pending) > 0; round++ {
+		found, err := r.membersOf(ctx, conn, pending, false)
+		if err != nil {
+			return nil, err
+		}
+		var gone, goneIDs []string
+		for _, v := range pending {
+			if _, ok := found[r.valueKey(v)]; ok {
+				kept = append(kept, v)
+			} else {
+				gone, goneIDs = append(gone, v), append(goneIDs, idOf[r.valueKey(v)])
+			}
+		}
+		pending = nil
+		if len(gone) > 0 && round < keepAddedRounds {
+			moved, _, err := r.memberValues(ctx, conn, goneIDs)
+			if err != nil {
+				return nil, err
+			}
+			for id, v := range moved {
+				if i := slices.IndexFunc(gone, func(g string) bool { return r.valueKey(g) == r.valueKey(v) }); i >= 0 {
+					gone = slices.Delete(gone, i, i+1) // found by its id after all: it stays
+					kept = append(kept, v)
+					continue
+				}
+				idOf[r.valueKey(v)] = id
+				pending = append(pending, v)
+			}
+		}
+		if err := r.swapValues(ctx, conn, groupDN, gone, pending); err != nil {
+			return nil, err
+		}
+	}
+	return kept, nil
+}
+
+// swapValues adds the member values add to the group and deletes del, one
+// value a modify: what keepAdded mends is rare. A group already gone, a
+// value already gone, is no error.
+func (r *Resources) swapValues(ctx context.Context, conn *Conn, groupDN string, del, add []string) error {
+	if len(add) > 0 {
+		req := ldap.NewModifyRequest(groupDN, []ldap.Control{ldap.NewControlString(OIDPermissiveModify, false, "")})
+		req.Add(r.m.Members, add)
+		if err := conn.Modify(ctx, req); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			return classify("add members to "+groupDN, err)
+		}
+	}
+	for _, v := range del {
+		if err := r.deleteValue(ctx, conn, groupDN, v); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteValue deletes one member value from a group, putting the
+// placeholder in where it was the last (and one is needed); a value that
+// is not there is no error.
+func (r *Resources) deleteValue(ctx context.Context, conn *Conn, groupDN, value string) error {
+	req := ldap.NewModifyRequest(groupDN, nil)
+	req.Delete(r.m.Members, []string{value})
+	err := conn.Modify(ctx, req)
+	if err != nil && r.m.MemberPlaceholder != "" && ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) {
+		req.Add(r.m.Members, []string{r.m.MemberPlaceholder}) // its last member
+		err = conn.Modify(ctx, req)
+	}
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+		return classify("remove "+value+" from "+groupDN, err)
+	}
+	r.store.groupRefs.forget(groupDN)
+	return nil
 }
 
 // memberChanges turns member operations into the values to add and
@@ -439,17 +570,9 @@ func (r *Resources) removeMember(ctx context.Context, conn *Conn, e *ldap.Entry)
 		return classify("find the groups of "+e.DN+" (it is deleted)", err)
 	}
 	for _, dn := range dns {
-		req := ldap.NewModifyRequest(dn, nil)
-		req.Delete(r.m.Members, []string{value})
-		err := conn.Modify(ctx, req)
-		if err != nil && r.m.MemberPlaceholder != "" && ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) {
-			req.Add(r.m.Members, []string{r.m.MemberPlaceholder}) // its last member
-			err = conn.Modify(ctx, req)
+		if err := r.deleteValue(ctx, conn, dn, value); err != nil {
+			return err
 		}
-		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
-			return classify("remove "+e.DN+" (deleted) from "+dn, err)
-		}
-		r.store.groupRefs.forget(dn)
 	}
 	return nil
 }

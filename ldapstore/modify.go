@@ -16,7 +16,8 @@ import (
 // carries only the differences and asserts the version; a change of the
 // naming value renames the entry first (a modify DN, also asserted). It
 // returns the entry's DN afterwards, or errChanged if the entry changed
-// since it was read.
+// since it was read. All or nothing: when the modify (or the password
+// after it) fails, the rename is undone.
 //
 // mc, for groups, adds and deletes member values in the same modify, with
 // the permissive-modify control (adding a member twice or deleting an
@@ -29,61 +30,170 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 	if err != nil {
 		return "", err
 	}
-	rdnAttr, rdnPath, _ := r.m.RDNAttribute()
-	newName := valueAt(attrs, rdnPath)
-	byID := rdnPath == (schema.Path{Attr: "id"}) // named by its id: never renamed
-	if newName == "" && !byID {
-		return "", &schema.PatchError{ScimType: "mutability", Msg: rdnPath.String() + " is required"}
+	n, err := r.naming(e, attrs)
+	if err != nil {
+		return "", err
 	}
 	assert, err := r.versionAssertion(version)
 	if err != nil {
 		return "", err
 	}
-	dn := e.DN
-	parsed, err := ldap.ParseDN(dn)
-	if err != nil || len(parsed.RDNs) == 0 {
-		return "", classify("update "+r.kind, err)
+	renamed := !strings.EqualFold(n.old, n.new)
+	if renamed {
+		if e, assert, err = r.rename(ctx, conn, e, n, attrs, assert); err != nil {
+			return "", err
+		}
 	}
-	oldName := ""
+	next.prepend(n.attr, n.new)
+	if err := r.modify(ctx, conn, e, next, assert, mc, attrs); err != nil {
+		if renamed {
+			if uerr := r.undoRename(ctx, conn, e.DN, n); uerr != nil {
+				return "", errors.Join(err, uerr)
+			}
+		}
+		return "", err
+	}
+	return e.DN, nil
+}
+
+// rdnChange is an entry's naming (RDN) attribute with its value before and
+// after a write, and the DN of its parent.
+type rdnChange struct {
+	attr     string
+	path     schema.Path
+	old, new string
+	parent   string
+	// hadNew: the naming attribute already held the new value besides
+	// the old one (a multi-valued cn), which undoing a rename keeps.
+	hadNew bool
+}
+
+// naming reads e's name and the one attrs give it: an entry named by its
+// id keeps its name.
+func (r *Resources) naming(e *ldap.Entry, attrs map[string]any) (rdnChange, error) {
+	attr, path, _ := r.m.RDNAttribute()
+	n := rdnChange{attr: attr, path: path, new: valueAt(attrs, path)}
+	byID := path == (schema.Path{Attr: "id"}) // named by its id: never renamed
+	if n.new == "" && !byID {
+		return rdnChange{}, &schema.PatchError{ScimType: "mutability", Msg: path.String() + " is required"}
+	}
+	parsed, err := ldap.ParseDN(e.DN)
+	if err != nil || len(parsed.RDNs) == 0 {
+		return rdnChange{}, classify("update "+r.kind, err)
+	}
 	for _, ava := range parsed.RDNs[0].Attributes {
-		if strings.EqualFold(ava.Type, rdnAttr) {
-			oldName = ava.Value
+		if strings.EqualFold(ava.Type, attr) {
+			n.old = ava.Value
 		}
 	}
 	if byID {
-		newName = oldName
+		n.new = n.old
 	}
-	if !strings.EqualFold(oldName, newName) {
-		id, _ := r.idOf(e)
-		if err := r.checkUnique(ctx, conn, attrs, rdnPath, id); err != nil {
-			return "", err
-		}
-		newRDN := rdn(rdnAttr, newName)
-		if err := conn.ModifyDN(ctx, ldap.NewModifyDNWithControlsRequest(dn, newRDN, true, "", assert)); err != nil {
-			if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
-				return "", classify("rename "+r.kind, &ExistsError{Attr: rdnPath.String()})
-			}
-			return "", writeError("rename "+r.kind, err)
-		}
-		parent := *parsed
-		parent.RDNs = parsed.RDNs[1:]
-		dn = newRDN + "," + parent.String()
-		// The rename made a new version; the modify asserts that one.
-		renamed, err := conn.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-			"(objectClass=*)", []string{r.m.Version}, nil))
-		if err != nil || len(renamed.Entries) != 1 {
-			return "", classify("read renamed "+r.kind, err)
-		}
-		if assert, err = r.versionAssertion(renamed.Entries[0].GetEqualFoldAttributeValue(r.m.Version)); err != nil {
-			return "", err
-		}
-		// The naming value is already in place, as the rename wrote it.
-		current := append([]string{newName}, without(e.GetEqualFoldAttributeValues(rdnAttr), oldName)...)
-		e = ldap.NewEntry(dn, entryValues(e, rdnAttr, current))
-	}
-	next.prepend(rdnAttr, newName)
+	parent := *parsed
+	parent.RDNs = parsed.RDNs[1:]
+	n.parent = parent.String()
+	n.hadNew = slices.ContainsFunc(e.GetEqualFoldAttributeValues(attr), func(v string) bool { return strings.EqualFold(v, n.new) })
+	return n, nil
+}
 
-	req := ldap.NewModifyRequest(dn, assert)
+// rename gives e its new name with a modify DN that asserts its version,
+// and returns the entry as renamed, with the assertion of the version the
+// rename made, which the modify that follows asserts.
+func (r *Resources) rename(ctx context.Context, conn *Conn, e *ldap.Entry, n rdnChange, attrs map[string]any, assert []ldap.Control) (*ldap.Entry, []ldap.Control, error) {
+	id, _ := r.idOf(e)
+	if err := r.checkUnique(ctx, conn, attrs, n.path, id); err != nil {
+		return nil, nil, err
+	}
+	newRDN := rdn(n.attr, n.new)
+	if err := conn.ModifyDN(ctx, ldap.NewModifyDNWithControlsRequest(e.DN, newRDN, true, "", assert)); err != nil {
+		return nil, nil, r.refused("rename "+r.kind, err, n.new)
+	}
+	dn := newRDN + "," + n.parent
+	renamed, err := conn.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
+		"(objectClass=*)", []string{r.m.Version}, nil))
+	if err == nil && len(renamed.Entries) != 1 {
+		err = ErrNotFound
+	}
+	if err == nil {
+		assert, err = r.versionAssertion(renamed.Entries[0].GetEqualFoldAttributeValue(r.m.Version))
+	}
+	if err != nil {
+		err = classify("read renamed "+r.kind, err)
+		if uerr := r.undoRename(ctx, conn, dn, n); uerr != nil {
+			return nil, nil, errors.Join(err, uerr)
+		}
+		return nil, nil, err
+	}
+	// The naming value is already in place, as the rename wrote it.
+	current := append([]string{n.new}, without(e.GetEqualFoldAttributeValues(n.attr), n.old)...)
+	return ldap.NewEntry(dn, entryValues(e, n.attr, current)), assert, nil
+}
+
+// undoRename gives the entry at dn its old name back, after a write that
+// renamed it failed; the directory's referential integrity follows it back
+// as it followed the rename. It runs even when the request's context has
+// ended: the entry must not keep half a change.
+func (r *Resources) undoRename(ctx context.Context, conn *Conn, dn string, n rdnChange) error {
+	r.store.groupRefs.forget(dn)
+	req := ldap.NewModifyDNRequest(dn, rdn(n.attr, n.old), !n.hadNew, "")
+	if err := conn.ModifyDN(context.WithoutCancel(ctx), req); err != nil {
+		return classify("undo the rename of "+r.kind+" "+dn, err)
+	}
+	return nil
+}
+
+// modify writes the differences between e and next in one modify request
+// asserting the version (assert), with mc's member changes, then the
+// password attrs may hold; a refused password puts back what the modify
+// changed.
+func (r *Resources) modify(ctx context.Context, conn *Conn, e *ldap.Entry, next values, assert []ldap.Control, mc *memberChanges, attrs map[string]any) error {
+	req, undo := r.changes(e, next, assert)
+	if mc != nil {
+		if len(req.Changes) == 0 && !mc.assert {
+			req.Controls = nil // only members change: nothing to conflict with
+		}
+		mc.apply(req, r.m.Members)
+	}
+	if len(req.Changes) > 0 {
+		err := conn.Modify(ctx, req)
+		if err != nil && mc != nil && r.m.MemberPlaceholder != "" && len(mc.del) > 0 &&
+			ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) {
+			// The deletions would empty a group that must have a member.
+			req.Add(r.m.Members, []string{r.m.MemberPlaceholder})
+			err = conn.Modify(ctx, req)
+		}
+		if err != nil && mc != nil && len(mc.del) > 0 && ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+			// A value to delete went away since the group was read (a
+			// concurrent change took the placeholder or the member out):
+			// read again and recompute.
+			return errChanged
+		}
+		if err != nil {
+			return r.refused("update "+r.kind, err, "")
+		}
+	}
+	pw, ok := password(attrs)
+	if !ok || r.m.Password == nil || r.m.Password.Kind != schema.PasswordExtended {
+		return nil
+	}
+	if err := r.setPassword(ctx, conn, e.DN, pw, next); err != nil {
+		// All or nothing: put back what the modify changed.
+		if len(undo) > 0 {
+			back := ldap.NewModifyRequest(e.DN, nil)
+			back.Changes = undo
+			if uerr := conn.Modify(context.WithoutCancel(ctx), back); uerr != nil {
+				return errors.Join(err, classify("undo update "+r.kind, uerr))
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+// changes is the modify request that makes e hold next, asserting the
+// version, and the changes that would undo it.
+func (r *Resources) changes(e *ldap.Entry, next values, assert []ldap.Control) (*ldap.ModifyRequest, []ldap.Change) {
+	req := ldap.NewModifyRequest(e.DN, assert)
 	classes := e.GetEqualFoldAttributeValues("objectClass")
 	var undo []ldap.Change
 	for _, attr := range r.managed(next) {
@@ -105,44 +215,7 @@ func (r *Resources) write(ctx context.Context, conn *Conn, e *ldap.Entry, versio
 		req.Replace(attr, want)
 		undo = append(undo, ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attr, Vals: strs(old)}})
 	}
-	if mc != nil {
-		if len(req.Changes) == 0 && !mc.assert {
-			req.Controls = nil // only members change: nothing to conflict with
-		}
-		mc.apply(req, r.m.Members)
-	}
-	if len(req.Changes) > 0 {
-		err := conn.Modify(ctx, req)
-		if err != nil && mc != nil && r.m.MemberPlaceholder != "" && len(mc.del) > 0 &&
-			ldap.IsErrorWithCode(err, ldap.LDAPResultObjectClassViolation) {
-			// The deletions would empty a group that must have a member.
-			req.Add(r.m.Members, []string{r.m.MemberPlaceholder})
-			err = conn.Modify(ctx, req)
-		}
-		if err != nil && mc != nil && len(mc.del) > 0 && ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
-			// A value to delete went away since the group was read (a
-			// concurrent change took the placeholder or the member out):
-			// read again and recompute.
-			return "", errChanged
-		}
-		if err != nil {
-			return "", writeError("update "+r.kind, err)
-		}
-	}
-	if pw, ok := password(attrs); ok && r.m.Password != nil && r.m.Password.Kind == schema.PasswordExtended {
-		if err := r.setPassword(ctx, conn, dn, pw, next); err != nil {
-			// All or nothing: put back what the modify changed.
-			if len(undo) > 0 {
-				back := ldap.NewModifyRequest(dn, nil)
-				back.Changes = undo
-				if uerr := conn.Modify(context.WithoutCancel(ctx), back); uerr != nil {
-					return "", errors.Join(err, classify("undo update "+r.kind, uerr))
-				}
-			}
-			return "", err
-		}
-	}
-	return dn, nil
+	return req, undo
 }
 
 // managed lists the LDAP attributes a write may change: those the mapping
@@ -182,16 +255,68 @@ func (r *Resources) setPassword(ctx context.Context, conn *Conn, dn, pw string, 
 	return nil
 }
 
-// writeError classifies a failed write: an assertion that no longer holds
-// means the entry changed since it was read.
-func writeError(op string, err error) error {
-	if ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed) {
+// longName is the length in bytes above which a naming value may be more
+// than a directory can index as a DN: OpenLDAP's mdb holds about 240.
+const longName = 200
+
+// refused classifies a failed write of values: an add or a modify DN that
+// gives the entry the naming value name, or a modify (name ""). An
+// assertion that no longer holds means the entry changed since it was
+// read (errChanged); a value the directory refuses is an ErrInvalid that
+// names its SCIM attribute where the directory's diagnostic names the LDAP
+// attribute.
+//
+// Result 80 (other) says nothing of its cause. OpenLDAP's mdb answers it,
+// with no diagnostic, for a naming value too long for its DN index; it
+// answers it too when its database is full or failing ("txn_commit
+// failed", "entry store failed", or nothing). So a value is blamed only
+// when all of these hold: the write gives the entry a name (add or
+// modify DN), that name is longer than longName bytes (a name within
+// max_name_length characters that is not ASCII), and the diagnostic is
+// empty or names the DN index. Every other result 80 is the server's
+// failure, answered 500 and logged as an error: a 400 would send the
+// client to change a value that is not the cause. The one case left
+// ambiguous — a database that fills up at the instant it indexes a long
+// name — is answered 400 for that request, and the next write shows the
+// failure.
+func (r *Resources) refused(op string, err error, name string) error {
+	var le *ldap.Error
+	errors.As(err, &le)
+	_, rdnPath, _ := r.m.RDNAttribute()
+	switch {
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed):
 		return errChanged
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):
+		return classify(op, &ExistsError{Attr: rdnPath.String()})
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultOther) && len(name) > longName &&
+		(le.Err == nil || le.Err.Error() == "" || strings.Contains(le.Err.Error(), "DN index")):
+		return fmt.Errorf("%s: %w: %w", op, invalidf("The directory refused %s: at %d bytes it is too long for the directory to store.", rdnPath, len(name)), err)
 	}
-	if ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists) {
-		return classify(op, &ExistsError{Attr: "userName"})
+	err = classify(op, err)
+	var ie *InvalidError
+	if errors.Is(err, ErrInvalid) && !errors.As(err, &ie) && le != nil && le.Err != nil {
+		if attr := r.attributeIn(le.Err.Error()); attr != "" {
+			return fmt.Errorf("%w: %w", invalidf("The directory refused the value of %s.", attr), err)
+		}
 	}
-	return classify(op, err)
+	return err
+}
+
+// attributeIn returns the SCIM attribute whose LDAP attribute a directory's
+// diagnostic names ("userCertificate;binary: value #0 invalid per syntax",
+// "object class 'inetOrgPerson' requires attribute 'sn'"), or "".
+func (r *Resources) attributeIn(diagnostic string) string {
+	words := strings.FieldsFunc(diagnostic, func(c rune) bool {
+		return !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	})
+	for _, w := range words {
+		for _, m := range r.m.Attributes {
+			if base, _, _ := strings.Cut(m.LDAP, ";"); strings.EqualFold(base, w) {
+				return schema.Path{URN: m.SCIM.URN, Attr: m.SCIM.Attr, Sub: m.SCIM.Sub}.String()
+			}
+		}
+	}
+	return ""
 }
 
 // sameValues compares LDAP values in order: the first is the primary one.

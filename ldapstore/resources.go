@@ -3,9 +3,12 @@ package ldapstore
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/google/uuid"
@@ -26,6 +29,7 @@ type Resources struct {
 	attrs   []string // LDAP attributes read for a whole resource
 	whole   reading  // what reading a whole resource reads: attrs
 	schemas schema.Schemas
+	maxName int // characters of the name (namePath)
 }
 
 func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Resources {
@@ -38,7 +42,7 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 	}
 	class.WriteString(")")
 	r := &Resources{store: s, st: st, kind: rs.kind, baseDN: rs.baseDN, base: rs.base, m: m,
-		class: class.String(), attrs: m.LDAPAttributes()}
+		class: class.String(), attrs: m.LDAPAttributes(), maxName: rs.maxName}
 	r.derive()
 	return r
 }
@@ -104,13 +108,21 @@ const (
 	lookupBatch    = 500
 )
 
-// conflictRetries is how often a write is recomputed when the entry changed
-// between reading and writing it, before giving up.
-const conflictRetries = 5
+// A write that finds its entry changed since it read it (another write came
+// in between) is recomputed after a random wait below a bound that doubles
+// from retryBaseDelay to retryMaxDelay ("full jitter"), so that writers of
+// one entry spread out instead of colliding again in step.
+const (
+	retryBaseDelay = 2 * time.Millisecond
+	retryMaxDelay  = 250 * time.Millisecond
+)
 
 // Create adds a resource from validated SCIM attributes and returns it as
 // stored.
 func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource, error) {
+	if err := r.checkName(attrs); err != nil {
+		return Resource{}, err
+	}
 	conn, err := r.store.pool.Conn(ctx)
 	if err != nil {
 		return Resource{}, err
@@ -138,11 +150,13 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 	if err := r.checkUnique(ctx, conn, attrs, rdnPath, ""); err != nil {
 		return Resource{}, err
 	}
+	var memberIDs map[string]string
 	if r.m.Members != "" {
-		members, err := r.createMembers(ctx, conn, attrs)
+		members, ids, err := r.createMembers(ctx, conn, attrs)
 		if err != nil {
 			return Resource{}, err
 		}
+		memberIDs = ids
 		if len(members) > 0 {
 			values.set(r.m.Members, members)
 		}
@@ -165,10 +179,10 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 		req.Attribute(a, values.get(a))
 	}
 	if err := conn.Add(ctx, req); err != nil {
-		return Resource{}, classify("create "+r.kind, err)
+		return Resource{}, r.refused("create "+r.kind, err, rdnValue)
 	}
 	if r.m.Members != "" {
-		if err := r.syncMemberOf(ctx, conn, dn, values.get(r.m.Members), nil); err != nil {
+		if err := r.settleMembers(ctx, conn, dn, values.get(r.m.Members), nil, memberIDs); err != nil {
 			return Resource{}, err
 		}
 	}
@@ -252,6 +266,9 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 // Replace sets the resource to attrs (RFC 7644 section 3.5.1): attributes
 // left out are cleared, read-only ones and the password kept.
 func (r *Resources) Replace(ctx context.Context, id string, attrs map[string]any, pre Precondition) (Resource, error) {
+	if err := r.checkName(attrs); err != nil {
+		return Resource{}, err
+	}
 	if r.m.Members != "" {
 		// The members become those given: only the difference is written.
 		ids, err := schema.MemberIDs(attrs["members"])
@@ -327,7 +344,7 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 		return Resource{}, err
 	}
 	defer conn.Release()
-	dn, err := r.retry(pre, func() (string, error) {
+	dn, err := r.retry(ctx, pre, func() (string, error) {
 		e, err := r.find(ctx, conn, id, r.attrs)
 		if err != nil {
 			return "", err
@@ -346,6 +363,9 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 		if err := r.checkFrozen(ctx, conn, e, current, attrs, pre.Frozen); err != nil {
 			return "", err
 		}
+		if err := r.checkNameChange(current, attrs); err != nil {
+			return "", err
+		}
 		return r.write(ctx, conn, e, current.Version, attrs, nil)
 	})
 	if err != nil {
@@ -359,10 +379,19 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 }
 
 // retry runs a read-compute-write attempt again while the entry changed
-// between its read and its write (errChanged), conflictRetries times at
-// most; under If-Match a change is a failed precondition instead.
-func (r *Resources) retry(pre Precondition, attempt func() (string, error)) (string, error) {
-	for i := 0; ; i++ {
+// between its read and its write (errChanged), after a jittered backoff,
+// for as long as the request's deadline leaves room for another attempt
+// (ldap.operation_timeout where the context has none); then it gives up
+// with a ContentionError. Under If-Match a change is a failed
+// precondition instead.
+func (r *Resources) retry(ctx context.Context, pre Precondition, attempt func() (string, error)) (string, error) {
+	start := time.Now()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = start.Add(r.store.pool.cfg.OperationTimeout)
+	}
+	for i := 1; ; i++ {
+		began := time.Now()
 		dn, err := attempt()
 		if !errors.Is(err, errChanged) {
 			return dn, err
@@ -370,10 +399,60 @@ func (r *Resources) retry(pre Precondition, attempt func() (string, error)) (str
 		if pre.Set() {
 			return "", classify("update "+r.kind, ErrPrecondition)
 		}
-		if i >= conflictRetries {
-			return "", classify("update "+r.kind, ErrUnavailable)
+		// Room for the wait and for another attempt, counted twice as long
+		// as this one, with the answer still given before the deadline.
+		wait := backoff(i)
+		if time.Now().Add(wait + 2*time.Since(began)).After(deadline) {
+			return "", &ContentionError{Kind: r.kind, Attempts: i, Waited: time.Since(start)}
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return "", &ContentionError{Kind: r.kind, Attempts: i, Waited: time.Since(start)}
+		case <-timer.C:
 		}
 	}
+}
+
+// backoff is the wait before the attempt after the n-th (from 1): random,
+// below a bound that doubles with each attempt up to retryMaxDelay.
+func backoff(n int) time.Duration {
+	bound := retryMaxDelay
+	if n < 16 && retryBaseDelay<<n < retryMaxDelay {
+		bound = retryBaseDelay << n
+	}
+	return rand.N(bound)
+}
+
+// namePath is the attribute that names a resource, unique among its type:
+// a user's userName, a group's displayName.
+func (r *Resources) namePath() schema.Path {
+	if r.kind == "Group" {
+		return schema.Path{Attr: "displayName"}
+	}
+	return schema.Path{Attr: "userName"}
+}
+
+// checkName refuses a name (namePath) longer than max_name_length
+// characters: the check comes before any LDAP work, where the directory
+// would otherwise refuse it with no word of why (OpenLDAP: result 80).
+func (r *Resources) checkName(attrs map[string]any) error {
+	p := r.namePath()
+	if n := utf8.RuneCountInString(valueAt(attrs, p)); n > r.maxName {
+		return invalidf("%s is %d characters long; this server takes at most %d.", p, n, r.maxName)
+	}
+	return nil
+}
+
+// checkNameChange is checkName for an update from current to next, once
+// next is computed (a PATCH's operations applied) and before anything is
+// written; a name left as stored is left alone.
+func (r *Resources) checkNameChange(current Resource, next map[string]any) error {
+	if p := r.namePath(); valueAt(next, p) == valueAt(current.Attributes, p) {
+		return nil
+	}
+	return r.checkName(next)
 }
 
 // checkUnique refuses a userName (or displayName) that another resource has,
@@ -381,10 +460,7 @@ func (r *Resources) retry(pre Precondition, attempt func() (string, error)) (str
 // another attribute, or the name changes. except is the id of the resource
 // being renamed.
 func (r *Resources) checkUnique(ctx context.Context, conn *Conn, attrs map[string]any, rdnPath schema.Path, except string) error {
-	unique := schema.Path{Attr: "userName"}
-	if r.kind == "Group" {
-		unique = schema.Path{Attr: "displayName"}
-	}
+	unique := r.namePath()
 	if rdnPath == unique && except == "" {
 		return nil // the directory refuses a second entry of the same name, atomically
 	}

@@ -49,6 +49,7 @@ type resourceSetup struct {
 	baseDN  string
 	base    *ldap.DN
 	mapping schema.Resource
+	maxName int // characters of a userName (displayName)
 }
 
 // state is what the store knows once it has read the directory.
@@ -105,7 +106,11 @@ func setup(section, kind string, cfg ResourceConfig, preset schema.Resource) (re
 	if _, _, err := m.RDNAttribute(); err != nil {
 		return resourceSetup{}, fmt.Errorf("%s.rdn: %w", section, err)
 	}
-	return resourceSetup{section: section, kind: kind, baseDN: cfg.BaseDN, base: base, mapping: m}, nil
+	maxName := cfg.MaxNameLength
+	if maxName == 0 {
+		maxName = DefaultMaxNameLength
+	}
+	return resourceSetup{section: section, kind: kind, baseDN: cfg.BaseDN, base: base, mapping: m, maxName: maxName}, nil
 }
 
 // Pool returns the store's connection pool.

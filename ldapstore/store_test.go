@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -347,5 +348,71 @@ func TestStaleMemberDeletionIsRetried(t *testing.T) {
 	// Through the retrying path, the change lands.
 	if _, err := gs.updateGroup(ctx, g.ID, Precondition{}, schema.MemberOps{Add: []string{b.ID}}, nil, true); err != nil {
 		t.Fatalf("add b: %v", err)
+	}
+}
+
+// A member value written after its entry was deleted or renamed (the race
+// of a group change with the member's deletion or rename, set up here
+// step by step) is mended by keepAdded: the deleted member's value is taken
+// out, the renamed member's replaced by its new DN, and only the members
+// that exist are returned (for the gateway-kept memberOf).
+func TestKeepAddedMendsVanishedMembers(t *testing.T) {
+	s := slapd.New(t, slapd.Options{NoRefint: true}) // nothing else mends the group meanwhile
+	st := newStore(t, s)
+	us, gs := users(t, st), groups(t, st)
+	ctx := context.Background()
+	ids := map[string]string{}
+	for _, name := range []string{"kept", "deleted", "renamed"} {
+		u, err := us.Create(ctx, map[string]any{"userName": name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[u.ID] = "uid=" + name + "," + s.PeopleDN
+	}
+	g, err := gs.Create(ctx, map[string]any{"displayName": "g"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// The group gets all three, as the race's write would, after one was
+	// deleted and one renamed.
+	var added []string
+	for _, dn := range ids {
+		added = append(added, dn)
+	}
+	groupDN := "cn=g," + s.GroupsDN
+	if err := c.Del(ldap.NewDelRequest("uid=deleted,"+s.PeopleDN, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ModifyDN(ldap.NewModifyDNRequest("uid=renamed,"+s.PeopleDN, "uid=moved", true, "")); err != nil {
+		t.Fatal(err)
+	}
+	req := ldap.NewModifyRequest(groupDN, nil)
+	req.Replace("member", added)
+	if err := c.Modify(req); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := st.pool.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	kept, err := gs.keepAdded(ctx, conn, groupDN, added, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"uid=kept," + s.PeopleDN, "uid=moved," + s.PeopleDN}
+	slices.Sort(kept)
+	if !slices.Equal(kept, want) {
+		t.Errorf("kept %q, want %q", kept, want)
+	}
+	got := entry(t, s, "(entryUUID="+g.ID+")").GetAttributeValues("member")
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("members %q, want %q", got, want)
 	}
 }
