@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -203,5 +204,14 @@ func TestNameUniquenessBySearch(t *testing.T) {
 	u := newJanssenEnv(t)
 	for _, name := range []string{"Admin", "admin ", "ADMIN"} {
 		wantSCIMError(t, u.send("POST", "/Users", `{"userName":"`+name+`"}`), http.StatusConflict, "uniqueness")
+	}
+}
+
+// A PATCH the engine stopped at the request's deadline is a 503 to retry,
+// not a 500: the error is the engine's, a unit test of the mapping.
+func TestDeadlineIs503(t *testing.T) {
+	e := storeError(context.Background(), fmt.Errorf("update User: patch: stopped before operation 7 of 900: %w", context.DeadlineExceeded))
+	if e.Status != http.StatusServiceUnavailable || e.Header.Get("Retry-After") == "" || !strings.Contains(e.Detail, "server.request_timeout") {
+		t.Errorf("got %d %v %q", e.Status, e.Header, e.Detail)
 	}
 }
