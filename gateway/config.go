@@ -200,6 +200,31 @@ func (c BulkConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// PatchConfig is the "patch" section: the bounds of one PATCH (RFC 7644
+// section 3.5.2), and of each PATCH inside /Bulk. SCIM has no place to
+// advertise them (/ServiceProviderConfig's patch says only "supported"):
+// docs/operations.md states them.
+//
+//	patch:
+//	  max_operations: 1000   # operations in one PATCH; more get 400 tooMany
+type PatchConfig struct {
+	// MaxOperations is the most operations one PATCH may hold, counting
+	// each dotted or URN key of a path-less value as one; more get 400
+	// tooMany naming this key, before anything is read.
+	MaxOperations int `yaml:"max_operations"`
+}
+
+// DefaultPatchConfig returns the defaults of the patch section.
+func DefaultPatchConfig() PatchConfig { return PatchConfig{MaxOperations: 1000} }
+
+// Validate reports a problem, naming its key.
+func (c PatchConfig) Validate() error {
+	if c.MaxOperations < 1 || c.MaxOperations > 100_000 {
+		return fmt.Errorf("patch.max_operations: %d is not between 1 and 100000", c.MaxOperations)
+	}
+	return nil
+}
+
 // MeConfig is the "me" section: how /Me (RFC 7644 section 3.11) finds the
 // user a token stands for.
 //

@@ -102,6 +102,12 @@ func storeError(ctx context.Context, err error) *scimError {
 		e := newError(http.StatusServiceUnavailable, "", "The directory is not available; retry later (request id %s).", requestID(ctx))
 		e.Header = http.Header{"Retry-After": {retryAfter}}
 		return e
+	case errors.Is(err, context.DeadlineExceeded):
+		logFor(ctx).Warn("request deadline", zap.Error(err))
+		e := newError(http.StatusServiceUnavailable, "", "The request took longer than this server allows (server.request_timeout); "+
+			"retry later, or ask less of one request (request id %s).", requestID(ctx))
+		e.Header = http.Header{"Retry-After": {retryAfter}}
+		return e
 	}
 	logFor(ctx).Error("request failed", zap.Error(err))
 	return newError(http.StatusInternalServerError, "", "Internal error (request id %s).", requestID(ctx))

@@ -21,9 +21,9 @@ func FuzzNormalize(f *testing.F) {
 		f.Add(s, http.MethodPatch)
 		f.Add(s, http.MethodPost)
 	}
-	schemas := schema.Schemas{Core: schema.User(), Extensions: []schema.Schema{schema.EnterpriseUser()}}
+	schemas := schema.Schemas{Core: schema.User(), Extensions: []schema.Schema{schema.EnterpriseUser()}, MaxValues: 1000}
 	f.Fuzz(func(t *testing.T, body, method string) {
-		out, err := normalize([]byte(body), method, schemas, &requestInfo{})
+		out, err := normalizer{s: schemas, maxOps: 1000, ri: &requestInfo{}}.normalize([]byte(body), method)
 		if err != nil {
 			return // a SCIM error for the client
 		}

@@ -388,15 +388,10 @@ func TestPosixGroups(t *testing.T) {
 // the harness keeps memberOf for groupOfNames only).
 func newGroupModelEnv(t *testing.T, groups schema.MappingConfig) *userEnv {
 	t.Helper()
-	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true, ServiceAccount: true})
-	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
-		t.Fatal(err)
-	}
-	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
+	return newUserEnvWith(t, ldapstore.Options{
 		Users:  ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{MemberOf: "none"}},
 		Groups: ldapstore.ResourceConfig{MappingConfig: groups},
 	})
-	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
 }
 
 // Where the directory does not take deleted members out of groups (no

@@ -86,12 +86,17 @@ func TestHostileInput(t *testing.T) {
 		{"search body wrong type", "POST", "/Users/.search", contentTypeSCIM, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"count":"many"}`, 400, "invalidSyntax"},
 		{"search body not UTF-8", "POST", "/Users/.search", contentTypeSCIM, "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:SearchRequest\"],\"filter\":\"userName eq \\\"\xff\\\"\"}", 400, "invalidSyntax"},
 	}
+	// What the lists answered 200 must hold: the injection, nothing.
+	totals := map[string]int{"filter injection": 0}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := u.send(tt.method, tt.path, tt.body, "Content-Type", tt.contentType)
 			if tt.status == 200 {
 				if r.status != 200 {
 					t.Fatalf("status %d, want 200: %.300s", r.status, r.raw)
+				}
+				if want, ok := totals[tt.name]; ok && (total(r) != want || len(resources(r)) != want) {
+					t.Errorf("totalResults %d, %d resources; want %d: %.300s", total(r), len(resources(r)), want, r.raw)
 				}
 				return
 			}

@@ -99,22 +99,22 @@ func TestMeReadOnly(t *testing.T) {
 
 	r := do(t, "GET", me+`/Users?filter=userName%20eq%20%22alovelace%22`, admin, "", "")
 	id := resources(r)[0]["id"].(string)
-	if r := do(t, "PATCH", me+"/Users/"+id, admin, contentTypeSCIM, patchBody("add", "roles", []any{map[string]any{"value": "auditor"}})); r.status != 200 {
+	if r := do(t, "PATCH", me+"/Users/"+id, admin, contentTypeSCIM, patchBody(patchOp("add", "roles", []any{map[string]any{"value": "auditor"}}))); r.status != 200 {
 		t.Fatalf("give a role: %d %s", r.status, r.raw)
 	}
 	entry := func() map[string][]string { return readEntry(t, dir, "uid=alovelace,"+dir.PeopleDN) }
 	before := entry()
 
 	for _, tt := range []struct{ name, method, body, attr string }{
-		{"rename", "PATCH", patchBody("replace", "userName", "mallory"), "userName"},
-		{"rename to another case", "PATCH", patchBody("replace", "userName", "ALovelace"), "userName"},
-		{"rename without a path", "PATCH", patchBody("replace", "", map[string]any{"userName": "mallory"}), "userName"},
-		{"deactivate", "PATCH", patchBody("replace", "active", false), "active"},
-		{"add a role", "PATCH", patchBody("add", "roles", []any{map[string]any{"value": "admin"}}), "roles"},
-		{"remove the roles", "PATCH", patchBody("remove", "roles", nil), "roles"},
-		{"add an entitlement", "PATCH", patchBody("add", "entitlements", []any{map[string]any{"value": "vpn"}}), "entitlements"},
-		{"employee number", "PATCH", patchBody("replace", schema.EnterpriseUserURN+":employeeNumber", "1"), schema.EnterpriseUserURN},
-		{"password", "PATCH", patchBody("replace", "password", "N3w-passw0rd!"), "password"},
+		{"rename", "PATCH", patchBody(patchOp("replace", "userName", "mallory")), "userName"},
+		{"rename to another case", "PATCH", patchBody(patchOp("replace", "userName", "ALovelace")), "userName"},
+		{"rename without a path", "PATCH", patchBody(patchOp("replace", "", map[string]any{"userName": "mallory"})), "userName"},
+		{"deactivate", "PATCH", patchBody(patchOp("replace", "active", false)), "active"},
+		{"add a role", "PATCH", patchBody(patchOp("add", "roles", []any{map[string]any{"value": "admin"}})), "roles"},
+		{"remove the roles", "PATCH", patchBody(patchOp("remove", "roles", nil)), "roles"},
+		{"add an entitlement", "PATCH", patchBody(patchOp("add", "entitlements", []any{map[string]any{"value": "vpn"}})), "entitlements"},
+		{"employee number", "PATCH", patchBody(patchOp("replace", schema.EnterpriseUserURN+":employeeNumber", "1")), schema.EnterpriseUserURN},
+		{"password", "PATCH", patchBody(patchOp("replace", "password", "N3w-passw0rd!")), "password"},
 		{"PUT renames", "PUT", `{"schemas":["` + schema.UserURN + `"],"userName":"mallory"}`, "userName"},
 		{"PUT changes the roles", "PUT", `{"schemas":["` + schema.UserURN + `"],"userName":"alovelace","roles":[{"value":"admin"}]}`, "roles"},
 		{"PUT sets a password", "PUT", `{"schemas":["` + schema.UserURN + `"],"userName":"alovelace","password":"N3w-passw0rd!"}`, "password"},
@@ -145,12 +145,12 @@ func TestMeReadOnly(t *testing.T) {
 	if len(after["pwdAccountLockedTime"]) != 0 {
 		t.Error("the PUT locked the account")
 	}
-	if r := do(t, "PATCH", withPassword+"/Me", user, contentTypeSCIM, patchBody("replace", "password", "N3w-passw0rd!")); r.status != 200 {
+	if r := do(t, "PATCH", withPassword+"/Me", user, contentTypeSCIM, patchBody(patchOp("replace", "password", "N3w-passw0rd!"))); r.status != 200 {
 		t.Errorf("password with me.writable: [password]: %d %s", r.status, r.raw)
 	}
 
 	// Inactive: nothing, not even a read.
-	if r := do(t, "PATCH", me+"/Users/"+id, admin, contentTypeSCIM, patchBody("replace", "active", false)); r.status != 200 {
+	if r := do(t, "PATCH", me+"/Users/"+id, admin, contentTypeSCIM, patchBody(patchOp("replace", "active", false))); r.status != 200 {
 		t.Fatalf("deactivate: %d %s", r.status, r.raw)
 	}
 	locked := entry()
@@ -159,8 +159,8 @@ func TestMeReadOnly(t *testing.T) {
 	}
 	for _, req := range []struct{ method, body string }{
 		{"GET", ""},
-		{"PATCH", patchBody("replace", "active", true)},
-		{"PATCH", patchBody("remove", "active", nil)},
+		{"PATCH", patchBody(patchOp("replace", "active", true))},
+		{"PATCH", patchBody(patchOp("remove", "active", nil))},
 		{"PUT", put},
 		{"DELETE", ""},
 	} {
@@ -203,9 +203,9 @@ func TestMeWritesNeedAudienceOrScope(t *testing.T) {
 	}
 }
 
-// patchBody is a PATCH request of one operation (no path when path is "",
+// patchOp is one PATCH operation, for patchBody (no path when path is "",
 // no value when value is nil).
-func patchBody(op, path string, value any) string {
+func patchOp(op, path string, value any) string {
 	o := map[string]any{"op": op}
 	if path != "" {
 		o["path"] = path
@@ -213,7 +213,7 @@ func patchBody(op, path string, value any) string {
 	if value != nil {
 		o["value"] = value
 	}
-	return string(mustJSON(map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:PatchOp"}, "Operations": []any{o}}))
+	return string(mustJSON(o))
 }
 
 // readEntry reads an entry's user attributes straight from the directory.

@@ -10,8 +10,8 @@ import (
 	"github.com/scimgate/scimgate/schema"
 )
 
-// normalize rewrites request bodies that real provisioning clients send in
-// shapes the SCIM library refuses into equivalent ones it accepts (see
+// normalizer rewrites request bodies that real provisioning clients send
+// in shapes the SCIM library refuses into equivalent ones it accepts (see
 // ../shared notes on Entra ID and Okta):
 //
 //   - the Enterprise User manager as a plain id string: {"value": id};
@@ -23,9 +23,20 @@ import (
 //   - a remove without a path is answered 400 noTarget here, where the
 //     library would say invalidValue.
 //
+// And it enforces, before any work, what every write must respect (values.go):
+// at most patch.max_operations PATCH operations, at most limits.max_values
+// values in one multi-valued attribute, no control characters, and the
+// resource's name in NFC without invisible characters.
+//
 // A body that is not a JSON object is passed on as it is, for the library
 // to refuse.
-func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([]byte, error) {
+type normalizer struct {
+	s      schema.Schemas
+	maxOps int // patch.max_operations
+	ri     *requestInfo
+}
+
+func (n normalizer) normalize(body []byte, method string) ([]byte, error) {
 	if err := checkUTF8(body); err != nil {
 		return nil, err
 	}
@@ -36,80 +47,56 @@ func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([
 		return body, nil
 	}
 	if method != http.MethodPatch {
-		if err := checkResourceShape(s, doc); err != nil {
+		if err := n.resource(doc); err != nil {
 			return nil, err
 		}
-		fixManager(doc)
 		return json.Marshal(doc)
 	}
+	rewritten, err := n.patch(doc)
+	if err != nil || !rewritten {
+		return body, err
+	}
+	return json.Marshal(doc)
+}
+
+// resource checks and rewrites the body of a create or a replace.
+func (n normalizer) resource(doc map[string]any) error {
+	if err := checkResourceShape(n.s, doc); err != nil {
+		return err
+	}
+	fixManager(doc)
+	return n.attributes(doc)
+}
+
+// patch checks and rewrites the operations of a PATCH, and reports
+// whether it found operations to rewrite.
+func (n normalizer) patch(doc map[string]any) (bool, error) {
 	key, ops := lookupKey(doc, "Operations")
 	list, ok := ops.([]any)
 	if !ok {
-		return body, nil
+		return false, nil
 	}
 	if len(list) == 0 {
-		return nil, newError(http.StatusBadRequest, "invalidValue", "Operations must hold at least one operation (RFC 7644 section 3.5.2).")
+		return false, newError(http.StatusBadRequest, "invalidValue", "Operations must hold at least one operation (RFC 7644 section 3.5.2).")
+	}
+	if len(list) > n.maxOps {
+		return false, newError(http.StatusBadRequest, "tooMany", "The PATCH has %d operations; patch.max_operations is %d.", len(list), n.maxOps)
 	}
 	var out []any
 	for _, raw := range list {
-		op, ok := raw.(map[string]any)
-		if !ok {
-			out = append(out, raw)
-			continue
+		ops, err := n.expand(raw)
+		if err != nil {
+			return false, err
 		}
-		_, verb := lookupKey(op, "op")
-		_, path := lookupKey(op, "path")
-		_, value := lookupKey(op, "value")
-		verbs, _ := verb.(string)
-		paths, _ := path.(string)
-		if strings.EqualFold(verbs, "remove") && paths == "" {
-			return nil, newError(http.StatusBadRequest, "noTarget", "A remove operation needs a path.")
-		}
-		if paths != "" {
-			if isManagerPath(paths) {
-				if id, ok := value.(string); ok {
-					value = map[string]any{"value": id}
-				}
-			}
-			out = append(out, map[string]any{"op": verb, "path": path, "value": value})
-			continue
-		}
-		obj, ok := value.(map[string]any)
-		if !ok {
-			out = append(out, raw)
-			continue
-		}
-		rest := map[string]any{}
-		for k, v := range obj {
-			switch {
-			case strings.EqualFold(k, "id"):
-				if id, ok := v.(string); ok {
-					ri.patchID = id
-				}
-			case strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta"):
-			case hasExtension(s, k):
-				eobj, ok := v.(map[string]any)
-				if !ok {
-					rest[k] = v
-					continue
-				}
-				fixManagerIn(eobj)
-				for ek, ev := range eobj {
-					out = append(out, map[string]any{"op": verb, "path": k + ":" + ek, "value": ev})
-				}
-			case strings.Contains(k, ".") || strings.HasPrefix(strings.ToLower(k), "urn:"):
-				if isManagerPath(k) {
-					if id, ok := v.(string); ok {
-						v = map[string]any{"value": id}
-					}
-				}
-				out = append(out, map[string]any{"op": verb, "path": k, "value": v})
-			default:
-				rest[k] = v
-			}
-		}
-		if len(rest) > 0 {
-			out = append(out, map[string]any{"op": verb, "value": rest})
+		out = append(out, ops...)
+	}
+	if len(out) > n.maxOps {
+		return false, newError(http.StatusBadRequest, "tooMany",
+			"The PATCH has %d operations once its path-less values are taken apart (one per dotted or URN key); patch.max_operations is %d.", len(out), n.maxOps)
+	}
+	for _, op := range out {
+		if err := n.operation(op); err != nil {
+			return false, err
 		}
 	}
 	if len(out) == 0 {
@@ -119,7 +106,69 @@ func normalize(body []byte, method string, s schema.Schemas, ri *requestInfo) ([
 	}
 	delete(doc, key)
 	doc["Operations"] = out
-	return json.Marshal(doc)
+	return true, nil
+}
+
+// expand rewrites one PATCH operation into those the library accepts.
+func (n normalizer) expand(raw any) ([]any, error) {
+	op, ok := raw.(map[string]any)
+	if !ok {
+		return []any{raw}, nil
+	}
+	_, verb := lookupKey(op, "op")
+	_, path := lookupKey(op, "path")
+	_, value := lookupKey(op, "value")
+	verbs, _ := verb.(string)
+	paths, _ := path.(string)
+	if strings.EqualFold(verbs, "remove") && paths == "" {
+		return nil, newError(http.StatusBadRequest, "noTarget", "A remove operation needs a path.")
+	}
+	if paths != "" {
+		if isManagerPath(paths) {
+			if id, ok := value.(string); ok {
+				value = map[string]any{"value": id}
+			}
+		}
+		return []any{map[string]any{"op": verb, "path": path, "value": value}}, nil
+	}
+	obj, ok := value.(map[string]any)
+	if !ok {
+		return []any{raw}, nil
+	}
+	var out []any
+	rest := map[string]any{}
+	for k, v := range obj {
+		switch {
+		case strings.EqualFold(k, "id"):
+			if id, ok := v.(string); ok {
+				n.ri.patchID = id
+			}
+		case strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta"):
+		case hasExtension(n.s, k):
+			eobj, ok := v.(map[string]any)
+			if !ok {
+				rest[k] = v
+				continue
+			}
+			fixManagerIn(eobj)
+			for ek, ev := range eobj {
+				out = append(out, map[string]any{"op": verb, "path": k + ":" + ek, "value": ev})
+			}
+		case strings.Contains(k, ".") || strings.HasPrefix(strings.ToLower(k), "urn:"):
+			if isManagerPath(k) {
+				if id, ok := v.(string); ok {
+					v = map[string]any{"value": id}
+				}
+			}
+			out = append(out, map[string]any{"op": verb, "path": k, "value": v})
+		default:
+			rest[k] = v
+		}
+	}
+	if len(rest) > 0 {
+		out = append(out, map[string]any{"op": verb, "value": rest})
+	}
+	return out, nil
 }
 
 // checkUTF8 refuses a body that is not UTF-8 (RFC 8259 section 8.1), which

@@ -120,7 +120,7 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		return err
 	}
 	if len(body) > 0 {
-		if body, err = normalize(body, req.Method, schemas, ri); err != nil {
+		if body, err = (normalizer{s: schemas, maxOps: s.patch.MaxOperations, ri: ri}).normalize(body, req.Method); err != nil {
 			return err
 		}
 	}

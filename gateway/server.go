@@ -29,6 +29,7 @@ type Options struct {
 	Server ServerConfig
 	Auth   AuthConfig
 	Bulk   BulkConfig
+	Patch  PatchConfig
 	Me     MeConfig
 	Store  *ldapstore.Store
 	Logger *zap.Logger
@@ -52,6 +53,7 @@ type Server struct {
 	scopes           Scopes
 	protectDiscovery bool
 	bulk             BulkConfig
+	patch            PatchConfig
 	me               MeConfig
 	metrics          *metrics
 	logLevel         *zap.AtomicLevel
@@ -80,6 +82,7 @@ func New(o Options) (*Server, error) {
 		scopes:           o.Auth.Scopes,
 		protectDiscovery: o.Auth.ProtectDiscovery,
 		bulk:             o.Bulk,
+		patch:            o.Patch,
 		me:               o.Me,
 		logLevel:         o.LogLevel,
 		audit:            o.Audit,
@@ -87,6 +90,9 @@ func New(o Options) (*Server, error) {
 	}
 	if s.bulk == (BulkConfig{}) { // not configured: Janssen's limits
 		s.bulk = DefaultBulkConfig()
+	}
+	if s.patch == (PatchConfig{}) {
+		s.patch = DefaultPatchConfig()
 	}
 	if s.me.Attribute == "" {
 		s.me.Attribute = DefaultMeConfig().Attribute

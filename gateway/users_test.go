@@ -29,11 +29,20 @@ type userEnv struct {
 
 func newUserEnv(t *testing.T) *userEnv {
 	t.Helper()
+	return newUserEnvWith(t, ldapstore.Options{})
+}
+
+// newUserEnvWith is newUserEnv with the given store options and changes to
+// the gateway's options.
+func newUserEnvWith(t *testing.T, opts ldapstore.Options, mods ...func(*Options)) *userEnv {
+	t.Helper()
 	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, PPolicy: true, ServiceAccount: true})
 	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
 		t.Fatal(err)
 	}
-	return &userEnv{t: t, dir: dir, base: newTestGateway(t, dir).URL + "/scim/v2"}
+	// Warnings and errors go to the test's log, shown when it fails.
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), opts, mods...)
+	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
 }
 
 // send does a request with the all-scopes token; extra headers as pairs.

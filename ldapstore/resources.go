@@ -68,7 +68,7 @@ func (r *Resources) advertise() schema.Schemas {
 		core.Attributes = append(core.Attributes, schema.Attribute{Name: "externalId", Type: schema.String,
 			CaseExact: true, Mutability: schema.ReadWrite, Returned: schema.ReturnedDefault, Uniqueness: schema.UniquenessNone})
 	}
-	return schema.Schemas{Core: core, Extensions: exts}
+	return schema.Schemas{Core: core, Extensions: exts, MaxValues: r.store.limits.MaxValues}
 }
 
 // Precondition is what must hold for a write: what an If-Match header
@@ -324,13 +324,13 @@ func (r *Resources) patch(ctx context.Context, id string, ops []schema.Operation
 		var next func(Resource) (map[string]any, error)
 		if len(rest) > 0 {
 			next = func(current Resource) (map[string]any, error) {
-				return schema.Patch(r.Schemas(), current.Attributes, rest)
+				return schema.Patch(ctx, r.Schemas(), current.Attributes, rest)
 			}
 		}
 		return r.updateGroup(ctx, id, pre, mops, next, quiet)
 	}
 	return r.update(ctx, id, pre, func(current Resource) (map[string]any, error) {
-		return schema.Patch(r.Schemas(), current.Attributes, ops)
+		return schema.Patch(ctx, r.Schemas(), current.Attributes, ops)
 	})
 }
 

@@ -19,6 +19,8 @@ type Options struct {
 	Groups  ResourceConfig
 	Profile schema.Profile
 	Search  SearchConfig
+	// Limits bound what a resource may hold; zero: schema.DefaultLimits.
+	Limits schema.Limits
 }
 
 // Store keeps SCIM Users and Groups in the directory, through a Pool.
@@ -33,6 +35,7 @@ type Store struct {
 	users       resourceSetup
 	groups      resourceSetup
 	search      SearchConfig
+	limits      schema.Limits
 	snapshots   *snapshotCache
 	scans       *scans
 	groupRefs   *refCache
@@ -79,7 +82,14 @@ func NewStore(pool *Pool, opts Options) (*Store, error) {
 	if err := search.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{pool: pool, dnAttribute: opts.Profile.DNAttribute, search: search,
+	limits := opts.Limits
+	if limits == (schema.Limits{}) {
+		limits = schema.DefaultLimits()
+	}
+	if err := limits.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{pool: pool, dnAttribute: opts.Profile.DNAttribute, search: search, limits: limits,
 		snapshots: newSnapshotCache(int(search.SnapshotCache), search.SnapshotMaxAge), groupRefs: newRefCache(refTTL, 100_000),
 		scans: newScans(pool, search.MaxConcurrentScans, search.SnapshotMaxAge)}
 	var errs []error

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -61,7 +62,7 @@ func FuzzPatch(f *testing.F) {
 			"emails": []any{map[string]any{"type": "work", "value": "b@example.org", "primary": true}},
 		}
 		before, _ := json.Marshal(resource)
-		_, err := Patch(schemas, resource, []Operation{o})
+		_, err := Patch(context.Background(), schemas, resource, []Operation{o})
 		var pe *PatchError
 		if err != nil && !errors.As(err, &pe) {
 			t.Fatalf("%s %q %s: %v is not a PatchError", op, path, value, err)

@@ -189,7 +189,7 @@ func MatchesResource(s Schemas, res map[string]any, e filter.Expression) (bool, 
 		m, err := MatchesResource(s, res, e.Expression)
 		return !m, err
 	case *filter.ValuePath:
-		container, a, err := s.target(res, e.AttributePath, false)
+		container, _, a, err := s.target(res, e.AttributePath, false)
 		if err != nil {
 			return false, err
 		}
@@ -206,7 +206,7 @@ func MatchesResource(s Schemas, res map[string]any, e filter.Expression) (bool, 
 		}
 		return false, nil
 	case *filter.AttributeExpression:
-		container, a, err := s.target(res, e.AttributePath, false)
+		container, _, a, err := s.target(res, e.AttributePath, false)
 		if err != nil {
 			return false, err
 		}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -34,6 +35,9 @@ func patchErr(scimType, format string, args ...any) error {
 type Schemas struct {
 	Core       Schema
 	Extensions []Schema
+	// MaxValues is the most values a multi-valued attribute may be left
+	// with (Limits.MaxValues); 0: no bound.
+	MaxValues int
 }
 
 // Patch applies ops, in order, to a copy of resource (attributes keyed by
@@ -43,10 +47,21 @@ type Schemas struct {
 // creates the element of a multi-valued attribute that a [type eq "..."]
 // selector names when it is absent, as Microsoft Entra ID expects of
 // add and replace.
-func Patch(s Schemas, resource map[string]any, ops []Operation) (map[string]any, error) {
+//
+// It checks ctx before each operation, and stops with ctx's error once ctx
+// has ended. It refuses to leave a multi-valued attribute with more than
+// s.MaxValues values, unless the attribute held as many before and has not
+// grown (a group's members are not counted, see Counted). Its work grows
+// with the number of operations plus the values they touch, not with their
+// product: see patcher.
+func Patch(ctx context.Context, s Schemas, resource map[string]any, ops []Operation) (map[string]any, error) {
 	res := deepCopy(resource).(map[string]any)
+	p := &patcher{Schemas: s, indexes: map[indexKey]*valueIndex{}, primary: map[attrKey]int{}}
 	for i, op := range ops {
-		if err := s.apply(res, op); err != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("patch: stopped before operation %d of %d: %w", i+1, len(ops), err)
+		}
+		if err := p.apply(res, op); err != nil {
 			if pe, ok := err.(*PatchError); ok && len(ops) > 1 {
 				pe.Msg = fmt.Sprintf("operation %d (%s): %s", i+1, op.Op, pe.Msg)
 			}
@@ -54,16 +69,67 @@ func Patch(s Schemas, resource map[string]any, ops []Operation) (map[string]any,
 		}
 	}
 	prune(res)
+	if err := s.checkCounts(resource, res); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
-func (s Schemas) apply(res map[string]any, op Operation) error {
+// checkCounts refuses a result holding more than MaxValues values in a
+// counted multi-valued attribute, unless the attribute held as many before
+// and has not grown.
+func (s Schemas) checkCounts(before, after map[string]any) error {
+	if s.MaxValues <= 0 {
+		return nil
+	}
+	for _, sc := range append([]Schema{s.Core}, s.Extensions...) {
+		b, a := before, after
+		if sc.ID != s.Core.ID {
+			b, a = obj(before[sc.ID]), obj(after[sc.ID])
+		}
+		for _, at := range sc.Attributes {
+			if !at.MultiValued || !Counted(sc.ID, at.Name) {
+				continue
+			}
+			if n := len(list(a[at.Name])); n > s.MaxValues && n > len(list(b[at.Name])) {
+				return patchErr("invalidValue", "%s would hold %d values; limits.max_values is %d", at.Name, n, s.MaxValues)
+			}
+		}
+	}
+	return nil
+}
+
+// patcher applies the operations of one PATCH. So that n operations on an
+// attribute of m values cost about n+m, not n×m, it keeps per attribute
+// indexes of values for value filters (valueIndex) and the position of the
+// primary value (fixPrimary). Both rely on elements keeping their
+// positions while it runs: a removed element leaves nil in its place, which
+// prune drops at the end; an operation that replaces a whole list forgets
+// what was kept of it.
+type patcher struct {
+	Schemas
+	indexes map[indexKey]*valueIndex
+	// primary is the position of an attribute's one primary element (-1:
+	// none), once fixPrimary has looked at the whole attribute.
+	primary map[attrKey]int
+}
+
+// attrKey names an attribute: its schema's URN and its name.
+type attrKey struct{ urn, name string }
+
+// indexKey names the index of an attribute's values of sub-attribute sub.
+type indexKey struct {
+	attrKey
+	sub string
+}
+
+func (p *patcher) apply(res map[string]any, op Operation) error {
 	verb := strings.ToLower(op.Op)
 	if verb != "add" && verb != "remove" && verb != "replace" {
 		return patchErr("invalidValue", "op %q is not add, remove or replace", op.Op)
 	}
 	if op.Path != nil {
-		return s.applyPath(res, verb, *op.Path, op.Value)
+		return p.applyPath(res, verb, *op.Path, op.Value)
 	}
 	if verb == "remove" {
 		return patchErr("noTarget", "remove needs a path")
@@ -73,17 +139,17 @@ func (s Schemas) apply(res map[string]any, op Operation) error {
 		return patchErr("invalidValue", "without a path, the value must be an object of attributes")
 	}
 	for k, v := range obj {
-		if ext, ok := s.Extension(k); ok {
+		if ext, ok := p.Extension(k); ok {
 			eobj, ok := v.(map[string]any)
 			if !ok {
 				return patchErr("invalidValue", "%s: the value of an extension must be an object", k)
 			}
 			for ek, ev := range eobj {
-				p, err := filter.ParsePath([]byte(ext.ID + ":" + ek))
+				path, err := filter.ParsePath([]byte(ext.ID + ":" + ek))
 				if err != nil {
 					return patchErr("invalidPath", "%s:%s: %v", ext.ID, ek, err)
 				}
-				if err := s.applyPath(res, verb, p, ev); err != nil {
+				if err := p.applyPath(res, verb, path, ev); err != nil {
 					return err
 				}
 			}
@@ -92,11 +158,11 @@ func (s Schemas) apply(res map[string]any, op Operation) error {
 		if strings.EqualFold(k, "schemas") {
 			continue
 		}
-		p, err := filter.ParsePath([]byte(k))
+		path, err := filter.ParsePath([]byte(k))
 		if err != nil {
 			return patchErr("invalidPath", "%q: %v", k, err)
 		}
-		if err := s.applyPath(res, verb, p, v); err != nil {
+		if err := p.applyPath(res, verb, path, v); err != nil {
 			return err
 		}
 	}
@@ -114,14 +180,15 @@ func (s Schemas) Extension(urn string) (Schema, bool) {
 	return Schema{}, false
 }
 
-// target resolves the attribute a path names and the map that holds it.
-func (s Schemas) target(res map[string]any, ap filter.AttributePath, create bool) (map[string]any, Attribute, error) {
+// target resolves the attribute a path names, the map that holds it and
+// the URN of its schema.
+func (s Schemas) target(res map[string]any, ap filter.AttributePath, create bool) (map[string]any, string, Attribute, error) {
 	sc := s.Core
 	container := res
 	if uri := ap.URI(); uri != "" && !strings.EqualFold(uri, s.Core.ID) {
 		ext, ok := s.Extension(uri)
 		if !ok {
-			return nil, Attribute{}, patchErr("invalidPath", "%s: unknown schema", uri)
+			return nil, "", Attribute{}, patchErr("invalidPath", "%s: unknown schema", uri)
 		}
 		sc = ext
 		c, _ := res[ext.ID].(map[string]any)
@@ -136,21 +203,22 @@ func (s Schemas) target(res map[string]any, ap filter.AttributePath, create bool
 	a, ok := sc.Attribute(ap.AttributeName)
 	if !ok {
 		if sc.ID == s.Core.ID && (strings.EqualFold(ap.AttributeName, "id") || strings.EqualFold(ap.AttributeName, "meta")) {
-			return nil, Attribute{}, patchErr("mutability", "%s is read-only", ap.AttributeName)
+			return nil, "", Attribute{}, patchErr("mutability", "%s is read-only", ap.AttributeName)
 		}
-		return nil, Attribute{}, patchErr("invalidPath", "%q is not an attribute of %s", ap.AttributeName, sc.Name)
+		return nil, "", Attribute{}, patchErr("invalidPath", "%q is not an attribute of %s", ap.AttributeName, sc.Name)
 	}
-	return container, a, nil
+	return container, sc.ID, a, nil
 }
 
-func (s Schemas) applyPath(res map[string]any, verb string, p filter.Path, value any) error {
-	container, a, err := s.target(res, p.AttributePath, verb != "remove")
+func (p *patcher) applyPath(res map[string]any, verb string, path filter.Path, value any) error {
+	container, urn, a, err := p.target(res, path.AttributePath, verb != "remove")
 	if err != nil {
 		return err
 	}
-	subName := p.AttributePath.SubAttributeName()
-	if p.SubAttribute != nil {
-		subName = *p.SubAttribute
+	key := attrKey{urn, a.Name}
+	subName := path.AttributePath.SubAttributeName()
+	if path.SubAttribute != nil {
+		subName = *path.SubAttribute
 	}
 	var sub *Attribute
 	if subName != "" {
@@ -167,15 +235,20 @@ func (s Schemas) applyPath(res map[string]any, verb string, p filter.Path, value
 		verb = "remove" // a null value unassigns (RFC 7643 section 2.5)
 	}
 
-	if p.ValueExpression != nil {
+	if path.ValueExpression != nil {
 		if !a.MultiValued || a.Type != Complex {
 			return patchErr("invalidPath", "%s is not a multi-valued complex attribute: it cannot take a value filter", a.Name)
 		}
-		return applyFiltered(container, a, sub, verb, p.ValueExpression, value)
+		return p.applyFiltered(container, key, a, sub, verb, path.ValueExpression, value)
 	}
 	if sub != nil {
-		return applySub(container, a, *sub, verb, value)
+		return p.applySub(container, key, a, *sub, verb, value)
 	}
+	return p.applyWhole(container, key, a, verb, value)
+}
+
+// applyWhole writes a whole attribute.
+func (p *patcher) applyWhole(container map[string]any, key attrKey, a Attribute, verb string, value any) error {
 	switch verb {
 	case "remove":
 		if a.Required {
@@ -186,6 +259,7 @@ func (s Schemas) applyPath(res map[string]any, verb string, p filter.Path, value
 			return removeValues(container, a, value)
 		}
 		delete(container, a.Name)
+		p.forget(key)
 	case "add":
 		v, err := canonical(a, value, true)
 		if err != nil {
@@ -209,9 +283,21 @@ func (s Schemas) applyPath(res map[string]any, verb string, p filter.Path, value
 			v = merge(obj(container[a.Name]), v.(map[string]any))
 		}
 		container[a.Name] = v
+		p.forget(key)
 	}
-	fixPrimary(container, a, nil)
+	p.fixPrimary(container, key, a, nil)
 	return nil
+}
+
+// forget drops what the patcher keeps of an attribute whose list was
+// replaced.
+func (p *patcher) forget(key attrKey) {
+	for ik := range p.indexes {
+		if ik.attrKey == key {
+			delete(p.indexes, ik)
+		}
+	}
+	delete(p.primary, key)
 }
 
 // checkMutability refuses writes to read-only targets, and changes to
@@ -242,7 +328,7 @@ func subSuffix(sub *Attribute) string {
 
 // applySub writes one sub-attribute: of a complex attribute, or of every
 // element of a multi-valued one.
-func applySub(container map[string]any, a, sub Attribute, verb string, value any) error {
+func (p *patcher) applySub(container map[string]any, key attrKey, a, sub Attribute, verb string, value any) error {
 	if verb == "remove" && sub.Required {
 		return patchErr("mutability", "%s.%s is required and cannot be removed", a.Name, sub.Name)
 	}
@@ -271,7 +357,8 @@ func applySub(container map[string]any, a, sub Attribute, verb string, value any
 			}
 		}
 		container[a.Name] = elems
-		fixPrimary(container, a, nil)
+		delete(p.indexes, indexKey{key, sub.Name}) // every element's value changed
+		p.fixPrimary(container, key, a, nil)
 		return nil
 	}
 	o := obj(container[a.Name])
@@ -282,21 +369,11 @@ func applySub(container map[string]any, a, sub Attribute, verb string, value any
 
 // applyFiltered acts on the elements of a multi-valued attribute that a
 // value filter selects.
-func applyFiltered(container map[string]any, a Attribute, sub *Attribute, verb string, expr filter.Expression, value any) error {
+func (p *patcher) applyFiltered(container map[string]any, key attrKey, a Attribute, sub *Attribute, verb string, expr filter.Expression, value any) error {
 	elems := list(container[a.Name])
-	var matched []int
-	for i, el := range elems {
-		o, ok := el.(map[string]any)
-		if !ok {
-			continue
-		}
-		m, err := Matches(a, o, expr)
-		if err != nil {
-			return patchErr("invalidPath", "%s: %v", a.Name, err)
-		}
-		if m {
-			matched = append(matched, i)
-		}
+	matched, err := p.match(key, a, elems, expr)
+	if err != nil {
+		return err
 	}
 	if len(matched) == 0 {
 		t, isType := typeSelector(expr)
@@ -306,19 +383,24 @@ func applyFiltered(container map[string]any, a Attribute, sub *Attribute, verb s
 		elems = append(elems, map[string]any{"type": t})
 		matched = []int{len(elems) - 1}
 	}
+	if err := writeMatched(elems, matched, a, sub, verb, value); err != nil {
+		return err
+	}
+	container[a.Name] = elems
+	p.reindex(key, elems, matched)
+	p.fixPrimary(container, key, a, matched)
+	return nil
+}
+
+// writeMatched applies verb to the elements at the positions matched:
+// removes them (nil in their place, see patcher), removes or sets their
+// sub-attribute sub, or merges value into them.
+func writeMatched(elems []any, matched []int, a Attribute, sub *Attribute, verb string, value any) error {
 	switch {
 	case verb == "remove" && sub == nil:
-		drop := map[int]bool{}
 		for _, i := range matched {
-			drop[i] = true
+			elems[i] = nil
 		}
-		kept := elems[:0]
-		for i, el := range elems {
-			if !drop[i] {
-				kept = append(kept, el)
-			}
-		}
-		elems = kept
 	case verb == "remove":
 		if sub.Required {
 			return patchErr("mutability", "%s.%s is required and cannot be removed", a.Name, sub.Name)
@@ -347,13 +429,42 @@ func applyFiltered(container map[string]any, a Attribute, sub *Attribute, verb s
 			elems[i] = merge(elems[i].(map[string]any), vo)
 		}
 	}
-	container[a.Name] = elems
-	touched := map[int]bool{}
-	for _, i := range matched {
-		touched[i] = true
-	}
-	fixPrimary(container, a, touched)
 	return nil
+}
+
+// match returns the positions, ascending, of the elements that a value
+// filter selects: among the candidates an index proposes, or all.
+func (p *patcher) match(key attrKey, a Attribute, elems []any, expr filter.Expression) ([]int, error) {
+	candidates, indexed := p.candidates(key, a, elems, expr)
+	var matched []int
+	check := func(i int) error {
+		o, ok := elems[i].(map[string]any)
+		if !ok {
+			return nil
+		}
+		m, err := Matches(a, o, expr)
+		if err != nil {
+			return patchErr("invalidPath", "%s: %v", a.Name, err)
+		}
+		if m {
+			matched = append(matched, i)
+		}
+		return nil
+	}
+	if indexed {
+		for _, i := range candidates {
+			if err := check(i); err != nil {
+				return nil, err
+			}
+		}
+		return matched, nil
+	}
+	for i := range elems {
+		if err := check(i); err != nil {
+			return nil, err
+		}
+	}
+	return matched, nil
 }
 
 // typeSelector recognises the filter [type eq "t"] and returns t.
@@ -368,20 +479,21 @@ func typeSelector(e filter.Expression) (string, bool) {
 }
 
 // removeValues removes the elements of a multi-valued attribute equal to
-// the given ones (compared by their "value" when they have one).
+// the given ones (compared by their "value" when they have one), leaving
+// nil in their place (see patcher).
 func removeValues(container map[string]any, a Attribute, value any) error {
 	v, err := canonical(a, value, true)
 	if err != nil {
 		return err
 	}
+	drop := newValueSet(v.([]any))
 	elems := list(container[a.Name])
-	kept := elems[:0]
-	for _, el := range elems {
-		if !containsElement(v.([]any), el) {
-			kept = append(kept, el)
+	for i, el := range elems {
+		if el != nil && drop.has(el) {
+			elems[i] = nil
 		}
 	}
-	container[a.Name] = kept
+	container[a.Name] = elems
 	return nil
 }
 
@@ -438,37 +550,113 @@ func canonicalOne(a Attribute, v any) (any, error) {
 	return out, nil
 }
 
-// fixPrimary keeps at most one element marked primary (RFC 7643 2.4): the
-// one just written, if any, else the first.
-func fixPrimary(container map[string]any, a Attribute, touched map[int]bool) {
+// fixPrimary keeps at most one element marked primary (RFC 7643 section
+// 2.4): the last of the touched ones (positions, ascending) that is, else
+// the one that was, else, when touched is nil, the first. It looks at the
+// whole attribute when touched is nil or the first time; after that at the
+// touched elements and the one primary only.
+func (p *patcher) fixPrimary(container map[string]any, key attrKey, a Attribute, touched []int) {
 	if !a.MultiValued || a.Type != Complex {
 		return
 	}
 	elems := list(container[a.Name])
+	was, known := p.primary[key]
+	if !known || touched == nil {
+		p.primary[key] = keepOnePrimary(elems, touched)
+		return
+	}
 	keep := -1
+	if was >= 0 && isPrimary(elems[was]) {
+		keep = was
+	}
+	for _, i := range touched {
+		if isPrimary(elems[i]) {
+			keep = i
+		}
+	}
+	for _, i := range append(touched, was) {
+		if i >= 0 && i != keep {
+			unsetPrimary(elems[i])
+		}
+	}
+	p.primary[key] = keep
+}
+
+// keepOnePrimary unmarks every primary element but one (the last touched
+// one that is primary, else the first), and returns its position or -1.
+func keepOnePrimary(elems []any, touched []int) int {
+	keep, t := -1, 0
 	for i, el := range elems {
-		if o, ok := el.(map[string]any); ok && o["primary"] == true && (keep < 0 || touched[i]) {
+		for t < len(touched) && touched[t] < i {
+			t++
+		}
+		if isPrimary(el) && (keep < 0 || t < len(touched) && touched[t] == i) {
 			keep = i
 		}
 	}
 	for i, el := range elems {
-		if o, ok := el.(map[string]any); ok && i != keep {
-			delete(o, "primary")
+		if i != keep {
+			unsetPrimary(el)
 		}
+	}
+	return keep
+}
+
+func isPrimary(el any) bool {
+	o, ok := el.(map[string]any)
+	return ok && o["primary"] == true
+}
+
+func unsetPrimary(el any) {
+	if o, ok := el.(map[string]any); ok {
+		delete(o, "primary")
 	}
 }
 
 func appendDistinct(have, add []any) []any {
+	seen := newValueSet(have)
 	for _, el := range add {
-		if !containsElement(have, el) {
+		if !seen.has(el) {
 			have = append(have, el)
+			seen.add(el)
 		}
 	}
 	return have
 }
 
-// containsElement reports whether list holds el: complex elements with a
-// "value" compare by it, case-sensitively; others compare deeply.
+// valueSet holds elements of a multi-valued attribute to tell whether it
+// holds one equal to another: complex elements with a "value" compare by
+// it, case-sensitively; others compare deeply. String values are kept in a
+// map, so that a set of m elements answers n questions in n+m steps.
+type valueSet struct {
+	strs  map[string]bool
+	other []any
+}
+
+func newValueSet(elems []any) *valueSet {
+	s := &valueSet{strs: make(map[string]bool, len(elems))}
+	for _, el := range elems {
+		s.add(el)
+	}
+	return s
+}
+
+func (s *valueSet) add(el any) {
+	if v, ok := valueOf(el).(string); ok {
+		s.strs[v] = true
+	} else {
+		s.other = append(s.other, el)
+	}
+}
+
+func (s *valueSet) has(el any) bool {
+	if v, ok := valueOf(el).(string); ok {
+		return s.strs[v]
+	}
+	return containsElement(s.other, el)
+}
+
+// containsElement reports whether list holds el (see valueSet).
 func containsElement(list []any, el any) bool {
 	ev := valueOf(el)
 	for _, x := range list {
@@ -520,6 +708,9 @@ func prune(m map[string]any) {
 		case []any:
 			kept := x[:0]
 			for _, el := range x {
+				if el == nil {
+					continue // a removed element (see patcher)
+				}
 				if o, ok := el.(map[string]any); ok {
 					prune(o)
 					if onlyLabels(o) {

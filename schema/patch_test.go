@@ -1,7 +1,11 @@
 package schema
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -118,6 +122,36 @@ func TestPatch(t *testing.T) {
 		{name: "removing the last sub-attribute unassigns", ops: [][3]string{{"remove", "name.givenName", ""}, {"remove", "name.familyName", ""}},
 			check: func(t *testing.T, r map[string]any) { eq(t, r["name"], nil) }},
 		{name: "all or nothing", ops: [][3]string{{"replace", "title", `"x"`}, {"remove", `emails[value eq "nope"]`, ""}}, errTyp: "noTarget"},
+		{name: "a value written is found by value", ops: [][3]string{{"replace", `emails[value eq "bj@work"].value`, `"new@work"`},
+			{"replace", `emails[value eq "NEW@work"].type`, `"other"`}, {"remove", `emails[value eq "bj@work"]`, ""}}, errTyp: "noTarget"},
+		{name: "a value written is found by value, and its old value is gone",
+			ops: [][3]string{{"replace", `emails[value eq "bj@work"].value`, `"new@work"`}, {"replace", `emails[value eq "NEW@work"].type`, `"other"`}},
+			check: func(t *testing.T, r map[string]any) {
+				eq(t, email(r, "other")["value"], "new@work")
+				eq(t, len(r["emails"].([]any)), 2)
+			}},
+		{name: "a removed value is not found again", ops: [][3]string{{"remove", `emails[value eq "bj@home"]`, ""}, {"remove", `emails[value eq "bj@home"]`, ""}},
+			errTyp: "noTarget"},
+		{name: "removed, then added again, then found",
+			ops: [][3]string{{"remove", `emails[value eq "bj@home"]`, ""}, {"add", "emails", `[{"value":"bj@home","type":"other"}]`},
+				{"replace", `emails[value eq "bj@home"].display`, `"Home"`}},
+			check: func(t *testing.T, r map[string]any) {
+				eq(t, r["emails"], []any{map[string]any{"value": "bj@work", "type": "work", "primary": true},
+					map[string]any{"value": "bj@home", "type": "other", "display": "Home"}})
+			}},
+		{name: "an element created by its type is found by a later operation",
+			ops:   [][3]string{{"add", `emails[type eq "other"].value`, `"o@x"`}, {"replace", `emails[value eq "o@x"].display`, `"O"`}},
+			check: func(t *testing.T, r map[string]any) { eq(t, email(r, "other")["display"], "O") }},
+		{name: "the last primary written wins, and unsetting it leaves none",
+			ops: [][3]string{{"replace", `emails[value eq "bj@home"].primary`, `true`}, {"replace", `emails[value eq "bj@home"].primary`, `false`}},
+			check: func(t *testing.T, r map[string]any) {
+				eq(t, email(r, "work")["primary"], nil)
+				eq(t, email(r, "home")["primary"], nil) // unset, not false
+			}},
+		{name: "case-exact values are found only as written",
+			ops: [][3]string{{"add", "x509Certificates", `[{"value":"QUJD"}]`}, {"remove", `x509Certificates[value eq "qujd"]`, ""}}, errTyp: "noTarget"},
+		{name: "a value that is not a string is reported, not skipped",
+			ops: [][3]string{{"replace", `emails[value eq "bj@home"].value`, `42`}, {"remove", `emails[value eq "bj@work"]`, ""}}, errTyp: "invalidPath"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -126,7 +160,7 @@ func TestPatch(t *testing.T) {
 				ops = append(ops, op(t, o[0], o[1], o[2]))
 			}
 			before := testResource()
-			got, err := Patch(schemas, before, ops)
+			got, err := Patch(context.Background(), schemas, before, ops)
 			if !reflect.DeepEqual(before, testResource()) {
 				t.Fatal("Patch changed its input")
 			}
@@ -158,5 +192,140 @@ func eq(t *testing.T, got, want any) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %#v, want %#v", got, want)
+	}
+}
+
+// countdown is a context whose Err says it has ended after its first n
+// calls: a fake, so that a PATCH can be stopped between two given
+// operations without timing.
+type countdown struct {
+	context.Context
+	n int
+}
+
+func (c *countdown) Err() error {
+	if c.n--; c.n < 0 {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func TestPatchStopsWhenTheContextEnds(t *testing.T) {
+	schemas := Schemas{Core: User()}
+	ops := []Operation{op(t, "replace", "title", `"a"`), op(t, "replace", "title", `"b"`), op(t, "replace", "title", `"c"`)}
+	_, err := Patch(&countdown{Context: context.Background(), n: 2}, schemas, testResource(), ops)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "before operation 3 of 3") {
+		t.Fatalf("err = %v, want the deadline, before operation 3", err)
+	}
+}
+
+func TestPatchMaxValues(t *testing.T) {
+	user := Schemas{Core: User(), Extensions: []Schema{EnterpriseUser()}, MaxValues: 2}
+	tests := []struct {
+		name    string
+		schemas Schemas
+		ops     [][3]string
+		err     string // "": applies
+	}{
+		{name: "up to the bound", schemas: user, ops: [][3]string{{"add", "phoneNumbers", `[{"value":"666"}]`}}},
+		{name: "past the bound", schemas: user, ops: [][3]string{{"add", "emails", `[{"value":"third@x"}]`}},
+			err: "emails would hold 3 values; limits.max_values is 2"},
+		{name: "past the bound by a created element", schemas: user, ops: [][3]string{{"add", `emails[type eq "other"].value`, `"o@x"`}},
+			err: "emails would hold 3 values"},
+		{name: "past the bound by many operations", schemas: user,
+			ops: [][3]string{{"add", "roles", `[{"value":"a"}]`}, {"add", "roles", `[{"value":"b"}]`}, {"add", "roles", `[{"value":"c"}]`}},
+			err: "roles would hold 3 values"},
+		{name: "past the bound, then back", schemas: user,
+			ops: [][3]string{{"add", "emails", `[{"value":"third@x"}]`}, {"remove", `emails[value eq "third@x"]`, ""}}},
+		{name: "an attribute over the bound that does not grow", schemas: Schemas{Core: User(), MaxValues: 1},
+			ops: [][3]string{{"replace", `emails[value eq "bj@home"].type`, `"other"`}}},
+		{name: "an attribute over the bound that grows", schemas: Schemas{Core: User(), MaxValues: 1},
+			ops: [][3]string{{"add", "emails", `[{"value":"third@x"}]`}}, err: "emails would hold 3 values; limits.max_values is 1"},
+		{name: "no bound", schemas: Schemas{Core: User()}, ops: [][3]string{{"add", "emails", `[{"value":"a"},{"value":"b"},{"value":"c"}]`}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ops []Operation
+			for _, o := range tt.ops {
+				ops = append(ops, op(t, o[0], o[1], o[2]))
+			}
+			_, err := Patch(context.Background(), tt.schemas, testResource(), ops)
+			var pe *PatchError
+			switch {
+			case tt.err == "" && err != nil:
+				t.Fatal(err)
+			case tt.err != "" && (!errors.As(err, &pe) || pe.ScimType != "invalidValue" || !strings.Contains(pe.Msg, tt.err)):
+				t.Fatalf("err = %v, want invalidValue %q", err, tt.err)
+			}
+		})
+	}
+	// A group's members are not counted.
+	group := Schemas{Core: Group(), MaxValues: 1}
+	_, err := Patch(context.Background(), group, map[string]any{"displayName": "g"},
+		[]Operation{op(t, "add", "members", `[{"value":"a"},{"value":"b"},{"value":"c"}]`)})
+	if err != nil {
+		t.Errorf("members: %v", err)
+	}
+}
+
+// Operations applied in one PATCH give what they give one PATCH at a time,
+// where nothing is kept from one operation to the next: the indexes of
+// values and the primary's position are kept up to date. Random sequences
+// of operations on emails, from a fixed seed.
+func TestPatchAllAtOnceEqualsOneByOne(t *testing.T) {
+	schemas := Schemas{Core: User()}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(prefix string) string { return fmt.Sprintf("%s%d", prefix, rng.IntN(4)) }
+	forms := []func() [3]string{
+		func() [3]string {
+			return [3]string{"replace", `emails[value eq "` + pick("v") + `"].type`, `"` + pick("t") + `"`}
+		},
+		func() [3]string {
+			return [3]string{"replace", `emails[value eq "` + pick("V") + `"].value`, `"` + pick("v") + `"`}
+		},
+		func() [3]string {
+			return [3]string{"replace", `emails[value eq "` + pick("v") + `"].primary`, []string{"true", "false"}[rng.IntN(2)]}
+		},
+		func() [3]string { return [3]string{"remove", `emails[value eq "` + pick("v") + `"]`, ""} },
+		func() [3]string {
+			return [3]string{"add", "emails", `[{"value":"` + pick("v") + `","type":"` + pick("t") + `"}]`}
+		},
+		func() [3]string {
+			return [3]string{"replace", `emails[type eq "` + pick("t") + `"].display`, `"` + pick("d") + `"`}
+		},
+		func() [3]string { return [3]string{"Remove", "emails", `[{"value":"` + pick("v") + `"}]`} },
+		func() [3]string {
+			return [3]string{"add", `emails[type eq "` + pick("t") + `"].value`, `"` + pick("v") + `"`}
+		},
+		func() [3]string {
+			return [3]string{"replace", `emails[type eq "` + pick("t") + `"]`, `{"value":"` + pick("v") + `","primary":true}`}
+		},
+	}
+	start := map[string]any{"userName": "u", "emails": []any{
+		map[string]any{"value": "v0", "type": "t0", "primary": true}, map[string]any{"value": "v1", "type": "t1"},
+		map[string]any{"value": "v2", "type": "t0"}, map[string]any{"value": "v1", "type": "t2", "primary": true},
+	}}
+	parsed := map[[3]string]Operation{}
+	for n := range 3000 {
+		var ops []Operation
+		var desc []string
+		for range 1 + rng.IntN(10) {
+			o := forms[rng.IntN(len(forms))]()
+			if _, ok := parsed[o]; !ok {
+				parsed[o] = op(t, o[0], o[1], o[2]) // parsing paths is slow: each once
+			}
+			ops = append(ops, parsed[o])
+			desc = append(desc, fmt.Sprint(o))
+		}
+		all, errAll := Patch(context.Background(), schemas, start, ops)
+		one, errOne := start, error(nil)
+		for _, o := range ops {
+			if one, errOne = Patch(context.Background(), schemas, one, []Operation{o}); errOne != nil {
+				break
+			}
+		}
+		if (errAll != nil) != (errOne != nil) || errAll == nil && !reflect.DeepEqual(all, one) {
+			t.Fatalf("sequence %d %v:\nat once:    %v %v\none by one: %v %v", n, desc, all, errAll, one, errOne)
+		}
 	}
 }

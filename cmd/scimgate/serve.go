@@ -60,11 +60,11 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	if err != nil {
 		return err
 	}
-	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users, Groups: cfg.Groups, Profile: profile, Search: cfg.Search})
+	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users, Groups: cfg.Groups, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}
-	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Bulk: cfg.Bulk, Me: cfg.Me, Store: store,
+	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Bulk: cfg.Bulk, Patch: cfg.Patch, Me: cfg.Me, Store: store,
 		Logger: log, LogLevel: &level, Audit: audit, Tracer: tracer})
 	if err != nil {
 		return err

@@ -36,6 +36,8 @@ type Config struct {
 	Directory Directory                `yaml:"directory"`
 	Auth      gateway.AuthConfig       `yaml:"auth"`
 	Bulk      gateway.BulkConfig       `yaml:"bulk"`
+	Patch     gateway.PatchConfig      `yaml:"patch"`
+	Limits    schema.Limits            `yaml:"limits"`
 	Me        gateway.MeConfig         `yaml:"me"`
 	Log       Log                      `yaml:"log"`
 	Audit     Audit                    `yaml:"audit"`
@@ -99,6 +101,8 @@ func Default() Config {
 		Directory: Directory{Profile: "openldap"},
 		Auth:      gateway.DefaultAuthConfig(),
 		Bulk:      gateway.DefaultBulkConfig(),
+		Patch:     gateway.DefaultPatchConfig(),
+		Limits:    schema.DefaultLimits(),
 		Me:        gateway.DefaultMeConfig(),
 		Log:       Log{Level: "info", Format: "json"},
 		Audit:     Audit{Output: "stdout"},
@@ -138,6 +142,8 @@ func (c Config) Validate() error {
 		c.Groups.Validate("groups"),
 		c.Auth.Validate(),
 		c.Bulk.Validate(),
+		c.Patch.Validate(),
+		c.Limits.Validate(),
 		c.Me.Validate(c.Auth),
 	}
 	if _, err := schema.Preset(c.Directory.Profile); err != nil {

@@ -44,6 +44,8 @@ func TestLoadFileAndEnvironment(t *testing.T) {
 		"SCIMGATE_LDAP_MAX_IDLE=2",
 		"SCIMGATE_LDAP_ALLOW_PLAINTEXT_BIND=true", // ldap://a is another host
 		"SCIMGATE_LOG_FORMAT=console",
+		"SCIMGATE_PATCH_MAX_OPERATIONS=50",
+		"SCIMGATE_LIMITS_MAX_VALUES=20",
 		"SCIMGATE_CONFIG=ignored-here",
 		"OTHER=ignored",
 	})
@@ -52,11 +54,22 @@ func TestLoadFileAndEnvironment(t *testing.T) {
 	}
 	if cfg.Server.Listen != "0.0.0.0:9000" || cfg.Server.RequestTimeout != 5*time.Second ||
 		!reflect.DeepEqual(cfg.LDAP.URLs, []string{"ldap://a:389", "ldaps://b:636"}) ||
-		cfg.LDAP.BindPasswordFile != pw || cfg.LDAP.MaxOpen != 4 || cfg.Log.Format != "console" {
+		cfg.LDAP.BindPasswordFile != pw || cfg.LDAP.MaxOpen != 4 || cfg.Log.Format != "console" ||
+		cfg.Patch.MaxOperations != 50 || cfg.Limits.MaxValues != 20 {
 		t.Errorf("config = %+v", cfg)
 	}
 	if cfg.Server.BasePath != "/scim/v2" || cfg.Server.MaxResults != 200 || cfg.Directory.Profile != "openldap" {
 		t.Errorf("defaults lost: %+v", cfg)
+	}
+}
+
+func TestLimitDefaults(t *testing.T) {
+	cfg, err := Load(write(t, "c.yaml", minimal), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Patch.MaxOperations != 1000 || cfg.Limits.MaxValues != 1000 {
+		t.Errorf("patch %+v, limits %+v: want 1000 and 1000", cfg.Patch, cfg.Limits)
 	}
 }
 
@@ -102,6 +115,8 @@ func TestLoadNamesTheWrongKey(t *testing.T) {
 		{"half a client certificate", minimal, []string{"SCIMGATE_LDAP_CLIENT_CERT_FILE=/etc/hostname"}, []string{"ldap.client_cert_file: set both"}},
 		{"bad base dn", minimal, []string{"SCIMGATE_USERS_BASE_DN=not a dn"}, []string{"users.base_dn: \"not a dn\" is not a DN"}},
 		{"missing password file", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD=", "SCIMGATE_LDAP_BIND_PASSWORD_FILE=/nonexistent"}, []string{"ldap.bind_password_file: open /nonexistent"}},
+		{"limits out of range", minimal, []string{"SCIMGATE_PATCH_MAX_OPERATIONS=0", "SCIMGATE_LIMITS_MAX_VALUES=-1"},
+			[]string{"patch.max_operations: 0 is not between 1 and 100000", "limits.max_values: -1 is not between 1 and 1000000"}},
 		{"both password forms", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD_FILE=/etc/hostname"}, []string{"ldap.bind_password_file: set either"}},
 	}
 	for _, tt := range tests {
