@@ -60,6 +60,7 @@ type Server struct {
 	logLevel         *zap.AtomicLevel
 	audit            *zap.Logger     // nil: no audit log
 	limiter          *rateLimiter    // nil: no rate limit
+	proxies          proxies         // who a request comes from (proxy.go)
 	routeSet         map[string]bool // registered route templates, for metrics labels
 	draining         atomic.Bool     // shutting down: /readyz answers 503
 	echo             *echo.Echo
@@ -87,6 +88,10 @@ func New(o Options) (*Server, error) {
 		logLevel:         o.LogLevel,
 		audit:            o.Audit,
 		limiter:          newRateLimiter(o.Server.RateLimit, o.Server.RateBurst),
+	}
+	var err error
+	if s.proxies, err = newProxies(o.Server); err != nil {
+		return nil, err
 	}
 	if s.bulk == (BulkConfig{}) { // not configured: Janssen's limits
 		s.bulk = DefaultBulkConfig()
@@ -143,6 +148,7 @@ func New(o Options) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = handleError
+	e.IPExtractor = s.proxies.client // c.RealIP() too
 	if o.Tracer != nil {
 		e.Use(traceRequests(o.Tracer))
 	}

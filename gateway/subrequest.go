@@ -21,10 +21,12 @@ import (
 type subrequestKey struct{}
 
 type subrequestInfo struct {
-	id       string    // the sub-request's id: the parent's, a dot, a number
-	identity *Identity // who it acts for, in place of a bearer token
-	baseURL  string
-	log      *zap.Logger
+	id              string    // the sub-request's id: the parent's, a dot, a number
+	clientRequestID string    // the parent's
+	remote          string    // the parent's client
+	identity        *Identity // who it acts for, in place of a bearer token
+	baseURL         string
+	log             *zap.Logger
 }
 
 // subResponse is what a sub-request answered.
@@ -44,10 +46,12 @@ func (s *Server) subrequest(ctx context.Context, id *Identity, n int, method, pa
 		return subError(newError(http.StatusBadRequest, "invalidPath", "%q is not a path.", path))
 	}
 	ctx = context.WithValue(ctx, subrequestKey{}, &subrequestInfo{
-		id:       fmt.Sprintf("%s.%d", parent.id, n),
-		identity: id,
-		baseURL:  parent.baseURL,
-		log:      parent.log,
+		id:              fmt.Sprintf("%s.%d", parent.id, n),
+		clientRequestID: parent.clientRequestID,
+		remote:          parent.remote,
+		identity:        id,
+		baseURL:         parent.baseURL,
+		log:             parent.log,
 	})
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {
