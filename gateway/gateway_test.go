@@ -199,7 +199,7 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 		{name: "unknown path outside the base", method: "GET", path: "/../nope", status: 404},
 		{name: "method not allowed", method: "DELETE", path: "/Users", token: testToken, status: 405, header: "Allow"},
 		{name: "no token", method: "GET", path: "/Users", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate"`},
-		{name: "bad token", method: "GET", path: "/Users", token: "nope", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="invalid_token", error_description="not a configured token"`},
+		{name: "bad token", method: "GET", path: "/Users", token: "nope", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="invalid_token", error_description="the token is unknown"`},
 		{name: "missing scope", method: "POST", path: "/Users", token: "reader-token", contentType: contentTypeSCIM, body: `{}`, status: 403,
 			header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="insufficient_scope", scope="https://jans.io/scim/users.write"`},
 		{name: "body too large", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: big, status: 413},

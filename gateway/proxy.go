@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -32,6 +33,7 @@ type proxies struct {
 // newProxies reads the server section's trusted_proxies and
 // client_ip_header.
 func newProxies(c ServerConfig) (proxies, error) {
+	var errs []error
 	p := proxies{header: headerXFF}
 	switch {
 	case c.ClientIPHeader == "" || strings.EqualFold(c.ClientIPHeader, headerXFF):
@@ -40,20 +42,20 @@ func newProxies(c ServerConfig) (proxies, error) {
 	case strings.EqualFold(c.ClientIPHeader, headerRealIP):
 		p.header = headerRealIP
 	default:
-		return p, fmt.Errorf("server.client_ip_header: %q is not one of X-Forwarded-For, Forwarded, X-Real-IP", c.ClientIPHeader)
+		errs = append(errs, fmt.Errorf("server.client_ip_header: %q is not one of X-Forwarded-For, Forwarded, X-Real-IP", c.ClientIPHeader))
 	}
 	for i, s := range c.TrustedProxies {
 		pfx, err := netip.ParsePrefix(s)
+		if a, aerr := netip.ParseAddr(s); err != nil && aerr == nil {
+			pfx, err = netip.PrefixFrom(a, a.BitLen()), nil
+		}
 		if err != nil {
-			a, aerr := netip.ParseAddr(s)
-			if aerr != nil {
-				return p, fmt.Errorf("server.trusted_proxies[%d]: %q is neither a CIDR such as 10.0.0.0/8 nor an IP address", i, s)
-			}
-			pfx = netip.PrefixFrom(a, a.BitLen())
+			errs = append(errs, fmt.Errorf("server.trusted_proxies[%d]: %q is neither a CIDR such as 10.0.0.0/8 nor an IP address", i, s))
+			continue
 		}
 		p.trusted = append(p.trusted, pfx.Masked())
 	}
-	return p, nil
+	return p, errors.Join(errs...)
 }
 
 func (p proxies) trusts(a netip.Addr) bool {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -152,5 +153,43 @@ func TestRequestIDIsTheGateways(t *testing.T) {
 				t.Errorf("sent %q: %s log client_request_id %q, want %q", tt.sent, name, got, tt.kept)
 			}
 		}
+	}
+}
+
+// Failed authentications are limited per client address, the address as
+// proxy.go finds it: forged forwarding headers do not make one client
+// many; through a trusted proxy, each client has a budget of its own. A
+// valid static token is never held back.
+func TestFailedAuthenticationsCountByClientAddress(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	statuses := func(o *observed, n int, forwardedFor func(i int) string) string {
+		var out []string
+		for i := range n {
+			r := doWith(t, "GET", o.base+"/scim/v2/Users?count=1", http.Header{
+				"Authorization": {"Bearer wrong-" + strconv.Itoa(i)}, "X-Forwarded-For": {forwardedFor(i)}}, "")
+			if r.status == 429 && r.header.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			out = append(out, strconv.Itoa(r.status))
+		}
+		return strings.Join(out, " ")
+	}
+	limited := func(o *Options) { o.Auth.FailureRate, o.Auth.FailureBurst = 1, 5 }
+	forged := func(i int) string { return "198.51.100." + strconv.Itoa(i) }
+
+	o := newObserved(t, dir, limited)
+	if got, want := statuses(o, 8, forged), "401 401 401 401 401 429 429 429"; got != want {
+		t.Errorf("forged addresses from one peer: %s, want %s", got, want)
+	}
+	if r := o.send(t, "GET", "/scim/v2/Users?count=1", "", nil); r.status != 200 {
+		t.Errorf("a valid token from the same address: %d, want 200", r.status)
+	}
+
+	o = newObserved(t, dir, limited, func(o *Options) { o.Server.TrustedProxies = []string{"127.0.0.0/8"} })
+	if got, want := statuses(o, 8, forged), "401 401 401 401 401 401 401 401"; got != want {
+		t.Errorf("eight clients through a trusted proxy: %s, want %s", got, want)
+	}
+	if got, want := statuses(o, 7, func(int) string { return "192.0.2.1" }), "401 401 401 401 401 429 429"; got != want {
+		t.Errorf("one client through a trusted proxy: %s, want %s", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -60,6 +61,8 @@ type Server struct {
 	logLevel         *zap.AtomicLevel
 	audit            *zap.Logger     // nil: no audit log
 	limiter          *rateLimiter    // nil: no rate limit
+	failures         *failureLimiter // failed authentications per address; nil: no limit
+	maxTokenBytes    int
 	proxies          proxies         // who a request comes from (proxy.go)
 	routeSet         map[string]bool // registered route templates, for metrics labels
 	draining         atomic.Bool     // shutting down: /readyz answers 503
@@ -88,6 +91,8 @@ func New(o Options) (*Server, error) {
 		logLevel:         o.LogLevel,
 		audit:            o.Audit,
 		limiter:          newRateLimiter(o.Server.RateLimit, o.Server.RateBurst),
+		failures:         newFailureLimiter(o.Auth.FailureRate, o.Auth.FailureBurst),
+		maxTokenBytes:    cmp.Or(o.Auth.MaxTokenBytes, DefaultAuthConfig().MaxTokenBytes),
 	}
 	var err error
 	if s.proxies, err = newProxies(o.Server); err != nil {
