@@ -76,7 +76,12 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 				ri.log = ri.log.With(zap.String("client_request_id", cid))
 			}
 		}
-		c.Response().Header().Set(echo.HeaderXRequestID, ri.id)
+		h := c.Response().Header()
+		h.Set(echo.HeaderXRequestID, ri.id)
+		// Answers hold personal data, or say something of it: no cache may
+		// keep one, and no browser may read one as anything but its type.
+		h.Set(echo.HeaderCacheControl, "no-store")
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), infoKey{}, ri), s.cfg.RequestTimeout)
 		defer cancel()
 		c.SetRequest(r.WithContext(ctx))

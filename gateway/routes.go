@@ -13,9 +13,8 @@ func (s *Server) routes() {
 	e := s.echo
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	if s.cfg.AdminListen == "" {
-		e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
-	}
+	// No /metrics here: it names the directory's URLs. It is on the
+	// admin listener only (server.admin_listen).
 
 	base := s.cfg.BasePath
 	var discovery []echo.MiddlewareFunc
