@@ -24,7 +24,7 @@ import (
 //	  request_timeout: 30s
 //	  shutdown_timeout: 20s
 //	  shutdown_delay: 0s             # Kubernetes: 5s
-//	  admin_listen: 127.0.0.1:9090   # /metrics, /loglevel, /debug/pprof on a listener of their own; "": /metrics on listen
+//	  admin_listen: 127.0.0.1:9090   # /metrics, /loglevel, /debug/pprof on a listener of their own; "": none (no metrics)
 //	  trusted_proxies: [10.0.0.0/8]  # proxies whose client_ip_header names the client; default: none
 //	  client_ip_header: X-Forwarded-For   # or Forwarded, X-Real-IP
 //	  rate_limit: 0                  # requests a second per client (token identity); 0: no limit
@@ -76,8 +76,8 @@ type ServerConfig struct {
 	// AdminListen is a TCP address for the operator's endpoints: /metrics
 	// (Prometheus), /loglevel (GET the level, PUT {"level":"debug"} to
 	// change it at run time), /healthz and Go's profiler (/debug/pprof/).
-	// Empty: /metrics is served on Listen; the log level is fixed and
-	// there is no profiler.
+	// Empty: none of them, so no metrics (they name the directory's URLs:
+	// never on Listen); the log level is fixed.
 	AdminListen string `yaml:"admin_listen"`
 
 	// RateLimit is how many requests a second each client may make (the
