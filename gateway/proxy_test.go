@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -191,5 +193,37 @@ func TestFailedAuthenticationsCountByClientAddress(t *testing.T) {
 	}
 	if got, want := statuses(o, 7, func(int) string { return "192.0.2.1" }), "401 401 401 401 401 429 429"; got != want {
 		t.Errorf("one client through a trusted proxy: %s, want %s", got, want)
+	}
+}
+
+// The budgets of failed authentications are bounded in number: a flood of
+// addresses drops the full ones first, and a spent budget gives back only
+// what it drew.
+func TestFailureBudgetsAreBounded(t *testing.T) {
+	l := newFailureLimiter(1, 2)
+	now := time.Now()
+	l.now = func() time.Time { return now }
+	for i := range 3 * maxRateClients {
+		l.take("10.0." + strconv.Itoa(i))
+		if n := len(l.buckets); n > maxRateClients {
+			t.Fatalf("%d budgets after %d addresses, want at most %d", n, i+1, maxRateClients)
+		}
+	}
+	var got []bool
+	for range 3 {
+		ok, _ := l.take("192.0.2.1")
+		got = append(got, ok)
+	}
+	l.refund("192.0.2.1")
+	ok, _ := l.take("192.0.2.1")
+	if fmt.Sprint(got) != "[true true false]" || !ok {
+		t.Errorf("takes %v, then after a refund %v, want [true true false] then true", got, ok)
+	}
+	if ok, wait := l.take("192.0.2.1"); ok || wait != time.Second {
+		t.Errorf("a spent budget: %v, wait %s, want false, 1s", ok, wait)
+	}
+	now = now.Add(time.Second)
+	if ok, _ := l.take("192.0.2.1"); !ok {
+		t.Error("a second later: still spent")
 	}
 }
