@@ -48,7 +48,7 @@ func TestFilterErrorsNameSCIMAttributes(t *testing.T) {
 		{`emails[value sw "a" and value ew "z"]`, "emails.value"},
 		{`emails[not (value eq "a")]`, "emails.value"},
 		{`emails[type eq "work" and value ne "a"]`, "emails.value"},
-		{`emails.value gt "a"`, "emails.value"},
+		{`emails.value gt "a"`, `emails[type eq "work"].value`},
 	} {
 		r := do(t, "GET", hs.URL+"/scim/v2/Users?filter="+urlQuery(tt.filter), testToken, "", "")
 		wantSCIMError(t, r, 400, "invalidFilter")

@@ -714,7 +714,9 @@ func (t translator) element(p schema.Path, s source, vf filter.Expression) (stri
 				}
 			}
 		}
-		f, err := t.leaves(sub, ms, op, e.CompareValue)
+		at := sub // what errors name: the type of the values at fault, if they have one
+		at.Type = s.typ
+		f, err := t.leaves(at, ms, op, e.CompareValue)
 		attrs := make([]string, len(ms))
 		for i, am := range ms {
 			attrs[i] = am.LDAP
