@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -163,7 +164,31 @@ func TestKubernetesBase(t *testing.T) {
 	if dig(kinds["Deployment"], "spec", "template", "spec", "securityContext", "runAsNonRoot") != true {
 		t.Error("the pod may run as root")
 	}
-	load(t, "configmap scimgate.yaml", []byte(dig(kinds["ConfigMap"], "data", "scimgate.yaml").(string)))
+	configText := dig(kinds["ConfigMap"], "data", "scimgate.yaml").(string)
+	load(t, "configmap scimgate.yaml", []byte(configText))
+
+	// Metrics are on the admin listener only: Prometheus scrapes its port,
+	// which the container declares.
+	var cfg struct {
+		Server struct {
+			AdminListen string `yaml:"admin_listen"`
+		} `yaml:"server"`
+	}
+	if err := yaml.Unmarshal([]byte(configText), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, adminPort, _ := strings.Cut(cfg.Server.AdminListen, ":")
+	annotations := dig(kinds["Deployment"], "spec", "template", "metadata", "annotations")
+	if adminPort == "" || dig(annotations, "prometheus.io/port") != adminPort || dig(annotations, "prometheus.io/path") != "/metrics" {
+		t.Errorf("server.admin_listen %q, scrape annotations %v: Prometheus must scrape the admin port", cfg.Server.AdminListen, annotations)
+	}
+	declared := false
+	for _, p := range dig(c, "ports").([]any) {
+		declared = declared || fmt.Sprint(dig(p, "containerPort")) == adminPort
+	}
+	if !declared {
+		t.Errorf("the container does not declare the admin port %s", adminPort)
+	}
 }
 
 func TestCompose(t *testing.T) {
@@ -194,13 +219,22 @@ func TestDockerfile(t *testing.T) {
 	known := []string{"FROM", "WORKDIR", "COPY", "RUN", "ARG", "ENV", "USER", "EXPOSE", "HEALTHCHECK", "ENTRYPOINT", "CMD", "LABEL"}
 	seen := map[string]int{}
 	var user string
-	var copied []string
+	var copied, exposed []string
+	env := map[string]string{}
 	sc := bufio.NewScanner(f)
-	cont := false
+	cont, inEnv := false, false
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		wasCont := cont
 		cont = strings.HasSuffix(line, "\\")
+		inEnv = strings.HasPrefix(line, "ENV ") || (wasCont && inEnv)
+		if inEnv {
+			for _, kv := range strings.Fields(strings.TrimPrefix(strings.TrimSuffix(line, "\\"), "ENV ")) {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					env[k] = v
+				}
+			}
+		}
 		if line == "" || strings.HasPrefix(line, "#") || wasCont {
 			continue
 		}
@@ -213,6 +247,8 @@ func TestDockerfile(t *testing.T) {
 		switch instr {
 		case "USER":
 			user = fields[1]
+		case "EXPOSE":
+			exposed = append(exposed, fields[1:]...)
 		case "COPY":
 			if !strings.HasPrefix(fields[1], "--from=") {
 				for _, src := range fields[1 : len(fields)-1] {
@@ -243,6 +279,9 @@ func TestDockerfile(t *testing.T) {
 	}
 	if user == "" || strings.HasPrefix(user, "root") || strings.HasPrefix(user, "0") {
 		t.Errorf("the image runs as %q", user)
+	}
+	if _, port, ok := strings.Cut(env["SCIMGATE_SERVER_ADMIN_LISTEN"], ":"); !ok || !slices.Contains(exposed, port) {
+		t.Errorf("the image's admin listener %q is not on an EXPOSEd port %v: metrics are served there only", env["SCIMGATE_SERVER_ADMIN_LISTEN"], exposed)
 	}
 	if seen["HEALTHCHECK"] != 1 || seen["ADD"] != 0 {
 		t.Errorf("HEALTHCHECK %d, ADD %d", seen["HEALTHCHECK"], seen["ADD"])

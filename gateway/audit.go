@@ -15,7 +15,8 @@ import (
 
 // The audit log: one structured line for every write — who (the token's
 // identity), what (resource type, id, operation, the names of the
-// attributes it changes), the result, and the request id. Never a value:
+// attributes it changes), the result, and the request id (and the client's,
+// client_request_id, when it sent a plain one). Never a value:
 // no password, no e-mail address, no member id from a PATCH filter. Bulk
 // operations and /Me requests are written through the same routes, so each
 // gets its line, with its sub-request id.
@@ -59,6 +60,9 @@ func (s *Server) auditWrites(next echo.HandlerFunc) echo.HandlerFunc {
 			zap.Strings("attributes", changedAttributes(r.Method, body)),
 			zap.Int("status", status),
 			zap.String("result", result),
+		}
+		if ri.clientRequestID != "" {
+			fields = append(fields, zap.String("client_request_id", ri.clientRequestID))
 		}
 		if ri.identity != nil {
 			fields = append(fields, ri.identity.logFields()...)

@@ -48,13 +48,33 @@ type authenticator interface {
 	authenticate(ctx context.Context, token string) (*Identity, error)
 }
 
-// invalidToken: the token is not valid; Reason says why, without the token.
-type invalidToken struct{ Reason string }
+// invalidToken: the token is not valid. Reason says why in the words of
+// the protocol, for the client (error_description); Detail says more, for
+// the log only (an issuer's URL, a library's error). Neither holds the
+// token.
+type invalidToken struct{ Reason, Detail string }
 
 func (e *invalidToken) Error() string { return "invalid token: " + e.Reason }
 
-func invalid(format string, args ...any) error {
-	return &invalidToken{Reason: fmt.Sprintf(format, args...)}
+// Why a token is refused, as clients are told.
+const (
+	reasonExpired     = "the token has expired"
+	reasonNotYetValid = "the token is not valid yet"
+	reasonIssuer      = "the token was issued by another issuer"
+	reasonAudience    = "the token was not issued for this server"
+	reasonSignature   = "the token's signature does not verify"
+	reasonMalformed   = "the token is malformed or signed with an algorithm this server does not accept"
+	reasonInactive    = "the token is not active"
+	reasonRefused     = "the authorization server refused the token"
+	reasonRefresh     = "the token is a refresh token, not an access token"
+	reasonNotJWT      = "the token is not a JWT, the only kind this server accepts"
+	reasonUnknown     = "the token is unknown"
+	reasonTooLong     = "the token is too long"
+)
+
+// refuse is an *invalidToken for reason; detail, for the log, may be "".
+func refuse(reason, detail string) error {
+	return &invalidToken{Reason: reason, Detail: detail}
 }
 
 // authUnavailable: the authorization server could not be asked.
@@ -75,42 +95,69 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if s.auth == nil {
 			ri.identity = &Identity{Name: "bypass", bypass: true}
-			if err := s.rateLimit(ri.identity); err != nil {
+		} else {
+			id, err := s.identify(c.Request(), ri)
+			if err != nil {
 				return err
 			}
-			return next(c)
-		}
-		scheme, token, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
-		token = strings.TrimSpace(token)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-			e := newError(http.StatusUnauthorized, "", "Authentication required: send Authorization: Bearer <token>.")
-			e.Header = http.Header{"WWW-Authenticate": {realm}}
-			return e
-		}
-		id, err := s.auth.authenticate(c.Request().Context(), token)
-		var bad *invalidToken
-		var down *authUnavailable
-		switch {
-		case err == nil:
 			ri.identity = id
 			ri.log = ri.log.With(id.logFields()...)
-			if err := s.rateLimit(id); err != nil {
-				return err
-			}
-			return next(c)
-		case errors.As(err, &bad):
-			ri.log.Info("token refused", zap.String("reason", bad.Reason))
-			e := newError(http.StatusUnauthorized, "", "The bearer token is not valid: %s.", bad.Reason)
-			e.Header = http.Header{"WWW-Authenticate": {realm + `, error="invalid_token", error_description=` + quoteHeader(bad.Reason)}}
-			return e
-		case errors.As(err, &down):
-			ri.log.Warn("cannot check token", zap.Error(down.Err))
-			e := newError(http.StatusServiceUnavailable, "", "The authorization server cannot check the token now; retry later.")
-			e.Header = http.Header{"Retry-After": {retryAfter}}
-			return e
 		}
-		return err
+		if err := s.rateLimit(ri.identity); err != nil {
+			return err
+		}
+		return next(c)
 	}
+}
+
+// identify finds who the request's bearer token stands for, or returns the
+// error that answers it: 401 for no token or a bad one, 429 when the
+// client's address has spent its budget of failed authentications, 503
+// when the authorization server cannot be asked.
+func (s *Server) identify(r *http.Request, ri *requestInfo) (*Identity, error) {
+	scheme, token, ok := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		s.metrics.authFailed("no_token")
+		e := newError(http.StatusUnauthorized, "", "Authentication required: send Authorization: Bearer <token>.")
+		e.Header = http.Header{"WWW-Authenticate": {realm}}
+		return nil, e
+	}
+	if len(token) > s.maxTokenBytes {
+		s.metrics.authFailed("token_too_long")
+		ri.log.Info("token refused", zap.String("reason", reasonTooLong), zap.Int("bytes", len(token)))
+		return nil, invalidTokenError(reasonTooLong)
+	}
+	ctx := context.WithValue(r.Context(), failureGateKey{}, failureGate{l: s.failures, addr: ri.remote})
+	id, err := s.auth.authenticate(ctx, token)
+	var bad *invalidToken
+	var throttled *authThrottled
+	var down *authUnavailable
+	switch {
+	case err == nil:
+		return id, nil
+	case errors.As(err, &bad):
+		s.metrics.authFailed("invalid_token")
+		ri.log.Info("token refused", zap.String("reason", bad.Reason), zap.String("detail", bad.Detail))
+		return nil, invalidTokenError(bad.Reason)
+	case errors.As(err, &throttled):
+		s.metrics.authFailed("rate_limited")
+		ri.log.Info("token not checked: too many failed authentications from the address", zap.String("remote", ri.remote))
+		return nil, tooMany(throttled.Wait, "Too many failed authentications from this address")
+	case errors.As(err, &down):
+		ri.log.Warn("cannot check token", zap.Error(down.Err))
+		e := newError(http.StatusServiceUnavailable, "", "The authorization server cannot check the token now; retry later.")
+		e.Header = http.Header{"Retry-After": {retryAfter}}
+		return nil, e
+	}
+	return nil, err
+}
+
+// invalidTokenError is the 401 of RFC 6750 section 3.1 for a bad token.
+func invalidTokenError(reason string) *scimError {
+	e := newError(http.StatusUnauthorized, "", "The bearer token is not valid: %s.", reason)
+	e.Header = http.Header{"WWW-Authenticate": {realm + `, error="invalid_token", error_description=` + quoteHeader(reason)}}
+	return e
 }
 
 // rateLimit takes one request of id's rate budget (server.rate_limit), or
@@ -121,7 +168,7 @@ func (s *Server) rateLimit(id *Identity) error {
 	}
 	if ok, wait := s.limiter.allow(id.Name, time.Now()); !ok {
 		s.metrics.rateLimited.Inc()
-		return tooManyRequests(wait)
+		return tooMany(wait, "Too many requests from this client")
 	}
 	return nil
 }

@@ -66,6 +66,9 @@ const (
 //	  tokens_file: /etc/scimgate/tokens.yaml   # the same list in a file of its own
 //
 //	  # every mode
+//	  max_token_bytes: 8192              # longer bearer tokens get 401 unchecked
+//	  failure_rate: 20                   # failed authentications a second per client address...
+//	  failure_burst: 40                  # ...bursts of this many; past them 429, no check
 //	  protect_discovery: false
 //	  scopes:
 //	    users_read: https://jans.io/scim/users.read
@@ -154,6 +157,18 @@ type AuthConfig struct {
 	// form of Tokens.
 	TokensFile string `yaml:"tokens_file"`
 
+	// MaxTokenBytes bounds a bearer token's length; a longer one is
+	// refused (401) without being checked.
+	MaxTokenBytes int `yaml:"max_token_bytes"`
+	// FailureRate is how many failed authentications a second one client
+	// address may cause (oauth and token modes); past FailureBurst more,
+	// a token that would have to be checked gets 429 with Retry-After
+	// instead, and never reaches the authorization server. 0: no limit.
+	FailureRate int `yaml:"failure_rate"`
+	// FailureBurst is how many failed authentications one address may
+	// cause at once above FailureRate; default FailureRate.
+	FailureBurst int `yaml:"failure_burst"`
+
 	// ProtectDiscovery requires a valid token (any scope) for
 	// /ServiceProviderConfig, /Schemas and /ResourceTypes, which are
 	// anonymous by default as in Janssen.
@@ -217,6 +232,9 @@ func DefaultAuthConfig() AuthConfig {
 		CacheSize:           100_000,
 		Timeout:             5 * time.Second,
 		JWKSRefreshInterval: 10 * time.Second,
+		MaxTokenBytes:       8192,
+		FailureRate:         20,
+		FailureBurst:        40,
 		Scopes:              JanssenScopes,
 	}
 }
@@ -327,6 +345,12 @@ func (c AuthConfig) Validate() error {
 		if len(t.Scopes) == 0 {
 			bad(key+".scopes", "a token without scopes can do nothing; list its scopes")
 		}
+	}
+	if c.MaxTokenBytes < 512 {
+		bad("max_token_bytes", "%d is too small (at least 512; tokens are rarely under 1 KiB)", c.MaxTokenBytes)
+	}
+	if c.FailureRate < 0 || c.FailureBurst < 0 {
+		bad("failure_rate", "failure_rate and failure_burst must not be negative (failure_rate 0: no limit)")
 	}
 	for key, v := range map[string]string{
 		"users_read": c.Scopes.UsersRead, "users_write": c.Scopes.UsersWrite,

@@ -36,19 +36,36 @@ type keySet struct {
 }
 
 // verifyNote carries, through go-oidc (which flattens the errors of a key
-// set into text), the fact that keys could not be fetched: the request
-// then gets 503, not 401.
-type verifyNote struct{ unavailable error }
+// set into text), the fact that keys could not be fetched (the request then
+// gets 503, not 401), or why the signature was refused.
+type verifyNote struct {
+	unavailable error
+	refusal     string // a reason* of auth.go
+}
 
 type verifyNoteKey struct{}
 
 // VerifySignature implements oidc.KeySet.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
+	note, _ := ctx.Value(verifyNoteKey{}).(*verifyNote)
+	if note == nil {
+		note = &verifyNote{}
+	}
+	payload, err := k.verify(ctx, raw, note)
+	if err != nil && note.unavailable == nil && note.refusal == "" {
+		note.refusal = reasonSignature
+	}
+	return payload, err
+}
+
+func (k *keySet) verify(ctx context.Context, raw string, note *verifyNote) ([]byte, error) {
 	jws, err := jose.ParseSigned(raw, k.algs)
 	if err != nil {
+		note.refusal = reasonMalformed
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}
 	if len(jws.Signatures) != 1 {
+		note.refusal = reasonMalformed
 		return nil, errors.New("a token must carry exactly one signature")
 	}
 	h := jws.Signatures[0].Header
@@ -71,9 +88,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 		keys, err = k.refresh(ctx, false)
 	}
 	if err != nil {
-		if n, ok := ctx.Value(verifyNoteKey{}).(*verifyNote); ok {
-			n.unavailable = err
-		}
+		note.unavailable = err
 		return nil, err
 	}
 	if payload, ok := verifyWith(jws, keys, h.KeyID); ok {

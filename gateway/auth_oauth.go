@@ -83,10 +83,19 @@ func (a *oauthTokens) authenticate(ctx context.Context, token string) (*Identity
 		if r, ok := a.cache.get(k, a.now()); ok {
 			return r, nil
 		}
+		// A check that may fail draws on the client address's budget of
+		// failures; one that does not fail gives it back.
+		gate := gateFrom(ctx)
+		if err := gate.take(); err != nil {
+			return nil, err
+		}
 		// The check outlives a caller that gives up: others may wait on it.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.Timeout)
 		defer cancel()
 		r, err := a.check(cctx, token)
+		if err != nil || r.err == nil {
+			gate.refund() // valid, or the server could not be asked: no failure of the client's
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -121,14 +130,14 @@ func (a *oauthTokens) check(ctx context.Context, token string) (tokenResult, err
 		// Another issuer's token is refused before its key is looked up:
 		// its unknown key id must not cost a JWKS fetch.
 		if iss := unverifiedIssuer(token); iss != a.cfg.Issuer {
-			err = invalid("issued by %q, not %q", iss, a.cfg.Issuer)
+			err = refuse(reasonIssuer, fmt.Sprintf("issued by %q, not %q", iss, a.cfg.Issuer))
 			break
 		}
 		id, exp, err = a.verifyJWT(ctx, ends.verifier, token)
 	case ends.introspect != "":
 		id, exp, err = a.introspect(ctx, ends.introspect, token)
 	default:
-		err = invalid("not a JWT, and the authorization server has no introspection endpoint")
+		err = refuse(reasonNotJWT, "the authorization server has no introspection endpoint")
 	}
 	now := a.now()
 	var bad *invalidToken
@@ -224,11 +233,12 @@ func (a *oauthTokens) discover(ctx context.Context) (*endpoints, error) {
 			ks.algs = append(ks.algs, jose.SignatureAlgorithm(alg))
 		}
 		ends.keys = ks
+		// go-oidc checks the form, the signature and the issuer; the
+		// claims are checked as an introspection answer's are (checkClaims).
 		ends.verifier = oidc.NewVerifier(a.cfg.Issuer, ks, &oidc.Config{
-			ClientID:             a.cfg.Audience,
-			SkipClientIDCheck:    a.cfg.Audience == "",
+			SkipClientIDCheck:    true,
+			SkipExpiryCheck:      true,
 			SupportedSigningAlgs: algs,
-			Now:                  a.now,
 		})
 	}
 	if ends.verifier == nil && ends.introspect == "" {
@@ -271,46 +281,36 @@ func unverifiedIssuer(token string) string {
 	return c.Iss
 }
 
-// verifyJWT checks a JWT's signature, iss, exp, nbf and aud locally.
+// verifyJWT checks a JWT's signature and issuer, then its claims.
 func (a *oauthTokens) verifyJWT(ctx context.Context, v *oidc.IDTokenVerifier, token string) (*Identity, time.Time, error) {
 	note := &verifyNote{}
 	t, err := v.Verify(context.WithValue(ctx, verifyNoteKey{}, note), token)
-	if note.unavailable != nil {
-		return nil, time.Time{}, &authUnavailable{Err: note.unavailable}
-	}
-	var expired *oidc.TokenExpiredError
 	switch {
-	case errors.As(err, &expired):
-		return nil, time.Time{}, invalid("expired")
+	case note.unavailable != nil:
+		return nil, time.Time{}, &authUnavailable{Err: note.unavailable}
+	case err != nil && note.refusal != "":
+		return nil, time.Time{}, refuse(note.refusal, err.Error())
 	case err != nil:
-		return nil, time.Time{}, invalid("%s", strings.TrimPrefix(err.Error(), "oidc: "))
+		return nil, time.Time{}, refuse(reasonMalformed, err.Error())
 	}
 	var claims map[string]any
 	if err := t.Claims(&claims); err != nil {
-		return nil, time.Time{}, invalid("claims: %v", err)
+		return nil, time.Time{}, refuse(reasonMalformed, err.Error())
 	}
-	return a.identity(claims), t.Expiry, nil
+	// exp is required of a JWT; nbf has go-oidc's 5 minutes of leeway
+	// for clock skew.
+	exp, err := a.checkClaims(claims, true, 5*time.Minute)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return a.identity(claims), exp, nil
 }
 
 // introspect asks the authorization server about a token (RFC 7662).
 func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
-	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	method := a.cfg.introspectionAuth()
-	if method == IntrospectPost {
-		form.Set("client_id", a.cfg.ClientID)
-		form.Set("client_secret", a.secret)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	req, err := a.introspectionRequest(ctx, endpoint, token)
 	if err != nil {
 		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", err)}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	switch method {
-	case IntrospectBasic: // RFC 6749 section 2.3.1: form-encoded, then Basic
-		req.SetBasicAuth(url.QueryEscape(a.cfg.ClientID), url.QueryEscape(a.secret))
-	case IntrospectToken:
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	start := time.Now()
 	outcome := "error"
@@ -324,12 +324,13 @@ func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*
 	if err != nil {
 		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", err)}
 	}
+	method := a.cfg.introspectionAuth()
 	switch {
 	case resp.StatusCode == http.StatusOK:
 	case method == IntrospectToken && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
 		// The token authenticates the call: the server refusing the call
 		// refuses the token.
-		return nil, time.Time{}, invalid("refused by the authorization server")
+		return nil, time.Time{}, refuse(reasonRefused, resp.Status)
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %s refused the gateway's client credentials (%s): check auth.client_id and the secret", endpoint, resp.Status)}
 	default:
@@ -341,25 +342,66 @@ func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*
 	}
 	if active, _ := claims["active"].(bool); !active {
 		outcome = "inactive"
-		return nil, time.Time{}, invalid("not active (revoked, expired or unknown)")
+		return nil, time.Time{}, refuse(reasonInactive, "")
 	}
 	outcome = "active"
+	exp, err := a.checkClaims(claims, false, 0)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return a.identity(claims), exp, nil
+}
+
+// introspectionRequest is the POST of RFC 7662 section 2.1, the gateway
+// authenticating as auth.introspection_auth says.
+func (a *oauthTokens) introspectionRequest(ctx context.Context, endpoint, token string) (*http.Request, error) {
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	method := a.cfg.introspectionAuth()
+	if method == IntrospectPost {
+		form.Set("client_id", a.cfg.ClientID)
+		form.Set("client_secret", a.secret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	switch method {
+	case IntrospectBasic: // RFC 6749 section 2.3.1: form-encoded, then Basic
+		req.SetBasicAuth(url.QueryEscape(a.cfg.ClientID), url.QueryEscape(a.secret))
+	case IntrospectToken:
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req, nil
+}
+
+// checkClaims checks what a token's claims (a JWT's, or an introspection
+// answer's) say of its use: an access token, not a refresh token (RFC
+// 6749 section 1.5); within exp (required or not) and nbf (with skew); from
+// the issuer; for the audience, when auth.audience is set. It returns exp.
+func (a *oauthTokens) checkClaims(claims map[string]any, requireExp bool, skew time.Duration) (time.Time, error) {
+	for _, c := range []string{"token_use", "token_type"} { // Hydra and Cognito say token_use
+		if v, _ := claims[c].(string); strings.EqualFold(v, "refresh_token") || strings.EqualFold(v, "refresh") {
+			return time.Time{}, refuse(reasonRefresh, c+" "+v)
+		}
+	}
 	now := a.now()
 	exp := numericDate(claims["exp"])
-	if !exp.IsZero() && !now.Before(exp) {
-		return nil, time.Time{}, invalid("expired")
+	if (requireExp && exp.IsZero()) || (!exp.IsZero() && !now.Before(exp)) {
+		return time.Time{}, refuse(reasonExpired, "")
 	}
-	if nbf := numericDate(claims["nbf"]); !nbf.IsZero() && now.Before(nbf) {
-		return nil, time.Time{}, invalid("not valid before %s", nbf.UTC().Format(time.RFC3339))
+	if nbf := numericDate(claims["nbf"]); !nbf.IsZero() && now.Add(skew).Before(nbf) {
+		return time.Time{}, refuse(reasonNotYetValid, "not before "+nbf.UTC().Format(time.RFC3339))
 	}
 	if iss, _ := claims["iss"].(string); iss != "" && a.cfg.Issuer != "" &&
 		strings.TrimSuffix(iss, "/") != strings.TrimSuffix(a.cfg.Issuer, "/") {
-		return nil, time.Time{}, invalid("issued by %q, not %q", iss, a.cfg.Issuer)
+		return time.Time{}, refuse(reasonIssuer, fmt.Sprintf("issued by %q, not %q", iss, a.cfg.Issuer))
 	}
 	if a.cfg.Audience != "" && !slices.Contains(claimStrings(claims["aud"]), a.cfg.Audience) {
-		return nil, time.Time{}, invalid("not issued for the audience %q", a.cfg.Audience)
+		return time.Time{}, refuse(reasonAudience, fmt.Sprintf("aud %q lacks %q", claimStrings(claims["aud"]), a.cfg.Audience))
 	}
-	return a.identity(claims), exp, nil
+	return exp, nil
 }
 
 // identity reads who a token stands for from its claims (a JWT's, or an

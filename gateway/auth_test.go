@@ -239,22 +239,23 @@ func TestJWTAccessTokens(t *testing.T) {
 	}{
 		{name: "valid", token: as.jwt(base(nil)), want: "ok", scopes: []string{JanssenScopes.UsersRead, JanssenScopes.GroupsRead}},
 		{name: "scopes as a list (scp)", token: as.jwt(base(map[string]any{"scope": nil, "scp": []string{"a", "b"}})), want: "ok", scopes: []string{"a", "b"}},
-		{name: "expired", token: as.jwt(base(map[string]any{"exp": now.Add(-time.Minute).Unix()})), want: "invalid: expired"},
-		{name: "no exp", token: as.jwt(base(map[string]any{"exp": nil})), want: "invalid: expired"},
-		{name: "not yet valid", token: as.jwt(base(map[string]any{"nbf": now.Add(time.Hour).Unix()})), want: "invalid: current time"},
-		{name: "foreign issuer", token: as.jwt(base(map[string]any{"iss": "https://evil.example"})), want: "invalid: issued by \"https://evil.example\""},
-		{name: "audience required, absent", cfg: func(c *AuthConfig) { c.Audience = "scimgate" }, token: as.jwt(base(nil)), want: "invalid: expected audience"},
+		{name: "expired", token: as.jwt(base(map[string]any{"exp": now.Add(-time.Minute).Unix()})), want: "invalid: " + reasonExpired},
+		{name: "no exp", token: as.jwt(base(map[string]any{"exp": nil})), want: "invalid: " + reasonExpired},
+		{name: "not yet valid", token: as.jwt(base(map[string]any{"nbf": now.Add(time.Hour).Unix()})), want: "invalid: " + reasonNotYetValid},
+		{name: "foreign issuer", token: as.jwt(base(map[string]any{"iss": "https://evil.example"})), want: "invalid: " + reasonIssuer},
+		{name: "audience required, absent", cfg: func(c *AuthConfig) { c.Audience = "scimgate" }, token: as.jwt(base(nil)), want: "invalid: " + reasonAudience},
 		{name: "audience required, present", cfg: func(c *AuthConfig) { c.Audience = "scimgate" }, token: as.jwt(base(map[string]any{"aud": []string{"x", "scimgate"}})), want: "ok"},
 		{name: "granted scopes (Entra)", cfg: func(c *AuthConfig) { c.Audience = "8adf8e6e"; c.GrantedScopes = []string{"g"} },
 			token: as.jwt(base(map[string]any{"aud": "8adf8e6e", "scope": nil})), want: "ok", scopes: []string{"g"}},
-		{name: "alg none", token: unsigned(base(nil)), want: "invalid: malformed jwt"},
-		{name: "signed by another key, same kid", token: sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: as.kid}}, as.claims(base(nil))), want: "invalid: failed to verify signature"},
-		{name: "HMAC refused without a key", token: sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: hmacKey}, as.claims(base(nil))), want: "invalid: malformed jwt"},
+		{name: "alg none", token: unsigned(base(nil)), want: "invalid: " + reasonMalformed},
+		{name: "signed by another key, same kid", token: sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: other, KeyID: as.kid}}, as.claims(base(nil))), want: "invalid: " + reasonSignature},
+		{name: "HMAC refused without a key", token: sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: hmacKey}, as.claims(base(nil))), want: "invalid: " + reasonMalformed},
 		{name: "HMAC with the configured key", cfg: func(c *AuthConfig) { c.JWTHMACKeyFile = hmacFile },
 			token: sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: hmacKey}, as.claims(base(nil))), want: "ok"},
 		{name: "HMAC with another key", cfg: func(c *AuthConfig) { c.JWTHMACKeyFile = hmacFile },
-			token: sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: []byte("another-key-another-key-another-key!")}, as.claims(base(nil))), want: "invalid: failed to verify signature"},
-		{name: "algorithm not allowed", cfg: func(c *AuthConfig) { c.JWTAlgorithms = []string{"ES256"} }, token: as.jwt(base(nil)), want: "invalid: malformed jwt"},
+			token: sign(t, jose.SigningKey{Algorithm: jose.HS256, Key: []byte("another-key-another-key-another-key!")}, as.claims(base(nil))), want: "invalid: " + reasonSignature},
+		{name: "algorithm not allowed", cfg: func(c *AuthConfig) { c.JWTAlgorithms = []string{"ES256"} }, token: as.jwt(base(nil)), want: "invalid: " + reasonMalformed},
+		{name: "a refresh token", token: as.jwt(base(map[string]any{"token_use": "refresh"})), want: "invalid: " + reasonRefresh},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,7 +319,7 @@ func TestJWKSRotationIsRateLimited(t *testing.T) {
 	clk.add(time.Minute)
 	foreign := claims()
 	foreign["iss"] = "https://other.example"
-	check(sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: as.key, KeyID: "theirs"}}, foreign), "invalid: issued by")
+	check(sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: as.key, KeyID: "theirs"}}, foreign), "invalid: "+reasonIssuer)
 	if n := as.jwksFetches.Load(); n != 2 {
 		t.Fatalf("%d JWKS fetches after a foreign token, want still 2", n)
 	}
@@ -347,15 +348,18 @@ func TestIntrospection(t *testing.T) {
 		{name: "client_secret_basic", cfg: func(c *AuthConfig) { c.ClientID, c.ClientSecretFile = "gw", secretFile }, answer: active(nil), want: "ok", wantAuth: "basic gw:s3cret"},
 		{name: "client_secret_post", cfg: func(c *AuthConfig) { c.ClientID, c.ClientSecret, c.IntrospectionAuth = "gw", "pw", IntrospectPost }, answer: active(nil), want: "ok", wantAuth: "post gw:pw"},
 		{name: "none", cfg: func(c *AuthConfig) { c.IntrospectionAuth = IntrospectNone }, answer: active(nil), want: "ok", wantAuth: "none"},
-		{name: "inactive", answer: map[string]any{"active": false}, want: "invalid: not active"},
-		{name: "unknown", answer: nil, want: "invalid: not active"},
-		{name: "expired", answer: active(map[string]any{"exp": clk.Now().Add(-time.Second).Unix()}), want: "invalid: expired"},
-		{name: "not yet valid", answer: active(map[string]any{"nbf": clk.Now().Add(time.Minute).Unix()}), want: "invalid: not valid before"},
-		{name: "foreign issuer", answer: active(map[string]any{"iss": "https://evil.example"}), want: "invalid: issued by"},
+		{name: "inactive", answer: map[string]any{"active": false}, want: "invalid: " + reasonInactive},
+		{name: "a refresh token (token_type)", answer: active(map[string]any{"token_type": "refresh_token"}), want: "invalid: " + reasonRefresh},
+		{name: "a refresh token (token_use, Hydra's way)", answer: active(map[string]any{"token_use": "refresh_token"}), want: "invalid: " + reasonRefresh},
+		{name: "an access token (Hydra's way)", answer: active(map[string]any{"token_type": "Bearer", "token_use": "access_token"}), want: "ok"},
+		{name: "unknown", answer: nil, want: "invalid: " + reasonInactive},
+		{name: "expired", answer: active(map[string]any{"exp": clk.Now().Add(-time.Second).Unix()}), want: "invalid: " + reasonExpired},
+		{name: "not yet valid", answer: active(map[string]any{"nbf": clk.Now().Add(time.Minute).Unix()}), want: "invalid: " + reasonNotYetValid},
+		{name: "foreign issuer", answer: active(map[string]any{"iss": "https://evil.example"}), want: "invalid: " + reasonIssuer},
 		{name: "issuer with a trailing slash", answer: active(map[string]any{"iss": as.URL + "/"}), want: "ok"},
-		{name: "wrong audience", cfg: func(c *AuthConfig) { c.Audience = "scimgate" }, answer: active(map[string]any{"aud": "other"}), want: "invalid: not issued for the audience"},
+		{name: "wrong audience", cfg: func(c *AuthConfig) { c.Audience = "scimgate" }, answer: active(map[string]any{"aud": "other"}), want: "invalid: " + reasonAudience},
 		{name: "right audience", cfg: func(c *AuthConfig) { c.Audience = "scimgate" }, answer: active(map[string]any{"aud": []any{"scimgate"}}), want: "ok"},
-		{name: "token refused as its own credential", status: http.StatusUnauthorized, want: "invalid: refused by the authorization server"},
+		{name: "token refused as its own credential", status: http.StatusUnauthorized, want: "invalid: " + reasonRefused},
 		{name: "gateway's credentials refused", cfg: func(c *AuthConfig) { c.ClientID, c.ClientSecret = "gw", "wrong" }, status: http.StatusUnauthorized, want: "unavailable"},
 		{name: "server error", status: http.StatusBadGateway, want: "unavailable"},
 	}
@@ -410,7 +414,7 @@ func TestTokenCache(t *testing.T) {
 	step("bad", "invalid", 4) // past negative_cache_ttl
 	step("short", "ok", 4)
 	clk.add(10 * time.Second) // past short's exp, within cache_ttl
-	step("short", "invalid: expired", 5)
+	step("short", "invalid: "+reasonExpired, 5)
 	step("long", "ok", 5)
 	clk.add(time.Minute) // past cache_ttl
 	step("long", "ok", 6)
@@ -572,8 +576,8 @@ func TestOAuthResponses(t *testing.T) {
 		authenticate              string // WWW-Authenticate, "" for none
 	}{
 		{"no token", "GET", "/Users", "", 401, `Bearer realm="scimgate"`},
-		{"expired JWT", "GET", "/Users", expired, 401, `Bearer realm="scimgate", error="invalid_token", error_description="expired"`},
-		{"unknown opaque token", "GET", "/Users", "opaque-unknown", 401, `Bearer realm="scimgate", error="invalid_token", error_description="not active (revoked, expired or unknown)"`},
+		{"expired JWT", "GET", "/Users", expired, 401, `Bearer realm="scimgate", error="invalid_token", error_description="the token has expired"`},
+		{"unknown opaque token", "GET", "/Users", "opaque-unknown", 401, `Bearer realm="scimgate", error="invalid_token", error_description="the token is not active"`},
 		{"JWT with the scope", "GET", "/Users", reader, 200, ""},
 		{"JWT without the scope", "GET", "/Groups", reader, 403, `Bearer realm="scimgate", error="insufficient_scope", scope="https://jans.io/scim/groups.read"`},
 		{"introspected, with the scope", "POST", "/Users", "opaque-writer", 201, ""},

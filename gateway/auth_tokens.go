@@ -10,7 +10,7 @@ import (
 // staticTokens accepts configured tokens, known only by their SHA-256.
 type staticTokens []StaticToken
 
-func (ts staticTokens) authenticate(_ context.Context, token string) (*Identity, error) {
+func (ts staticTokens) authenticate(ctx context.Context, token string) (*Identity, error) {
 	sum := sha256.Sum256([]byte(token))
 	var found *Identity
 	for _, t := range ts {
@@ -22,7 +22,12 @@ func (ts staticTokens) authenticate(_ context.Context, token string) (*Identity,
 		}
 	}
 	if found == nil {
-		return nil, invalid("not a configured token")
+		// A failed authentication draws on the address's budget, as in
+		// oauth mode: past it, wrong tokens get 429.
+		if err := gateFrom(ctx).take(); err != nil {
+			return nil, err
+		}
+		return nil, refuse(reasonUnknown, "")
 	}
 	return found, nil
 }

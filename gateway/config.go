@@ -27,7 +27,9 @@ import (
 //	  request_timeout: 30s
 //	  shutdown_timeout: 20s
 //	  shutdown_delay: 0s             # Kubernetes: 5s
-//	  admin_listen: 127.0.0.1:9090   # /metrics, /loglevel, /debug/pprof on a listener of their own; "": /metrics on listen
+//	  admin_listen: 127.0.0.1:9090   # /metrics, /loglevel, /debug/pprof on a listener of their own; "": none (no metrics)
+//	  trusted_proxies: [10.0.0.0/8]  # proxies whose client_ip_header names the client; default: none
+//	  client_ip_header: X-Forwarded-For   # or Forwarded, X-Real-IP
 //	  rate_limit: 0                  # requests a second per client (token identity); 0: no limit
 //	  rate_burst: 0                  # default: rate_limit
 //	  max_filter_length: 4096
@@ -77,8 +79,8 @@ type ServerConfig struct {
 	// AdminListen is a TCP address for the operator's endpoints: /metrics
 	// (Prometheus), /loglevel (GET the level, PUT {"level":"debug"} to
 	// change it at run time), /healthz and Go's profiler (/debug/pprof/).
-	// Empty: /metrics is served on Listen; the log level is fixed and
-	// there is no profiler.
+	// Empty: none of them, so no metrics (they name the directory's URLs:
+	// never on Listen); the log level is fixed.
 	AdminListen string `yaml:"admin_listen"`
 
 	// RateLimit is how many requests a second each client may make (the
@@ -89,6 +91,15 @@ type ServerConfig struct {
 	// RateBurst is how many requests a client may make at once above its
 	// rate; default RateLimit.
 	RateBurst int `yaml:"rate_burst"`
+
+	// TrustedProxies are the addresses (CIDRs, or single IPs) of the
+	// proxies in front of scimgate whose forwarding header says who the
+	// client is. From any other peer, forwarding headers are ignored: the
+	// peer is the client. Default: none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ClientIPHeader is the header the trusted proxies set to name the
+	// client: X-Forwarded-For (default), Forwarded (RFC 7239) or X-Real-IP.
+	ClientIPHeader string `yaml:"client_ip_header"`
 
 	// MaxFilterLength bounds a filter's length in characters (its nesting
 	// is bounded by the parser); longer ones get 400 invalidFilter.
@@ -103,6 +114,7 @@ func DefaultServerConfig() ServerConfig {
 		MaxBodyBytes:    1 << 20,
 		MaxResults:      200,
 		MaxFilterLength: 4096,
+		ClientIPHeader:  headerXFF,
 		CursorTimeout:   time.Hour,
 		RequestTimeout:  30 * time.Second,
 		ShutdownTimeout: 20 * time.Second,
@@ -149,6 +161,9 @@ func (c ServerConfig) Validate() error {
 		} else if len(strings.TrimSpace(string(b))) < 16 {
 			bad("cursor_key_file", "%s holds %d characters; a key needs at least 16", c.CursorKeyFile, len(strings.TrimSpace(string(b))))
 		}
+	}
+	if _, err := newProxies(c); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RateLimit < 0 || c.RateBurst < 0 {
 		bad("rate_limit", "rate_limit and rate_burst must not be negative")

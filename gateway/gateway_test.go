@@ -114,12 +114,22 @@ type response struct {
 
 func do(t *testing.T, method, url, token, contentType, body string) response {
 	t.Helper()
-	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	header := http.Header{}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		header.Set("Authorization", "Bearer "+token)
 	}
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		header.Set("Content-Type", contentType)
+	}
+	return doWith(t, method, url, header, body)
+}
+
+// doWith is do with the request's headers as given.
+func doWith(t *testing.T, method, url string, header http.Header, body string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -189,7 +199,7 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 		{name: "unknown path outside the base", method: "GET", path: "/../nope", status: 404},
 		{name: "method not allowed", method: "DELETE", path: "/Users", token: testToken, status: 405, header: "Allow"},
 		{name: "no token", method: "GET", path: "/Users", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate"`},
-		{name: "bad token", method: "GET", path: "/Users", token: "nope", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="invalid_token", error_description="not a configured token"`},
+		{name: "bad token", method: "GET", path: "/Users", token: "nope", status: 401, header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="invalid_token", error_description="the token is unknown"`},
 		{name: "missing scope", method: "POST", path: "/Users", token: "reader-token", contentType: contentTypeSCIM, body: `{}`, status: 403,
 			header: "WWW-Authenticate", headerValue: `Bearer realm="scimgate", error="insufficient_scope", scope="https://jans.io/scim/users.write"`},
 		{name: "body too large", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: big, status: 413},
@@ -403,21 +413,6 @@ func TestRequestEdges(t *testing.T) {
 		// library would have ignored the error.
 		if status := postChunked(t, users, `{"userName":"`+strings.Repeat("x", 8000)+`"}`); status != 413 {
 			t.Errorf("status %d, want 413", status)
-		}
-	})
-	t.Run("request ids", func(t *testing.T) {
-		for id, kept := range map[string]bool{"abc-123.X_y": true, "": false, "bad id <script>": false, strings.Repeat("a", 65): false} {
-			req, _ := http.NewRequest("GET", hs.URL+"/healthz", nil)
-			req.Header.Set("X-Request-Id", id)
-			res, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			res.Body.Close()
-			got := res.Header.Get("X-Request-Id")
-			if (got == id) != kept || got == "" {
-				t.Errorf("X-Request-Id %q answered %q", id, got)
-			}
 		}
 	})
 }

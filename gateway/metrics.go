@@ -25,6 +25,7 @@ type metrics struct {
 	authCache      *prometheus.CounterVec
 	introspections *prometheus.HistogramVec
 	rateLimited    prometheus.Counter
+	authFailures   *prometheus.CounterVec
 }
 
 func newMetrics(pool *ldapstore.Pool) *metrics {
@@ -54,8 +55,12 @@ func newMetrics(pool *ldapstore.Pool) *metrics {
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "scimgate_http_rate_limited_total", Help: "Requests refused with 429 by the per-client rate limit.",
 		}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "scimgate_auth_failures_total",
+			Help: "Requests refused authentication, by reason: no_token, token_too_long, invalid_token (401), rate_limited (429: too many failures from the address).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.ldapOps, m.ldapLatency, m.authCache, m.introspections, m.rateLimited,
+	m.reg.MustRegister(m.requests, m.latency, m.ldapOps, m.ldapLatency, m.authCache, m.introspections, m.rateLimited, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
 		m.registerPool(pool)
@@ -129,6 +134,14 @@ func (m *metrics) introspected(outcome string, d time.Duration) {
 		return
 	}
 	m.introspections.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// authFailed counts a request refused authentication.
+func (m *metrics) authFailed(reason string) {
+	if m == nil {
+		return
+	}
+	m.authFailures.WithLabelValues(reason).Inc()
 }
 
 func (m *metrics) handler() http.Handler {

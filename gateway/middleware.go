@@ -19,10 +19,14 @@ const contentTypeSCIM = "application/scim+json"
 
 // requestInfo is what the gateway knows of a request, kept in its context.
 type requestInfo struct {
-	id       string
-	log      *zap.Logger
-	baseURL  string    // absolute URL of the SCIM base path, for locations
-	identity *Identity // who the request acts for; nil before authentication
+	id string // the gateway's own, answered in X-Request-Id
+	// clientRequestID is the client's X-Request-Id, when it is plain: kept
+	// beside the gateway's id in the logs, never in its place.
+	clientRequestID string
+	remote          string // the client's address (proxy.go)
+	log             *zap.Logger
+	baseURL         string    // absolute URL of the SCIM base path, for locations
+	identity        *Identity // who the request acts for; nil before authentication
 	// failure is how resource handlers report an error past the SCIM
 	// library, which can only pass a few statuses (not 503) and would put
 	// a non-SCIM error's raw text in the body: scim.go answers it instead.
@@ -54,27 +58,33 @@ func infoFrom(ctx context.Context) *requestInfo {
 func logFor(ctx context.Context) *zap.Logger { return infoFrom(ctx).log }
 func requestID(ctx context.Context) string   { return infoFrom(ctx).id }
 
-// requestContext gives each request an id (the client's X-Request-Id if it
-// is plain, else a new one, echoed in the response), its info, a logger carrying its id, and
-// the configured deadline, which every LDAP operation honours.
+// requestContext gives each request an id of the gateway's own (echoed in
+// X-Request-Id; a client's plain X-Request-Id is kept as client_request_id),
+// its client's address, its info, a logger carrying both ids, and the
+// configured deadline, which every LDAP operation honours.
 func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		id := r.Header.Get(echo.HeaderXRequestID)
-		if !plainID(id) {
-			id = newRequestID()
-		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
 		var ri *requestInfo
 		if sub, ok := r.Context().Value(subrequestKey{}).(*subrequestInfo); ok {
-			// A sub-request of /Bulk or /Me: its parent's identity, logger
-			// and base URL, an id of its own.
-			id = sub.id
-			ri = &requestInfo{id: id, log: sub.log.With(zap.String("subrequest_id", id)), baseURL: sub.baseURL, identity: sub.identity,
-				frozen: sub.frozen}
+			// A sub-request of /Bulk or /Me: its parent's identity, logger,
+			// client and base URL, an id of its own.
+			ri = &requestInfo{id: sub.id, clientRequestID: sub.clientRequestID, remote: sub.remote,
+				log: sub.log.With(zap.String("subrequest_id", sub.id)), baseURL: sub.baseURL, identity: sub.identity, frozen: sub.frozen}
 		} else {
-			ri = &requestInfo{id: id, log: s.log.With(zap.String("request_id", id)), baseURL: s.baseURL(c)}
+			ri = &requestInfo{id: newRequestID(), remote: s.proxies.client(r), baseURL: s.baseURL(c)}
+			ri.log = s.log.With(zap.String("request_id", ri.id))
+			if cid := r.Header.Get(echo.HeaderXRequestID); plainID(cid) {
+				ri.clientRequestID = cid
+				ri.log = ri.log.With(zap.String("client_request_id", cid))
+			}
 		}
+		h := c.Response().Header()
+		h.Set(echo.HeaderXRequestID, ri.id)
+		// Answers hold personal data, or say something of it: no cache may
+		// keep one, and no browser may read one as anything but its type.
+		h.Set(echo.HeaderCacheControl, "no-store")
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
 		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), infoKey{}, ri), s.cfg.RequestTimeout)
 		defer cancel()
 		c.SetRequest(r.WithContext(ctx))
@@ -82,8 +92,8 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// plainID reports whether a client's X-Request-Id can be trusted into logs
-// and error messages: short, of letters, digits, '-', '_' and '.'.
+// plainID reports whether a client's X-Request-Id can go into the logs:
+// short, of letters, digits, '-', '_' and '.'.
 func plainID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
@@ -108,7 +118,7 @@ func (s *Server) baseURL(c echo.Context) string {
 	if s.cfg.PublicURL != "" {
 		return s.publicURL + s.cfg.BasePath
 	}
-	return c.Scheme() + "://" + c.Request().Host + s.cfg.BasePath
+	return s.proxies.scheme(c.Request()) + "://" + c.Request().Host + s.cfg.BasePath
 }
 
 // accessLog writes one line per request: never a header's value, so no
@@ -127,14 +137,14 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched" // a path no route serves: never a label of its own
 		}
 		s.metrics.observeRequest(route, c.Request().Method, c.Response().Status, time.Since(start))
-		nameSpan(c.Request().Context(), c.Request().Method, route)
+		nameSpan(c.Request().Context(), c.Request().Method, route, ri.remote)
 		fields := []zap.Field{
 			zap.String("method", c.Request().Method),
 			zap.String("route", c.Path()),
 			zap.Int("status", c.Response().Status),
 			zap.Duration("latency", time.Since(start)),
 			zap.Int64("bytes", c.Response().Size),
-			zap.String("remote", c.RealIP()),
+			zap.String("remote", ri.remote),
 		}
 		ri.log.Info("request", fields...)
 		return nil

@@ -18,9 +18,8 @@ func (s *Server) routes() {
 	}
 	get("/healthz", s.healthz)
 	get("/readyz", s.readyz)
-	if s.cfg.AdminListen == "" {
-		get("/metrics", echo.WrapHandler(s.metrics.handler()))
-	}
+	// No /metrics here: it names the directory's URLs. It is on the
+	// admin listener only (server.admin_listen).
 
 	base := s.cfg.BasePath
 	var discovery []echo.MiddlewareFunc

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -59,6 +60,9 @@ type Server struct {
 	logLevel         *zap.AtomicLevel
 	audit            *zap.Logger     // nil: no audit log
 	limiter          *rateLimiter    // nil: no rate limit
+	failures         *failureLimiter // failed authentications per address; nil: no limit
+	maxTokenBytes    int
+	proxies          proxies         // who a request comes from (proxy.go)
 	routeSet         map[string]bool // registered route templates, for metrics labels
 	draining         atomic.Bool     // shutting down: /readyz answers 503
 	echo             *echo.Echo
@@ -87,6 +91,12 @@ func New(o Options) (*Server, error) {
 		logLevel:         o.LogLevel,
 		audit:            o.Audit,
 		limiter:          newRateLimiter(o.Server.RateLimit, o.Server.RateBurst),
+		failures:         newFailureLimiter(o.Auth.FailureRate, o.Auth.FailureBurst),
+		maxTokenBytes:    cmp.Or(o.Auth.MaxTokenBytes, DefaultAuthConfig().MaxTokenBytes),
+	}
+	var err error
+	if s.proxies, err = newProxies(o.Server); err != nil {
+		return nil, err
 	}
 	if s.bulk == (BulkConfig{}) { // not configured: Janssen's limits
 		s.bulk = DefaultBulkConfig()
@@ -150,6 +160,7 @@ func New(o Options) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = handleError
+	e.IPExtractor = s.proxies.client // c.RealIP() too
 	if o.Tracer != nil {
 		e.Use(traceRequests(o.Tracer))
 	}
@@ -206,7 +217,10 @@ func (s *Server) AdminHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"status":"ok"}`))
 	})
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Serve answers requests on l until ctx ends, then stops accepting, lets

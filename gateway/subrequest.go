@@ -21,10 +21,12 @@ import (
 type subrequestKey struct{}
 
 type subrequestInfo struct {
-	id       string    // the sub-request's id: the parent's, a dot, a number
-	identity *Identity // who it acts for, in place of a bearer token
-	baseURL  string
-	log      *zap.Logger
+	id              string    // the sub-request's id: the parent's, a dot, a number
+	clientRequestID string    // the parent's
+	remote          string    // the parent's client
+	identity        *Identity // who it acts for, in place of a bearer token
+	baseURL         string
+	log             *zap.Logger
 	// frozen are the attributes its writes must leave as they are
 	// (ldapstore.Precondition.Frozen): /Me's.
 	frozen []string
@@ -53,11 +55,13 @@ func (s *Server) subrequestFrozen(ctx context.Context, id *Identity, n int, meth
 		return subError(newError(http.StatusBadRequest, "invalidPath", "%q is not a path.", path))
 	}
 	ctx = context.WithValue(ctx, subrequestKey{}, &subrequestInfo{
-		id:       fmt.Sprintf("%s.%d", parent.id, n),
-		identity: id,
-		baseURL:  parent.baseURL,
-		log:      parent.log,
-		frozen:   frozen,
+		id:              fmt.Sprintf("%s.%d", parent.id, n),
+		clientRequestID: parent.clientRequestID,
+		remote:          parent.remote,
+		identity:        id,
+		baseURL:         parent.baseURL,
+		log:             parent.log,
+		frozen:          frozen,
 	})
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {

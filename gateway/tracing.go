@@ -54,10 +54,12 @@ func traceRequests(tp trace.TracerProvider) echo.MiddlewareFunc {
 	))
 }
 
-// nameSpan names the request's span by its route template, once routed.
-func nameSpan(ctx context.Context, method, route string) {
+// nameSpan names the request's span by its route template, once routed,
+// and gives it the client's address as the gateway sees it (otelhttp
+// would take X-Forwarded-For from anyone).
+func nameSpan(ctx context.Context, method, route, client string) {
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.SetName(method + " " + route)
-		span.SetAttributes(attribute.String("http.route", route))
+		span.SetAttributes(attribute.String("http.route", route), attribute.String("client.address", client))
 	}
 }

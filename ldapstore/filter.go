@@ -137,7 +137,7 @@ func (t translator) filter(e filter.Expression) (string, error) {
 		}
 		return "", err
 	}
-	return "", filterErrorf("unsupported filter expression %T", e)
+	return "", filterErrorf("unsupported filter expression %v", e)
 }
 
 // path converts a filter's attribute path; the core schema's own URN
@@ -363,7 +363,7 @@ func (t translator) canMatch(p schema.Path, attr string, op filter.CompareOperat
 		return filterErrorf("%s: unknown comparison operator %q", p, op)
 	}
 	if rule == "" {
-		return filterErrorf("%s cannot be compared with %s: the directory has no %s rule for %s", p, op, kind, attr)
+		return filterErrorf("%s cannot be compared with %s: the directory has no %s rule for it", p, op, kind)
 	}
 	return nil
 }
@@ -507,6 +507,23 @@ type source struct {
 	ref  bool                             // members or groups: values are ids
 }
 
+// scimName is the SCIM path of the sub-attribute of p that the source
+// keeps in the LDAP attribute attr: what error messages name.
+func (s source) scimName(p schema.Path, attr string) string {
+	for sub, ms := range s.subs {
+		for _, am := range ms {
+			if strings.EqualFold(am.LDAP, attr) {
+				p.Sub = am.SCIM.Sub
+				if p.Sub == "" {
+					p.Sub = sub
+				}
+				return p.String()
+			}
+		}
+	}
+	return p.String()
+}
+
 func (s source) attributes() []string {
 	var out []string
 	for _, ms := range s.subs {
@@ -535,7 +552,7 @@ func (t translator) sources(p schema.Path) ([]source, error) {
 				return ref(m.MemberOf), nil
 			}
 			if m.SearchGroups {
-				return nil, filterErrorf("groups cannot be used in a filter: the directory keeps no %s attribute on users; filter the groups on members instead", "memberOf")
+				return nil, filterErrorf("groups cannot be used in a filter: the directory does not keep a user's groups on the user; filter the groups on members instead")
 			}
 		}
 	}
@@ -624,7 +641,7 @@ func (t translator) checkSubs(p schema.Path, attr schema.Attribute, vf filter.Ex
 		}
 		return nil
 	}
-	return filterErrorf("%s: unsupported value filter %T", p, vf)
+	return filterErrorf("%s[%v]: unsupported value filter", p, vf)
 }
 
 // element translates a value filter for the elements of one source; it
@@ -656,7 +673,7 @@ func (t translator) element(p schema.Path, s source, vf filter.Expression) (stri
 		for _, a := range la {
 			if slices.ContainsFunc(ra, func(b string) bool { return strings.EqualFold(a, b) }) && t.multiValued(a) {
 				return "", nil, false, filterErrorf("%s[%v]: LDAP cannot require two conditions of one value of the multi-valued %s; "+
-					"compare it once inside [...], or write two filters joined by and outside it", p, vf, a)
+					"compare it once inside [...], or write two filters joined by and outside it", p, vf, s.scimName(p, a))
 			}
 		}
 		return and(l, r), append(la, ra...), ln || rn, nil
@@ -668,7 +685,7 @@ func (t translator) element(p schema.Path, s source, vf filter.Expression) (stri
 		for _, a := range attrs {
 			if t.multiValued(a) {
 				return "", nil, false, filterErrorf("%s[%v]: LDAP cannot negate a condition on one value of the multi-valued %s; "+
-					"put the not outside the brackets (not (%s[...])) to match resources none of whose values match", p, vf, a, p)
+					"put the not outside the brackets (not (%s[...])) to match resources none of whose values match", p, vf, s.scimName(p, a), p)
 			}
 		}
 		return not(inner), attrs, false, nil
@@ -692,12 +709,14 @@ func (t translator) element(p schema.Path, s source, vf filter.Expression) (stri
 		if op == filter.NE {
 			for _, am := range ms {
 				if t.multiValued(am.LDAP) {
-					return "", nil, false, filterErrorf("%s ne: LDAP cannot ask whether one value of the multi-valued %s differs; "+
-						"use not (%s[%s eq ...]) to match resources none of whose values is equal", sub, am.LDAP, p, sub.Sub)
+					return "", nil, false, filterErrorf("%s ne: LDAP cannot ask whether one of its values differs; "+
+						"use not (%s[%s eq ...]) to match resources none of whose values is equal", sub, p, sub.Sub)
 				}
 			}
 		}
-		f, err := t.leaves(sub, ms, op, e.CompareValue)
+		at := sub // what errors name: the type of the values at fault, if they have one
+		at.Type = s.typ
+		f, err := t.leaves(at, ms, op, e.CompareValue)
 		attrs := make([]string, len(ms))
 		for i, am := range ms {
 			attrs[i] = am.LDAP
@@ -705,7 +724,7 @@ func (t translator) element(p schema.Path, s source, vf filter.Expression) (stri
 		needs := op != filter.NE && e.CompareValue != nil && f != matchAll && f != matchNone
 		return f, attrs, needs || op == filter.PR, err
 	}
-	return "", nil, false, filterErrorf("%s: unsupported value filter %T", p, vf)
+	return "", nil, false, filterErrorf("%s[%v]: unsupported value filter", p, vf)
 }
 
 // constant evaluates a comparison whose attribute value the gateway knows

@@ -1,11 +1,15 @@
 package test
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/scimgate/scimgate/test/hydra"
 	"github.com/scimgate/scimgate/test/slapd"
@@ -51,6 +55,10 @@ func TestOAuthWithHydraOpaqueTokens(t *testing.T) {
 	bulkOnly := provisioner.Token(t, bulk)
 	revoked := provisioner.Token(t, usersRead)
 	provisioner.Revoke(t, revoked)
+	// A user's tokens, from the authorization code flow: the refresh token
+	// is no access token (RFC 6749 section 1.5), though Hydra's
+	// introspection calls it active (with token_use refresh_token).
+	user := as.UserTokens(t, "alice", usersRead)
 
 	steps := []struct {
 		name, method, path, token, body string
@@ -64,8 +72,11 @@ func TestOAuthWithHydraOpaqueTokens(t *testing.T) {
 		{"write with a read-only token", "POST", "/Users", readOnly, `{"userName":"nope"}`, 403, `error="insufficient_scope", scope="` + usersWrite + `"`},
 		{"read groups with a users token", "GET", "/Groups", readOnly, "", 403, `scope="` + groupsRead + `"`},
 		{"a bulk-only token cannot create users", "POST", "/Users", bulkOnly, `{"userName":"nope"}`, 403, `scope="` + usersWrite + `"`},
-		{"a revoked token", "GET", "/Users", revoked, "", 401, `error="invalid_token"`},
-		{"a made-up token", "GET", "/Users", "ory_at_madeup.madeup", "", 401, `error="invalid_token"`},
+		{"a revoked token", "GET", "/Users", revoked, "", 401, `error="invalid_token", error_description="the token is not active"`},
+		{"a made-up token", "GET", "/Users", "ory_at_madeup.madeup", "", 401, `error="invalid_token", error_description="the token is not active"`},
+		{"a user's access token", "GET", "/Users", user.Access, "", 200, ""},
+		{"a user's refresh token", "GET", "/Users", user.Refresh, "", 401,
+			`error="invalid_token", error_description="the token is a refresh token, not an access token"`},
 		{"no token", "GET", "/Users", "", "", 401, `Bearer realm="scimgate"`},
 		{"discovery is anonymous", "GET", "/ServiceProviderConfig", "", "", 200, ""},
 	}
@@ -112,17 +123,24 @@ func TestOAuthWithHydraJWTs(t *testing.T) {
 	if status, header, _ := call(t, "GET", base+"/Groups", token, ""); status != 403 || !strings.Contains(header.Get("WWW-Authenticate"), groupsRead) {
 		t.Errorf("JWT without the groups scope: %d %q", status, header.Get("WWW-Authenticate"))
 	}
-	tampered := token[:len(token)-4] + "AAAA"
-	if status, header, _ := call(t, "GET", base+"/Users", tampered, ""); status != 401 || !strings.Contains(header.Get("WWW-Authenticate"), "invalid_token") {
-		t.Errorf("tampered JWT: %d %q", status, header.Get("WWW-Authenticate"))
+	// Refusals say what is wrong in the protocol's words: no Go error
+	// text, no issuer URL.
+	refused := func(what, token, description string) {
+		t.Helper()
+		status, header, doc := call(t, "GET", base+"/Users", token, "")
+		want := `Bearer realm="scimgate", error="invalid_token", error_description="` + description + `"`
+		if status != 401 || header.Get("WWW-Authenticate") != want {
+			t.Errorf("%s: %d %q, want 401 %q", what, status, header.Get("WWW-Authenticate"), want)
+		}
+		if detail, _ := doc["detail"].(string); strings.Contains(detail, "http") || strings.Contains(detail, "oidc") || !strings.Contains(detail, description) {
+			t.Errorf("%s: detail %q", what, detail)
+		}
 	}
+	refused("a tampered JWT", token[:len(token)-4]+"AAAA", "the token's signature does not verify")
 
 	// Another Hydra has other keys and another issuer: its tokens are refused.
 	other := hydra.New(t, hydra.Options{JWT: true})
-	foreign := other.NewClient(t, usersRead).Token(t, usersRead)
-	if status, _, _ := call(t, "GET", base+"/Users", foreign, ""); status != 401 {
-		t.Errorf("JWT from another server: %d, want 401", status)
-	}
+	refused("a JWT from another server", other.NewClient(t, usersRead).Token(t, usersRead), "the token was issued by another issuer")
 }
 
 // `scimgate token new` prints a token and configuration lines that work as
@@ -206,5 +224,103 @@ func TestMeWithHydra(t *testing.T) {
 	}
 	if doc["active"] != false || doc["userName"] != self.ID || doc["title"] != "Countess" {
 		t.Errorf("the user at the end: %v", doc)
+	}
+}
+
+// Unauthenticated load does not reach the authorization server: a token
+// longer than auth.max_token_bytes is refused unchecked, and past
+// auth.failure_burst failed authentications from one address a token that
+// would have to be checked gets 429 with Retry-After, whatever forwarding
+// headers the client forges; tokens already checked keep working. The
+// introspection calls are counted by a proxy in front of Hydra.
+func TestJunkTokensDoNotReachHydra(t *testing.T) {
+	dir := slapd.New(t, slapd.Options{})
+	as := hydra.New(t, hydra.Options{})
+	counter, err := as.CountIntrospections()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer counter.Close()
+	admin := freeAddr(t)
+	const burst = 40
+	base := oauthGateway(t, dir, as, "SCIMGATE_AUTH_INTROSPECTION_URL="+counter.URL, "SCIMGATE_SERVER_ADMIN_LISTEN="+admin,
+		"SCIMGATE_AUTH_FAILURE_RATE=1", fmt.Sprint("SCIMGATE_AUTH_FAILURE_BURST=", burst))
+	client := as.NewClient(t, usersRead)
+	good := client.Token(t, usersRead)
+	if status, _, doc := call(t, "GET", base+"/Users", good, ""); status != 200 || counter.Calls() != 1 {
+		t.Fatalf("a good token: %d %v, %d introspections", status, doc, counter.Calls())
+	}
+
+	status, header, _ := call(t, "GET", base+"/Users", strings.Repeat("x", 900<<10), "")
+	if want := `Bearer realm="scimgate", error="invalid_token", error_description="the token is too long"`; status != 401 || header.Get("WWW-Authenticate") != want {
+		t.Errorf("a 900 KB token: %d %q, want 401 %q", status, header.Get("WWW-Authenticate"), want)
+	}
+	if n := counter.Calls(); n != 1 {
+		t.Errorf("a 900 KB token was introspected (%d calls)", n)
+	}
+
+	// 200 junk tokens, 10 at a time, each request claiming another address.
+	start := time.Now()
+	statuses := make([]int, 200)
+	var wg sync.WaitGroup
+	for w := range 10 {
+		wg.Go(func() {
+			for i := w; i < len(statuses); i += 10 {
+				req, _ := http.NewRequest("GET", base+"/Users", nil)
+				req.Header.Set("Authorization", fmt.Sprintf("Bearer ory_at_junk-%d.x", i))
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+				req.Header.Set("X-Real-IP", fmt.Sprintf("203.0.113.%d", i))
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				res.Body.Close()
+				if res.StatusCode == 429 && res.Header.Get("Retry-After") == "" {
+					t.Error("429 without Retry-After")
+				}
+				statuses[i] = res.StatusCode
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	count := map[int]int{}
+	for _, s := range statuses {
+		count[s]++
+	}
+	checked := counter.Calls() - 1
+	t.Logf("200 junk tokens in %s: %v; %d introspections", elapsed, count, checked)
+	if count[401]+count[429] != 200 || int64(count[401]) != checked || count[401] < burst || float64(count[401]) > burst+1+elapsed.Seconds() {
+		t.Errorf("200 junk tokens in %s: statuses %v, %d introspections; want %d to %.0f refused (401) after one introspection each, the rest 429",
+			elapsed, count, checked, burst, burst+1+elapsed.Seconds())
+	}
+
+	// Meanwhile: a token checked before still works; a new one is not checked.
+	before := counter.Calls()
+	if status, _, _ := call(t, "GET", base+"/Users", good, ""); status != 200 {
+		t.Errorf("a token checked before the flood: %d, want 200", status)
+	}
+	if status, _, _ := call(t, "GET", base+"/Users", client.Token(t, usersRead), ""); status != 429 {
+		t.Errorf("a new token from the flooding address: %d, want 429", status)
+	}
+	if n := counter.Calls() - before; n != 0 {
+		t.Errorf("%d introspections during the block, want none", n)
+	}
+
+	res, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		fmt.Sprintf(`scimgate_auth_failures_total{reason="invalid_token"} %d`, count[401]),
+		fmt.Sprintf(`scimgate_auth_failures_total{reason="rate_limited"} %d`, count[429]+1),
+		`scimgate_auth_failures_total{reason="token_too_long"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

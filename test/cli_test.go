@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,10 +73,35 @@ func freeAddr(t *testing.T) string {
 // test ends, and its stderr is shown if the test failed.
 func start(t *testing.T, env []string, args ...string) (*exec.Cmd, io.Reader) {
 	t.Helper()
+	cmd, stdout, _ := startLogged(t, env, args...)
+	return cmd, stdout
+}
+
+// lockedBuffer is a process's stderr, read while it is written.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startLogged is start, also returning the process's stderr (its log).
+func startLogged(t *testing.T, env []string, args ...string) (*exec.Cmd, io.Reader, *lockedBuffer) {
+	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -87,7 +113,7 @@ func start(t *testing.T, env []string, args ...string) (*exec.Cmd, io.Reader) {
 			t.Logf("scimgate stderr:\n%s", stderr.String())
 		}
 	})
-	return cmd, stdout
+	return cmd, stdout, stderr
 }
 
 // directoryEnv configures, through the environment, a gateway on addr for
@@ -153,12 +179,16 @@ func TestServeConfiguredByTheEnvironmentAlone(t *testing.T) {
 	token := "e2e-secret-token"
 	tokens := filepath.Join(t.TempDir(), "tokens.yaml")
 	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: e2e\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/users.write]\n", sha256hex(token))), 0o600)
-	cmd, _ := start(t, cleanEnv(append(directoryEnv(t, dir, addr),
+	cmd, _, stderr := startLogged(t, cleanEnv(append(directoryEnv(t, dir, addr),
 		"SCIMGATE_AUTH_MODE=token",
 		"SCIMGATE_AUTH_TOKENS_FILE="+tokens,
 	)...), "serve")
 	base := "http://" + addr
 	waitReady(t, base)
+	// Without server.public_url, locations come from the Host header: said at start.
+	if !strings.Contains(stderr.String(), `"msg":"server.public_url is not set`) {
+		t.Errorf("serve without server.public_url gave no warning:\n%s", stderr.String())
+	}
 	users := base + "/scim/v2/Users"
 	env := cleanEnv(append(directoryEnv(t, dir, addr), "SCIMGATE_AUTH_MODE=token", "SCIMGATE_AUTH_TOKENS_FILE="+tokens)...)
 	if out, err := runScimgate(t, env, "health"); err != nil {
@@ -299,7 +329,7 @@ func TestDevPrintsACurlCommandThatWorks(t *testing.T) {
 	if _, err := slapd.Binary(); err != nil && os.Getenv("CI") == "" {
 		t.Skip(err)
 	}
-	cmd, stdout := start(t, cleanEnv(), "dev", "--listen", "127.0.0.1:0")
+	cmd, stdout, stderr := startLogged(t, cleanEnv(), "dev", "--listen", "127.0.0.1:0")
 	curlRE := regexp.MustCompile(`curl -s -H 'Authorization: Bearer ([^']+)' '([^']+)'`)
 	var token, url, tempDir string
 	sc := bufio.NewScanner(stdout)
@@ -318,6 +348,9 @@ func TestDevPrintsACurlCommandThatWorks(t *testing.T) {
 	status, _, doc := call(t, "GET", url, token, "")
 	if status != 200 || doc["totalResults"] != float64(slapd.DemoUsers) || len(doc["Resources"].([]any)) != 3 {
 		t.Fatalf("the printed command answered %d %v", status, doc)
+	}
+	if strings.Contains(stderr.String(), "public_url") {
+		t.Errorf("dev warns of server.public_url, which a throwaway gateway on loopback does not need:\n%s", stderr.String())
 	}
 	if _, err := os.Stat(tempDir); err != nil {
 		t.Fatalf("dev's directory %q: %v", tempDir, err)

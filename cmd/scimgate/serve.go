@@ -32,6 +32,10 @@ func serve(ctx context.Context, configFile string, stderr io.Writer) error {
 		return err
 	}
 	defer log.Sync()
+	if cfg.Server.PublicURL == "" { // not in dev: a gateway on loopback for its own user
+		log.Warn("server.public_url is not set: Location headers and meta.location are built from each request's Host header, " +
+			"which clients choose. Set it to the URL clients reach scimgate at, e.g. https://scim.example.org")
+	}
 	l, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("server.listen: %w", err)
@@ -77,7 +81,9 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 		admin := &http.Server{Handler: srv.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go admin.Serve(al)
 		defer admin.Close()
-		log.Info("admin endpoints", zap.String("address", al.Addr().String()), zap.Strings("paths", []string{"/metrics", "/loglevel", "/healthz"}))
+		log.Info("admin endpoints", zap.String("address", al.Addr().String()), zap.Strings("paths", []string{"/metrics", "/loglevel", "/healthz", "/debug/pprof/"}))
+	} else {
+		log.Info("server.admin_listen is not set: no /metrics, /loglevel or profiler")
 	}
 	// Read the directory's schema now, to say at once what the mapping
 	// can store. The directory may come up after us: then serve anyway

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
-	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -32,25 +29,17 @@ func benchAuth(ctx context.Context, bin, work string, dir *slapd.Server, nUsers 
 	}
 	defer as.Stop()
 
-	var introspections atomic.Int64
-	target, _ := url.Parse(as.AdminURL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	counter, err := as.CountIntrospections()
 	if err != nil {
 		return err
 	}
-	counter := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		introspections.Add(1)
-		proxy.ServeHTTP(w, r)
-	})}
-	go counter.Serve(l)
 	defer counter.Close()
 
 	const usersRead = "https://jans.io/scim/users.read"
 	oauth, err := startGateway(ctx, bin, work, "oauth", dir,
 		"SCIMGATE_AUTH_MODE=oauth",
 		"SCIMGATE_AUTH_ISSUER="+as.Issuer,
-		"SCIMGATE_AUTH_INTROSPECTION_URL=http://"+l.Addr().String()+"/admin/oauth2/introspect",
+		"SCIMGATE_AUTH_INTROSPECTION_URL="+counter.URL,
 		"SCIMGATE_AUTH_INTROSPECTION_AUTH=none")
 	if err != nil {
 		return err
@@ -111,7 +100,7 @@ func benchAuth(ctx context.Context, bin, work string, dir *slapd.Server, nUsers 
 		withToken, without = append(withToken, float64(a)), append(without, float64(b))
 		ratios = append(ratios, float64(a)/float64(b))
 	}
-	before := introspections.Load()
+	before := counter.Calls()
 
 	// 2. One new token, 100 clients, 1,000 requests.
 	shared, err := client.Get(usersRead)
@@ -143,7 +132,7 @@ func benchAuth(ctx context.Context, bin, work string, dir *slapd.Server, nUsers 
 	if failed.Load() > 0 {
 		return fmt.Errorf("%d of 1,000 requests with a shared token failed: %v", failed.Load(), firstErr.Load())
 	}
-	shares := introspections.Load() - before
+	shares := counter.Calls() - before
 
 	msf := func(f float64) string { return fmt.Sprintf("%.3f ms", f/float64(time.Millisecond)) }
 	fmt.Printf("## Authentication (Ory Hydra, opaque tokens)\n\n")

@@ -125,6 +125,8 @@ serve:
   admin: {host: 127.0.0.1, port: %d}
 urls:
   self: {issuer: %q}
+  login: http://127.0.0.1:9/login       # never visited: LoginConsent accepts through the admin API
+  consent: http://127.0.0.1:9/consent
 secrets:
   system: ["a-test-only-secret-of-at-least-32-chars"]
 strategies:
@@ -188,11 +190,16 @@ func (s *Server) NewClient(t testing.TB, scopes ...string) Client {
 
 // Register is NewClient outside tests.
 func (s *Server) Register(scopes ...string) (Client, error) {
-	body, _ := json.Marshal(map[string]any{
+	return s.register(map[string]any{
 		"grant_types":                []string{"client_credentials"},
 		"token_endpoint_auth_method": "client_secret_basic",
 		"scope":                      strings.Join(scopes, " "),
 	})
+}
+
+// register registers a client described as Hydra's admin API takes it.
+func (s *Server) register(client map[string]any) (Client, error) {
+	body, _ := json.Marshal(client)
 	var c struct {
 		ID     string `json:"client_id"`
 		Secret string `json:"client_secret"`
