@@ -335,3 +335,19 @@ func TestJanssenFlavouredRequests(t *testing.T) {
 		t.Errorf("root .search: %d %s", r.status, r.raw)
 	}
 }
+
+// In the janssen profile the gateway keeps memberOf on users; a group
+// that is a member of a group has none, and adding one is no error (it
+// once answered 400: the directory refused memberOf on the group).
+func TestJanssenNestedGroup(t *testing.T) {
+	u := newJanssenEnv(t)
+	inner := u.createGroup(`{"displayName":"Inner"}`)
+	outer := u.createGroup(`{"displayName":"Outer"}`)
+	r := u.send("PATCH", "/Groups/"+outer, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"`+inner+`"}]}]}`)
+	if r.status != 204 && r.status != 200 {
+		t.Fatalf("add a group to a group: %d %s", r.status, r.raw)
+	}
+	if got := u.memberDNs(outer); len(got) != 1 || got[0] != strings.ToLower(u.groupEntry(inner).DN) {
+		t.Errorf("members of Outer: %q, want Inner's DN", got)
+	}
+}

@@ -580,17 +580,22 @@ func (r *Resources) removeMember(ctx context.Context, conn *Conn, e *ldap.Entry)
 // syncMemberOf keeps the members' MaintainMemberOf attribute in step with
 // a group's members where the gateway, not the directory, keeps it: one
 // modify per member changed, adding (permissively) or deleting the group's
-// DN, nothing read first. A member that is gone, or that no longer lists
-// the group, is no error. An error leaves the group written: the client's
+// DN, nothing read first. Only users have it: a group that is a member is
+// left alone. A member that is gone, or that no longer lists the group, is
+// no error. An error leaves the group written: the client's
 // retry of the same request completes the members' side.
 func (r *Resources) syncMemberOf(ctx context.Context, conn *Conn, groupDN string, added, removed []string) error {
 	attr := r.m.MaintainMemberOf
 	if attr == "" {
 		return nil
 	}
+	users := r.st.users.base
 	change := func(dn string, add bool) error {
 		if r.m.MemberPlaceholder != "" && dnKey(dn) == dnKey(r.m.MemberPlaceholder) {
 			return nil
+		}
+		if parsed, err := ldap.ParseDN(dn); err != nil || !users.AncestorOfFold(parsed) {
+			return nil // users have memberOf; a group member (a nested group) has none
 		}
 		req := ldap.NewModifyRequest(dn, nil)
 		if add {
