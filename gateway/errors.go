@@ -93,24 +93,25 @@ func storeError(ctx context.Context, err error) *scimError {
 		return newError(http.StatusBadRequest, "invalidValue", "The directory refused these values (request id %s).", requestID(ctx))
 	case errors.Is(err, ldapstore.ErrBusy):
 		logFor(ctx).Warn("large queries queued past the deadline", zap.Error(err))
-		e := newError(http.StatusServiceUnavailable, "", "This server is ordering as many large result sets as it may at once; retry later, "+
+		return retryLater("This server is ordering as many large result sets as it may at once; retry later, "+
 			"or narrow the query with a filter (request id %s).", requestID(ctx))
-		e.Header = http.Header{"Retry-After": {retryAfter}}
-		return e
 	case errors.Is(err, ldapstore.ErrUnavailable):
 		logFor(ctx).Warn("directory unavailable", zap.Error(err))
-		e := newError(http.StatusServiceUnavailable, "", "The directory is not available; retry later (request id %s).", requestID(ctx))
-		e.Header = http.Header{"Retry-After": {retryAfter}}
-		return e
+		return retryLater("The directory is not available; retry later (request id %s).", requestID(ctx))
 	case errors.Is(err, context.DeadlineExceeded):
 		logFor(ctx).Warn("request deadline", zap.Error(err))
-		e := newError(http.StatusServiceUnavailable, "", "The request took longer than this server allows (server.request_timeout); "+
+		return retryLater("The request took longer than this server allows (server.request_timeout); "+
 			"retry later, or ask less of one request (request id %s).", requestID(ctx))
-		e.Header = http.Header{"Retry-After": {retryAfter}}
-		return e
 	}
 	logFor(ctx).Error("request failed", zap.Error(err))
 	return newError(http.StatusInternalServerError, "", "Internal error (request id %s).", requestID(ctx))
+}
+
+// retryLater is a 503 with Retry-After.
+func retryLater(format string, args ...any) *scimError {
+	e := newError(http.StatusServiceUnavailable, "", format, args...)
+	e.Header = http.Header{"Retry-After": {retryAfter}}
+	return e
 }
 
 // handleError is echo's HTTPErrorHandler: every error the gateway answers,

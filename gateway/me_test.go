@@ -25,14 +25,7 @@ func TestMe(t *testing.T) {
 		t.Fatal(err)
 	}
 	as := newFakeAS(t)
-	gateway := func(me MeConfig) string {
-		hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
-			o.Auth = DefaultAuthConfig()
-			o.Auth.Issuer = as.URL
-			o.Me = me
-		})
-		return hs.URL + "/scim/v2"
-	}
+	gateway := func(me MeConfig) string { return meGateway(t, dir, as, me) }
 	token := func(sub string) string {
 		// A user's token: no users scopes at all.
 		return as.jwt(map[string]any{"sub": sub, "exp": time.Now().Add(time.Hour).Unix(), "scope": "openid profile"})
@@ -82,14 +75,7 @@ func TestMeReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	as := newFakeAS(t)
-	gateway := func(me MeConfig) string {
-		hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
-			o.Auth = DefaultAuthConfig()
-			o.Auth.Issuer = as.URL
-			o.Me = me
-		})
-		return hs.URL + "/scim/v2"
-	}
+	gateway := func(me MeConfig) string { return meGateway(t, dir, as, me) }
 	methods := []string{"GET", "PUT", "PATCH", "DELETE"}
 	me := gateway(MeConfig{Claim: "sub", Attribute: "userName", Methods: methods, Scope: "profile"})
 	withPassword := gateway(MeConfig{Claim: "sub", Attribute: "userName", Methods: methods, Scope: "profile", Writable: []string{"password"}})
@@ -234,4 +220,16 @@ func readEntry(t *testing.T, dir *slapd.Server, dn string) map[string][]string {
 		out[a.Name] = a.Values
 	}
 	return out
+}
+
+// meGateway serves a gateway over dir whose tokens as issues, with /Me as
+// me says, and returns its base URL.
+func meGateway(t *testing.T, dir *slapd.Server, as *fakeAS, me MeConfig) string {
+	t.Helper()
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
+		o.Auth = DefaultAuthConfig()
+		o.Auth.Issuer = as.URL
+		o.Me = me
+	})
+	return hs.URL + "/scim/v2"
 }

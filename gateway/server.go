@@ -98,6 +98,36 @@ func New(o Options) (*Server, error) {
 	if s.proxies, err = newProxies(o.Server); err != nil {
 		return nil, err
 	}
+	if err := s.applyDefaults(o.Auth); err != nil {
+		return nil, err
+	}
+	s.metrics = newMetrics(o.Store.Pool())
+	obs := ldapObserver{m: s.metrics}
+	if o.Tracer != nil {
+		obs.tracer = o.Tracer.Tracer("github.com/scimgate/scimgate")
+	}
+	o.Store.Pool().SetObserver(obs)
+	if err := s.setUpAuth(o.Auth); err != nil {
+		return nil, err
+	}
+	if err := s.setUpCursors(o.Server); err != nil {
+		return nil, err
+	}
+	// Entra ID sends booleans as "True"/"False": the library accepts them
+	// only through this package-level switch.
+	libschema.SetAllowStringValues(true)
+	s.echo = s.newEcho(o)
+	s.routes()
+	s.routeSet = map[string]bool{}
+	for _, r := range s.echo.Routes() {
+		s.routeSet[r.Path] = true
+	}
+	return s, nil
+}
+
+// applyDefaults fills the sections left unconfigured and checks /Me's
+// against the auth section.
+func (s *Server) applyDefaults(auth AuthConfig) error {
 	if s.bulk == (BulkConfig{}) { // not configured: Janssen's limits
 		s.bulk = DefaultBulkConfig()
 	}
@@ -110,26 +140,22 @@ func New(o Options) (*Server, error) {
 	if s.me.Methods == nil {
 		s.me.Methods = DefaultMeConfig().Methods
 	}
-	if err := s.me.Validate(o.Auth); err != nil {
-		return nil, err
-	}
-	s.metrics = newMetrics(o.Store.Pool())
-	obs := ldapObserver{m: s.metrics}
-	if o.Tracer != nil {
-		obs.tracer = o.Tracer.Tracer("github.com/scimgate/scimgate")
-	}
-	o.Store.Pool().SetObserver(obs)
-	switch o.Auth.Mode {
+	return s.me.Validate(auth)
+}
+
+// setUpAuth makes the authenticator of the configured mode.
+func (s *Server) setUpAuth(c AuthConfig) error {
+	switch c.Mode {
 	case AuthToken:
-		tokens, err := o.Auth.LoadTokens()
+		tokens, err := c.LoadTokens()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		s.auth = staticTokens(tokens)
 	case AuthOAuth:
-		a, err := newOAuthTokens(o.Auth, s.log.Named("auth"))
+		a, err := newOAuthTokens(c, s.log.Named("auth"))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		a.metrics = s.metrics
 		s.auth = a
@@ -137,12 +163,17 @@ func New(o Options) (*Server, error) {
 		s.log.Warn("AUTHENTICATION IS BYPASSED: every request is allowed, with every scope. " +
 			"Use this only behind a network that admits nothing but your provisioning client.")
 	default:
-		return nil, fmt.Errorf("auth.mode: %q is not supported", o.Auth.Mode)
+		return fmt.Errorf("auth.mode: %q is not supported", c.Mode)
 	}
+	return nil
+}
 
-	key, err := cursorKey(o.Server.CursorKeyFile)
+// setUpCursors sets the key that signs cursors: server.cursor_key_file's,
+// else a random one of this process.
+func (s *Server) setUpCursors(c ServerConfig) error {
+	key, err := cursorKey(c.CursorKeyFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if key == nil {
 		s.log.Warn("cursors are signed with a random key of this process: a cursor works only on the replica that issued it " +
@@ -151,12 +182,13 @@ func New(o Options) (*Server, error) {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	s.cursors = cursors{key: key, timeout: o.Server.CursorTimeout, now: time.Now}
+	s.cursors = cursors{key: key, timeout: c.CursorTimeout, now: time.Now}
+	return nil
+}
 
-	// Entra ID sends booleans as "True"/"False": the library accepts them
-	// only through this package-level switch.
-	libschema.SetAllowStringValues(true)
-
+// newEcho makes the echo server with the middleware every request goes
+// through.
+func (s *Server) newEcho(o Options) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = handleError
@@ -177,13 +209,7 @@ func New(o Options) (*Server, error) {
 		Limit:   strconv.FormatInt(o.Server.MaxBodyBytes, 10) + "B",
 		Skipper: func(c echo.Context) bool { return c.Request().URL.Path == o.Server.BasePath+"/Bulk" }, // bulk.max_payload_bytes: bulk.go
 	}))
-	s.echo = e
-	s.routes()
-	s.routeSet = map[string]bool{}
-	for _, r := range e.Routes() {
-		s.routeSet[r.Path] = true
-	}
-	return s, nil
+	return e
 }
 
 // cursorKey returns the key that signs cursors: the file's, or nil when

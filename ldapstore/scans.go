@@ -68,7 +68,7 @@ func (s *scans) take(ctx context.Context, key string, scan func(context.Context)
 		if !f.started.Load() {
 			return nil, s.busy()
 		}
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+		return nil, fmt.Errorf("list: ordering the results: %w", ctx.Err())
 	}
 }
 
@@ -100,6 +100,11 @@ func (s *scans) fly(ctx context.Context, k string, f *flight, scan func(context.
 	defer func() { <-s.slots }()
 	f.started.Store(true)
 	f.snap, f.err = scan(sctx)
+	if f.err != nil && expired(sctx) {
+		// Not the directory's failure: the query takes longer than the
+		// deadline of the request that began it.
+		f.err = fmt.Errorf("list: ordering the results: %w (%v)", context.DeadlineExceeded, f.err)
+	}
 }
 
 // expired reports whether ctx has ended or is past its deadline (the

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/scimgate/scimgate/test/hydra"
-	"github.com/scimgate/scimgate/test/slapd"
 )
 
 // benchAuth measures what checking OAuth tokens costs, against a real
@@ -22,7 +20,8 @@ import (
 //   - the introspection calls caused by 1,000 requests from 100 concurrent
 //     clients that share one token the gateway has never seen, counted by
 //     a proxy in front of Hydra's introspection endpoint.
-func benchAuth(ctx context.Context, bin, work string, dir *slapd.Server, nUsers int) error {
+func benchAuth(e *env) error {
+	ctx, bin, work, dir, nUsers := e.ctx, e.bin, e.work, e.dir, e.users
 	as, err := hydra.Start(filepath.Join(work, "hydra"), hydra.Options{})
 	if err != nil {
 		return fmt.Errorf("auth benchmark: %w", err)

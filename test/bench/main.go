@@ -40,15 +40,17 @@ import (
 )
 
 func main() {
-	users := flag.Int("users", 100_000, "users in the generated directory")
-	groupSize := flag.Int("group-size", 1000, "members per generated group (every user is in one group)")
-	concurrency := flag.Int("concurrency", 8, "concurrent clients, for the gateway and for raw LDAP alike")
-	duration := flag.Duration("duration", 20*time.Second, "time given to each of raw LDAP and the gateway, in 5 alternating runs")
-	pin := flag.Bool("pin", false, "run slapd on CPU 0 and everything else on the other CPUs (Linux, taskset), as if the directory had a machine of its own")
+	var o options
+	flag.IntVar(&o.users, "users", 100_000, "users in the generated directory")
+	flag.IntVar(&o.groupSize, "group-size", 1000, "members per generated group (every user is in one group)")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent clients, for the gateway and for raw LDAP alike")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "time given to each of raw LDAP and the gateway, in 5 alternating runs")
+	flag.BoolVar(&o.pin, "pin", false, "run slapd on CPU 0 and everything else on the other CPUs (Linux, taskset), as if the directory had a machine of its own")
+	sections := flag.String("sections", strings.Join(sectionNames(), ","), "the sections to run, comma-separated")
 	flag.Parse()
 	// The load client should take as little CPU from the servers as it can.
 	debug.SetGCPercent(800)
-	if err := run(*users, *groupSize, *concurrency, *duration, *pin); err != nil {
+	if err := run(o, strings.Split(*sections, ",")); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -56,65 +58,149 @@ func main() {
 
 const token = "bench-token"
 
-func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) error {
-	ctx := context.Background()
-	work, err := os.MkdirTemp("", "scimgate-bench-")
+// options are the bench's flags.
+type options struct {
+	users, groupSize, concurrency int
+	duration                      time.Duration
+	pin                           bool
+}
+
+// env is what every section measures with: the directory, the gateway
+// binary and one running gateway over it.
+type env struct {
+	options
+	ctx    context.Context
+	work   string
+	bin    string
+	dir    *slapd.Server
+	gw     *gateway
+	client *http.Client
+}
+
+// sections are the parts of the bench, in the order they run.
+var sections = []struct {
+	name string
+	run  func(*env) error
+}{
+	{"username-eq", benchUserNameEq},
+	{"paging", benchPaging},
+	{"walks", benchWalks},
+	{"groups", benchGroups},
+	{"auth", benchAuth},
+	{"parallel-lists", benchParallelLists},
+}
+
+func sectionNames() []string {
+	var out []string
+	for _, s := range sections {
+		out = append(out, s.name)
+	}
+	return out
+}
+
+func run(o options, only []string) error {
+	for _, name := range only {
+		if !slices.Contains(sectionNames(), name) {
+			return fmt.Errorf("-sections: no section %q (there are %s)", name, strings.Join(sectionNames(), ", "))
+		}
+	}
+	e, cleanup, err := setUp(o)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	defer cleanup()
+	for _, s := range sections {
+		if slices.Contains(only, s.name) {
+			if err := s.run(e); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+		}
+	}
+	return nil
+}
 
+// setUp loads the generated directory into a throwaway slapd, builds the
+// gateway and starts one over it.
+func setUp(o options) (*env, func(), error) {
+	e := &env{options: o, ctx: context.Background()}
+	work, err := os.MkdirTemp("", "scimgate-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	e.work = work
+	var stops []func()
+	cleanup := func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+		os.RemoveAll(work)
+	}
 	fmt.Printf("# scimgate benchmark\n\n")
 	fmt.Printf("- machine: %d CPUs (%s/%s), %s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, cpuModel())
-	fmt.Printf("- directory: slapd (%s), %d users in groups of %d, loaded with slapadd\n", slapdVersion(), nUsers, groupSize)
-	fmt.Printf("- concurrency %d, throughput runs of %s\n\n", concurrency, duration)
+	fmt.Printf("- directory: slapd (%s), %d users in groups of %d, loaded with slapadd\n", slapdVersion(), o.users, o.groupSize)
+	fmt.Printf("- concurrency %d, throughput runs of %s\n\n", o.concurrency, o.duration)
 
 	t0 := time.Now()
 	ldifPath := filepath.Join(work, "users.ldif")
-	if err := slapd.WriteUsersLDIF(ldifPath, nUsers, groupSize); err != nil {
-		return err
+	if err := slapd.WriteUsersLDIF(ldifPath, o.users, o.groupSize); err != nil {
+		cleanup()
+		return nil, nil, err
 	}
-	dir, err := slapd.Start(ctx, slapd.Options{ServiceAccount: true, Preload: ldifPath, Dir: filepath.Join(work, "slapd")})
-	if err != nil {
-		return err
+	if e.dir, err = slapd.Start(e.ctx, slapd.Options{ServiceAccount: true, Preload: ldifPath, Dir: filepath.Join(work, "slapd")}); err != nil {
+		cleanup()
+		return nil, nil, err
 	}
-	defer dir.Stop()
-	if pin {
-		others := fmt.Sprintf("1-%d", runtime.NumCPU()-1)
-		for _, args := range [][]string{{"-a", "-p", "-c", "0", strconv.Itoa(dir.Pid())}, {"-a", "-p", "-c", others, strconv.Itoa(os.Getpid())}} {
-			if out, err := exec.Command("taskset", args...).CombinedOutput(); err != nil {
-				return fmt.Errorf("taskset: %v: %s", err, out)
-			}
+	stops = append(stops, func() { e.dir.Stop() })
+	if o.pin {
+		if err := pin(e.dir); err != nil {
+			cleanup()
+			return nil, nil, err
 		}
-		fmt.Printf("- pinned: slapd on CPU 0, the gateway and the load client on CPUs %s\n", others)
 	}
 	fmt.Printf("- generated and loaded in %s\n\n", time.Since(t0).Round(100*time.Millisecond))
 
-	bin := filepath.Join(work, "scimgate")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/scimgate").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v: %s", err, out)
+	e.bin = filepath.Join(work, "scimgate")
+	if out, err := exec.Command("go", "build", "-o", e.bin, "./cmd/scimgate").CombinedOutput(); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("build: %v: %s", err, out)
 	}
-	gw, err := startGateway(ctx, bin, work, "a", dir)
-	if err != nil {
-		return err
+	if e.gw, err = startGateway(e.ctx, e.bin, work, "a", e.dir); err != nil {
+		cleanup()
+		return nil, nil, err
 	}
-	defer gw.stop()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency * 2}}
+	stops = append(stops, e.gw.stop)
+	e.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.concurrency * 2}}
+	return e, cleanup, nil
+}
 
-	// 1. userName eq: the gateway against the same search straight to LDAP.
+// pin runs slapd on CPU 0 and this process on the others.
+func pin(dir *slapd.Server) error {
+	others := fmt.Sprintf("1-%d", runtime.NumCPU()-1)
+	for _, args := range [][]string{{"-a", "-p", "-c", "0", strconv.Itoa(dir.Pid())}, {"-a", "-p", "-c", others, strconv.Itoa(os.Getpid())}} {
+		if out, err := exec.Command("taskset", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("taskset: %v: %s", err, out)
+		}
+	}
+	fmt.Printf("- pinned: slapd on CPU 0, the gateway and the load client on CPUs %s\n", others)
+	return nil
+}
+
+// benchUserNameEq compares the gateway with the same search sent straight
+// to LDAP, in alternating runs.
+func benchUserNameEq(e *env) error {
 	profile, _ := schema.Preset("openldap")
 	attrs := profile.Users.LDAPAttributes()
-	uid := func(r *rand.Rand) string { return fmt.Sprintf("user%06d", r.IntN(nUsers)) }
+	uid := func(r *rand.Rand) string { return fmt.Sprintf("user%06d", r.IntN(e.users)) }
 	rawSetup := func() (func(*rand.Rand) error, func(), error) {
-		c, err := ldap.DialURL(dir.URL)
+		c, err := ldap.DialURL(e.dir.URL)
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := c.Bind(dir.ServiceDN, dir.ServicePassword); err != nil {
+		if err := c.Bind(e.dir.ServiceDN, e.dir.ServicePassword); err != nil {
 			return nil, nil, err
 		}
 		return func(r *rand.Rand) error {
-			res, err := c.Search(ldap.NewSearchRequest(dir.PeopleDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			res, err := c.Search(ldap.NewSearchRequest(e.dir.PeopleDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 				"(&(objectClass=inetOrgPerson)(uid="+uid(r)+"))", attrs, nil))
 			if err == nil && len(res.Entries) != 1 {
 				err = fmt.Errorf("%d entries", len(res.Entries))
@@ -126,7 +212,7 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 		// A lean HTTP/1.1 client on one kept-alive connection, which checks
 		// the answer without decoding it all, as the LDAP client does: both
 		// leave the CPU to the servers.
-		c, err := newLeanClient(gw.base)
+		c, err := newLeanClient(e.gw.base)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -143,11 +229,11 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 	const rounds = 5
 	var raws, gws, ratios []float64
 	for range rounds {
-		raw, err := throughput(concurrency, duration/rounds, rawSetup)
+		raw, err := throughput(e.concurrency, e.duration/rounds, rawSetup)
 		if err != nil {
 			return fmt.Errorf("raw LDAP: %w", err)
 		}
-		gw, err := throughput(concurrency, duration/rounds, gatewaySetup)
+		gw, err := throughput(e.concurrency, e.duration/rounds, gatewaySetup)
 		if err != nil {
 			return fmt.Errorf("gateway: %w", err)
 		}
@@ -155,25 +241,29 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 	}
 	raw, viaGateway, ratio := median(raws), median(gws), median(ratios)
 	fmt.Printf("## GET /Users?filter=userName eq \"...\"\n\n")
-	fmt.Printf("Medians of %d alternating runs of %s each.\n\n", rounds, duration/rounds)
+	fmt.Printf("Medians of %d alternating runs of %s each.\n\n", rounds, e.duration/rounds)
 	fmt.Printf("| | requests/s |\n|---|---|\n| raw LDAP search (go-ldap, %d connections) | %.0f |\n| through scimgate (HTTP, %d clients) | %.0f |\n| **ratio** (median of the runs' ratios; range %.2f–%.2f) | **%.2f** |\n\n",
-		concurrency, raw, concurrency, viaGateway, slices.Min(ratios), slices.Max(ratios), ratio)
+		e.concurrency, raw, e.concurrency, viaGateway, slices.Min(ratios), slices.Max(ratios), ratio)
+	return nil
+}
 
-	// 2. Index paging: the first page and a deep one.
-	first, err := latency(client, gw.base+"/Users?startIndex=1&count=100", 5)
+// benchPaging measures index paging: the first page and a deep one, on
+// this gateway and on a replica that never served the first.
+func benchPaging(e *env) error {
+	first, err := latency(e.client, e.gw.base+"/Users?startIndex=1&count=100", 5)
 	if err != nil {
 		return err
 	}
-	deepIndex := max(nUsers-99, 1)
-	deep, err := latency(client, gw.base+fmt.Sprintf("/Users?startIndex=%d&count=100", deepIndex), 5)
+	deepIndex := max(e.users-99, 1)
+	deep, err := latency(e.client, e.gw.base+fmt.Sprintf("/Users?startIndex=%d&count=100", deepIndex), 5)
 	if err != nil {
 		return err
 	}
-	gw2, err := startGateway(ctx, bin, work, "b", dir) // a replica that never saw the first page
+	gw2, err := startGateway(e.ctx, e.bin, e.work, "b", e.dir) // a replica that never saw the first page
 	if err != nil {
 		return err
 	}
-	coldDeep, err := latency(client, gw2.base+fmt.Sprintf("/Users?startIndex=%d&count=100", deepIndex), 1)
+	coldDeep, err := latency(e.client, gw2.base+fmt.Sprintf("/Users?startIndex=%d&count=100", deepIndex), 1)
 	gw2.stop()
 	if err != nil {
 		return err
@@ -181,51 +271,33 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 	fmt.Printf("## Index paging (count=100, median of 5)\n\n")
 	fmt.Printf("| page | latency |\n|---|---|\n| startIndex=1 | %s |\n| startIndex=%d | %s |\n| startIndex=%d on a replica that never served page 1 | %s |\n| **ratio deep ÷ first** | **%.2f** |\n\n",
 		ms(first), deepIndex, ms(deep), deepIndex, ms(coldDeep), float64(deep)/float64(first))
+	return nil
+}
 
-	// 3. Walks of every user: by index (as Okta imports) and by cursor.
-	rssStart := gw.rss()
+// benchWalks walks every user by index (as Okta imports) and by cursor.
+func benchWalks(e *env) error {
+	rssStart := e.gw.rss()
 	t1 := time.Now()
 	seen := 0
-	for start := 1; start <= nUsers; start += 100 {
-		body, err := get(client, gw.base+fmt.Sprintf("/Users?startIndex=%d&count=100", start))
+	for start := 1; start <= e.users; start += 100 {
+		body, err := get(e.client, e.gw.base+fmt.Sprintf("/Users?startIndex=%d&count=100", start))
 		if err != nil {
 			return err
 		}
 		seen += len(body["Resources"].([]any))
 	}
 	indexWalk := time.Since(t1)
-	if seen != nUsers {
-		return fmt.Errorf("index walk saw %d users, want %d", seen, nUsers)
+	if seen != e.users {
+		return fmt.Errorf("index walk saw %d users, want %d", seen, e.users)
 	}
-	t2 := time.Now()
-	var samples []string
-	cursor, pages := "", 0
-	seen = 0
-	var pageTimes []time.Duration
-	for {
-		tp := time.Now()
-		body, err := get(client, gw.base+"/Users?count=100&cursor="+url.QueryEscape(cursor))
-		if err != nil {
-			return err
-		}
-		pageTimes = append(pageTimes, time.Since(tp))
-		seen += len(body["Resources"].([]any))
-		if pages++; pages%(max(nUsers/100, 10)/4) == 0 {
-			samples = append(samples, fmt.Sprintf("%d%%: %s", seen*100/nUsers, mib(gw.rss())))
-		}
-		next, _ := body["nextCursor"].(string)
-		if next == "" {
-			break
-		}
-		cursor = next
+	cursorWalk, pageTimes, samples, err := cursorWalk(e)
+	if err != nil {
+		return err
 	}
-	cursorWalk := time.Since(t2)
-	if seen != nUsers {
-		return fmt.Errorf("cursor walk saw %d users, want %d", seen, nUsers)
-	}
-	fmt.Printf("## Walks of all %d users (count=100)\n\n", nUsers)
+	pages := len(pageTimes)
+	fmt.Printf("## Walks of all %d users (count=100)\n\n", e.users)
 	fmt.Printf("| walk | total | per page |\n|---|---|---|\n| startIndex=1,101,... | %s | %s |\n| cursor | %s | %s |\n\n",
-		indexWalk.Round(time.Millisecond), ms(indexWalk/time.Duration(max(nUsers/100, 1))),
+		indexWalk.Round(time.Millisecond), ms(indexWalk/time.Duration(max(e.users/100, 1))),
 		cursorWalk.Round(time.Millisecond), ms(cursorWalk/time.Duration(pages)))
 	avg := func(ds []time.Duration) time.Duration {
 		var sum time.Duration
@@ -239,15 +311,94 @@ func run(nUsers, groupSize, concurrency int, duration time.Duration, pin bool) e
 			ms(pageTimes[0]), ms(avg(pageTimes[1:11])), ms(avg(pageTimes[n-10:])))
 	}
 	fmt.Printf("Gateway RSS: %s before the walks; during the cursor walk %s; peak (VmHWM) %s.\n\n",
-		mib(rssStart), strings.Join(samples, ", "), mib(gw.peak()))
-	if err := benchGroups(ctx, client, gw, dir, nUsers); err != nil {
+		mib(rssStart), strings.Join(samples, ", "), mib(e.gw.peak()))
+	return nil
+}
+
+// cursorWalk follows nextCursor through every user, timing each page and
+// sampling the gateway's RSS four times.
+func cursorWalk(e *env) (time.Duration, []time.Duration, []string, error) {
+	t := time.Now()
+	var samples []string
+	var pageTimes []time.Duration
+	cursor, seen := "", 0
+	for {
+		tp := time.Now()
+		body, err := get(e.client, e.gw.base+"/Users?count=100&cursor="+url.QueryEscape(cursor))
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		pageTimes = append(pageTimes, time.Since(tp))
+		seen += len(body["Resources"].([]any))
+		if len(pageTimes)%(max(e.users/100, 10)/4) == 0 {
+			samples = append(samples, fmt.Sprintf("%d%%: %s", seen*100/e.users, mib(e.gw.rss())))
+		}
+		next, _ := body["nextCursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if seen != e.users {
+		return 0, nil, nil, fmt.Errorf("cursor walk saw %d users, want %d", seen, e.users)
+	}
+	return time.Since(t), pageTimes, samples, nil
+}
+
+// benchParallelLists measures a fresh gateway's memory under 12 parallel
+// first pages of every user and 8 distinct sorted queries at once, each
+// matching every user (TestParallelListsStayBounded holds the bound).
+func benchParallelLists(e *env) error {
+	gw, err := startGateway(e.ctx, e.bin, e.work, "parallel", e.dir)
+	if err != nil {
 		return err
 	}
-	return benchAuth(ctx, bin, work, dir, nUsers)
+	defer gw.stop()
+	var paths []string
+	for range 12 {
+		paths = append(paths, "/Users?count=1")
+	}
+	for _, sortBy := range []string{"userName", "name.familyName", "name.givenName", "displayName", "title", "emails", "meta.created", "meta.lastModified"} {
+		paths = append(paths, "/Users?count=10&sortBy="+sortBy+"&filter="+url.QueryEscape(`userName sw "user"`))
+	}
+	before := gw.rss()
+	start := time.Now()
+	statuses := make([]string, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Go(func() {
+			body, err := get(e.client, gw.base+p)
+			switch {
+			case err != nil:
+				statuses[i] = err.Error()
+			case body["totalResults"] != float64(e.users):
+				statuses[i] = fmt.Sprintf("totalResults %v", body["totalResults"])
+			default:
+				statuses[i] = "200"
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	ok := 0
+	for _, s := range statuses {
+		if s == "200" {
+			ok++
+		}
+	}
+	fmt.Printf("## %d parallel lists of all %d users (a fresh gateway)\n\n", len(paths), e.users)
+	fmt.Printf("12 × `GET /Users?count=1` and 8 × `GET /Users?count=10&sortBy=<8 attributes>&filter=userName sw \"user\"`, at once.\n\n")
+	fmt.Printf("| answered 200 with the exact total | all done after | gateway RSS before | peak (VmHWM) |\n|---|---|---|---|\n| %d of %d | %s | %s | **%s** |\n\n",
+		ok, len(paths), took.Round(time.Millisecond), mib(before), mib(gw.peak()))
+	if ok != len(paths) {
+		return fmt.Errorf("parallel lists: %q", statuses)
+	}
+	return nil
 }
 
 // benchGroups measures a group of every user against a group of one.
-func benchGroups(ctx context.Context, client *http.Client, gw *gateway, dir *slapd.Server, nUsers int) error {
+func benchGroups(e *env) error {
+	ctx, client, gw, dir, nUsers := e.ctx, e.client, e.gw, e.dir, e.users
 	groupID := func(name string) (string, error) {
 		body, err := get(client, gw.base+"/Groups?excludedAttributes=members&filter="+url.QueryEscape(`displayName eq "`+name+`"`))
 		if err != nil {
