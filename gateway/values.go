@@ -27,6 +27,9 @@ func (n normalizer) attributes(doc map[string]any) error {
 		var err error
 		ext, isExt := n.s.Extension(k)
 		obj, isObj := v.(map[string]any)
+		if _, known := n.s.Core.Attribute(k); !known && !isExt {
+			continue // not stored (a misspelt attribute, "meta"): nothing to check
+		}
 		if !isExt || !isObj {
 			if doc[k], err = n.value("", k, "", v); err != nil {
 				return err

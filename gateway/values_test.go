@@ -173,6 +173,13 @@ func TestControlAndInvisibleCharacters(t *testing.T) {
 			t.Errorf("formatted = %q", got)
 		}
 	})
+	t.Run("an attribute no schema has is not checked", func(t *testing.T) {
+		// Microsoft's tests send a misspelt "adreses" with lines in it and
+		// expect it ignored, as every attribute no schema defines is.
+		if _, r := u.create(`{"userName":"misspelt","adreses":[{"formatted":"1 Main St\nSpringfield"}]}`); r.status != 201 {
+			t.Errorf("POST: %d %s", r.status, r.raw)
+		}
+	})
 	t.Run("names in NFC", func(t *testing.T) {
 		id, r := u.create(`{"userName":"jose\u0301"}`) // e and a combining acute accent
 		if r.body["userName"] != "jos\u00e9" {
