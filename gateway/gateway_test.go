@@ -79,6 +79,10 @@ func newGatewayServer(t testing.TB, dir *slapd.Server, log *zap.Logger, opts lda
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As serve does: the order indexes, where the directory streams changes.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	t.Cleanup(stopRun)
+	go store.Run(runCtx)
 	cfg := DefaultServerConfig()
 	cfg.MaxBodyBytes = 4096
 	auth := DefaultAuthConfig()
