@@ -88,6 +88,7 @@ var sections = []struct {
 	{"groups", benchGroups},
 	{"auth", benchAuth},
 	{"parallel-lists", benchParallelLists},
+	{"scale", benchScale},
 }
 
 func sectionNames() []string {

@@ -28,3 +28,25 @@ func TestContainerMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+// The GC's growth between collections: at least gcHeadroom, or the live
+// heap when larger, within GOGC 100 and 1000.
+func TestGCPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 400},
+		{16 * mib, 800},
+		{32 * mib, 400},
+		{64 * mib, 200},
+		{128 * mib, 100},
+		{1024 * mib, 100},
+		{4 * mib, 1000},
+	} {
+		if got := gcPercent(tt.live); got != tt.want {
+			t.Errorf("gcPercent(%d MiB) = %d, want %d", tt.live/mib, got, tt.want)
+		}
+	}
+}
