@@ -15,6 +15,28 @@ import (
 // ranks. Only the page's entries are read from the directory, by id and
 // restricted by the filter again. Anything else takes a snapshot.
 
+// defaultOrder is the order of a query that names none: a filter of one
+// comparison on a key the index orders by (userName sw "x") orders its
+// results by that key, so that the index answers it from a range, at any
+// size, in the same order a snapshot gives; any other query is ordered by
+// id.
+func defaultOrder(f filter.Expression) string {
+	e, ok := f.(*filter.AttributeExpression)
+	if !ok {
+		return ""
+	}
+	name := e.AttributePath.AttributeName
+	if e.AttributePath.SubAttribute != nil {
+		name += "." + *e.AttributePath.SubAttribute
+	}
+	for _, k := range indexedSortKeys {
+		if strings.EqualFold(k, name) {
+			return k
+		}
+	}
+	return ""
+}
+
 // ordering is the order of a query's results: a snapshot, or a range of
 // the index.
 type ordering interface {

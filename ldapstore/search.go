@@ -159,7 +159,11 @@ func (r *Resources) plan(ctx context.Context, lc *lazyConn, q Query) (listPlan, 
 		}
 		pl.match, pl.post = and(r.class, f), post
 	}
-	sk, err := r.sortKey(q.SortBy)
+	sortBy := q.SortBy
+	if strings.TrimSpace(sortBy) == "" {
+		sortBy = defaultOrder(q.Filter)
+	}
+	sk, err := r.sortKey(sortBy)
 	if err != nil {
 		return pl, err
 	}
