@@ -219,6 +219,7 @@ moduleload back_mdb
 {{if not .Janssen}}moduleload memberof
 {{end}}moduleload refint
 moduleload sssvlv
+moduleload syncprov
 {{if .PPolicy}}moduleload ppolicy
 {{end}}pidfile {{.Dir}}/slapd.pid
 argsfile {{.Dir}}/slapd.args
