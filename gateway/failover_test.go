@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -208,24 +210,53 @@ func TestCreateDuringAStall(t *testing.T) {
 	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"stalled"}`
 
 	syscall.Kill(dir.Pid(), syscall.SIGSTOP)
+	waitStopped(t, dir.Pid())
 	r := u.send("POST", "/Users", body)
 	syscall.Kill(dir.Pid(), syscall.SIGCONT)
 	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
 		t.Fatalf("create with the directory stalled: %d (Retry-After %q) %s", r.status, r.header.Get("Retry-After"), r.raw)
 	}
+	// The pool may have put the server in backoff during the stall: the
+	// requests below wait out its 503s.
+	count := func() int {
+		r := untilAnswered(t, func() response { return u.send("GET", `/Users?filter=`+urlQuery(`userName eq "stalled"`), "") })
+		return total(r)
+	}
 	written := false
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !written; time.Sleep(50 * time.Millisecond) {
-		written = total(u.list(`/Users?filter=`+urlQuery(`userName eq "stalled"`))) == 1
+		written = count() == 1
 	}
 	t.Logf("the stalled create was written after all: %v", written)
-	retry := u.send("POST", "/Users", body)
+	retry := untilAnswered(t, func() response { return u.send("POST", "/Users", body) })
 	switch {
 	case written && (retry.status != http.StatusConflict || retry.body["scimType"] != "uniqueness"):
 		t.Errorf("the retry of a create that was written: %d %s, want 409 uniqueness", retry.status, retry.raw)
 	case !written && retry.status != http.StatusCreated:
 		t.Errorf("the retry of a create that was not written: %d %s, want 201", retry.status, retry.raw)
 	}
-	if n := total(u.list(`/Users?filter=` + urlQuery(`userName eq "stalled"`))); n != 1 {
+	if n := count(); n != 1 {
 		t.Errorf("%d users named stalled, want 1", n)
 	}
+}
+
+// waitStopped waits until the process pid is stopped (SIGSTOP taken).
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if _, rest, ok := strings.Cut(string(b), ") "); ok && strings.HasPrefix(rest, "T") {
+			return
+		}
+	}
+	t.Fatalf("process %d did not stop", pid)
+}
+
+// untilAnswered repeats a request while it gets 503 (for up to 10 s).
+func untilAnswered(t *testing.T, send func() response) response {
+	t.Helper()
+	r := send()
+	for deadline := time.Now().Add(10 * time.Second); r.status == http.StatusServiceUnavailable && time.Now().Before(deadline); r = send() {
+		time.Sleep(100 * time.Millisecond)
+	}
+	return r
 }
