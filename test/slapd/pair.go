@@ -75,25 +75,28 @@ func StartPair(ctx context.Context, opts Options) (a, b *Server, err error) {
 }
 
 // startPair chooses the ports of a and b, writes their configurations,
-// loads their databases and starts them; it tries again with other ports
-// if one was taken meanwhile. It returns once a write on either has reached
-// the other.
+// loads their databases and starts them, then returns once a write on
+// either has reached the other.
 func startPair(ctx context.Context, a, b *Server, opts Options) error {
-	var err error
-	for attempt := 0; ; attempt++ {
-		err = configurePair(a, b, opts)
-		if err == nil && attempt == 0 {
-			err = loadPair(ctx, a, b, opts)
-		}
+	if err := configurePair(a, b, opts); err != nil {
+		return err
+	}
+	if err := loadPair(ctx, a, b, opts); err != nil {
+		return err
+	}
+	// A free port can be taken between finding and binding it: retry with
+	// others.
+	for attempt := 1; ; attempt++ {
+		err := launchPair(ctx, a, b)
 		if err == nil {
-			err = launchPair(ctx, a, b)
-		}
-		if err == nil || attempt == 2 || ctx.Err() != nil {
 			break
 		}
-	}
-	if err != nil {
-		return err
+		if attempt == 3 || ctx.Err() != nil {
+			return err
+		}
+		if err := configurePair(a, b, opts); err != nil {
+			return err
+		}
 	}
 	return touchBoth(ctx, a, b)
 }

@@ -5,8 +5,14 @@
 // A server lives in a directory of its own with a generated slapd.conf: the
 // core, cosine, inetorgperson and nis schemas, an mdb database with the
 // indexes scimgate relies on (entryUUID among them), and the memberof, refint
-// and sssvlv overlays. It listens on a free port of 127.0.0.1, and with TLS
-// also on an ldaps:// port with a certificate from a CA generated for it.
+// and sssvlv overlays; with Options.SyncProv also syncprov, for consumers of
+// RFC 4533 content synchronisation. It listens on a free port of 127.0.0.1,
+// and with TLS also on an ldaps:// port with a certificate from a CA
+// generated for it.
+//
+// StartPair (NewPair in tests) runs two such servers as providers that
+// replicate each other, as a deployment that outgrew one directory server
+// does.
 //
 // Of scimgate it knows only the optional schema in deploy/ldap.
 package slapd
@@ -91,10 +97,17 @@ type Options struct {
 	// runs no overlays, so the file must hold memberOf values itself.
 	Preload string
 	// SyncProv makes the server a provider of RFC 4533 content
-	// synchronisation (the syncprov overlay, below the others so that it
-	// sees their writes, with entryCSN indexed and a session log of 10,000
-	// operations): what a consumer such as go-ldap's Conn.Syncrepl needs.
-	// The providers of a pair (StartPair) always have it.
+	// synchronisation (the syncprov overlay, first, below the others, with
+	// entryCSN indexed and a session log of 10,000 writes): what a consumer
+	// such as go-ldap's Conn.Syncrepl needs. The providers of a pair
+	// (StartPair) always have it.
+	//
+	// syncprov writes its state (contextCSN) to the database after every
+	// write (syncprov-checkpoint 1 1; about 0.3 ms a write here), not every
+	// 100 as usual: killed between checkpoints, slapd comes back with an
+	// older state, its consumers' cookies are refused as newer than it (53),
+	// and a provider of a pair never applies the other's deletes of entries
+	// it wrote after its last checkpoint.
 	SyncProv bool
 }
 
@@ -162,9 +175,9 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		base = ""
 	}
 	// A free port can be taken between finding and binding it: retry.
+	s.bin = bin
 	for attempt := 0; ; attempt++ {
 		if err = s.listenOn(opts.TLS); err == nil {
-			s.bin = bin
 			err = s.launch(ctx)
 		}
 		if err == nil || attempt == 2 || ctx.Err() != nil {
@@ -294,7 +307,7 @@ index member,memberUid,uniqueMember eq
   searchbase="{{$.Suffix}}" bindmethod=simple binddn="{{$.RootDN}}" credentials="{{$.Password}}"
 multiprovider on
 {{end}}{{if .SyncProv}}overlay syncprov
-syncprov-checkpoint 100 10
+syncprov-checkpoint 1 1
 syncprov-sessionlog 10000
 {{end}}{{if not .Janssen}}overlay memberof
 memberof-group-oc groupOfNames
