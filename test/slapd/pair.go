@@ -11,9 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/go-ldap/ldap/v3"
+	"golang.org/x/sys/unix"
 )
 
 // StartPair starts two providers that replicate both ways (OpenLDAP's
@@ -236,6 +235,9 @@ func copyData(out, in *os.File, size int64) error {
 // report the same non-empty contextCSN on their suffix: each has applied
 // every change the others had made when it returns.
 func WaitSynced(ctx context.Context, servers ...*Server) error {
+	if len(servers) == 0 {
+		return nil
+	}
 	var last [][]string
 	for {
 		csns, err := contextCSNs(servers)
@@ -270,7 +272,7 @@ func contextCSNs(servers []*Server) ([][]string, error) {
 func (s *Server) ContextCSN() ([]string, error) {
 	c, err := s.Dial()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("slapd: %w", err)
 	}
 	defer c.Close()
 	res, err := c.Search(ldap.NewSearchRequest(s.Suffix, ldap.ScopeBaseObject, 0, 0, 0, false,
@@ -279,7 +281,7 @@ func (s *Server) ContextCSN() ([]string, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("slapd: contextCSN: %w", err)
 	}
 	if len(res.Entries) != 1 {
 		return nil, errors.New("slapd: no suffix entry")
