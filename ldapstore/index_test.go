@@ -20,7 +20,7 @@ import (
 // varied family names (some without a displayName) and a few groups.
 func indexedDirectory(t *testing.T, n int) *slapd.Server {
 	t.Helper()
-	dir := slapd.New(t, slapd.Options{ServiceAccount: true, Config: "overlay syncprov\n"} /* TODO SyncProv */)
+	dir := slapd.New(t, slapd.Options{ServiceAccount: true, SyncProv: true})
 	var b strings.Builder
 	families := []string{"Lovelace", "turing", "Hopper", "hopper", "Ritchie", "Émile", "Zuse"}
 	for i := range n {

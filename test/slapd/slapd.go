@@ -280,7 +280,6 @@ moduleload back_mdb
 {{if not .Janssen}}moduleload memberof
 {{end}}moduleload refint
 moduleload sssvlv
-moduleload syncprov
 {{if .PPolicy}}moduleload ppolicy
 {{end}}{{if .SyncProv}}moduleload syncprov
 {{end}}pidfile {{.Dir}}/slapd.pid
