@@ -1,0 +1,144 @@
+package orderindex
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// realistic returns the i-th entry of a directory of users: a random key
+// and its canonical id, a 12-byte version, and five sort keys of the sizes
+// SCIM lists sort by (userName "user000123", displayName, familyName, and
+// two 8-byte timestamps).
+func realistic(rng *rand.Rand, i int) Entry {
+	first := [...]string{"Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken"}
+	last := [...]string{"Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"}
+	var e Entry
+	binary.LittleEndian.PutUint64(e.Key[:], rng.Uint64())
+	binary.LittleEndian.PutUint64(e.Key[8:], rng.Uint64())
+	e.ID = canonical(e.Key)
+	e.Version = fmt.Appendf(nil, "%012d", i)
+	f, l := first[rng.IntN(len(first))], last[rng.IntN(len(last))]
+	created := binary.BigEndian.AppendUint64(nil, uint64(1.7e9+rng.IntN(1e8)))
+	modified := binary.BigEndian.AppendUint64(nil, uint64(1.7e9+rng.IntN(1e8)))
+	e.Sort = [][]byte{fmt.Appendf(nil, "user%06d", i), []byte(f + " " + l), []byte(l), created, modified}
+	return e
+}
+
+func canonical(key [16]byte) string {
+	var buf [36]byte
+	return string(formatUUID(&buf, key[:]))
+}
+
+// heapAlloc returns the live heap after a collection.
+func heapAlloc() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestMemoryPerEntry measures the heap an index of n realistic entries
+// takes, built by Put and by a Builder, and bounds it generously.
+//
+//	go test -run TestMemoryPerEntry -v ./internal/orderindex
+func TestMemoryPerEntry(t *testing.T) {
+	n := 1_000_000
+	if testing.Short() || raceEnabled {
+		n = 100_000
+	}
+	for _, bulk := range []bool{false, true} {
+		before := heapAlloc()
+		start := time.Now()
+		x := buildRealistic(n, bulk)
+		took := time.Since(start)
+		bytes := heapAlloc() - before
+		perEntry := float64(bytes) / float64(n)
+		t.Logf("bulk=%v: %d entries built in %v; heap %d bytes, %.1f bytes/entry (Bytes() says %.1f)",
+			bulk, n, took.Round(time.Millisecond), bytes, perEntry, float64(x.Bytes())/float64(n))
+		if perEntry > 200 {
+			t.Errorf("bulk=%v: %.1f bytes/entry, want < 200", bulk, perEntry)
+		}
+		runtime.KeepAlive(x)
+	}
+}
+
+// buildRealistic builds an index of n realistic entries, by Put or by a
+// Builder.
+func buildRealistic(n int, bulk bool) *Index {
+	rng := rand.New(rand.NewPCG(1, 2))
+	if !bulk {
+		x := New(5)
+		for i := range n {
+			x.Put(realistic(rng, i))
+		}
+		return x
+	}
+	b := NewBuilder(5)
+	for i := range n {
+		b.Add(realistic(rng, i))
+	}
+	return b.Index()
+}
+
+func BenchmarkBuild200k(b *testing.B) {
+	for range b.N {
+		buildRealistic(200_000, false)
+	}
+}
+
+func BenchmarkBulk1M(b *testing.B) {
+	for range b.N {
+		buildRealistic(1_000_000, true)
+	}
+}
+
+// loaded returns an index of n realistic entries, built in bulk.
+func loaded(b *testing.B, n int) *Index {
+	b.Helper()
+	x := buildRealistic(n, true)
+	b.ResetTimer()
+	return x
+}
+
+// BenchmarkPut inserts new realistic entries into an index of a million.
+func BenchmarkPut(b *testing.B) {
+	x := loaded(b, 1_000_000)
+	rng := rand.New(rand.NewPCG(3, 4))
+	entries := make([]Entry, b.N)
+	for i := range entries {
+		entries[i] = realistic(rng, 1_000_000+i)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		x.Put(entries[i])
+	}
+}
+
+// BenchmarkSeek seeks random positions of userName (order 0) in an index
+// of a million.
+func BenchmarkSeek(b *testing.B) {
+	x := loaded(b, 1_000_000)
+	rng := rand.New(rand.NewPCG(5, 6))
+	x.Read(func(v View) {
+		b.ResetTimer()
+		for range b.N {
+			v.Seek(0, fmt.Appendf(nil, "user%06d", rng.IntN(1_000_000)), false, "")
+		}
+	})
+}
+
+// BenchmarkAt reads random ranks of userName in an index of a million.
+func BenchmarkAt(b *testing.B) {
+	x := loaded(b, 1_000_000)
+	rng := rand.New(rand.NewPCG(5, 6))
+	x.Read(func(v View) {
+		b.ResetTimer()
+		for range b.N {
+			v.At(0, rng.IntN(1_000_000))
+		}
+	})
+}
