@@ -10,12 +10,13 @@ import (
 	"sync"
 )
 
-// Builder loads many entries into a new index at once, several times
-// faster than as many Puts: the entries are stored as they come, and each
-// order is sorted once at the end (the orders in parallel). It is not safe
-// for concurrent use; the index is not visible to anyone before Index.
+// Builder loads many entries into a new index at once, many times faster
+// than as many Puts: the entries are stored as they come, and each order
+// is sorted once at the end (the orders in parallel). It is not safe for
+// concurrent use; the index is not visible to anyone before Index.
 type Builder struct {
-	x *Index
+	x    *Index
+	refs []uint32 // the blobs added, in order
 }
 
 // NewBuilder returns a builder of an index of entries with nkeys sort keys.
@@ -23,58 +24,75 @@ func NewBuilder(nkeys int) *Builder { return &Builder{x: New(nkeys)} }
 
 // Add adds e. Of entries of the same key, the last one added stays, but
 // that one whose version is smaller than the version of one before, when
-// both are known (as with Index.Put).
+// both are known (as with Index.Put). It panics as Put does.
 func (b *Builder) Add(e Entry) {
 	x := b.x
 	if len(e.Sort) != x.st.nkeys {
 		panic(fmt.Sprintf("orderindex: entry with %d sort keys in an index of %d", len(e.Sort), x.st.nkeys))
 	}
 	x.buf = encode(x.buf[:0], &e)
-	x.st.add(x.buf)
+	if !x.st.fits(len(x.buf)) {
+		panic("orderindex: arena full (4 GiB)")
+	}
+	b.refs = append(b.refs, x.st.add(x.buf))
 }
 
 // Index returns the index of the entries added; the builder must not be
 // used after.
 func (b *Builder) Index() *Index {
-	x := b.x
-	b.x = nil
-	x.dedupe()
+	x, refs := b.x, b.refs
+	b.x, b.refs = nil, nil
+	x.dedupe(refs)
 	x.compactIfDue()
-	x.sortOrders()
+	x.sortOrders(x.liveRefs(refs))
 	return x
 }
 
-// dedupe fills the hash table with the handles added, in the order they
-// were, keeping one handle per key as Put would.
-func (x *Index) dedupe() {
-	x.tab.slots = make([]uint32, max(minSlots, int(x.st.nh)*10/7))
-	for h := range x.st.nh {
-		key := x.st.key(h)
+// dedupe fills the hash table with the blobs added, in the order they
+// were, keeping one per key as Put would.
+func (x *Index) dedupe(refs []uint32) {
+	x.tab.slots = make([]uint32, max(minSlots, len(refs)*10/7))
+	for _, ref := range refs {
+		key := x.st.key(ref)
 		slot, found := x.tab.find(&x.st, key)
 		if !found {
-			x.tab.place(key, h)
+			x.tab.place(key, ref)
 			x.tab.n++
 			continue
 		}
-		old := x.tab.handle(slot)
-		vo, vn := blobVersion(x.st.blob(old)), blobVersion(x.st.blob(h))
+		old := x.tab.ref(slot)
+		vo, vn := blobVersion(x.st.blob(old)), blobVersion(x.st.blob(ref))
 		if vo != nil && vn != nil && bytes.Compare(vn, vo) < 0 {
-			x.st.release(h)
+			x.st.release(ref)
 			continue
 		}
-		x.tab.slots[slot] = h + 1
+		x.tab.set(slot, ref)
 		x.st.release(old)
 	}
 }
 
-// sortOrders sorts every order, as many at a time as there are processors.
-func (x *Index) sortOrders() {
+// liveRefs returns the refs in the table, in the order of the arena (to
+// read it in order), in the memory of refs.
+func (x *Index) liveRefs(refs []uint32) []uint32 {
+	refs = refs[:0]
+	for _, v := range x.tab.slots {
+		if v != 0 {
+			refs = append(refs, v-1)
+		}
+	}
+	slices.Sort(refs)
+	return refs
+}
+
+// sortOrders sorts the live refs into every order, as many orders at a
+// time as there are processors.
+func (x *Index) sortOrders(live []uint32) {
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(x.orders)) {
 		wg.Go(func() {
 			for o := range work {
-				x.sortOrder(o)
+				x.sortOrder(o, live)
 			}
 		})
 	}
@@ -85,41 +103,39 @@ func (x *Index) sortOrders() {
 	wg.Wait()
 }
 
-// sortItem is a handle with the first 24 bytes of its place in an order.
+// sortItem is a ref with the first 24 bytes of its place in an order.
 type sortItem struct {
 	prefix [3]uint64
-	h      uint32
+	ref    uint32
 }
 
-// sortOrder builds order o from scratch. Comparing prefixes first keeps
-// the sort in a flat array; only equal prefixes read the entries.
-func (x *Index) sortOrder(o int) {
-	items := make([]sortItem, 0, x.tab.n)
+// sortOrder builds order o of the live refs from scratch. Comparing
+// prefixes first keeps the sort in a flat array; only equal prefixes read
+// the entries.
+func (x *Index) sortOrder(o int, live []uint32) {
+	items := make([]sortItem, len(live))
 	present := 0
-	for h := range x.st.nh {
-		if !x.st.isLive(h) {
-			continue
-		}
-		f := x.st.fields(h, o)
+	for i, ref := range live {
+		f := x.st.fields(ref, o)
 		if !f.missing {
 			present++
 		}
-		items = append(items, sortItem{prefix: prefixOf(o, &f), h: h})
+		items[i] = sortItem{prefix: prefixOf(o, &f), ref: ref}
 	}
 	slices.SortFunc(items, func(a, b sortItem) int {
 		if c := comparePrefix(a.prefix, b.prefix); c != 0 {
 			return c
 		}
-		fa, fb := x.st.fields(a.h, o), x.st.fields(b.h, o)
+		fa, fb := x.st.fields(a.ref, o), x.st.fields(b.ref, o)
 		return compare(o, &fa, &fb)
 	})
-	handles := make([]uint32, len(items))
+	refs := make([]uint32, len(items))
 	for i, it := range items {
-		handles[i] = it.h
+		refs[i] = it.ref
 	}
 	items = nil
 	r := &x.orders[o]
-	r.chunks, r.present = chunksOf(handles, x.sz.bulkChunk), present
+	r.chunks, r.present = chunksOf(refs, x.sz.bulkChunk), present
 	r.fences = make([][3]uint64, len(r.chunks))
 	for c := range r.chunks {
 		x.refence(o, c)

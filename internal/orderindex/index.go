@@ -55,6 +55,9 @@ type Index struct {
 	buf    []byte   // the blob being written
 	moved  []bool   // the orders a replaced entry moves in
 	ss     []search // searches of an entry's places
+	// touched sinks the reads that only bring memory to the cache ahead
+	// of its use (written under the write lock only).
+	touched byte
 }
 
 // New returns an empty index of entries with nkeys sort keys each.
@@ -85,27 +88,40 @@ func (x *Index) Put(e Entry) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.buf = encode(x.buf[:0], &e)
+	if !x.st.fits(len(x.buf)) {
+		x.compact()
+		if !x.st.fits(len(x.buf)) {
+			panic("orderindex: arena full (4 GiB)")
+		}
+	}
 	slot, found := x.tab.find(&x.st, e.Key[:])
 	if !found {
-		h := x.st.add(x.buf)
-		x.tab.insert(&x.st, h)
-		x.insertAll(h, nil)
+		ref := x.st.add(x.buf)
+		x.tab.insert(&x.st, ref)
+		x.insertAll(ref, nil)
 		return true
 	}
-	return x.replace(x.tab.handle(slot))
+	return x.replace(slot)
 }
 
-// replace puts the blob in x.buf in the place of handle h's, moving h in
-// the orders where its place changes.
-func (x *Index) replace(h uint32) bool {
-	old := x.st.blob(h)
+// replace puts the blob in x.buf in the place of the entry in table slot
+// slot, moving it in the orders where its place changes.
+func (x *Index) replace(slot int) bool {
+	ref := x.tab.ref(slot)
+	old := x.st.blob(ref)
 	if vo, vn := blobVersion(old), blobVersion(x.buf); vo != nil && vn != nil && bytes.Compare(vn, vo) < 0 {
 		return false
 	}
 	x.st.changed(old, x.buf, x.moved)
-	x.removeAll(h, x.moved)
-	x.st.set(h, x.buf)
-	x.insertAll(h, x.moved)
+	x.removeAll(ref, x.moved)
+	if !x.st.overwrite(ref, x.buf) {
+		to := x.st.add(x.buf)
+		x.relinkAll(ref, to, x.moved)
+		x.tab.set(slot, to)
+		x.st.release(ref)
+		ref = to
+	}
+	x.insertAll(ref, x.moved)
 	x.compactIfDue()
 	return true
 }
@@ -119,19 +135,50 @@ func (x *Index) Delete(key [16]byte) bool {
 	if !found {
 		return false
 	}
-	h := x.tab.handle(slot)
-	x.removeAll(h, nil)
+	ref := x.tab.ref(slot)
+	x.removeAll(ref, nil)
 	x.tab.remove(&x.st, slot)
-	x.st.release(h)
+	x.st.release(ref)
 	x.compactIfDue()
 	return true
 }
 
 func (x *Index) compactIfDue() {
 	if x.st.compactDue(x.sz.minCompact) {
-		x.st.compact()
+		x.compact()
 	}
 }
+
+// compact copies the live blobs into a new arena, and rewrites every ref
+// (the orders' places and fences do not change). Its cost, proportional to
+// the live entries, is paid for by the dead bytes that made it due.
+func (x *Index) compact() {
+	old := x.st.pages
+	x.st.pages, x.st.tail, x.st.live, x.st.dead = nil, 0, 0, 0
+	slots := x.tab.slots
+	for i, v := range slots {
+		if v != 0 {
+			if i+prefetch < len(slots) && slots[i+prefetch] != 0 {
+				x.touched ^= at(old, slots[i+prefetch]-1)[0]
+			}
+			x.tab.set(i, x.st.moveFrom(old, v-1))
+		}
+	}
+	for o := range x.orders {
+		for _, ch := range x.orders[o].chunks {
+			for i, ref := range ch {
+				if i+prefetch < len(ch) {
+					x.touched ^= at(old, ch[i+prefetch])[0]
+				}
+				ch[i] = forward(old, ref)
+			}
+		}
+	}
+}
+
+// prefetch is how far ahead compact reads refs, so that a few cache misses
+// are on their way at once.
+const prefetch = 8
 
 // Get returns the entry of the given key, its bytes copied.
 func (x *Index) Get(key [16]byte) (Entry, bool) {
@@ -141,7 +188,7 @@ func (x *Index) Get(key [16]byte) (Entry, bool) {
 	if !found {
 		return Entry{}, false
 	}
-	return x.st.entry(x.tab.handle(slot)), true
+	return x.st.entry(x.tab.ref(slot)), true
 }
 
 // Len returns the number of entries.
@@ -171,9 +218,9 @@ func (x *Index) Bytes() int {
 	return n
 }
 
-// cmp compares handle h to p in order o.
-func (x *Index) cmp(o int, h uint32, p *fields) int {
-	f := x.st.fields(h, o)
+// cmp compares the entry at ref to p in order o.
+func (x *Index) cmp(o int, ref uint32, p *fields) int {
+	f := x.st.fields(ref, o)
 	return compare(o, &f, p)
 }
 

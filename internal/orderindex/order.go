@@ -5,7 +5,7 @@ import (
 	"slices"
 )
 
-// order is one order of the entries: their handles in sorted chunks of
+// order is one order of the entries: their refs in sorted chunks of
 // between minChunk and maxChunk (but for a lone chunk), and a Fenwick tree
 // over the chunks' lengths, which turns a rank into a chunk and back in
 // O(log chunks).
@@ -19,8 +19,8 @@ type order struct {
 // sizing is how chunks are sized; tests shrink it to split and merge often.
 type sizing struct {
 	minChunk, maxChunk int
-	growStep           int // a full chunk grows by this many handles (and its allocation size class)
-	bulkChunk          int // handles per chunk in a bulk load
+	growStep           int // a full chunk grows by this many refs (and its allocation size class)
+	bulkChunk          int // refs per chunk in a bulk load
 	minCompact         int // dead arena bytes below which the arena is never compacted
 }
 
@@ -80,11 +80,11 @@ func (r *order) bytes() int {
 	return n
 }
 
-// tight returns a copy of handles with room for grow more, in an
+// tight returns a copy of refs with room for grow more, in an
 // allocation of a size class of its own (so that cap counts all of it).
-func tight(handles []uint32, grow int) []uint32 {
-	c := slices.Grow([]uint32(nil), len(handles)+grow)
-	return append(c, handles...)
+func tight(refs []uint32, grow int) []uint32 {
+	c := slices.Grow([]uint32(nil), len(refs)+grow)
+	return append(c, refs...)
 }
 
 // insertAt inserts h at place j of chunk c, growing it by a step when full.
@@ -140,16 +140,16 @@ func (r *order) merge(c int, sz *sizing) int {
 	return a
 }
 
-// chunksOf cuts sorted handles into chunks of at most size handles, of
+// chunksOf cuts sorted refs into chunks of at most size refs, of
 // lengths that differ by one at most.
-func chunksOf(handles []uint32, size int) [][]uint32 {
-	if len(handles) == 0 {
+func chunksOf(refs []uint32, size int) [][]uint32 {
+	if len(refs) == 0 {
 		return nil
 	}
-	m := (len(handles) + size - 1) / size
+	m := (len(refs) + size - 1) / size
 	chunks := make([][]uint32, m)
 	for i := range m {
-		chunks[i] = tight(handles[i*len(handles)/m:(i+1)*len(handles)/m], 0)
+		chunks[i] = tight(refs[i*len(refs)/m:(i+1)*len(refs)/m], 0)
 	}
 	return chunks
 }

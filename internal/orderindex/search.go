@@ -8,27 +8,34 @@ type search struct {
 	o       int
 	p       fields
 	c, i, k int
-	h, off  uint32 // the handle in the middle of [i, k), and its blob's offset
+	ref     uint32 // the entry in the middle of [i, k)
 }
 
-// place returns the result of a search: its rank in the order.
+// rank returns the result of a search as a rank in its order.
 func (x *Index) rank(s *search) int { return x.orders[s.o].prefix(s.c) + s.i }
 
 // lowerBounds runs searches, each to the first place in its order not
 // before its p: chunk c, place i (which may be the chunk's length: the end
 // of it). Every entry a search reads is a cache miss in a large index, so
 // the searches go in step: each step loads the middle entries of all of
-// them before comparing any, and their misses overlap (an insert searches
-// every order at once).
+// them (and the places the next step may look at) before comparing any,
+// and their misses overlap (an insert searches every order at once).
 func (x *Index) lowerBounds(ss []search) {
 	for n := range ss {
 		x.findChunk(&ss[n])
 	}
 	for {
+		var touched byte
 		more := false
 		for n := range ss {
 			if s := &ss[n]; s.i < s.k {
-				s.h = x.orders[s.o].chunks[s.c][int(uint(s.i+s.k)>>1)]
+				ch := x.orders[s.o].chunks[s.c]
+				mid := int(uint(s.i+s.k) >> 1)
+				s.ref = ch[mid]
+				touched ^= byte(ch[int(uint(s.i+mid)>>1)]) // the next middle, either way
+				if next := int(uint(mid+1+s.k) >> 1); next < s.k {
+					touched ^= byte(ch[next])
+				}
 				more = true
 			}
 		}
@@ -37,19 +44,13 @@ func (x *Index) lowerBounds(ss []search) {
 		}
 		for n := range ss {
 			if s := &ss[n]; s.i < s.k {
-				s.off = x.st.off(s.h)
-			}
-		}
-		var touched byte
-		for n := range ss {
-			if s := &ss[n]; s.i < s.k {
-				touched ^= x.st.touch(s.off)
+				touched ^= x.st.touch(s.ref)
 			}
 		}
 		runtime.KeepAlive(touched) // the loads above are what they are for
 		for n := range ss {
 			if s := &ss[n]; s.i < s.k {
-				f := fieldsOf(at(x.st.pages, s.off), s.o)
+				f := x.st.fields(s.ref, s.o)
 				if mid := int(uint(s.i+s.k) >> 1); compare(s.o, &f, &s.p) < 0 {
 					s.i = mid + 1
 				} else {
@@ -86,52 +87,80 @@ func (x *Index) findChunk(s *search) {
 	s.c, s.i, s.k = lo-1, 1, len(r.chunks[lo-1]) // the chunk's first entry is before p
 }
 
-// searches returns x's searches of handle h's place in the orders where
-// moved says (every order when moved is nil), run.
-func (x *Index) searches(h uint32, moved []bool) []search {
+// searchAll runs the searches of the place of the entry at ref in the
+// orders where in[o] is want (every order when in is nil), and returns
+// them (in x.ss, for the caller's use until the next search).
+func (x *Index) searchAll(ref uint32, in []bool, want bool) []search {
 	ss := x.ss[:0]
 	for o := range x.orders {
-		if moved == nil || moved[o] {
-			ss = append(ss, search{o: o, p: x.st.fields(h, o)})
+		if in == nil || in[o] == want {
+			ss = append(ss, search{o: o, p: x.st.fields(ref, o)})
 		}
 	}
 	x.lowerBounds(ss)
-	x.ss = ss[:0]
+	x.ss = ss
 	return ss
 }
 
-// insertAll puts handle h in its place in the orders where moved says
+// forgetSearches drops what searches point to in the arena.
+func (x *Index) forgetSearches() { clear(x.ss[:cap(x.ss)]) }
+
+// insertAll puts the entry at ref in its place in the orders where moved
+// says (every order when moved is nil).
+func (x *Index) insertAll(ref uint32, moved []bool) {
+	for n := range x.searchAll(ref, moved, true) {
+		x.insert(&x.ss[n], ref)
+	}
+	x.forgetSearches()
+}
+
+// removeAll takes the entry at ref out of the orders where moved says
 // (every order when moved is nil).
-func (x *Index) insertAll(h uint32, moved []bool) {
-	for _, s := range x.searches(h, moved) {
-		x.insert(&s, h)
+func (x *Index) removeAll(ref uint32, moved []bool) {
+	for n := range x.searchAll(ref, moved, true) {
+		x.remove(&x.ss[n], ref)
 	}
-	clear(x.ss[:cap(x.ss)]) // no pointers into the arena kept
+	x.forgetSearches()
 }
 
-// removeAll takes handle h out of the orders where moved says (every order
-// when moved is nil).
-func (x *Index) removeAll(h uint32, moved []bool) {
-	for _, s := range x.searches(h, moved) {
-		x.remove(&s, h)
+// relinkAll replaces ref by to in the orders where moved is false: the
+// blob moved, not its place.
+func (x *Index) relinkAll(ref, to uint32, moved []bool) {
+	for n := range x.searchAll(ref, moved, false) {
+		s := &x.ss[n]
+		c, j := x.found(s, ref)
+		x.orders[s.o].chunks[c][j] = to
 	}
-	clear(x.ss[:cap(x.ss)])
+	x.forgetSearches()
 }
 
-// insert puts handle h at the place s found in its order.
-func (x *Index) insert(s *search, h uint32) {
+// found returns the place of ref that search s found.
+func (x *Index) found(s *search, ref uint32) (c, j int) {
+	r := &x.orders[s.o]
+	c, j = s.c, s.i
+	if c < len(r.chunks) && j == len(r.chunks[c]) {
+		c, j = c+1, 0
+	}
+	if c >= len(r.chunks) || r.chunks[c][j] != ref {
+		panic("orderindex: an entry is not in its place (index corrupt)")
+	}
+	return c, j
+}
+
+// insert puts the entry at ref at the place s found in its order.
+func (x *Index) insert(s *search, ref uint32) {
 	o, r := s.o, &x.orders[s.o]
 	if !s.p.missing {
 		r.present++
 	}
 	if len(r.chunks) == 0 {
-		r.chunks = append(r.chunks, tight([]uint32{h}, x.sz.growStep))
+		r.chunks = append(r.chunks, tight([]uint32{ref}, x.sz.growStep))
 		r.fences = append(r.fences, prefixOf(o, &s.p))
 		r.rebuild()
 		return
 	}
 	c, j := s.c, s.i
-	r.chunks[c] = insertAt(r.chunks[c], j, h, x.sz.growStep)
+	r.chunks[c] = insertAt(r.chunks[c], j, ref, x.sz.growStep)
 	if j == 0 {
 		r.fences[c] = prefixOf(o, &s.p)
 	}
@@ -143,19 +172,13 @@ func (x *Index) insert(s *search, h uint32) {
 	r.add(c, 1)
 }
 
-// remove takes handle h out of its order at the place s found.
-func (x *Index) remove(s *search, h uint32) {
+// remove takes the entry at ref out of its order at the place s found.
+func (x *Index) remove(s *search, ref uint32) {
 	o, r := s.o, &x.orders[s.o]
 	if !s.p.missing {
 		r.present--
 	}
-	c, j := s.c, s.i
-	if c < len(r.chunks) && j == len(r.chunks[c]) {
-		c, j = c+1, 0
-	}
-	if c >= len(r.chunks) || r.chunks[c][j] != h {
-		panic("orderindex: an entry is not in its place (index corrupt)")
-	}
+	c, j := x.found(s, ref)
 	r.chunks[c] = removeAt(r.chunks[c], j, x.sz.growStep)
 	switch {
 	case len(r.chunks) == 1 && len(r.chunks[0]) == 0:

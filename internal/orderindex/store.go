@@ -12,31 +12,24 @@ import (
 // each field after the key as a uvarint n then n-1 bytes, n = 0 meaning
 // absent: an absent id is the canonical text of the key, an absent version
 // is unknown (empty), an absent sort key is missing. Nothing else is kept
-// per entry but the blob's offset, by handle: a small integer that stays
-// the entry's while it lives, and is what the orders and the hash table
-// hold.
+// per entry: the blob's offset in the arena, its ref, is what the hash
+// table and the orders hold, so that reading an entry is one cache miss,
+// not two. A ref changes when its blob moves (a longer blob replacing it,
+// a compaction), and every reference to it is then rewritten.
 
 const (
 	pageBits   = 16 // arena pages of 64 KiB; a larger blob has pages of its own
 	pageSize   = 1 << pageBits
-	arenaLimit = 1 << 32 // offsets are uint32
-
-	handlePageBits = 14 // blob offsets by handle, in pages of 16 Ki handles
-	handlePageSize = 1 << handlePageBits
-
-	freeOff = ^uint32(0) // the offset of a released handle: no blob starts there
+	arenaLimit = 1 << 32 // refs are uint32
 )
 
-// store keeps the blobs of entries and their offsets by handle.
+// store keeps the blobs of entries.
 type store struct {
 	nkeys int
 	pages [][]byte // the arena; a blob never crosses a page boundary
 	tail  uint64   // where the next blob goes
 	live  int      // bytes of live blobs
 	dead  int      // bytes of blobs (or parts) no longer used
-	offs  [][]uint32
-	nh    uint32   // handles ever given out
-	free  []uint32 // released handles, given out again first
 }
 
 // fields is an entry (or a place being searched for) as orders compare it.
@@ -143,149 +136,114 @@ func (s *store) changed(a, b []byte, moved []bool) {
 	}
 }
 
-// at returns the arena from offset off on.
-func at(pages [][]byte, off uint32) []byte {
-	return pages[off>>pageBits][off&(pageSize-1):]
+// at returns the arena from ref on.
+func at(pages [][]byte, ref uint32) []byte {
+	return pages[ref>>pageBits][ref&(pageSize-1):]
 }
 
-func (s *store) off(h uint32) uint32 { return s.offs[h>>handlePageBits][h&(handlePageSize-1)] }
+// blob returns the arena from the blob at ref on.
+func (s *store) blob(ref uint32) []byte { return at(s.pages, ref) }
 
-func (s *store) setOff(h, off uint32) { s.offs[h>>handlePageBits][h&(handlePageSize-1)] = off }
-
-// blob returns the arena from the blob of handle h on.
-func (s *store) blob(h uint32) []byte { return at(s.pages, s.off(h)) }
-
-// touch reads the bytes of the blob at off that comparisons read first, so
+// touch reads the bytes of the blob at ref that comparisons read first, so
 // that they are on their way to the cache.
-func (s *store) touch(off uint32) byte {
-	b := at(s.pages, off)
+func (s *store) touch(ref uint32) byte {
+	b := at(s.pages, ref)
 	return b[16] ^ b[min(len(b)-1, 16+63)]
 }
 
-// key returns the key of handle h.
-func (s *store) key(h uint32) []byte { return s.blob(h)[:16:16] }
+// key returns the key of the blob at ref.
+func (s *store) key(ref uint32) []byte { return s.blob(ref)[:16:16] }
 
-// fields decodes what order o compares of handle h.
-func (s *store) fields(h uint32, o int) fields { return fieldsOf(s.blob(h), o) }
+// fields decodes what order o compares of the blob at ref.
+func (s *store) fields(ref uint32, o int) fields { return fieldsOf(s.blob(ref), o) }
 
-// alloc reserves n bytes of arena, compacting it first when it is full.
+// fits reports whether n more bytes fit in the arena.
+func (s *store) fits(n int) bool {
+	return s.tail+uint64(max(n, pageSize)) <= arenaLimit
+}
+
+// alloc reserves n bytes of arena (which must fit).
 func (s *store) alloc(n int) (uint32, []byte) {
 	rel := int(s.tail & (pageSize - 1))
 	if rel != 0 && rel+n > pageSize {
 		s.tail += uint64(pageSize - rel) // to the next page
 		rel = 0
 	}
-	pages := max(1, (n+pageSize-1)/pageSize)
-	if s.tail+uint64(pages*pageSize) > arenaLimit {
-		if s.dead == 0 {
-			panic("orderindex: arena full (4 GiB)")
-		}
-		s.compact()
-		return s.alloc(n)
-	}
 	if rel == 0 {
+		pages := max(1, (n+pageSize-1)/pageSize)
 		s.pages = append(s.pages, make([]byte, max(n, pageSize)))
 		s.pages = append(s.pages, make([][]byte, pages-1)...) // slots a large blob spans
 	}
-	off := uint32(s.tail)
+	ref := uint32(s.tail)
 	s.tail += uint64(n)
-	if pages > 1 {
+	if n > pageSize {
 		s.tail = uint64(len(s.pages)) << pageBits
 	}
-	return off, at(s.pages, off)[:n:n]
+	return ref, at(s.pages, ref)[:n:n]
 }
 
-// add stores a new blob and returns its handle.
+// add stores a blob and returns its ref.
 func (s *store) add(b []byte) uint32 {
-	off, dst := s.alloc(len(b))
+	ref, dst := s.alloc(len(b))
 	copy(dst, b)
 	s.live += len(b)
-	if n := len(s.free); n > 0 {
-		h := s.free[n-1]
-		s.free = s.free[:n-1]
-		s.setOff(h, off)
-		return h
-	}
-	if s.nh == freeOff {
-		panic("orderindex: too many entries")
-	}
-	h := s.nh
-	if h&(handlePageSize-1) == 0 {
-		s.offs = append(s.offs, make([]uint32, handlePageSize))
-	}
-	s.nh++
-	s.setOff(h, off)
-	return h
+	return ref
 }
 
-// set replaces the blob of handle h: in place when the new one is no
-// longer, else at the end of the arena.
-func (s *store) set(h uint32, b []byte) {
-	old := s.blob(h)
-	n := s.blobLen(old)
-	if len(b) <= n {
-		copy(old, b)
-		s.live -= n - len(b)
-		s.dead += n - len(b)
-		return
-	}
-	off, dst := s.alloc(len(b)) // may compact: old is not used after this
-	copy(dst, b)
-	s.setOff(h, off)
-	s.live += len(b) - n
-	s.dead += n
-}
-
-// release frees handle h and its blob.
-func (s *store) release(h uint32) {
-	n := s.blobLen(s.blob(h))
+// release counts the blob at ref as dead.
+func (s *store) release(ref uint32) {
+	n := s.blobLen(s.blob(ref))
 	s.live -= n
 	s.dead += n
-	s.setOff(h, freeOff)
-	s.free = append(s.free, h)
+}
+
+// overwrite writes b over the blob at ref, if it is no longer, and reports
+// whether it did.
+func (s *store) overwrite(ref uint32, b []byte) bool {
+	old := s.blob(ref)
+	n := s.blobLen(old)
+	if len(b) > n {
+		return false
+	}
+	copy(old, b)
+	s.live -= n - len(b)
+	s.dead += n - len(b)
+	return true
 }
 
 // compactDue reports whether dead bytes exceed live ones (and a minimum,
 // so that a small index is not copied again and again).
 func (s *store) compactDue(minDead int) bool { return s.dead > s.live && s.dead >= minDead }
 
-// compact copies the live blobs into a new arena, in handle order. Its
-// cost, proportional to the live bytes, is paid for by the dead bytes
-// that made it due.
-func (s *store) compact() {
-	old := s.pages
-	s.pages, s.tail, s.dead = nil, 0, 0
-	for h := range s.nh {
-		off := s.off(h)
-		if off == freeOff {
-			continue
-		}
-		b := at(old, off)
-		n := s.blobLen(b)
-		off, dst := s.alloc(n)
-		copy(dst, b[:n])
-		s.setOff(h, off)
-	}
+// moveFrom copies the blob at ref in the arena old into this one, leaves
+// its new ref in place of its first 4 bytes there (for forward), and
+// returns it.
+func (s *store) moveFrom(old [][]byte, ref uint32) uint32 {
+	b := at(old, ref)
+	n := s.blobLen(b)
+	nref, dst := s.alloc(n)
+	copy(dst, b[:n])
+	s.live += n
+	binary.LittleEndian.PutUint32(b, nref)
+	return nref
 }
+
+// forward returns the new ref of the blob at ref in the arena old, once
+// moveFrom moved it.
+func forward(old [][]byte, ref uint32) uint32 { return binary.LittleEndian.Uint32(at(old, ref)) }
 
 // bytes is about what the store occupies.
 func (s *store) bytes() int {
-	n := cap(s.pages)*24 + cap(s.offs)*24 + cap(s.free)*4
+	n := cap(s.pages) * 24
 	for _, p := range s.pages {
 		n += cap(p)
-	}
-	for _, p := range s.offs {
-		n += cap(p) * 4
 	}
 	return n
 }
 
-// live reports whether handle h holds an entry.
-func (s *store) isLive(h uint32) bool { return s.off(h) != freeOff }
-
-// entry decodes the blob of handle h into an Entry of its own bytes.
-func (s *store) entry(h uint32) Entry {
-	b := s.blob(h)
+// entry decodes the blob at ref into an Entry of its own bytes.
+func (s *store) entry(ref uint32) Entry {
+	b := s.blob(ref)
 	e := Entry{Sort: make([][]byte, s.nkeys)}
 	copy(e.Key[:], b)
 	f := fieldsOf(b, 0)

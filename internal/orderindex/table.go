@@ -6,9 +6,9 @@ import (
 	"math/bits"
 )
 
-// table finds an entry's handle by its key: open addressing with linear
-// probing in a []uint32 of handle+1 (0 is an empty slot), the keys
-// themselves read from the blobs. Its size need not be a power of two (a
+// table finds an entry's ref by its key: open addressing with linear
+// probing in a []uint32 of ref+1 (0 is an empty slot), the keys themselves
+// read from the blobs. Its size need not be a power of two (a
 // slot is chosen by multiplying, not masking), so that it grows by half:
 // between half and three quarters full, 5 to 8 bytes an entry.
 type table struct {
@@ -53,30 +53,33 @@ func (t *table) find(s *store, k []byte) (int, bool) {
 	}
 }
 
-// handle returns the handle in slot i.
-func (t *table) handle(i int) uint32 { return t.slots[i] - 1 }
+// ref returns the ref in slot i.
+func (t *table) ref(i int) uint32 { return t.slots[i] - 1 }
 
-// insert adds handle h, whose key is not in the table.
-func (t *table) insert(s *store, h uint32) {
+// set puts ref in slot i (the blob of its key moved).
+func (t *table) set(i int, ref uint32) { t.slots[i] = ref + 1 }
+
+// insert adds ref, whose key is not in the table.
+func (t *table) insert(s *store, ref uint32) {
 	if (t.n+1)*4 > len(t.slots)*3 {
 		t.resize(s, max(minSlots, 2*(t.n+1)))
 	}
-	t.place(s.key(h), h)
+	t.place(s.key(ref), ref)
 	t.n++
 }
 
-// place puts h in the first empty slot from its key's home.
-func (t *table) place(k []byte, h uint32) {
+// place puts ref in the first empty slot from its key's home.
+func (t *table) place(k []byte, ref uint32) {
 	i := t.home(k)
 	for t.slots[i] != 0 {
 		if i++; i == len(t.slots) {
 			i = 0
 		}
 	}
-	t.slots[i] = h + 1
+	t.slots[i] = ref + 1
 }
 
-// resize rehashes every handle into n slots.
+// resize rehashes every ref into n slots.
 func (t *table) resize(s *store, n int) {
 	old := t.slots
 	t.slots = make([]uint32, n)

@@ -18,8 +18,8 @@ func (v View) ord(order int) int {
 // Len returns the number of entries.
 func (v View) Len() int { return v.x.tab.n }
 
-// handle returns the handle of rank i in order o.
-func (v View) handle(o, i int) uint32 {
+// ref returns the entry of rank i in order o.
+func (v View) ref(o, i int) uint32 {
 	if i < 0 || i >= v.x.tab.n {
 		panic(fmt.Sprintf("orderindex: rank %d of %d entries", i, v.x.tab.n))
 	}
@@ -30,7 +30,7 @@ func (v View) handle(o, i int) uint32 {
 
 // At returns the key and id of the entry of rank i in the order.
 func (v View) At(order, i int) (key [16]byte, id string) {
-	f := v.x.st.fields(v.handle(v.ord(order), i), 0)
+	f := v.x.st.fields(v.ref(v.ord(order), i), 0)
 	copy(key[:], f.key)
 	return key, idString(&f)
 }
@@ -40,8 +40,11 @@ func (v View) At(order, i int) (key [16]byte, id string) {
 // is always nil and not missing.
 func (v View) SortKey(order, i int) (sort []byte, missing bool) {
 	o := v.ord(order)
-	f := v.x.st.fields(v.handle(o, i), o)
-	if f.missing {
+	f := v.x.st.fields(v.ref(o, i), o)
+	switch {
+	case o == 0:
+		return nil, false
+	case f.missing:
 		return nil, true
 	}
 	return append([]byte{}, f.sort...), false
