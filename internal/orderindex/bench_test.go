@@ -84,29 +84,40 @@ func buildRealistic(n int, bulk bool) *Index {
 	return b.Index()
 }
 
-func BenchmarkBuild200k(b *testing.B) {
-	for range b.N {
-		buildRealistic(200_000, false)
+// BenchmarkBuild builds an index of a million realistic entries by Put,
+// one after another, and by a Builder.
+//
+//	go test -run '^$' -bench Build -benchtime 1x ./internal/orderindex
+func BenchmarkBuild(b *testing.B) {
+	for _, bulk := range []bool{false, true} {
+		b.Run(map[bool]string{false: "Put", true: "Builder"}[bulk], func(b *testing.B) {
+			for range b.N {
+				buildRealistic(1_000_000, bulk)
+			}
+		})
 	}
 }
 
-func BenchmarkBulk1M(b *testing.B) {
-	for range b.N {
-		buildRealistic(1_000_000, true)
-	}
-}
-
-// loaded returns an index of n realistic entries, built in bulk.
-func loaded(b *testing.B, n int) *Index {
+// loaded returns an index of n realistic entries, built in bulk, and
+// their keys in random order.
+func loaded(b *testing.B, n int) (*Index, [][16]byte) {
 	b.Helper()
 	x := buildRealistic(n, true)
+	keys := make([][16]byte, 0, n)
+	x.Read(func(v View) {
+		for i := range v.Len() {
+			key, _ := v.At(ByID, i)
+			keys = append(keys, key)
+		}
+	})
+	rand.New(rand.NewPCG(7, 8)).Shuffle(n, func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	b.ResetTimer()
-	return x
+	return x, keys
 }
 
 // BenchmarkPut inserts new realistic entries into an index of a million.
 func BenchmarkPut(b *testing.B) {
-	x := loaded(b, 1_000_000)
+	x, _ := loaded(b, 1_000_000)
 	rng := rand.New(rand.NewPCG(3, 4))
 	entries := make([]Entry, b.N)
 	for i := range entries {
@@ -118,27 +129,77 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
-// BenchmarkSeek seeks random positions of userName (order 0) in an index
-// of a million.
+// BenchmarkPutModify replaces entries of an index of a million as a
+// change stream does most: a new modification time and version, the same
+// lengths (the blob is rewritten in place; the entry moves in one order).
+func BenchmarkPutModify(b *testing.B) {
+	x, keys := loaded(b, 1_000_000)
+	entries := make([]Entry, b.N)
+	for i := range entries {
+		e, _ := x.Get(keys[i%len(keys)])
+		e.Version = fmt.Appendf(nil, "%012d", 2_000_000+i)
+		e.Sort[4] = binary.BigEndian.AppendUint64(nil, uint64(1.8e9+i))
+		entries[i] = e
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		x.Put(entries[i])
+	}
+}
+
+// BenchmarkDelete deletes random entries of an index of a million.
+func BenchmarkDelete(b *testing.B) {
+	x, keys := loaded(b, 1_000_000)
+	if b.N > len(keys) {
+		b.Skipf("%d deletes from %d entries", b.N, len(keys))
+	}
+	for i := range b.N {
+		x.Delete(keys[i])
+	}
+}
+
+// BenchmarkSeek seeks random values of userName (order 0) in an index of
+// a million.
 func BenchmarkSeek(b *testing.B) {
-	x := loaded(b, 1_000_000)
+	x, _ := loaded(b, 1_000_000)
 	rng := rand.New(rand.NewPCG(5, 6))
+	probes := make([][]byte, b.N)
+	for i := range probes {
+		probes[i] = fmt.Appendf(nil, "user%06d", rng.IntN(1_000_000))
+	}
 	x.Read(func(v View) {
 		b.ResetTimer()
-		for range b.N {
-			v.Seek(0, fmt.Appendf(nil, "user%06d", rng.IntN(1_000_000)), false, "")
+		for i := range b.N {
+			v.SeekKey(0, probes[i])
 		}
 	})
 }
 
 // BenchmarkAt reads random ranks of userName in an index of a million.
 func BenchmarkAt(b *testing.B) {
-	x := loaded(b, 1_000_000)
+	x, _ := loaded(b, 1_000_000)
 	rng := rand.New(rand.NewPCG(5, 6))
 	x.Read(func(v View) {
 		b.ResetTimer()
 		for range b.N {
 			v.At(0, rng.IntN(1_000_000))
+		}
+	})
+}
+
+// BenchmarkPage reads a page of 100 from a random rank of userName, as a
+// list request does: a Seek, then At and SortKey for each.
+func BenchmarkPage(b *testing.B) {
+	x, _ := loaded(b, 1_000_000)
+	rng := rand.New(rand.NewPCG(5, 6))
+	x.Read(func(v View) {
+		b.ResetTimer()
+		for range b.N {
+			start := v.SeekKey(0, fmt.Appendf(nil, "user%06d", rng.IntN(999_900)))
+			for i := start; i < start+100; i++ {
+				v.At(0, i)
+			}
+			v.SortKey(0, start+99)
 		}
 	})
 }

@@ -7,16 +7,27 @@
 // An entry is a 16-byte key (its identity), an id, an opaque version, and a
 // fixed number of sort keys, each a byte string or missing. Order k sorts
 // the entries with a value for sort key k first, by that value and then by
-// id; then those without, by id. ByID sorts by id alone. Ids, values and
+// id; then those without, by id. ByID sorts by id alone. (Entries of equal
+// ids, which callers should not have, are ordered by key.) Ids, values and
 // versions compare as bytes: the package knows nothing of LDAP or SCIM, and
 // what the bytes mean (normalised attribute values, entryUUIDs, change
 // sequence numbers) is its caller's business.
 //
 // It is compact and invisible to the garbage collector: per entry, one
-// blob of its bytes in an arena of 64 KiB pages, its offset in a []uint32,
-// a handle in a hash table of uint32 and in each order's chunks of
-// uint32. At a million entries of five short sort keys it takes about 115
-// bytes an entry, and holds no Go pointer per entry.
+// blob of its bytes in an arena of 64 KiB pages, and its offset in the
+// arena in a hash table of uint32 and in each order's sorted chunks of
+// uint32, with a Fenwick tree over the chunks' lengths per order. No Go
+// pointer per entry. At a million entries of five short sort keys (a
+// userName, a displayName, a familyName, two timestamps) it takes about
+// 113 bytes an entry; the arena holds at most 4 GiB of entries' bytes
+// (some 50 million such entries).
+//
+// Costs: Put and Delete take O(log n + B) per order (B, the chunk size, is
+// at most 512), At O(log(n/B)), Seek and SeekKey O(log n), Len and Present
+// O(1). Each entry a search compares is a cache miss in a large index, and
+// the searches of a Put in every order go in step so that their misses
+// overlap; still, loading many entries is several times faster with a
+// Builder, which sorts each order once.
 package orderindex
 
 import (
