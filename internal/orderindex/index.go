@@ -195,11 +195,7 @@ const prefetch = 8
 func (x *Index) Get(key [16]byte) (Entry, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	slot, found := x.tab.find(&x.st, key[:])
-	if !found {
-		return Entry{}, false
-	}
-	return x.st.entry(x.tab.ref(slot)), true
+	return View{x: x}.Get(key)
 }
 
 // Len returns the number of entries.
@@ -211,7 +207,9 @@ func (x *Index) Len() int {
 
 // Read calls fn with a view of the index, under the read lock: every call
 // on the view sees the same state, and writers wait until fn returns. fn
-// must not keep the view, nor call the index's write methods (a deadlock).
+// must not keep the view, nor call any method of the index: not only Put
+// and Delete, but Get, Len, Bytes and Read too, which lock again and would
+// deadlock once a writer waits (the view has Get and Len).
 func (x *Index) Read(fn func(v View)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()

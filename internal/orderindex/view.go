@@ -4,7 +4,8 @@ import "fmt"
 
 // View reads an index under its read lock: it is valid only inside the
 // function given to Index.Read. An order is a sort key's number (0 to
-// nkeys-1) or ByID; ranks are 0-based.
+// nkeys-1) or ByID; ranks are 0-based. Like slices, its methods panic on
+// an order or a rank out of range.
 type View struct{ x *Index }
 
 // ord returns the internal number of an order.
@@ -17,6 +18,15 @@ func (v View) ord(order int) int {
 
 // Len returns the number of entries.
 func (v View) Len() int { return v.x.tab.n }
+
+// Get returns the entry of the given key, its bytes copied.
+func (v View) Get(key [16]byte) (Entry, bool) {
+	slot, found := v.x.tab.find(&v.x.st, key[:])
+	if !found {
+		return Entry{}, false
+	}
+	return v.x.st.entry(v.x.tab.ref(slot)), true
+}
 
 // ref returns the entry of rank i in order o.
 func (v View) ref(o, i int) uint32 {
