@@ -43,8 +43,8 @@ func (b *Builder) Index() *Index {
 	x, refs := b.x, b.refs
 	b.x, b.refs = nil, nil
 	x.dedupe(refs)
-	x.compactIfDue()
 	x.sortOrders(x.liveRefs(refs))
+	x.compactIfDue()
 	return x
 }
 

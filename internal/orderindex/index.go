@@ -162,34 +162,43 @@ func (x *Index) compactIfDue() {
 
 // compact copies the live blobs into a new arena, and rewrites every ref
 // (the orders' places and fences do not change). Its cost, proportional to
-// the live entries, is paid for by the dead bytes that made it due.
+// the live entries, is paid for by the dead bytes that made it due. The
+// blobs are copied in id order, so that pages of ByID lists read the arena
+// in order.
 func (x *Index) compact() {
 	old := x.st.pages
 	x.st.pages, x.st.tail, x.st.live, x.st.dead = nil, 0, 0, 0
-	slots := x.tab.slots
-	for i, v := range slots {
-		if v != 0 {
-			if i+prefetch < len(slots) && slots[i+prefetch] != 0 {
-				x.touched ^= at(old, slots[i+prefetch]-1)[0]
-			}
-			x.tab.set(i, x.st.moveFrom(old, v-1))
+	for _, ch := range x.orders[0].chunks {
+		for i, ref := range ch {
+			x.prefetch(old, ch, i)
+			ch[i] = x.st.moveFrom(old, ref)
 		}
 	}
-	for o := range x.orders {
+	for i, v := range x.tab.slots {
+		if v != 0 {
+			x.tab.set(i, forward(old, v-1))
+		}
+	}
+	for o := 1; o < len(x.orders); o++ {
 		for _, ch := range x.orders[o].chunks {
 			for i, ref := range ch {
-				if i+prefetch < len(ch) {
-					x.touched ^= at(old, ch[i+prefetch])[0]
-				}
+				x.prefetch(old, ch, i)
 				ch[i] = forward(old, ref)
 			}
 		}
 	}
 }
 
-// prefetch is how far ahead compact reads refs, so that a few cache misses
-// are on their way at once.
-const prefetch = 8
+// prefetch reads the blob refs[i+prefetchDistance] in the arena old, so
+// that a few cache misses are on their way at once.
+func (x *Index) prefetch(old [][]byte, refs []uint32, i int) {
+	if i+prefetchDistance < len(refs) {
+		x.touched ^= at(old, refs[i+prefetchDistance])[0]
+	}
+}
+
+// prefetchDistance is how far ahead compact reads.
+const prefetchDistance = 8
 
 // Get returns the entry of the given key, its bytes copied.
 func (x *Index) Get(key [16]byte) (Entry, bool) {

@@ -227,6 +227,15 @@ func TestCompaction(t *testing.T) {
 	}
 	checkModel(t, x, m, rand.New(rand.NewPCG(1, 1)))
 	checkInvariants(t, x)
+	x.compact()
+	var refs []uint32
+	for _, ch := range x.orders[0].chunks {
+		refs = append(refs, ch...)
+	}
+	if !slices.IsSorted(refs) {
+		t.Errorf("after compaction, the arena is not in id order")
+	}
+	checkModel(t, x, m, rand.New(rand.NewPCG(1, 1)))
 }
 
 func TestPanics(t *testing.T) {
