@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
-	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -22,15 +21,11 @@ type Builder struct {
 // NewBuilder returns a builder of an index of entries with nkeys sort keys.
 func NewBuilder(nkeys int) *Builder { return &Builder{x: New(nkeys)} }
 
-// Add adds e. Of entries of the same key, the last one added stays, but
-// that one whose version is smaller than the version of one before, when
-// both are known (as with Index.Put). It panics as Put does.
+// Add adds e. Of entries of one key, the one that stays is the one that
+// Puts in the same order would leave. It panics as Put does.
 func (b *Builder) Add(e Entry) {
 	x := b.x
-	if len(e.Sort) != x.st.nkeys {
-		panic(fmt.Sprintf("orderindex: entry with %d sort keys in an index of %d", len(e.Sort), x.st.nkeys))
-	}
-	x.buf = encode(x.buf[:0], &e)
+	x.encode(&e)
 	if !x.st.fits(len(x.buf)) {
 		panic("orderindex: arena full (4 GiB)")
 	}

@@ -93,12 +93,9 @@ func newSized(nkeys int, sz sizing) *Index {
 // its place in every order. Put panics unless e has one Sort element per
 // sort key of the index.
 func (x *Index) Put(e Entry) bool {
-	if len(e.Sort) != x.st.nkeys {
-		panic(fmt.Sprintf("orderindex: entry with %d sort keys in an index of %d", len(e.Sort), x.st.nkeys))
-	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.buf = encode(x.buf[:0], &e)
+	x.encode(&e)
 	if !x.st.fits(len(x.buf)) {
 		x.compact()
 		if !x.st.fits(len(x.buf)) {
@@ -113,6 +110,15 @@ func (x *Index) Put(e Entry) bool {
 		return true
 	}
 	return x.replace(slot)
+}
+
+// encode encodes e into x.buf, or panics unless e has one Sort element per
+// sort key.
+func (x *Index) encode(e *Entry) {
+	if len(e.Sort) != x.st.nkeys {
+		panic(fmt.Sprintf("orderindex: entry with %d sort keys in an index of %d", len(e.Sort), x.st.nkeys))
+	}
+	x.buf = encode(x.buf[:0], e)
 }
 
 // replace puts the blob in x.buf in the place of the entry in table slot
