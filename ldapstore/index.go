@@ -39,7 +39,8 @@ type liveIndex struct {
 	ready atomic.Pointer[orderindex.Index] // nil while not ready
 
 	mu       sync.Mutex
-	building *orderindex.Index // during a refresh
+	building *orderindex.Builder // during a refresh
+	gone     [][16]byte          // deleted during the refresh
 	deleted  map[[16]byte]time.Time
 	state    atomic.Value // indexState, for metrics and check
 }
@@ -110,7 +111,7 @@ func (x *liveIndex) Reset() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.ready.Store(nil)
-	x.building = orderindex.New(len(x.keys))
+	x.building, x.gone = orderindex.NewBuilder(len(x.keys)), nil
 	x.state.Store(indexLoading)
 }
 
@@ -122,32 +123,27 @@ func (x *liveIndex) Put(key [16]byte, e *ldap.Entry) {
 		return
 	}
 	x.mu.Lock()
-	target := x.target()
-	_, gone := x.deleted[key]
-	x.mu.Unlock()
-	if target != nil && !gone {
-		target.Put(ent)
+	defer x.mu.Unlock()
+	if _, gone := x.deleted[key]; gone {
+		return
+	}
+	if x.building != nil {
+		x.building.Add(ent)
+	} else if idx := x.ready.Load(); idx != nil {
+		idx.Put(ent)
 	}
 }
 
 // Delete records an entry gone.
 func (x *liveIndex) Delete(key [16]byte) {
 	x.mu.Lock()
-	target := x.target()
+	defer x.mu.Unlock()
 	delete(x.deleted, key) // the directory's word: nothing more to wait for
-	x.mu.Unlock()
-	if target != nil {
-		target.Delete(key)
-	}
-}
-
-// target is the index the stream feeds: the one being built, else the
-// ready one. x.mu is held.
-func (x *liveIndex) target() *orderindex.Index {
 	if x.building != nil {
-		return x.building
+		x.gone = append(x.gone, key) // applied when the refresh completes
+	} else if idx := x.ready.Load(); idx != nil {
+		idx.Delete(key)
 	}
-	return x.ready.Load()
 }
 
 // Synced: the refresh is complete and the index answers lists.
@@ -155,8 +151,12 @@ func (x *liveIndex) Synced() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.building != nil {
-		x.ready.Store(x.building)
-		x.building = nil
+		idx := x.building.Index()
+		for _, key := range x.gone {
+			idx.Delete(key)
+		}
+		x.ready.Store(idx)
+		x.building, x.gone = nil, nil
 	}
 	x.state.Store(indexReady)
 }
@@ -167,7 +167,7 @@ func (x *liveIndex) Lost(error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.ready.Store(nil)
-	x.building = nil
+	x.building, x.gone = nil, nil
 	x.state.Store(indexLost)
 }
 
