@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -54,6 +55,7 @@ const (
 	indexReady    indexState = "ready"   // answering lists
 	indexLost     indexState = "lost"    // the stream broke; reconnecting
 	deletedMemory            = 30 * time.Second
+	bigLoad                  = 100_000 // entries
 )
 
 func newLiveIndex(r *Resources) *liveIndex {
@@ -151,12 +153,22 @@ func (x *liveIndex) Synced() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.building != nil {
+		if x.building.Len() >= bigLoad {
+			// Give the refresh's garbage (every entry decoded) back first:
+			// ordering a large index needs large blocks of its own.
+			debug.FreeOSMemory()
+		}
 		idx := x.building.Index()
 		for _, key := range x.gone {
 			idx.Delete(key)
 		}
 		x.ready.Store(idx)
 		x.building, x.gone = nil, nil
+		if idx.Len() >= bigLoad {
+			// The load's garbage (every entry decoded, the orders sorted)
+			// goes back to the system now, not when the heap next grows.
+			go debug.FreeOSMemory()
+		}
 	}
 	x.state.Store(indexReady)
 }

@@ -1,6 +1,7 @@
 package ldapstore
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -309,5 +310,29 @@ func TestIndexResyncsAfterARestart(t *testing.T) {
 	})
 	if st.IndexStatus().UsersEntries != 79 {
 		t.Errorf("index %+v, want 79 users", st.IndexStatus())
+	}
+}
+
+// Versions pack to bytes that order as the changes do: entryCSNs by time
+// then counters, numbers as numbers.
+func TestPackVersion(t *testing.T) {
+	ordered := [][]string{
+		{"20261130115959.123456Z#000000#000#000000", "20261130115959.123456Z#000001#000#000000", "20261130115959.123457Z#000000#000#000000",
+			"20261130120000.000000Z#000000#001#000000", "20261201000000.000000Z#000000#000#000000"},
+		{"9", "10", "100", "18446744073709551615"},
+	}
+	for _, list := range ordered {
+		for i := 1; i < len(list); i++ {
+			a, b := packVersion(list[i-1]), packVersion(list[i])
+			if bytes.Compare(a, b) >= 0 {
+				t.Errorf("%s packs to %x, not before %s (%x)", list[i-1], a, list[i], b)
+			}
+		}
+	}
+	if n := len(packVersion("20261130115959.123456Z#000000#000#000000")); n != 16 {
+		t.Errorf("an entryCSN packs to %d bytes, want 16", n)
+	}
+	if got := packVersion("W/odd"); string(got) != "W/odd" {
+		t.Errorf("an unknown version packs to %q, want it as it is", got)
 	}
 }

@@ -46,17 +46,19 @@ func containerMemoryLimit(cgroups fs.FS) int64 {
 	return 0
 }
 
-// gcHeadroom is the least the heap may grow past its live data before a
+// gcHeadroom is how much the heap may grow past its live data before a
 // collection: a gateway's live heap is small (tens of MiB) unless it holds
 // an order index, and every request allocates, so a fixed GOGC either
 // collects too often (small heap: a third of the CPU at GOGC=100) or lets
-// a large heap grow several times over (GOGC=400 over a 130 MiB index).
+// a large heap grow several times over (GOGC=400 over a 130 MiB index,
+// which the collector need not even scan: it holds no pointers).
 const gcHeadroom = 128 << 20
 
-// tuneGC keeps the heap's growth between collections at max(live heap,
-// gcHeadroom): GOGC = 100 × that ÷ live, set again after every collection
-// (a finalizer that re-arms itself, the usual way to hook the GC), unless
-// GOGC says otherwise.
+// tuneGC keeps the heap's growth between collections at gcHeadroom: GOGC
+// = 100 × gcHeadroom ÷ live, set again after every collection (a finalizer
+// that re-arms itself, the usual way to hook the GC), unless GOGC says
+// otherwise. The memory then stays near live + 128 MiB, whatever the live
+// size.
 func tuneGC() {
 	if os.Getenv("GOGC") != "" {
 		return
@@ -78,11 +80,11 @@ func tuneGC() {
 type gcSentinel struct{ _ [16]byte }
 
 // gcPercent is the GOGC that lets a heap of live bytes grow by
-// max(live, gcHeadroom), within 100 and 1000.
+// gcHeadroom, within 10 and 1000.
 func gcPercent(live uint64) int {
 	if live == 0 {
 		return 400
 	}
-	p := 100 * max(live, gcHeadroom) / live
-	return int(min(max(p, 100), 1000))
+	p := 100 * gcHeadroom / live
+	return int(min(max(p, 10), 1000))
 }

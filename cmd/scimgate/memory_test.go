@@ -29,8 +29,8 @@ func TestContainerMemoryLimit(t *testing.T) {
 	}
 }
 
-// The GC's growth between collections: at least gcHeadroom, or the live
-// heap when larger, within GOGC 100 and 1000.
+// The GC's growth between collections: gcHeadroom, within GOGC 10 and
+// 1000.
 func TestGCPercent(t *testing.T) {
 	const mib = 1 << 20
 	for _, tt := range []struct {
@@ -42,7 +42,9 @@ func TestGCPercent(t *testing.T) {
 		{32 * mib, 400},
 		{64 * mib, 200},
 		{128 * mib, 100},
-		{1024 * mib, 100},
+		{256 * mib, 50},
+		{1024 * mib, 12},
+		{4096 * mib, 10},
 		{4 * mib, 1000},
 	} {
 		if got := gcPercent(tt.live); got != tt.want {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
-	"runtime"
 	"slices"
-	"sync"
 )
 
 // Builder loads many entries into a new index at once, many times faster
@@ -31,6 +29,9 @@ func (b *Builder) Add(e Entry) {
 	}
 	b.refs = append(b.refs, x.st.add(x.buf))
 }
+
+// Len is how many entries were added (those of one key counted each time).
+func (b *Builder) Len() int { return len(b.refs) }
 
 // Index returns the index of the entries added; the builder must not be
 // used after.
@@ -79,23 +80,14 @@ func (x *Index) liveRefs(refs []uint32) []uint32 {
 	return refs
 }
 
-// sortOrders sorts the live refs into every order, as many orders at a
-// time as there are processors.
+// sortOrders sorts the live refs into every order, one after the other in
+// one buffer: a load's peak of memory matters more than its seconds (at a
+// million entries the buffer is 32 MiB, the sorts about a second each).
 func (x *Index) sortOrders(live []uint32) {
-	work := make(chan int)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(x.orders)) {
-		wg.Go(func() {
-			for o := range work {
-				x.sortOrder(o, live)
-			}
-		})
-	}
+	items := make([]sortItem, len(live))
 	for o := range x.orders {
-		work <- o
+		x.sortOrder(o, live, items)
 	}
-	close(work)
-	wg.Wait()
 }
 
 // sortItem is a ref with the first 24 bytes of its place in an order.
@@ -107,8 +99,7 @@ type sortItem struct {
 // sortOrder builds order o of the live refs from scratch. Comparing
 // prefixes first keeps the sort in a flat array; only equal prefixes read
 // the entries.
-func (x *Index) sortOrder(o int, live []uint32) {
-	items := make([]sortItem, len(live))
+func (x *Index) sortOrder(o int, live []uint32, items []sortItem) {
 	present := 0
 	for i, ref := range live {
 		f := x.st.fields(ref, o)
@@ -128,7 +119,6 @@ func (x *Index) sortOrder(o int, live []uint32) {
 	for i, it := range items {
 		refs[i] = it.ref
 	}
-	items = nil
 	r := &x.orders[o]
 	r.chunks, r.present = chunksOf(refs, x.sz.bulkChunk), present
 	r.fences = make([][3]uint64, len(r.chunks))
