@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,15 +41,18 @@ func indexedDirectory(t *testing.T, n int) *slapd.Server {
 	return dir
 }
 
-// runIndexed runs st's change streams until the test ends and waits until
-// both indexes are ready.
-func runIndexed(t *testing.T, st *Store) {
+// runIndexed runs st's change streams until the test ends, or until the
+// function it returns is called, and waits until both indexes are ready.
+func runIndexed(t *testing.T, st *Store) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { st.Run(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
 	waitIndex(t, st, "ready")
+	return stop
 }
 
 func waitIndex(t *testing.T, st *Store, state string) {
@@ -249,12 +253,7 @@ func TestIndexFollowsTheDirectory(t *testing.T) {
 func TestIndexReadsItsWrites(t *testing.T) {
 	dir := indexedDirectory(t, 50)
 	st := newStore(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { st.Run(ctx); close(done) }()
-	waitIndex(t, st, "ready")
-	cancel()
-	<-done
+	runIndexed(t, st)() // stopped at once: the index left as it is
 	u := users(t, st)
 	created, err := u.Create(context.Background(), map[string]any{"userName": "aaa-first", "name": map[string]any{"familyName": "X"}})
 	if err != nil {

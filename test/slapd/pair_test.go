@@ -19,18 +19,9 @@ import (
 // not always agree (see TestPair's "memberOf" subtest).
 func entries(t *testing.T, s *Server) map[string]string {
 	t.Helper()
-	c, err := s.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	res, err := c.Search(ldap.NewSearchRequest(s.Suffix, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"*", "+"}, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	found := searchAll(t, s, "(objectClass=*)", "*", "+")
 	out := map[string]string{}
-	for _, e := range res.Entries {
+	for _, e := range found {
 		var attrs []string
 		for _, a := range e.Attributes {
 			if strings.EqualFold(a.Name, "memberOf") {
@@ -344,4 +335,20 @@ func values(t *testing.T, s *Server, dn, attr string) []string {
 	v := res.Entries[0].GetAttributeValues(attr)
 	slices.Sort(v)
 	return v
+}
+
+// searchAll returns the entries of s that filter selects, with attrs.
+func searchAll(t *testing.T, s *Server, filter string, attrs ...string) []*ldap.Entry {
+	t.Helper()
+	c, err := s.Dial()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Search(ldap.NewSearchRequest(s.Suffix, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		filter, attrs, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Entries
 }

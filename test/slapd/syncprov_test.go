@@ -217,18 +217,9 @@ type entryState struct{ UUID, CSN string }
 // entryStates returns the entryUUID and entryCSN of every entry of s.
 func entryStates(t *testing.T, s *Server) map[string]entryState {
 	t.Helper()
-	c, err := s.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	res, err := c.Search(ldap.NewSearchRequest(s.Suffix, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(objectClass=*)", []string{"entryUUID", "entryCSN"}, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	found := searchAll(t, s, "(objectClass=*)", "entryUUID", "entryCSN")
 	out := map[string]entryState{}
-	for _, e := range res.Entries {
+	for _, e := range found {
 		out[e.DN] = entryState{e.GetAttributeValue("entryUUID"), e.GetAttributeValue("entryCSN")}
 	}
 	return out
@@ -363,18 +354,9 @@ func TestSyncProvRefreshAndPersist(t *testing.T) {
 // member and memberOf in s, sorted.
 func memberships(t *testing.T, s *Server) []string {
 	t.Helper()
-	c, err := s.Dial()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	res, err := c.Search(ldap.NewSearchRequest(s.Suffix, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		"(|(member=*)(memberOf=*))", []string{"member", "memberOf"}, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	found := searchAll(t, s, "(|(member=*)(memberOf=*))", "member", "memberOf")
 	var out []string
-	for _, e := range res.Entries {
+	for _, e := range found {
 		for _, a := range e.Attributes {
 			for _, v := range a.Values {
 				out = append(out, e.DN+" "+a.Name+" "+v)
