@@ -3,7 +3,7 @@
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN     := bin/scimgate
-GOFILES := $(shell find cmd gateway ldapstore schema test deploy -name '*.go')
+GOFILES := $(shell find cmd gateway internal ldapstore schema test deploy -name '*.go')
 
 .PHONY: build run test conformance fuzz bench vet fmt-check lint-deploy slapd hydra clean
 

@@ -57,11 +57,18 @@ func newGateway(t testing.TB, dir *slapd.Server, log *zap.Logger, opts ldapstore
 // newGatewayServer is newGateway, also returning the Server.
 func newGatewayServer(t testing.TB, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
 	t.Helper()
+	return newGatewayServerURLs(t, dir, []string{dir.URL}, log, opts, mods...)
+}
+
+// newGatewayServerURLs is newGatewayServer with the directory at urls, in
+// order of preference (dir gives the credentials and base DNs).
+func newGatewayServerURLs(t testing.TB, dir *slapd.Server, urls []string, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
+	t.Helper()
 	bindDN, bindPW := dir.RootDN, dir.Password
 	if dir.ServiceDN != "" {
 		bindDN, bindPW = dir.ServiceDN, dir.ServicePassword // as a deployment binds
 	}
-	pool, err := ldapstore.Open(ldapstore.Config{URLs: []string{dir.URL}, BindDN: bindDN, BindPassword: bindPW, DialTimeout: time.Second})
+	pool, err := ldapstore.Open(ldapstore.Config{URLs: urls, BindDN: bindDN, BindPassword: bindPW, DialTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +86,10 @@ func newGatewayServer(t testing.TB, dir *slapd.Server, log *zap.Logger, opts lda
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As serve does: the order indexes, where the directory streams changes.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	t.Cleanup(stopRun)
+	go store.Run(runCtx)
 	cfg := DefaultServerConfig()
 	cfg.MaxBodyBytes = 4096
 	auth := DefaultAuthConfig()

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -30,7 +31,11 @@ func (s *Server) readyz(c echo.Context) error {
 		e.Header = http.Header{"Retry-After": {retryAfter}}
 		return e
 	}
-	body := map[string]string{"status": "ready"}
+	st := s.store.IndexStatus()
+	// Lists are answered while the order index loads (by snapshots):
+	// it does not decide readiness either; but say where it stands.
+	body := map[string]string{"status": "ready",
+		"index": fmt.Sprintf("users %s (%d), groups %s (%d)", st.Users, st.UsersEntries, st.Groups, st.GroupsEntries)}
 	// Tokens already checked keep working while the authorization server
 	// is away, so it does not decide readiness; but say so.
 	if err := s.CheckAuthServer(ctx); err != nil {

@@ -28,7 +28,7 @@ type metrics struct {
 	authFailures   *prometheus.CounterVec
 }
 
-func newMetrics(pool *ldapstore.Pool) *metrics {
+func newMetrics(store *ldapstore.Store) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,10 +62,47 @@ func newMetrics(pool *ldapstore.Pool) *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.ldapOps, m.ldapLatency, m.authCache, m.introspections, m.rateLimited, m.authFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if pool != nil {
-		m.registerPool(pool)
+	if store != nil {
+		m.registerPool(store.Pool())
+		m.registerSearch(store)
 	}
 	return m
+}
+
+// registerSearch exports what lists cost: the order indexes' state and
+// size, and the scans of the snapshot path, read at each scrape.
+func (m *metrics) registerSearch(store *ldapstore.Store) {
+	for _, typ := range []string{"User", "Group"} {
+		state := func() (string, int) {
+			st := store.IndexStatus()
+			if typ == "Group" {
+				return st.Groups, st.GroupsEntries
+			}
+			return st.Users, st.UsersEntries
+		}
+		labels := prometheus.Labels{"type": typ}
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scimgate_index_ready",
+			Help: "1 when lists of the type are answered from the order index, 0 when they take snapshots (no change stream, loading, or lost).", ConstLabels: labels},
+			func() float64 {
+				if s, _ := state(); s == "ready" {
+					return 1
+				}
+				return 0
+			}))
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "scimgate_index_entries",
+			Help: "Resources in the ready order index of the type.", ConstLabels: labels},
+			func() float64 { _, n := state(); return float64(n) }))
+	}
+	counter := func(name, help string, f func(ldapstore.ScanStats) int64) {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(store.ScanStats())) }))
+	}
+	counter("scimgate_list_scans_total", "Snapshot scans run (lists too large for one search, not answered by an index).",
+		func(s ldapstore.ScanStats) int64 { return s.Scans })
+	counter("scimgate_list_scan_queries_total", "Lists that needed a scan; more than scans when identical ones shared one.",
+		func(s ldapstore.ScanStats) int64 { return s.Queries })
+	counter("scimgate_list_scans_busy_total", "Scans that found no free slot (search.max_concurrent_scans) before their deadline: 503.",
+		func(s ldapstore.ScanStats) int64 { return s.Busy })
 }
 
 // registerPool exports the pool's Stats, read at each scrape.

@@ -101,7 +101,7 @@ func New(o Options) (*Server, error) {
 	if err := s.applyDefaults(o.Auth); err != nil {
 		return nil, err
 	}
-	s.metrics = newMetrics(o.Store.Pool())
+	s.metrics = newMetrics(o.Store)
 	obs := ldapObserver{m: s.metrics}
 	if o.Tracer != nil {
 		obs.tracer = o.Tracer.Tracer("github.com/scimgate/scimgate")

@@ -23,9 +23,13 @@ func TestTraces(t *testing.T) {
 	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
 		t.Fatal(err)
 	}
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tp := sdktrace.NewTracerProvider()
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) { o.Tracer = tp })
+	// A first request loads the directory's schema, which the store's
+	// background work (Store.Run) waits for too: record what follows.
+	do(t, "GET", hs.URL+"/scim/v2/Users?count=1", testToken, "", "")
+	rec := tracetest.NewSpanRecorder()
+	tp.RegisterSpanProcessor(rec)
 
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	req, _ := http.NewRequest("GET", hs.URL+"/scim/v2/Users?filter="+urlQuery(`userName eq "alovelace"`), nil)

@@ -323,6 +323,7 @@ type ResourceConfig struct {
 //	search:
 //	  max_candidates: 1000000   # most results one list or search may order; more is 400 tooMany
 //	  max_concurrent_scans: 2   # large queries ordered at once; more wait (within their deadline, then 503)
+//	  index: auto               # auto: keep an order index where the directory streams its changes; off: never
 //	  snapshot_cache: 64MiB     # memory for the ordered ids of recent queries (bytes; KiB/MiB/GiB)
 //	  snapshot_max_age: 5m      # how long a walk's later pages reuse the order its first page saw
 type SearchConfig struct {
@@ -340,6 +341,14 @@ type SearchConfig struct {
 	// MaxCandidates × 100 bytes, plus SnapshotCache.
 	MaxConcurrentScans int `yaml:"max_concurrent_scans"`
 
+	// Index says whether each replica keeps an order index of the users
+	// and groups in memory, fed by the directory's change stream (RFC 4533:
+	// OpenLDAP's syncprov overlay, 389's content sync plugin), so that any
+	// page of any size of list costs O(log n + page) with an exact total:
+	// "auto" (the default) where the directory offers the stream, "off"
+	// never. Without it, lists take snapshots (above). docs/search.md.
+	Index string `yaml:"index"`
+
 	// SnapshotCache bounds the memory kept for the ordered ids of recent
 	// queries (snapshots), which make the pages after the first cost one
 	// indexed search. Written as bytes, or with KiB, MiB or GiB.
@@ -351,6 +360,12 @@ type SearchConfig struct {
 	SnapshotMaxAge time.Duration `yaml:"snapshot_max_age"`
 }
 
+// The values of search.index.
+const (
+	IndexAuto = "auto"
+	IndexOff  = "off"
+)
+
 // WithDefaults fills what is unset.
 func (c SearchConfig) WithDefaults() SearchConfig {
 	if c.MaxCandidates == 0 {
@@ -358,6 +373,9 @@ func (c SearchConfig) WithDefaults() SearchConfig {
 	}
 	if c.MaxConcurrentScans == 0 {
 		c.MaxConcurrentScans = 2
+	}
+	if c.Index == "" {
+		c.Index = IndexAuto
 	}
 	if c.SnapshotCache == 0 {
 		c.SnapshotCache = 64 << 20
@@ -373,6 +391,9 @@ func (c SearchConfig) Validate() error {
 	var errs []error
 	if c.MaxCandidates < 1 {
 		errs = append(errs, fmt.Errorf("search.max_candidates: must be at least 1, got %d", c.MaxCandidates))
+	}
+	if c.Index != IndexAuto && c.Index != IndexOff {
+		errs = append(errs, fmt.Errorf("search.index: %q is not auto or off", c.Index))
 	}
 	if c.MaxConcurrentScans < 1 {
 		errs = append(errs, fmt.Errorf("search.max_concurrent_scans: must be at least 1, got %d", c.MaxConcurrentScans))

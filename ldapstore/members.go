@@ -154,12 +154,14 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 		return Resource{}, err
 	}
 	if quiet {
+		r.indexReread(ctx, conn, dn)
 		return Resource{ID: currentID}, nil
 	}
 	e, err := r.readDN(ctx, conn, dn)
 	if err != nil {
 		return Resource{}, err
 	}
+	r.indexWrote(e)
 	return r.resource(ctx, conn, e)
 }
 

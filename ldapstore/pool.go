@@ -398,6 +398,19 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
+// Dedicated dials a bound connection of the caller's own, outside the
+// pool's count and limits, to the first server that answers: for a
+// long-lived operation such as a persistent search (package changes).
+// The caller closes it.
+func (p *Pool) Dedicated(ctx context.Context) (*ldap.Conn, error) {
+	c, err := p.dial(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.c.SetTimeout(0) // a persistent search has no end
+	return c.c, nil
+}
+
 // retryBackoffMin is the backoff after a server's first failed dial.
 const retryBackoffMin = 100 * time.Millisecond
 

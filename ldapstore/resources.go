@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -30,6 +31,9 @@ type Resources struct {
 	whole   reading  // what reading a whole resource reads: attrs
 	schemas schema.Schemas
 	maxName int // characters of the name (namePath)
+	// index is the order index (index.go), once Store.Run has begun
+	// keeping it.
+	index atomic.Pointer[liveIndex]
 }
 
 func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Resources {
@@ -199,6 +203,7 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 	if err != nil {
 		return Resource{}, err
 	}
+	r.indexWrote(e)
 	return r.resource(ctx, conn, e)
 }
 
@@ -234,7 +239,7 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 	if r.m.MaintainMemberOf != "" {
 		read = append(read, r.m.Members) // whose memberOf to clear
 	}
-	e, err := r.find(ctx, conn, id, uniqueAttributes(read))
+	e, err := r.find(ctx, conn, id, r.withIndexKey(uniqueAttributes(read)))
 	if err != nil {
 		return err
 	}
@@ -252,6 +257,7 @@ func (r *Resources) Delete(ctx context.Context, id string, pre Precondition) err
 	if err := conn.Del(ctx, req); err != nil {
 		return classify("delete "+r.kind, err)
 	}
+	r.indexRemoved(e)
 	if r.m.MaintainMemberOf != "" {
 		if err := r.syncMemberOf(ctx, conn, e.DN, nil, e.GetEqualFoldAttributeValues(r.m.Members)); err != nil {
 			return err
@@ -375,6 +381,7 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 	if err != nil {
 		return Resource{}, err
 	}
+	r.indexWrote(e)
 	return r.resource(ctx, conn, e)
 }
 
@@ -537,7 +544,7 @@ func (r *Resources) find(ctx context.Context, conn *Conn, id string, attrs []str
 // readDN reads a whole resource's entry by its DN.
 func (r *Resources) readDN(ctx context.Context, conn *Conn, dn string) (*ldap.Entry, error) {
 	res, err := conn.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-		"(objectClass=*)", r.attrs, nil))
+		"(objectClass=*)", r.withIndexKey(r.attrs), nil))
 	if err != nil {
 		return nil, classify("read "+r.kind, err)
 	}

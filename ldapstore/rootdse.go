@@ -19,6 +19,7 @@ const (
 	OIDPostRead         = "1.3.6.1.1.13.2"
 	OIDPasswordModify   = "1.3.6.1.4.1.4203.1.11.1"
 	OIDMatchedValues    = "1.2.826.0.1.3344810.2.3"
+	OIDContentSync      = "1.3.6.1.4.1.4203.1.9.1.1" // RFC 4533: the change stream
 )
 
 // Feature is a control or extended operation that check reports on.
@@ -37,6 +38,7 @@ var Features = []Feature{
 	{Name: "permissive modify", OID: OIDPermissiveModify},
 	{Name: "matched values", OID: OIDMatchedValues},
 	{Name: "password modify", OID: OIDPasswordModify, Extended: true},
+	{Name: "content sync (change stream)", OID: OIDContentSync},
 }
 
 // RootDSE is what a directory says of itself (RFC 4512 section 5.1).

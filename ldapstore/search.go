@@ -117,11 +117,16 @@ func (r *Resources) List(ctx context.Context, q Query) (Page, error) {
 	if err != nil || pl.none {
 		return Page{Resources: []Resource{}}, err
 	}
-	snap, probed, err := r.snapshot(ctx, lc, pl)
-	if err != nil {
-		return Page{}, err
+	sel, ok := r.fromIndex(pl)
+	var probed map[string]*ldap.Entry
+	if !ok {
+		var snap *snapshot
+		if snap, probed, err = r.snapshot(ctx, lc, pl); err != nil {
+			return Page{}, err
+		}
+		sel = selectPage(snap, pl.q)
 	}
-	return r.page(ctx, lc, pl, snap, probed)
+	return r.page(ctx, lc, pl, sel, probed)
 }
 
 // listPlan is what a list needs to know of its query.
@@ -154,7 +159,11 @@ func (r *Resources) plan(ctx context.Context, lc *lazyConn, q Query) (listPlan, 
 		}
 		pl.match, pl.post = and(r.class, f), post
 	}
-	sk, err := r.sortKey(q.SortBy)
+	sortBy := q.SortBy
+	if strings.TrimSpace(sortBy) == "" {
+		sortBy = defaultOrder(q.Filter)
+	}
+	sk, err := r.sortKey(sortBy)
 	if err != nil {
 		return pl, err
 	}
@@ -205,29 +214,12 @@ func (r *Resources) snapshot(ctx context.Context, lc *lazyConn, pl listPlan) (*s
 	return snap, nil, err
 }
 
-// page reads the resources of the page the query asks of snap (probed
-// holds them already when a probe read them).
-func (r *Resources) page(ctx context.Context, lc *lazyConn, pl listPlan, snap *snapshot, probed map[string]*ldap.Entry) (Page, error) {
-	q := pl.q
-	start, end := snap.bounds(q)
-	page := Page{Total: snap.len(), Resources: []Resource{}}
-	if q.Count == 0 {
+// page reads the resources the selection names (probed holds them
+// already when a probe read them).
+func (r *Resources) page(ctx context.Context, lc *lazyConn, pl listPlan, sel selection, probed map[string]*ldap.Entry) (Page, error) {
+	page := Page{Total: sel.total, Next: sel.next, Previous: sel.prev, Resources: []Resource{}}
+	if len(sel.ids) == 0 {
 		return page, nil
-	}
-	n := snap.len()
-	if q.Cursor {
-		if end < n && end > start {
-			page.Next = snap.at(end-1, q.Descending).position()
-		}
-		if start > 0 && start < n {
-			p := snap.at(start, q.Descending).position()
-			p.Backward = true
-			page.Previous = p
-		}
-	}
-	ids := make([]string, 0, end-start)
-	for i := start; i < end; i++ {
-		ids = append(ids, snap.at(i, q.Descending).id)
 	}
 	conn, err := lc.get(ctx)
 	if err != nil {
@@ -235,12 +227,12 @@ func (r *Resources) page(ctx context.Context, lc *lazyConn, pl listPlan, snap *s
 	}
 	entries := probed
 	if entries == nil {
-		if entries, err = r.fetch(ctx, conn, pl.match, ids, pl.rd.attrs); err != nil {
+		if entries, err = r.fetch(ctx, conn, pl.match, sel.ids, pl.rd.attrs); err != nil {
 			return Page{}, err
 		}
 	}
-	list := make([]*ldap.Entry, 0, len(ids))
-	for _, id := range ids {
+	list := make([]*ldap.Entry, 0, len(sel.ids))
+	for _, id := range sel.ids {
 		if e, ok := entries[strings.ToLower(id)]; ok {
 			list = append(list, e) // else deleted, or no longer a match
 		}

@@ -123,33 +123,12 @@ func (s *snapshot) at(i int, descending bool) item {
 }
 
 // bounds returns the range of indexes (for at) that a query's page covers.
-func (s *snapshot) bounds(q Query) (start, end int) {
-	n := len(s.slots)
-	count := max(q.Count, 0)
-	switch {
-	case !q.Cursor:
-		start = min(q.StartIndex-1, n)
-		return start, min(start+count, n)
-	case q.After == nil:
-		return 0, min(count, n)
-	}
-	at := item{key: q.After.Key, missing: q.After.Missing, id: q.After.ID}
-	// The first index whose item is after at (upper) or not before it
-	// (lower), in ascending order.
-	lower, _ := slices.BinarySearchFunc(s.slots, at, s.compareTo)
-	upper := lower
-	if upper < n && s.compareTo(s.slots[upper], at) == 0 {
-		upper++
-	}
-	if q.Descending {
-		// In the reversed view, "after" is what ascends before at.
-		lower, upper = n-upper, n-lower
-	}
-	if q.After.Backward {
-		end = lower
-		return max(end-count, 0), end
-	}
-	return upper, min(upper+count, n)
+func (s *snapshot) bounds(q Query) (start, end int) { return bounds(s, q) }
+
+// seek returns the index of the first result not before it.
+func (s *snapshot) seek(it item) int {
+	i, _ := slices.BinarySearchFunc(s.slots, it, s.compareTo)
+	return i
 }
 
 // packUUID returns the 16 bytes of id when it is a UUID in the canonical

@@ -193,6 +193,11 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 		st.report.Limits = append(st.report.Limits, fmt.Sprintf("the directory stops the bind DN's searches after %d entries: "+
 			"lists and searches matching more users are refused (400 tooMany); lift its size limit (deploy/ldap/README.md)", n))
 	}
+	if s.search.Index != IndexOff && !dse.Supports(Feature{OID: OIDContentSync}) {
+		st.report.Limits = append(st.report.Limits, "the directory streams no changes (RFC 4533 content sync: OpenLDAP's syncprov overlay, "+
+			"389's content sync plugin): lists keep no order index and take snapshots, whose first page costs a pass over the matches "+
+			"(seconds past a few hundred thousand); see docs/search.md")
+	}
 	if !dse.Supports(Feature{OID: OIDAssertion}) {
 		st.report.Limits = append(st.report.Limits, "the directory lacks the assertion control: If-Match is checked just before a write, "+
 			"not atomically with it, and concurrent updates of one resource can overwrite each other")

@@ -17,7 +17,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 )
 
@@ -38,14 +37,10 @@ the environment alone configures scimgate.
 `
 
 func main() {
-	// The gateway's live heap is small (tens of MiB) and every request
-	// allocates: at Go's default (GOGC=100) it spends a third of its CPU
-	// collecting (docs/benchmarks.md). Unless GOGC says otherwise, let the
-	// heap grow to five times the live data between collections.
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	// In a container, stay under its memory limit (memlimit.go).
+	// Collections: the heap grows by its live size but at least 128 MiB
+	// between them (unless GOGC says otherwise), and in a container stays
+	// under its memory limit (memory.go).
+	tuneGC()
 	setMemoryLimit(os.DirFS("/sys/fs/cgroup"))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -89,6 +89,9 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	// can store. The directory may come up after us: then serve anyway
 	// (503 until it answers; /readyz tells load balancers) and keep trying.
 	go loadStore(ctx, store, log)
+	// Keep the order indexes from the directory's change stream, where it
+	// offers one (docs/search.md); lists take snapshots meanwhile.
+	go store.Run(ctx)
 	// Likewise reach the authorization server now (oauth mode), so that
 	// a wrong issuer shows in the log at start, not at the first request.
 	go srv.CheckAuthServer(ctx)

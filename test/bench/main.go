@@ -88,6 +88,7 @@ var sections = []struct {
 	{"groups", benchGroups},
 	{"auth", benchAuth},
 	{"parallel-lists", benchParallelLists},
+	{"scale", benchScale},
 }
 
 func sectionNames() []string {
@@ -146,7 +147,9 @@ func setUp(o options) (*env, func(), error) {
 		cleanup()
 		return nil, nil, err
 	}
-	if e.dir, err = slapd.Start(e.ctx, slapd.Options{ServiceAccount: true, Preload: ldifPath, Dir: filepath.Join(work, "slapd")}); err != nil {
+	// SyncProv: the directory streams its changes, so the gateway keeps an
+	// order index (the sections that measure snapshots turn it off).
+	if e.dir, err = slapd.Start(e.ctx, slapd.Options{ServiceAccount: true, SyncProv: true, Preload: ldifPath, Dir: filepath.Join(work, "slapd")}); err != nil {
 		cleanup()
 		return nil, nil, err
 	}
@@ -349,7 +352,8 @@ func cursorWalk(e *env) (time.Duration, []time.Duration, []string, error) {
 // first pages of every user and 8 distinct sorted queries at once, each
 // matching every user (TestParallelListsStayBounded holds the bound).
 func benchParallelLists(e *env) error {
-	gw, err := startGateway(e.ctx, e.bin, e.work, "parallel", e.dir)
+	// The snapshot path, as without a change stream (issue 15's figure).
+	gw, err := startGateway(e.ctx, e.bin, e.work, "parallel", e.dir, append(tokenEnv(e.work, "parallel"), "SCIMGATE_SEARCH_INDEX=off")...)
 	if err != nil {
 		return err
 	}
@@ -566,11 +570,7 @@ func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server
 	addr := l.Addr().String()
 	l.Close()
 	if len(authEnv) == 0 {
-		sum := sha256.Sum256([]byte(token))
-		tokens := filepath.Join(work, "tokens-"+name+".yaml")
-		os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/groups.read, https://jans.io/scim/groups.write]\n",
-			hex.EncodeToString(sum[:]))), 0o600)
-		authEnv = []string{"SCIMGATE_AUTH_MODE=token", "SCIMGATE_AUTH_TOKENS_FILE=" + tokens}
+		authEnv = tokenEnv(work, name)
 	}
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(append(os.Environ(), dir.GatewayEnv()...),
@@ -600,6 +600,16 @@ func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server
 }
 
 func (g *gateway) stop() { g.cmd.Process.Kill(); g.cmd.Wait() }
+
+// tokenEnv configures a gateway's authentication: the static token
+// "bench-token", reading users and groups and writing groups.
+func tokenEnv(work, name string) []string {
+	sum := sha256.Sum256([]byte(token))
+	tokens := filepath.Join(work, "tokens-"+name+".yaml")
+	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/groups.read, https://jans.io/scim/groups.write]\n",
+		hex.EncodeToString(sum[:]))), 0o600)
+	return []string{"SCIMGATE_AUTH_MODE=token", "SCIMGATE_AUTH_TOKENS_FILE=" + tokens}
+}
 
 // rss and peak read the gateway process's resident set size, now and at
 // its highest, in bytes.

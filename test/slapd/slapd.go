@@ -5,8 +5,14 @@
 // A server lives in a directory of its own with a generated slapd.conf: the
 // core, cosine, inetorgperson and nis schemas, an mdb database with the
 // indexes scimgate relies on (entryUUID among them), and the memberof, refint
-// and sssvlv overlays. It listens on a free port of 127.0.0.1, and with TLS
-// also on an ldaps:// port with a certificate from a CA generated for it.
+// and sssvlv overlays; with Options.SyncProv also syncprov, for consumers of
+// RFC 4533 content synchronisation. It listens on a free port of 127.0.0.1,
+// and with TLS also on an ldaps:// port with a certificate from a CA
+// generated for it.
+//
+// StartPair (NewPair in tests) runs two such servers as providers that
+// replicate each other, as a deployment that outgrew one directory server
+// does.
 //
 // Of scimgate it knows only the optional schema in deploy/ldap.
 package slapd
@@ -21,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -89,6 +96,19 @@ type Options struct {
 	// server starts: the fast way to a directory of 100,000 entries. slapadd
 	// runs no overlays, so the file must hold memberOf values itself.
 	Preload string
+	// SyncProv makes the server a provider of RFC 4533 content
+	// synchronisation (the syncprov overlay, first, below the others, with
+	// entryCSN indexed and a session log of 10,000 writes): what a consumer
+	// such as go-ldap's Conn.Syncrepl needs. The providers of a pair
+	// (StartPair) always have it.
+	//
+	// syncprov writes its state (contextCSN) to the database after every
+	// write (syncprov-checkpoint 1 1; about 0.3 ms a write here), not every
+	// 100 as usual: killed between checkpoints, slapd comes back with an
+	// older state, its consumers' cookies are refused as newer than it (53),
+	// and a provider of a pair never applies the other's deletes of entries
+	// it wrote after its last checkpoint.
+	SyncProv bool
 }
 
 // Server is a running slapd.
@@ -137,6 +157,45 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts = withDefaults(opts)
+	s, err := newServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writeConfig(opts, nil); err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	base := baseEntries(s, opts)
+	if opts.Preload != "" {
+		if err := s.slapadd(ctx, opts, 0, base, opts.Preload); err != nil {
+			s.cleanup()
+			return nil, err
+		}
+		base = ""
+	}
+	// A free port can be taken between finding and binding it: retry.
+	s.bin = bin
+	for attempt := 0; ; attempt++ {
+		if err = s.listenOn(opts.TLS); err == nil {
+			err = s.launch(ctx)
+		}
+		if err == nil || attempt == 2 || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	if err := s.AddLDIF(ctx, base+"\n"+opts.LDIF); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func withDefaults(opts Options) Options {
 	if opts.Suffix == "" {
 		opts.Suffix = "dc=example,dc=org"
 		if opts.Janssen {
@@ -146,6 +205,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Password == "" {
 		opts.Password = "secret"
 	}
+	return opts
+}
+
+// newServer lays out a server's directory (and its certificates, with TLS)
+// for opts, which have their defaults.
+func newServer(opts Options) (*Server, error) {
 	s := &Server{
 		Suffix:   opts.Suffix,
 		RootDN:   "cn=admin," + opts.Suffix,
@@ -154,16 +219,35 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		GroupsDN: "ou=groups," + opts.Suffix,
 		Dir:      opts.Dir,
 	}
+	if opts.ServiceAccount {
+		s.ServiceDN, s.ServicePassword = "cn=scimgate,"+s.Suffix, "scimgate-secret"
+	}
 	if s.Dir == "" {
+		var err error
 		if s.Dir, err = os.MkdirTemp("", "scimgate-slapd-"); err != nil {
 			return nil, fmt.Errorf("slapd: %w", err)
 		}
 		s.ownDir = true
 	}
-	if err := s.writeConfig(opts); err != nil {
+	if err := os.MkdirAll(filepath.Join(s.Dir, "db"), 0o700); err != nil {
 		s.cleanup()
-		return nil, err
+		return nil, fmt.Errorf("slapd: %w", err)
 	}
+	if opts.TLS {
+		if err := writeCertificates(s.Dir); err != nil {
+			s.cleanup()
+			return nil, fmt.Errorf("slapd: certificates: %w", err)
+		}
+		s.CAFile = filepath.Join(s.Dir, "ca.pem")
+		s.ClientCertFile, s.ClientKeyFile = filepath.Join(s.Dir, "client.pem"), filepath.Join(s.Dir, "client-key.pem")
+	}
+	return s, nil
+}
+
+// baseEntries is the LDIF of the suffix, the people and groups units, and
+// what opts ask for besides: the default password policy, the service
+// account.
+func baseEntries(s *Server, opts Options) string {
 	base := baseLDIF(s)
 	if opts.PPolicy {
 		base += fmt.Sprintf(`
@@ -182,33 +266,10 @@ pwdMinLength: 8
 `, s.Suffix, s.Suffix)
 	}
 	if opts.ServiceAccount {
-		s.ServiceDN, s.ServicePassword = "cn=scimgate,"+s.Suffix, "scimgate-secret"
 		base += fmt.Sprintf("\ndn: %s\nobjectClass: organizationalRole\nobjectClass: simpleSecurityObject\ncn: scimgate\nuserPassword: %s\n",
 			s.ServiceDN, s.ServicePassword)
 	}
-	if opts.Preload != "" {
-		if err := s.slapadd(ctx, base, opts.Preload); err != nil {
-			s.cleanup()
-			return nil, err
-		}
-		base = ""
-	}
-	// A free port can be taken between finding and binding it: retry.
-	for attempt := 0; ; attempt++ {
-		err = s.start(ctx, bin, opts.TLS)
-		if err == nil || attempt == 2 || ctx.Err() != nil {
-			break
-		}
-	}
-	if err != nil {
-		s.cleanup()
-		return nil, err
-	}
-	if err := s.AddLDIF(ctx, base+"\n"+opts.LDIF); err != nil {
-		s.Stop()
-		return nil, err
-	}
-	return s, nil
+	return base
 }
 
 const confTemplate = `# written by scimgate's test/slapd package
@@ -220,13 +281,15 @@ moduleload back_mdb
 {{end}}moduleload refint
 moduleload sssvlv
 {{if .PPolicy}}moduleload ppolicy
+{{end}}{{if .SyncProv}}moduleload syncprov
 {{end}}pidfile {{.Dir}}/slapd.pid
 argsfile {{.Dir}}/slapd.args
 {{if .TLS}}TLSCACertificateFile {{.Dir}}/ca.pem
 TLSCertificateFile {{.Dir}}/server.pem
 TLSCertificateKeyFile {{.Dir}}/server-key.pem
 {{if .RequireClientCert}}TLSVerifyClient demand
-{{end}}{{end}}
+{{end}}{{end}}{{with .Replica}}serverID {{.ServerID}}
+{{end}}
 database mdb
 maxsize 4294967296
 suffix "{{.Suffix}}"
@@ -238,8 +301,15 @@ directory {{.Dir}}/db
 index entryUUID eq
 index uid,cn,mail,sn,givenName,displayName eq,sub
 index member,memberUid,uniqueMember eq
-{{if .Janssen}}index inum,jansExtId eq
-{{else}}overlay memberof
+{{if .SyncProv}}index entryCSN eq
+{{end}}{{if .Janssen}}index inum,jansExtId eq
+{{end}}{{with .Replica}}syncrepl rid={{.PeerID}} provider={{.Peer}} type=refreshAndPersist retry="1 +"
+  searchbase="{{$.Suffix}}" bindmethod=simple binddn="{{$.RootDN}}" credentials="{{$.Password}}"
+multiprovider on
+{{end}}{{if .SyncProv}}overlay syncprov
+syncprov-checkpoint 1 1
+syncprov-sessionlog 10000
+{{end}}{{if not .Janssen}}overlay memberof
 memberof-group-oc groupOfNames
 memberof-member-ad member
 memberof-memberof-ad memberOf
@@ -262,7 +332,15 @@ func serviceSizeLimit(n int) string {
 	return strconv.Itoa(n)
 }
 
-func (s *Server) writeConfig(opts Options) error {
+// replica is what one provider of a pair knows of itself and the other.
+type replica struct {
+	ServerID, PeerID int
+	Peer             string // the other's ldap:// URL
+}
+
+// writeConfig writes slapd.conf for opts, and for a provider of a pair
+// when r is not nil.
+func (s *Server) writeConfig(opts Options, r *replica) error {
 	schemas := []string{"core", "cosine", "inetorgperson", "nis"}
 	schemas = append(schemas, opts.Schemas...)
 	if opts.Janssen {
@@ -284,22 +362,14 @@ func (s *Server) writeConfig(opts Options) error {
 			schemas[i] = "/etc/ldap/schema/" + sc + ".schema"
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(s.Dir, "db"), 0o700); err != nil {
-		return fmt.Errorf("slapd: %w", err)
-	}
-	if opts.TLS {
-		if err := writeCertificates(s.Dir); err != nil {
-			return fmt.Errorf("slapd: certificates: %w", err)
-		}
-		s.CAFile = filepath.Join(s.Dir, "ca.pem")
-		s.ClientCertFile, s.ClientKeyFile = filepath.Join(s.Dir, "client.pem"), filepath.Join(s.Dir, "client-key.pem")
-	}
 	var conf bytes.Buffer
 	err := template.Must(template.New("slapd.conf").Parse(confTemplate)).Execute(&conf, map[string]any{
 		"Schemas": schemas, "Dir": s.Dir, "TLS": opts.TLS, "Janssen": opts.Janssen, "RequireClientCert": opts.RequireClientCert, "Suffix": s.Suffix,
 		"RootDN": s.RootDN, "Password": s.Password, "Config": opts.Config, "PPolicy": opts.PPolicy, "ServiceAccount": opts.ServiceAccount, "ACLs": opts.ACLs,
 		"NoRefint":         opts.NoRefint,
 		"ServiceSizeLimit": serviceSizeLimit(opts.ServiceSizeLimit),
+		"SyncProv":         opts.SyncProv || r != nil,
+		"Replica":          r,
 	})
 	if err != nil {
 		return fmt.Errorf("slapd: %w", err)
@@ -307,7 +377,8 @@ func (s *Server) writeConfig(opts Options) error {
 	return os.WriteFile(filepath.Join(s.Dir, "slapd.conf"), conf.Bytes(), 0o600)
 }
 
-func (s *Server) start(ctx context.Context, bin string, withTLS bool) error {
+// listenOn picks free ports for s: its URL, and its LDAPS URL with TLS.
+func (s *Server) listenOn(withTLS bool) error {
 	port, err := proc.FreePort()
 	if err != nil {
 		return err
@@ -322,13 +393,19 @@ func (s *Server) start(ctx context.Context, bin string, withTLS bool) error {
 		s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", tport)
 		s.listen += " " + s.LDAPSURL + "/"
 	}
-	s.bin = bin
-	return s.launch(ctx)
+	return nil
 }
 
 // launch runs slapd on s's addresses and waits until it answers.
 func (s *Server) launch(ctx context.Context) error {
-	bin, urls := s.bin, s.listen
+	if err := s.spawn(); err != nil {
+		return err
+	}
+	return s.waitReady(ctx)
+}
+
+// spawn starts the slapd process.
+func (s *Server) spawn() error {
 	logf, err := os.Create(filepath.Join(s.Dir, "slapd.log"))
 	if err != nil {
 		return fmt.Errorf("slapd: %w", err)
@@ -336,7 +413,7 @@ func (s *Server) launch(ctx context.Context) error {
 	defer logf.Close()
 	// -d 0 keeps slapd in the foreground, so that it is our child and dies
 	// with us; its messages go to slapd.log.
-	s.cmd = exec.Command(bin, "-f", filepath.Join(s.Dir, "slapd.conf"), "-h", urls, "-d", "0")
+	s.cmd = exec.Command(s.bin, "-f", filepath.Join(s.Dir, "slapd.conf"), "-h", s.listen, "-d", "0")
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{}
 	proc.SetDeathSignal(s.cmd.SysProcAttr)
@@ -345,7 +422,12 @@ func (s *Server) launch(ctx context.Context) error {
 	}
 	s.exited = make(chan struct{})
 	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
+	return nil
+}
 
+// waitReady waits until the spawned slapd accepts connections, and kills it
+// if it does not within 15 s.
+func (s *Server) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.URL, "ldap://"), time.Second)
@@ -368,9 +450,10 @@ func (s *Server) launch(ctx context.Context) error {
 	}
 }
 
-// slapadd loads the base entries, then the file, into the database of a
-// server that is not running.
-func (s *Server) slapadd(ctx context.Context, base, file string) error {
+// slapadd loads the base entries, then the file if any, into the database
+// of a server that is not running. With syncprov, the entries get CSNs of
+// server id sid, and the suffix the contextCSN of the last (-w).
+func (s *Server) slapadd(ctx context.Context, opts Options, sid int, base, file string) error {
 	bin, err := exec.LookPath("slapadd")
 	if err != nil {
 		if bin, err = exec.LookPath("/usr/sbin/slapadd"); err != nil {
@@ -381,8 +464,20 @@ func (s *Server) slapadd(ctx context.Context, base, file string) error {
 	if err := os.WriteFile(basePath, []byte(base), 0o600); err != nil {
 		return fmt.Errorf("slapd: %w", err)
 	}
-	for _, f := range []string{basePath, file} {
-		out, err := exec.CommandContext(ctx, bin, "-q", "-f", filepath.Join(s.Dir, "slapd.conf"), "-l", f).CombinedOutput()
+	files := []string{basePath}
+	if file != "" {
+		files = append(files, file)
+	}
+	args := []string{"-q", "-f", filepath.Join(s.Dir, "slapd.conf")}
+	if opts.SyncProv {
+		args = append(args, "-S", strconv.Itoa(sid))
+	}
+	for i, f := range files {
+		a := slices.Concat(args, []string{"-l", f})
+		if opts.SyncProv && i == len(files)-1 {
+			a = append(a, "-w")
+		}
+		out, err := exec.CommandContext(ctx, bin, a...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("slapd: slapadd %s: %v: %s", f, err, out)
 		}
@@ -428,11 +523,10 @@ func (s *Server) GatewayEnv() []string {
 // files and addresses for Restart.
 func (s *Server) Kill() { s.kill() }
 
-// Restart starts a killed server again on the same addresses and data.
-func (s *Server) Restart(ctx context.Context) error { return s.launch(ctx) }
-
-// Stop stops the server and removes its directory if Start created it.
-func (s *Server) Stop() error {
+// Shutdown stops the server cleanly (SIGTERM, then SIGKILL after 5 s),
+// keeping its files and addresses for Restart. Unlike Kill, it lets slapd
+// write what it keeps in memory, such as syncprov's contextCSN.
+func (s *Server) Shutdown() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -441,6 +535,15 @@ func (s *Server) Stop() error {
 			s.kill()
 		}
 	}
+}
+
+// Restart starts a killed or shut down server again on the same addresses
+// and data.
+func (s *Server) Restart(ctx context.Context) error { return s.launch(ctx) }
+
+// Stop stops the server and removes its directory if Start created it.
+func (s *Server) Stop() error {
+	s.Shutdown()
 	s.cleanup()
 	return nil
 }

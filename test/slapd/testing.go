@@ -16,6 +16,26 @@ func New(t testing.TB, opts Options) *Server {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := Start(ctx, opts)
+	checkStarted(t, err)
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// NewPair starts two providers replicating each other (see StartPair) for
+// the test t, and stops them when t ends; without slapd it skips or fails
+// as New does.
+func NewPair(t testing.TB, opts Options) (a, b *Server) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b, err := StartPair(ctx, opts)
+	checkStarted(t, err)
+	t.Cleanup(func() { a.Stop(); b.Stop() })
+	return a, b
+}
+
+func checkStarted(t testing.TB, err error) {
+	t.Helper()
 	if errors.Is(err, ErrNotInstalled) {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI is set and the integration tests need slapd: %v", err)
@@ -25,6 +45,4 @@ func New(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("start slapd: %v", err)
 	}
-	t.Cleanup(func() { s.Stop() })
-	return s
 }

@@ -28,3 +28,27 @@ func TestContainerMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+// The GC's growth between collections: gcHeadroom, within GOGC 10 and
+// 1000.
+func TestGCPercent(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 400},
+		{16 * mib, 800},
+		{32 * mib, 400},
+		{64 * mib, 200},
+		{128 * mib, 100},
+		{256 * mib, 50},
+		{1024 * mib, 12},
+		{4096 * mib, 10},
+		{4 * mib, 1000},
+	} {
+		if got := gcPercent(tt.live); got != tt.want {
+			t.Errorf("gcPercent(%d MiB) = %d, want %d", tt.live/mib, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package orderindex
+
+const raceEnabled = false
