@@ -162,7 +162,8 @@ func mustFilter(t *testing.T, s string) filter.Expression {
 }
 
 // userNames lists the userNames of a query's first page of up to 1,000,
-// sorted by userName.
+// sorted by userName; when they are not all the total says (a change the
+// index has not seen yet: milliseconds), the list ends with a note of it.
 func userNames(t *testing.T, r *Resources, fs string) []string {
 	t.Helper()
 	p, err := r.List(context.Background(), Query{Filter: mustFilter(t, fs), SortBy: "userName", StartIndex: 1, Count: 1000})
@@ -174,7 +175,7 @@ func userNames(t *testing.T, r *Resources, fs string) []string {
 		out = append(out, res.Attributes["userName"].(string))
 	}
 	if len(out) != p.Total {
-		t.Fatalf("total %d for %d resources", p.Total, len(out))
+		out = append(out, fmt.Sprintf("(total %d)", p.Total))
 	}
 	return out
 }
