@@ -170,6 +170,9 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 		}
 		if v, ok := d.Derive(func(p schema.Path) string { return valueAt(attrs, p) }); ok {
 			out.set(d.LDAP, []string{v})
+			if r.m.DerivedMarker != "" {
+				out.add(r.m.DerivedMarker, d.LDAP) // not the client's: not read back
+			}
 		}
 	}
 	if a := r.m.Active; a != nil {
@@ -486,9 +489,10 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 	type elemKey struct{ urn, attr, typ string }
 	elements := map[elemKey][]map[string]any{}
 	var order []elemKey
-	for _, am := range r.m.Attributes {
+	derived := r.derivedOf(e)
+	for _, am := range r.readOrder() {
 		raw := e.GetEqualFoldRawAttributeValues(am.LDAP)
-		if len(raw) == 0 {
+		if len(raw) == 0 || derived[strings.ToLower(am.LDAP)] {
 			continue
 		}
 		container := r.containerFor(res.Attributes, am.SCIM.URN)
@@ -590,6 +594,61 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 		res.Attributes["members"] = list
 	}
 	return res, nil
+}
+
+// readOrder is the mappings in the order build reads them: fallbacks
+// last, so that they are read only when the attribute's own mapping (a
+// JSON home) gave nothing.
+func (r *Resources) readOrder() []schema.AttributeMap {
+	out := make([]schema.AttributeMap, 0, len(r.m.Attributes))
+	for _, fallback := range []bool{false, true} {
+		for _, am := range r.m.Attributes {
+			if am.Fallback == fallback {
+				out = append(out, am)
+			}
+		}
+	}
+	return out
+}
+
+// derivedOf returns the LDAP attributes (lower-cased) of e whose values the
+// gateway derived, which are not read back as SCIM values: as the
+// derived-marker attribute lists them, or, where the directory has none,
+// those whose value is what their derivation gives from the others.
+func (r *Resources) derivedOf(e *ldap.Entry) map[string]bool {
+	out := map[string]bool{}
+	if r.m.DerivedMarker != "" {
+		for _, a := range e.GetEqualFoldAttributeValues(r.m.DerivedMarker) {
+			out[strings.ToLower(a)] = true
+		}
+		return out
+	}
+	for _, d := range r.m.Derive {
+		v := e.GetEqualFoldAttributeValue(d.LDAP)
+		if v == "" {
+			continue
+		}
+		if want, ok := r.deriveFromEntry(e, d); ok && want == v {
+			out[strings.ToLower(d.LDAP)] = true
+		}
+	}
+	return out
+}
+
+// deriveFromEntry is what d would derive from e's other values: its
+// templates' SCIM values read from the mappings of other LDAP attributes.
+func (r *Resources) deriveFromEntry(e *ldap.Entry, d schema.Derivation) (string, bool) {
+	return d.Derive(func(p schema.Path) string {
+		for _, am := range r.m.Lookup(p.URN, p.Attr, p.Sub) {
+			if strings.EqualFold(am.LDAP, d.LDAP) || am.Codec != schema.CodecString && am.Codec != "" {
+				continue
+			}
+			if v := e.GetEqualFoldAttributeValue(am.LDAP); v != "" {
+				return v
+			}
+		}
+		return ""
+	})
 }
 
 // groupList lists groups by the DNs given, for a user's "groups".

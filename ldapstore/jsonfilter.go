@@ -145,10 +145,52 @@ func (r *Resources) ldapFilterJSON(ctx context.Context, conn *Conn, e filter.Exp
 		if _, err := schema.MatchesResource(r.schemas, map[string]any{}, c); err != nil {
 			return "", nil, filterErrorf("%v", err)
 		}
-		parts = append(parts, r.narrowing(c))
+		// Entries without the JSON documents (written by another tool)
+		// hold their values in the standard attributes only: the filter
+		// over those, or, where LDAP cannot express it, their presence.
+		native, err := r.ldapFilter(ctx, conn, c, unassigned)
+		if err != nil {
+			native = r.nativePresence(c)
+		}
+		narrow := or(r.narrowing(c), native)
+		parts = append(parts, narrow)
 		post = append(post, c)
 	}
 	return and(parts...), post, nil
+}
+
+// nativePresence matches the entries that hold, in a standard attribute,
+// any value of an attribute e compares (a JSON home's fallbacks).
+func (r *Resources) nativePresence(e filter.Expression) string {
+	var attrs []filter.AttributePath
+	var walk func(filter.Expression)
+	walk = func(e filter.Expression) {
+		switch e := e.(type) {
+		case *filter.AttributeExpression:
+			attrs = append(attrs, e.AttributePath)
+		case *filter.ValuePath:
+			attrs = append(attrs, e.AttributePath)
+		case *filter.LogicalExpression:
+			walk(e.Left)
+			walk(e.Right)
+		case *filter.NotExpression:
+			walk(e.Expression)
+		}
+	}
+	walk(e)
+	var fs []string
+	for _, ap := range attrs {
+		urn := ap.URI()
+		if strings.EqualFold(urn, r.m.Schema.ID) {
+			urn = ""
+		}
+		for _, m := range r.m.Lookup(urn, ap.AttributeName, "") {
+			if m.Codec != schema.CodecJSON {
+				fs = append(fs, "("+m.LDAP+"=*)")
+			}
+		}
+	}
+	return or(fs...)
 }
 
 // exactly returns the check of the conjuncts ldapFilterJSON left to the

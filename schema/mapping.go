@@ -115,6 +115,13 @@ type Resource struct {
 	// wrote them (inetOrgPerson must have cn and sn; a SCIM User need not).
 	Derive []Derivation
 
+	// DerivedMarker is an attribute in which the gateway lists the LDAP
+	// attributes whose values it derived (scimDerived): a derived value is
+	// not the client's, and is not read back as a SCIM value. Where the
+	// directory has no such attribute, a value equal to what its
+	// derivation gives from the other values is taken for derived.
+	DerivedMarker string
+
 	// Create holds constant attributes written to every new entry.
 	Create map[string][]string
 
@@ -315,7 +322,7 @@ func (r Resource) Lookup(urn, attr, sub string) []AttributeMap {
 // LDAPAttributes returns every LDAP attribute a whole resource is read from,
 // each once: mapped, id, version, timestamps, members and groups, active.
 func (r Resource) LDAPAttributes() []string {
-	out := []string{r.ID, r.Version, r.Created, r.Modified, r.AppCreated, r.AppModified, "objectClass", r.Members, r.MemberOf}
+	out := []string{r.ID, r.Version, r.Created, r.Modified, r.AppCreated, r.AppModified, "objectClass", r.Members, r.MemberOf, r.DerivedMarker}
 	for _, m := range r.Attributes {
 		out = append(out, m.LDAP) // read-only ones too: they are read, not written
 	}
@@ -338,7 +345,7 @@ func (r Resource) WrittenAttributes() []string {
 	if r.Active != nil {
 		out = append(out, r.Active.Attribute, r.Active.Also)
 	}
-	return uniqueFold(append(out, r.AppCreated, r.AppModified))
+	return uniqueFold(append(out, r.AppCreated, r.AppModified, r.DerivedMarker))
 }
 
 // uniqueFold drops empty names and repeats, compared case-insensitively.
@@ -417,11 +424,17 @@ func (r Resource) Advertised() (core Schema, extensions []Schema) {
 }
 
 // adjust sets the characteristics of an advertised attribute from its
-// mappings: only the mapped types are canonical; caseExact follows the
-// directory's matching rule; what the directory does not let clients write
-// is read-only.
+// mappings: where its elements are kept whole (JSON), any type and every
+// flag is kept; where only typed values are (mail for the work e-mail),
+// only the mapped types are canonical and "primary" is read-only, told by
+// the order of the values (the first of the first type); caseExact follows
+// the directory's matching rule; what the directory does not let clients
+// write is read-only.
 func (r Resource) adjust(a *Attribute, urn string) {
 	ms := r.Lookup(urn, a.Name, "")
+	if r.Whole(urn, a.Name) {
+		return
+	}
 	apply := func(dst *Attribute, m AttributeMap) {
 		if m.CaseExact != nil && dst.Type == String {
 			dst.CaseExact = *m.CaseExact
@@ -438,6 +451,9 @@ func (r Resource) adjust(a *Attribute, urn string) {
 	}
 	for j := range a.SubAttributes {
 		sa := &a.SubAttributes[j]
+		if sa.Name == "primary" {
+			sa.Mutability = ReadOnly
+		}
 		if sa.Name == "type" && len(sa.CanonicalValues) > 0 {
 			var types []string
 			for _, m := range ms {
@@ -455,6 +471,17 @@ func (r Resource) adjust(a *Attribute, urn string) {
 			}
 		}
 	}
+}
+
+// Whole reports whether the elements of the attribute attr of the schema
+// urn are kept whole, as JSON documents (every sub-attribute, any type).
+func (r Resource) Whole(urn, attr string) bool {
+	for _, m := range r.Lookup(urn, attr, "") {
+		if m.SCIM.Sub == "" && m.Codec == CodecJSON {
+			return true
+		}
+	}
+	return false
 }
 
 // Filter returns a copy of r without the mappings whose LDAP attribute
@@ -476,6 +503,9 @@ func (r Resource) Filter(keep func(ldapAttr string) bool) (Resource, []string) {
 		if keep(d.LDAP) {
 			out.Derive = append(out.Derive, d)
 		}
+	}
+	if r.DerivedMarker != "" && !keep(r.DerivedMarker) {
+		out.DerivedMarker = "" // derived values are then told by their derivation
 	}
 	if r.Active != nil && !keep(r.Active.Attribute) {
 		dropped = append(dropped, "active → "+r.Active.Attribute)

@@ -120,6 +120,45 @@ func personMaps() []AttributeMap {
 	)
 }
 
+// personUserMaps are personMaps with, where scimgate's schema is installed,
+// a JSON home for each complex multi-valued attribute: every element as
+// the client sent it (any type, primary, display, every sub-attribute),
+// one document per value. The standard attributes keep copies for other
+// LDAP readers, read where an entry has no JSON (written by another tool).
+func personUserMaps() []AttributeMap {
+	return withJSON(personMaps(), map[string]string{
+		"emails": "scimEmails", "phoneNumbers": "scimPhoneNumbers", "ims": "scimIms", "photos": "scimPhotos",
+		"addresses": "scimAddresses", "entitlements": "scimEntitlements", "roles": "scimRoles",
+		"x509Certificates": "scimX509Certificates",
+	})
+}
+
+// withJSON adds to ms a whole-element JSON mapping for each attribute of
+// homes (SCIM attribute → LDAP attribute), ahead of ms, and makes the
+// attribute's other mappings fallbacks.
+func withJSON(ms []AttributeMap, homes map[string]string) []AttributeMap {
+	var out []AttributeMap
+	for _, attr := range sortedKeys(homes) {
+		out = append(out, AttributeMap{SCIM: Path{Attr: attr}, LDAP: homes[attr], Codec: CodecJSON})
+	}
+	for _, m := range ms {
+		if _, ok := homes[m.SCIM.Attr]; ok && m.SCIM.URN == "" {
+			m.Fallback = true
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func personDerive() []Derivation {
 	return []Derivation{
 		{LDAP: "cn", From: []string{"{name.formatted}", "{displayName}", "{name.givenName} {name.familyName}", "{userName}"}},
@@ -154,8 +193,9 @@ func personUsers(id, version string, active *Active) Resource {
 		Version:       version,
 		Created:       "createTimestamp",
 		Modified:      "modifyTimestamp",
-		Attributes:    personMaps(),
+		Attributes:    personUserMaps(),
 		Derive:        personDerive(),
+		DerivedMarker: "scimDerived",
 		MemberOf:      "memberOf",
 		Active:        active,
 		Password:      &Password{Kind: PasswordExtended},

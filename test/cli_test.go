@@ -295,7 +295,7 @@ func TestCheck(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check of a directory without scimgate's schema failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"note  mapping         not stored, so not advertised: users: nickName → scimNickName", "users: active → pwdAccountLockedTime", "deploy/ldap/scimgate.schema", "usable, with the 18 mapping(s) above left out",
+	for _, want := range []string{"note  mapping         not stored, so not advertised: users: nickName → scimNickName", "users: active → pwdAccountLockedTime", "deploy/ldap/scimgate.schema", "usable, with the 26 mapping(s) above left out",
 		"content sync (change stream): no", "the directory streams no changes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
