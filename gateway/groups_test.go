@@ -610,3 +610,41 @@ func (u *userEnv) exists(dn string) bool {
 	}
 	return true
 }
+
+// An empty group has no "members" (unassigned, RFC 7643 section 2.5), not
+// an empty list; a user without extension attributes lists only the core
+// schema in "schemas" (RFC 7643 section 3), with or without a projection.
+func TestUnassignedIsOmitted(t *testing.T) {
+	u := newUserEnv(t)
+	g := u.createGroup(`{"displayName":"Nobody"}`)
+	for _, path := range []string{"/Groups/" + g, "/Groups?filter=" + urlQuery(`displayName eq "Nobody"`)} {
+		r := u.send("GET", path, "")
+		doc := r.body
+		if list, ok := r.body["Resources"].([]any); ok && len(list) == 1 {
+			doc = list[0].(map[string]any)
+		}
+		if _, has := doc["members"]; has || r.status != 200 {
+			t.Errorf("GET %s: %d %s, want no members", path, r.status, r.raw)
+		}
+	}
+	id, created := u.create(`{"userName":"plain","title":"T"}`)
+	for _, r := range []response{created, u.send("GET", "/Users/"+id, ""), u.send("GET", "/Users/"+id+"?attributes=title", ""),
+		resourceOf(u.list("/Users?filter=" + urlQuery(`userName eq "plain"`)))} {
+		if got := fmt.Sprint(r.body["schemas"]); got != "[urn:ietf:params:scim:schemas:core:2.0:User]" {
+			t.Errorf("schemas = %s, want the core schema alone", got)
+		}
+	}
+	with := u.send("GET", "/Users/"+u.idOf("alovelace"), "") // employeeNumber
+	if got := fmt.Sprint(with.body["schemas"]); got != "[urn:ietf:params:scim:schemas:core:2.0:User urn:ietf:params:scim:schemas:extension:enterprise:2.0:User]" {
+		t.Errorf("schemas of a user with an employee number = %s", got)
+	}
+}
+
+// resourceOf is a list response's only resource as a response of its own.
+func resourceOf(list response) response {
+	rs := resources(list)
+	if len(rs) != 1 {
+		return response{}
+	}
+	return response{status: list.status, body: rs[0]}
+}

@@ -157,7 +157,7 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	body = rec.body.Bytes()
 	if rec.status/100 == 2 && len(body) > 0 {
 		var location string
-		if body, location, err = fixResponse(body, ri.baseURL, schemas.Core.ID, ri.projection); err != nil {
+		if body, location, err = fixResponse(body, ri.baseURL, schemas, ri.projection); err != nil {
 			return err
 		}
 		if rec.status == http.StatusCreated && location != "" {
@@ -176,7 +176,7 @@ func (s *Server) serveSCIM(c echo.Context) error {
 // fixResponse rewrites a resource response of the library: absolute
 // meta.location, and the projection applied (core is the URN of the
 // resource's core schema). It returns the resource's location.
-func fixResponse(body []byte, baseURL, core string, p schema.Projection) ([]byte, string, error) {
+func fixResponse(body []byte, baseURL string, s schema.Schemas, p schema.Projection) ([]byte, string, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var doc map[string]any
@@ -184,9 +184,22 @@ func fixResponse(body []byte, baseURL, core string, p schema.Projection) ([]byte
 		return nil, "", err
 	}
 	location := absoluteLocation(doc, baseURL)
-	p.Apply(core, doc)
+	p.Apply(s.Core.ID, doc)
+	doc["schemas"] = presentSchemas(s, doc)
 	out, err := json.Marshal(doc)
 	return out, location, err
+}
+
+// presentSchemas lists the schemas of a resource as RFC 7643 section 3
+// says: the core schema, and the extensions it holds attributes of.
+func presentSchemas(s schema.Schemas, doc map[string]any) []string {
+	out := []string{s.Core.ID}
+	for _, e := range s.Extensions {
+		if ext, ok := doc[e.ID].(map[string]any); ok && len(ext) > 0 {
+			out = append(out, e.ID)
+		}
+	}
+	return out
 }
 
 // absoluteLocation makes the library's relative meta.location ("Users/<id>")

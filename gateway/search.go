@@ -257,11 +257,6 @@ func render(r *http.Request, kind string, sch schema.Schemas, res ldapstore.Reso
 	if lr.ExternalID.Present() {
 		doc["externalId"] = lr.ExternalID.Value()
 	}
-	schemas := []string{sch.Core.ID}
-	for _, e := range sch.Extensions {
-		schemas = append(schemas, e.ID)
-	}
-	doc["schemas"] = schemas
 	meta := map[string]any{
 		"resourceType": kind,
 		"location":     infoFrom(r.Context()).baseURL + "/" + kind + "s/" + url.PathEscape(res.ID),
@@ -277,5 +272,6 @@ func render(r *http.Request, kind string, sch schema.Schemas, res ldapstore.Reso
 	}
 	doc["meta"] = meta
 	p.Apply(sch.Core.ID, doc)
+	doc["schemas"] = presentSchemas(sch, doc)
 	return doc
 }

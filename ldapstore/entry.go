@@ -585,13 +585,15 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 		res.Attributes["active"] = readActive(a, e.GetEqualFoldAttributeValue)
 	}
 	if r.m.Members != "" && rd.members {
-		list := []any{}
+		var list []any
 		for _, v := range e.GetEqualFoldAttributeValues(r.m.Members) {
 			if m, ok := members[r.valueKey(v)]; ok {
 				list = append(list, m.Element())
 			}
 		}
-		res.Attributes["members"] = list
+		if len(list) > 0 { // an empty group's members are unassigned (RFC 7643 section 2.5)
+			res.Attributes["members"] = list
+		}
 	}
 	return res, nil
 }

@@ -474,6 +474,9 @@ func (r *Resources) GetStreamed(ctx context.Context, id string, p schema.Project
 	if ph := r.m.MemberPlaceholder; ph != "" {
 		dns = slices.DeleteFunc(dns, func(dn string) bool { return r.valueKey(dn) == r.valueKey(ph) })
 	}
+	if len(dns) == 0 {
+		return read[0], nil, nil // no members: unassigned, not an empty list
+	}
 	return read[0], &MemberList{r: r, dns: dns, display: rd.memberDisplay}, nil
 }
 
