@@ -215,7 +215,7 @@ func libResource(r *http.Request, res ldapstore.Resource) scim.Resource {
 			}
 		}
 	}
-	if ent, ok := res.Attributes[schema.EnterpriseUserURN].(map[string]any); ok {
+	if ent, ok := res.Attributes[schema.EnterpriseUserURN].(map[string]any); ok && !res.Kept {
 		if mgr, ok := ent["manager"].(map[string]any); ok {
 			ref(mgr, "/Users/")
 		}

@@ -173,6 +173,29 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	return err
 }
 
+// checkStorable refuses a POST or PUT body holding what the directory
+// cannot keep (ldapstore.Resources.CheckStorable) before the SCIM library,
+// which would drop unknown sub-attributes without a word, sees it.
+func (s *Server) checkStorable(req *http.Request, path string, body []byte) error {
+	if req.Method != http.MethodPost && req.Method != http.MethodPut {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var doc map[string]any
+	if dec.Decode(&doc) != nil {
+		return nil // the library says what is wrong with it
+	}
+	rs, err := s.store.Users(req.Context())
+	if strings.HasPrefix(path, "/Groups") {
+		rs, err = s.store.Groups(req.Context())
+	}
+	if err != nil {
+		return err
+	}
+	return rs.CheckStorable(doc)
+}
+
 // fixResponse rewrites a resource response of the library: absolute
 // meta.location, and the projection applied (core is the URN of the
 // resource's core schema). It returns the resource's location.

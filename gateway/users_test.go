@@ -479,8 +479,12 @@ func TestUserPatch(t *testing.T) {
 		{name: "an address sub-attribute through a filter", status: 200,
 			ops:   `[{"op":"replace","path":"addresses[type eq \"work\"].locality","value":"Burbank"}]`,
 			check: func(t *testing.T, e *ldap.Entry, b map[string]any) { wantAttr(t, e, "l", "Burbank") }},
-		{name: "a wrong manager id", ops: `[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"5b7c0d4e-0000-0000-0000-000000000000"}}]`,
-			status: 400, err: "invalidValue"},
+		{name: "a manager no user is yet, kept as given", ops: `[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"5b7c0d4e-0000-0000-0000-000000000000"}}]`,
+			status: 200, check: func(t *testing.T, e *ldap.Entry, b map[string]any) {
+				wantAttr(t, e, "scimManager", "5b7c0d4e-0000-0000-0000-000000000000")
+				wantAttr(t, e, "manager")
+				eq(t, b["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"].(map[string]any)["manager"].(map[string]any)["value"], "5b7c0d4e-0000-0000-0000-000000000000")
+			}},
 		{name: "remove matching nothing", ops: `[{"op":"remove","path":"emails[value eq \"nobody@x\"]"}]`, status: 400, err: "noTarget"},
 		{name: "remove without a path", ops: `[{"op":"remove"}]`, status: 400, err: "noTarget"},
 		{name: "remove userName", ops: `[{"op":"remove","path":"userName"}]`, status: 400, err: "mutability"},

@@ -287,6 +287,19 @@ func (c ResourceConfig) Validate(section string) error {
 	if c.MaxNameLength < 0 {
 		return fmt.Errorf("%s.max_name_length: must not be negative (0: the default, %d), got %d", section, DefaultMaxNameLength, c.MaxNameLength)
 	}
+	if section != "users" && (len(c.Manager.Resolve) > 0 || c.Manager.Unresolved != "") {
+		return fmt.Errorf("%s.manager: only users have a manager", section)
+	}
+	switch c.Manager.Unresolved {
+	case "", ManagerKeep, ManagerReject, ManagerDrop:
+	default:
+		return fmt.Errorf("%s.manager.unresolved: %q is not keep, reject or drop", section, c.Manager.Unresolved)
+	}
+	for _, a := range c.Manager.Resolve {
+		if _, err := schema.ParsePath(a); err != nil {
+			return fmt.Errorf("%s.manager.resolve: %q is not a SCIM attribute: %v", section, a, err)
+		}
+	}
 	return nil
 }
 
@@ -301,6 +314,9 @@ const DefaultMaxNameLength = 200
 //	users:
 //	  base_dn: ou=people,dc=example,dc=org
 //	  max_name_length: 200   # most characters of a userName (groups: of a displayName)
+//	  manager:               # users only: what a manager.value that is no user's id names
+//	    resolve: [id, employeeNumber, userName]
+//	    unresolved: keep     # keep (as given, until that user appears) | reject (400) | drop
 //	  attributes:
 //	    - {scim: externalId, ldap: employeeNumber}
 type ResourceConfig struct {
@@ -314,7 +330,45 @@ type ResourceConfig struct {
 	// directory can index as a DN. 0: the default, 200.
 	MaxNameLength int `yaml:"max_name_length"`
 
+	// Manager (users only) says how the Enterprise User's manager.value
+	// finds the user it names: Okta fills it from an HR employee number,
+	// Microsoft's examples with a userName, SCIM with an id.
+	Manager ManagerConfig `yaml:"manager"`
+
 	schema.MappingConfig `yaml:",inline"`
+}
+
+// ManagerConfig is users.manager.
+type ManagerConfig struct {
+	// Resolve lists the users' SCIM attributes a manager.value is looked
+	// up by, in order, the first match winning; the directory keeps the
+	// DN of the user found in its manager attribute. Default [id,
+	// employeeNumber, userName].
+	Resolve []string `yaml:"resolve"`
+	// Unresolved says what becomes of a value that names no user:
+	// "keep" (the default) keeps it as given (scimgate's schema:
+	// scimManager) and reads it back as manager.value, until a user it
+	// names is created, then the DN; "reject" refuses it (400); "drop"
+	// leaves the user without a manager.
+	Unresolved string `yaml:"unresolved"`
+}
+
+// The values of users.manager.unresolved.
+const (
+	ManagerKeep   = "keep"
+	ManagerReject = "reject"
+	ManagerDrop   = "drop"
+)
+
+// withDefaults fills what is unset.
+func (c ManagerConfig) withDefaults() ManagerConfig {
+	if len(c.Resolve) == 0 {
+		c.Resolve = []string{"id", schema.EnterpriseUserURN + ":employeeNumber", "userName"}
+	}
+	if c.Unresolved == "" {
+		c.Unresolved = ManagerKeep
+	}
+	return c
 }
 
 // SearchConfig is the "search" section: how lists and searches are paged

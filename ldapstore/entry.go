@@ -28,6 +28,9 @@ type Resource struct {
 	LastModified time.Time
 	// Version changes with every modification: the ETag.
 	Version string
+	// Kept says the manager's value is kept as the client gave it, naming
+	// no user yet (users.manager.unresolved: keep): it has no $ref.
+	Kept bool
 }
 
 // Member is a resource that a DN names: a group's member, a user's group,
@@ -132,21 +135,9 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 			}
 		}
 	}
-	if len(refs) > 0 {
-		users, err := r.store.Users(ctx)
-		if err != nil {
+	for _, rf := range refs {
+		if err := r.managerValues(ctx, conn, rf.attr, rf.id, out); err != nil {
 			return nil, err
-		}
-		ids := make([]string, len(refs))
-		for i, rf := range refs {
-			ids[i] = rf.id
-		}
-		dns, err := users.resolveIDs(ctx, conn, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, rf := range refs {
-			out.add(rf.attr, dns[rf.id])
 		}
 	}
 	// The application's own times (Janssen's jansMeta*), which reads
@@ -576,6 +567,7 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 		}
 		container[k.attr] = list
 	}
+	res.Kept = r.readKeptReference(e, res.Attributes)
 	for urn, v := range res.Attributes {
 		if ext, ok := v.(map[string]any); ok && strings.HasPrefix(urn, "urn:") && len(ext) == 0 {
 			delete(res.Attributes, urn)

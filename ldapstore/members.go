@@ -133,6 +133,9 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 			if want, err = next(current); err != nil {
 				return "", err
 			}
+			if err := r.CheckStorable(want); err != nil {
+				return "", err
+			}
 			if err := r.checkNameChange(current, want); err != nil {
 				return "", err
 			}

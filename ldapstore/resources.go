@@ -31,6 +31,7 @@ type Resources struct {
 	whole   reading  // what reading a whole resource reads: attrs
 	schemas schema.Schemas
 	maxName int // characters of the name (namePath)
+	manager ManagerConfig
 	// index is the order index (index.go), once Store.Run has begun
 	// keeping it.
 	index atomic.Pointer[liveIndex]
@@ -46,7 +47,7 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 	}
 	class.WriteString(")")
 	r := &Resources{store: s, st: st, kind: rs.kind, baseDN: rs.baseDN, base: rs.base, m: m,
-		class: class.String(), attrs: m.LDAPAttributes(), maxName: rs.maxName}
+		class: class.String(), attrs: m.LDAPAttributes(), maxName: rs.maxName, manager: rs.manager}
 	r.derive()
 	return r
 }
@@ -127,6 +128,9 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 	if err := r.checkName(attrs); err != nil {
 		return Resource{}, err
 	}
+	if err := r.CheckStorable(attrs); err != nil {
+		return Resource{}, err
+	}
 	conn, err := r.store.pool.Conn(ctx)
 	if err != nil {
 		return Resource{}, err
@@ -204,6 +208,7 @@ func (r *Resources) Create(ctx context.Context, attrs map[string]any) (Resource,
 		return Resource{}, err
 	}
 	r.indexWrote(e)
+	r.resolveKept(ctx, conn, e) // users waiting for this one as their manager
 	return r.resource(ctx, conn, e)
 }
 
@@ -300,11 +305,26 @@ func (r *Resources) Replace(ctx context.Context, id string, attrs map[string]any
 			next[k] = v
 		}
 		keepFrozen(pre.Frozen, current.Attributes, next)
+		if _, given := lookupAttr(next, "active"); !given && current.Attributes["active"] != nil {
+			// A replace that leaves active out keeps it: an omission
+			// must never enable (or disable) an account.
+			next["active"] = current.Attributes["active"]
+		}
 		if err := putRules(r.Schemas(), current.Attributes, next); err != nil {
 			return nil, err
 		}
 		return next, nil
 	})
+}
+
+// lookupAttr finds an attribute by name, case-insensitively.
+func lookupAttr(attrs map[string]any, name string) (any, bool) {
+	for k, v := range attrs {
+		if strings.EqualFold(k, name) {
+			return v, v != nil
+		}
+	}
+	return nil, false
 }
 
 // Patch applies PATCH operations (RFC 7644 section 3.5.2) as one
@@ -321,6 +341,9 @@ func (r *Resources) PatchQuietly(ctx context.Context, id string, ops []schema.Op
 }
 
 func (r *Resources) patch(ctx context.Context, id string, ops []schema.Operation, pre Precondition, quiet bool) (Resource, error) {
+	if err := r.checkRemovals(ops); err != nil {
+		return Resource{}, err
+	}
 	if r.m.Members != "" {
 		// Member operations become additions and deletions of values.
 		mops, rest, err := schema.SplitMembers(r.m.Schema.ID, ops)
@@ -338,6 +361,24 @@ func (r *Resources) patch(ctx context.Context, id string, ops []schema.Operation
 	return r.update(ctx, id, pre, func(current Resource) (map[string]any, error) {
 		return schema.Patch(ctx, r.Schemas(), current.Attributes, ops)
 	})
+}
+
+// checkRemovals refuses a removal that cannot make its attribute
+// unassigned honestly: active (an account is active or it is not, and
+// the directory's lock cannot be "unset" without enabling the account).
+func (r *Resources) checkRemovals(ops []schema.Operation) error {
+	for _, op := range ops {
+		if !strings.EqualFold(op.Op, "remove") || op.Path == nil || r.m.Active == nil {
+			continue
+		}
+		p := op.Path.AttributePath
+		if p.SubAttribute == nil && strings.EqualFold(p.AttributeName, "active") &&
+			(p.URIPrefix == nil || strings.EqualFold(*p.URIPrefix, r.m.Schema.ID)) {
+			return &schema.PatchError{ScimType: "mutability", Msg: "active cannot be removed: an account is active or not, " +
+				"and unassigning it would enable a disabled one; replace it with true or false"}
+		}
+	}
+	return nil
 }
 
 // update reads the resource, computes its next attributes, and writes the
@@ -364,6 +405,9 @@ func (r *Resources) update(ctx context.Context, id string, pre Precondition, nex
 		}
 		attrs, err := next(current)
 		if err != nil {
+			return "", err
+		}
+		if err := r.CheckStorable(attrs); err != nil {
 			return "", err
 		}
 		if err := r.checkFrozen(ctx, conn, e, current, attrs, pre.Frozen); err != nil {

@@ -53,6 +53,7 @@ type resourceSetup struct {
 	base    *ldap.DN
 	mapping schema.Resource
 	maxName int // characters of a userName (displayName)
+	manager ManagerConfig
 }
 
 // state is what the store knows once it has read the directory.
@@ -120,7 +121,8 @@ func setup(section, kind string, cfg ResourceConfig, preset schema.Resource) (re
 	if maxName == 0 {
 		maxName = DefaultMaxNameLength
 	}
-	return resourceSetup{section: section, kind: kind, baseDN: cfg.BaseDN, base: base, mapping: m, maxName: maxName}, nil
+	return resourceSetup{section: section, kind: kind, baseDN: cfg.BaseDN, base: base, mapping: m, maxName: maxName,
+		manager: cfg.Manager.withDefaults()}, nil
 }
 
 // Pool returns the store's connection pool.

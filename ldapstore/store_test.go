@@ -79,7 +79,7 @@ func TestUserLifeCycle(t *testing.T) {
 	st := newStore(t, s)
 	ctx := context.Background()
 
-	created, err := users(t, st).Create(ctx, map[string]any{
+	user := map[string]any{
 		"userName":    "bjensen",
 		"name":        map[string]any{"givenName": "Barbara", "familyName": "Jensen"},
 		"displayName": "Babs Jensen",
@@ -87,9 +87,16 @@ func TestUserLifeCycle(t *testing.T) {
 			map[string]any{"value": "home@example.com", "type": "home"},
 			map[string]any{"value": "bjensen@example.com", "type": "work", "primary": true},
 		},
-		"phoneNumbers":           []any{map[string]any{"value": "+1 555 0100"}}, // no type: the first mapped one (work)
+		"phoneNumbers":           []any{map[string]any{"value": "+1 555 0100", "type": "work"}},
 		schema.EnterpriseUserURN: map[string]any{"employeeNumber": "701984", "department": "Tour Operations"},
-	})
+	}
+	// Without scimgate's schema only the work e-mail has a home (mail):
+	// a home one is refused, never dropped.
+	if _, err := users(t, st).Create(ctx, user); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "emails.type") {
+		t.Fatalf("Create with a home e-mail = %v, want ErrInvalid naming emails.type", err)
+	}
+	user["emails"] = user["emails"].([]any)[1:]
+	created, err := users(t, st).Create(ctx, user)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,6 +122,11 @@ type Resource struct {
 	// derivation gives from the other values is taken for derived.
 	DerivedMarker string
 
+	// KeptReferences is an attribute that keeps a reference value (the
+	// manager's) as the client gave it while it names no resource
+	// (scimManager), read back in its place until it does.
+	KeptReferences string
+
 	// Create holds constant attributes written to every new entry.
 	Create map[string][]string
 
@@ -322,7 +327,8 @@ func (r Resource) Lookup(urn, attr, sub string) []AttributeMap {
 // LDAPAttributes returns every LDAP attribute a whole resource is read from,
 // each once: mapped, id, version, timestamps, members and groups, active.
 func (r Resource) LDAPAttributes() []string {
-	out := []string{r.ID, r.Version, r.Created, r.Modified, r.AppCreated, r.AppModified, "objectClass", r.Members, r.MemberOf, r.DerivedMarker}
+	out := []string{r.ID, r.Version, r.Created, r.Modified, r.AppCreated, r.AppModified, "objectClass", r.Members, r.MemberOf,
+		r.DerivedMarker, r.KeptReferences}
 	for _, m := range r.Attributes {
 		out = append(out, m.LDAP) // read-only ones too: they are read, not written
 	}
@@ -345,7 +351,7 @@ func (r Resource) WrittenAttributes() []string {
 	if r.Active != nil {
 		out = append(out, r.Active.Attribute, r.Active.Also)
 	}
-	return uniqueFold(append(out, r.AppCreated, r.AppModified, r.DerivedMarker))
+	return uniqueFold(append(out, r.AppCreated, r.AppModified, r.DerivedMarker, r.KeptReferences))
 }
 
 // uniqueFold drops empty names and repeats, compared case-insensitively.
@@ -506,6 +512,9 @@ func (r Resource) Filter(keep func(ldapAttr string) bool) (Resource, []string) {
 	}
 	if r.DerivedMarker != "" && !keep(r.DerivedMarker) {
 		out.DerivedMarker = "" // derived values are then told by their derivation
+	}
+	if r.KeptReferences != "" && !keep(r.KeptReferences) {
+		out.KeptReferences = "" // a reference must then name a resource
 	}
 	if r.Active != nil && !keep(r.Active.Attribute) {
 		dropped = append(dropped, "active → "+r.Active.Attribute)

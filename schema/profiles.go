@@ -184,21 +184,22 @@ func openLDAP() Profile {
 // directory sets through the Password Modify extended operation.
 func personUsers(id, version string, active *Active) Resource {
 	return Resource{
-		Schema:        User(),
-		Extensions:    []Schema{EnterpriseUser()},
-		ObjectClasses: []string{"inetOrgPerson"},
-		Auxiliary:     []string{"scimgateUser"},
-		RDN:           "uid={userName}",
-		ID:            id,
-		Version:       version,
-		Created:       "createTimestamp",
-		Modified:      "modifyTimestamp",
-		Attributes:    personUserMaps(),
-		Derive:        personDerive(),
-		DerivedMarker: "scimDerived",
-		MemberOf:      "memberOf",
-		Active:        active,
-		Password:      &Password{Kind: PasswordExtended},
+		Schema:         User(),
+		Extensions:     []Schema{EnterpriseUser()},
+		ObjectClasses:  []string{"inetOrgPerson"},
+		Auxiliary:      []string{"scimgateUser"},
+		RDN:            "uid={userName}",
+		ID:             id,
+		Version:        version,
+		Created:        "createTimestamp",
+		Modified:       "modifyTimestamp",
+		Attributes:     personUserMaps(),
+		Derive:         personDerive(),
+		DerivedMarker:  "scimDerived",
+		KeptReferences: "scimManager",
+		MemberOf:       "memberOf",
+		Active:         active,
+		Password:       &Password{Kind: PasswordExtended},
 	}
 }
 

@@ -1,0 +1,134 @@
+package ldapstore
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/scimgate/scimgate/schema"
+)
+
+// Nothing a client sends is dropped: what the directory cannot keep as it
+// was sent is refused, naming it. /Schemas lists exactly what is kept
+// (Resources.Schemas); CheckStorable holds a resource's attributes to it.
+
+// CheckStorable refuses, with an InvalidError naming it, a value the
+// directory cannot keep as given: an attribute of the resource's schemas
+// that /Schemas does not list (nowhere to store it), a sub-attribute it
+// does not list, an element of a type no value is kept of, or an element
+// without a type where values are kept by type (mail is the work e-mail).
+// Read-only attributes are ignored, as RFC 7644 says they are; names that
+// no schema defines are ignored too, as the SCIM library ignores them.
+func (r *Resources) CheckStorable(attrs map[string]any) error {
+	if err := r.checkSchema(r.schemas.Core, r.m.Schema, "", attrs); err != nil {
+		return err
+	}
+	for _, full := range r.m.Extensions {
+		v := schema.Get(attrs, full.ID)
+		ext, ok := v.(map[string]any)
+		if !ok || len(ext) == 0 {
+			continue
+		}
+		adv, ok := r.schemas.Extension(full.ID)
+		if !ok {
+			adv = schema.Schema{ID: full.ID}
+		}
+		if err := r.checkSchema(adv, full, full.ID, ext); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSchema checks the attributes of one schema: adv is what is kept of
+// it, full the whole schema.
+func (r *Resources) checkSchema(adv, full schema.Schema, urn string, attrs map[string]any) error {
+	for name, v := range attrs {
+		if v == nil || strings.HasPrefix(strings.ToLower(name), "urn:") {
+			continue
+		}
+		if _, known := full.Attribute(name); !known {
+			continue
+		}
+		a, kept := adv.Attribute(name)
+		if !kept {
+			if empty(v) {
+				continue
+			}
+			return unstorable(urn, name, "", "this directory has nowhere to keep it (it is not in /Schemas)")
+		}
+		if a.Mutability == schema.ReadOnly || a.Type != schema.Complex || strings.EqualFold(name, "members") && r.m.Members != "" {
+			continue // members are kept as references: their type and display are read from the member
+		}
+		if err := r.checkComplex(a, urn, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkComplex checks the sub-attributes of a complex value or of each
+// element of a multi-valued one, and the elements' types.
+func (r *Resources) checkComplex(a schema.Attribute, urn string, v any) error {
+	elems, multi := v.([]any)
+	if !multi {
+		elems = []any{v}
+	}
+	typ, typed := a.SubAttribute("type")
+	closed := typed && len(typ.CanonicalValues) > 0 && !r.m.Whole(urn, a.Name) && a.MultiValued
+	for _, el := range elems {
+		obj, ok := el.(map[string]any)
+		if !ok {
+			continue // the library says what is wrong with it
+		}
+		for sub, sv := range obj {
+			if sv == nil || sub == "$ref" {
+				continue
+			}
+			s, ok := a.SubAttribute(sub)
+			if !ok {
+				return unstorable(urn, a.Name, sub, "this directory has nowhere to keep it (it is not in /Schemas)")
+			}
+			if s.Mutability == schema.ReadOnly {
+				continue
+			}
+		}
+		if !closed {
+			continue
+		}
+		t, _ := schema.Get(obj, "type").(string)
+		switch {
+		case t == "":
+			return unstorable(urn, a.Name, "type", fmt.Sprintf("this directory keeps %s by type (%s): give each value one",
+				a.Name, strings.Join(typ.CanonicalValues, ", ")))
+		case !containsFold(typ.CanonicalValues, t):
+			return unstorable(urn, a.Name, "type", fmt.Sprintf("this directory keeps %s of the types %s only, not %q",
+				a.Name, strings.Join(typ.CanonicalValues, ", "), t))
+		}
+	}
+	return nil
+}
+
+func unstorable(urn, attr, sub, why string) error {
+	p := schema.Path{URN: urn, Attr: attr, Sub: sub}
+	return invalidf("%s cannot be kept as given: %s.", p, why)
+}
+
+// empty reports whether v holds nothing: an empty list or object.
+func empty(v any) bool {
+	switch v := v.(type) {
+	case []any:
+		return len(v) == 0
+	case map[string]any:
+		return len(v) == 0
+	}
+	return false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
