@@ -22,14 +22,14 @@ import (
 // requests for the resource endpoints and calls resourceHandler, with the
 // schemas the directory can hold. Its discovery documents are not used:
 // discovery.go serves truthful ones.
-func newLibrary(store *ldapstore.Store, users, groups *ldapstore.Resources, cfg ServerConfig, logger scim.Logger) (scim.Server, error) {
+func (s *Server) newLibrary(users, groups *ldapstore.Resources) (scim.Server, error) {
 	return scim.NewServer(&scim.ServerArgs{
-		ServiceProviderConfig: &scim.ServiceProviderConfig{MaxResults: cfg.MaxResults, SupportFiltering: true, SupportPatch: true},
+		ServiceProviderConfig: &scim.ServiceProviderConfig{MaxResults: s.cfg.MaxResults, SupportFiltering: true, SupportPatch: true},
 		ResourceTypes: []scim.ResourceType{
-			libResourceType("User", "/Users", users, resourceHandler{store: store, kind: "User"}),
-			libResourceType("Group", "/Groups", groups, resourceHandler{store: store, kind: "Group"}),
+			libResourceType("User", "/Users", users, resourceHandler{store: s.store, kind: "User", patchResponse: s.users.PatchResponse}),
+			libResourceType("Group", "/Groups", groups, resourceHandler{store: s.store, kind: "Group", patchResponse: s.groups.PatchResponse}),
 		},
-	}, scim.WithLogger(logger))
+	}, scim.WithLogger(s.log.Sugar()))
 }
 
 func libResourceType(name, endpoint string, res *ldapstore.Resources, h scim.ResourceHandler) scim.ResourceType {
@@ -62,7 +62,7 @@ func (s *Server) library(ctx context.Context) (*scim.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := newLibrary(s.store, users, groups, s.cfg, s.log.Sugar())
+	l, err := s.newLibrary(users, groups)
 	if err != nil {
 		return nil, fmt.Errorf("scim library: %w", err)
 	}
@@ -131,7 +131,7 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		if err != nil {
 			return newError(http.StatusBadRequest, "invalidValue", "%v.", err)
 		}
-		ri.projection = p
+		ri.projection, ri.asked = p, true
 	}
 	if groupOverheadBypass(req) {
 		ri.projection = ri.projection.Never("members.display")
@@ -147,8 +147,14 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	if ri.failure != nil {
 		return ri.failure
 	}
-	if ri.noContent {
-		return c.NoContent(http.StatusNoContent)
+	if p := ri.patched; p != nil {
+		if p.group != "" {
+			return s.writeGroup(c, p.group, ri.projection, ldapstore.Precondition{})
+		}
+		if p.version != "" {
+			c.Response().Header().Set("ETag", etag(p.version))
+		}
+		return c.NoContent(p.status)
 	}
 	if ri.notModified != "" {
 		c.Response().Header().Set("ETag", ri.notModified)
