@@ -175,8 +175,8 @@ func TestGroupWrites(t *testing.T) {
 		t.Errorf("group whose only member was deleted: %s", r.raw)
 	}
 	// Deleting a group leaves no memberOf behind on its members.
-	if r := u.send("DELETE", "/Groups/"+g, ""); r.status != 204 {
-		t.Fatalf("delete group: %d", r.status)
+	if r := u.send("DELETE", "/Groups/"+g, ""); r.status != 204 || r.header.Get("Content-Type") != "" {
+		t.Fatalf("delete group: %d, Content-Type %q", r.status, r.header.Get("Content-Type"))
 	}
 	gone := func() bool {
 		for _, v := range u.entry(barbara).GetAttributeValues("memberOf") {
@@ -327,13 +327,13 @@ func TestLargeGroupIsStreamed(t *testing.T) {
 	if list := r.body["members"].([]any); len(list) != n || len(list[0].(map[string]any)) != 1 || r.body["displayName"] != nil {
 		t.Errorf("attributes=members.value: %d members, first %v", len(list), list[0])
 	}
-	if r := u.send("GET", "/Groups/"+id, "", "If-None-Match", u.send("GET", "/Groups/"+id, "").header.Get("ETag")); r.status != 304 {
-		t.Errorf("If-None-Match: %d", r.status)
+	if r := u.send("GET", "/Groups/"+id, "", "If-None-Match", u.send("GET", "/Groups/"+id, "").header.Get("ETag")); r.status != 304 || r.header.Get("Content-Type") != "" {
+		t.Errorf("If-None-Match: %d, Content-Type %q", r.status, r.header.Get("Content-Type"))
 	}
 	wantSCIMError(t, u.send("GET", "/Groups/no-such-group", ""), 404, "")
 
 	// A PATCH answers the group as the GET after it does.
-	p := u.send("PATCH", "/Groups/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"displayName","value":"bigger"}]}`)
+	p := u.send("PATCH", "/Groups/"+id, patchBody(`{"op":"replace","path":"displayName","value":"bigger"}`))
 	g := u.send("GET", "/Groups/"+id, "")
 	if p.status != 200 || p.header.Get("Content-Type") != contentTypeSCIM || p.header.Get("ETag") != g.header.Get("ETag") || p.body["displayName"] != "bigger" {
 		t.Fatalf("PATCH: %d %v, %v; the GET's ETag %s", p.status, p.header, p.body["displayName"], g.header.Get("ETag"))
@@ -358,8 +358,8 @@ func TestPatchResponses(t *testing.T) {
 			ada := u.idOf("alovelace")
 			g := u.createGroup(`{"displayName":"Responders"}`)
 			users, groups := cmp.Or(cfg.users, 200), cmp.Or(cfg.groups, 204)
-			const user, group = `[{"op":"replace","path":"title","value":"T%d"}]`,
-				`[{"op":"replace","path":"displayName","value":"Responders %d"},{"op":"add","path":"members","value":[{"value":"ADA"}]}]`
+			const user, group = `{"op":"replace","path":"title","value":"T%d"}`,
+				`{"op":"replace","path":"displayName","value":"Responders %d"},{"op":"add","path":"members","value":[{"value":"ADA"}]}`
 			tests := []struct {
 				name, path, ops string
 				header          []string
@@ -390,7 +390,7 @@ func TestPatchResponses(t *testing.T) {
 					resource, _, _ := strings.Cut(tt.path, "?")
 					before := u.send("GET", resource, "").header.Get("ETag")
 					ops := strings.ReplaceAll(fmt.Sprintf(tt.ops, n), "ADA", ada)
-					r := u.send("PATCH", tt.path, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":`+ops+`}`, tt.header...)
+					r := u.send("PATCH", tt.path, patchBody(ops), tt.header...)
 					after := u.send("GET", resource, "").header.Get("ETag")
 					if r.status != tt.want || r.header.Get("ETag") != after || after == before {
 						t.Fatalf("%d, ETag %q (before %q, a GET after %q), want %d: %s", r.status, r.header.Get("ETag"), before, after, tt.want, r.raw)
@@ -410,7 +410,7 @@ func TestPatchResponses(t *testing.T) {
 			// Through /Bulk: the same status, the ETag as the version.
 			for i, res := range []struct{ path, ops string }{{"/Users/" + ada, user}, {"/Groups/" + g, group}} {
 				ops := strings.ReplaceAll(fmt.Sprintf(res.ops, 100+i), "ADA", ada)
-				_, results := u.bulk(testToken, 0, `{"method":"PATCH","path":"`+res.path+`","data":{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":`+ops+`}}`)
+				_, results := u.bulk(testToken, 0, `{"method":"PATCH","path":"`+res.path+`","data":`+patchBody(ops)+`}`)
 				want := strconv.Itoa([]int{users, groups}[i])
 				if etag := u.send("GET", res.path, "").header.Get("ETag"); len(results) != 1 || results[0]["status"] != want || results[0]["version"] != etag {
 					t.Errorf("bulk PATCH of %s: %v, want status %s and version %s", res.path, results, want, etag)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -66,6 +67,9 @@ func (n normalizer) resource(doc map[string]any) error {
 	if err := checkResourceShape(n.s, doc); err != nil {
 		return err
 	}
+	if err := checkRequired(n.s, doc); err != nil {
+		return err
+	}
 	fixManager(doc)
 	return n.attributes(doc)
 }
@@ -73,6 +77,10 @@ func (n normalizer) resource(doc map[string]any) error {
 // patch checks and rewrites the operations of a PATCH, and reports
 // whether it found operations to rewrite.
 func (n normalizer) patch(doc map[string]any) (bool, error) {
+	if _, v := lookupKey(doc, "schemas"); !slices.Equal(anyStrings(v), []string{patchOpURN}) {
+		// Malformed (RFC 7644 section 3.12), where the library says invalidValue.
+		return false, newError(http.StatusBadRequest, "invalidSyntax", "A PATCH body must have \"schemas\": [%q] (RFC 7644 section 3.5.2).", patchOpURN)
+	}
 	key, ops := lookupKey(doc, "Operations")
 	list, ok := ops.([]any)
 	if !ok {
@@ -268,6 +276,52 @@ func checkResourceShape(s schema.Schemas, doc map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// checkRequired refuses a resource without a value for an attribute its
+// schema marks required (a user's userName, a group's displayName; those
+// of an extension the resource holds), naming it, where the library says
+// only that something required is missing.
+func checkRequired(s schema.Schemas, doc map[string]any) error {
+	check := func(sc schema.Schema, obj map[string]any, prefix string) error {
+		for _, a := range sc.Attributes {
+			_, v := lookupKey(obj, a.Name)
+			if l, isList := v.([]any); a.Required && (v == nil || isList && len(l) == 0) {
+				return newError(http.StatusBadRequest, "invalidValue", "%s%s is required.", prefix, a.Name)
+			}
+		}
+		return nil
+	}
+	if err := check(s.Core, doc, ""); err != nil {
+		return err
+	}
+	for _, ext := range s.Extensions {
+		if _, v := lookupKey(doc, ext.ID); v != nil {
+			if obj, ok := v.(map[string]any); ok {
+				if err := check(ext, obj, ext.ID+":"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// patchOpURN is the schema of a PATCH body.
+const patchOpURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+// anyStrings returns v's strings when v is a list of strings only.
+func anyStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func isManagerPath(p string) bool {

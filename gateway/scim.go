@@ -174,6 +174,9 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	for k, v := range rec.header {
 		h[k] = v
 	}
+	if len(body) == 0 {
+		h.Del(echo.HeaderContentType) // the library types every answer, a DELETE's 204 too
+	}
 	c.Response().WriteHeader(rec.status)
 	_, err = c.Response().Write(body)
 	return err

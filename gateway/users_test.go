@@ -523,8 +523,8 @@ func TestUserReadsAndDeletes(t *testing.T) {
 		t.Errorf("group = %v", g)
 	}
 	etag := r.header.Get("Etag")
-	if nm := u.send("GET", "/Users/"+id, "", "If-None-Match", etag); nm.status != 304 || nm.raw != "" || nm.header.Get("Etag") != etag {
-		t.Errorf("If-None-Match with the current ETag: %d %q", nm.status, nm.raw)
+	if nm := u.send("GET", "/Users/"+id, "", "If-None-Match", etag); nm.status != 304 || nm.raw != "" || nm.header.Get("Etag") != etag || nm.header.Get("Content-Type") != "" {
+		t.Errorf("If-None-Match with the current ETag: %d %q, Content-Type %q", nm.status, nm.raw, nm.header.Get("Content-Type"))
 	}
 	if fresh := u.send("GET", "/Users/"+id, "", "If-None-Match", `W/"old"`); fresh.status != 200 {
 		t.Errorf("If-None-Match with an old ETag: %d", fresh.status)
@@ -551,8 +551,8 @@ func TestUserReadsAndDeletes(t *testing.T) {
 			t.Errorf("HEAD %s: %d %q %q, GET: %d %q", path, head.status, head.header.Get("Content-Type"), head.raw, get.status, get.header.Get("Content-Type"))
 		}
 	}
-	if del := u.send("DELETE", "/Users/"+id, "", "If-Match", etag); del.status != 204 {
-		t.Fatalf("DELETE: %d %s", del.status, del.raw)
+	if del := u.send("DELETE", "/Users/"+id, "", "If-Match", etag); del.status != 204 || del.header.Get("Content-Type") != "" {
+		t.Fatalf("DELETE: %d %s, Content-Type %q", del.status, del.raw, del.header.Get("Content-Type"))
 	}
 	if u.entry(id) != nil {
 		t.Error("still in the directory")
@@ -717,21 +717,21 @@ func TestPatchWholeExtension(t *testing.T) {
 		gone bool              // the extension is gone from the resource
 		err  string
 	}{
-		{name: "replace sets what it gives, keeps the rest", ops: `[{"op":"replace","path":"URN","value":{"department":"Ops","manager":"MGR"}}]`,
+		{name: "replace sets what it gives, keeps the rest", ops: `{"op":"replace","path":"URN","value":{"department":"Ops","manager":"MGR"}}`,
 			want: map[string]string{"departmentNumber": "Ops", "manager": managerDN}},
-		{name: "add sets what it gives", ops: `[{"op":"Add","path":"URN","value":{"costCenter":"9","employeeNumber":"42"}}]`,
+		{name: "add sets what it gives", ops: `{"op":"Add","path":"URN","value":{"costCenter":"9","employeeNumber":"42"}}`,
 			want: map[string]string{"scimCostCenter": "9", "employeeNumber": "42"}},
-		{name: "remove takes the whole extension out", ops: `[{"op":"add","path":"URN:manager","value":"MGR"},{"op":"remove","path":"URN"}]`,
+		{name: "remove takes the whole extension out", ops: `{"op":"add","path":"URN:manager","value":"MGR"},{"op":"remove","path":"URN"}`,
 			want: none, gone: true},
 		{name: "remove then add replaces the whole extension",
-			ops:  `[{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"},{"op":"add","path":"URN","value":{"division":"North"}}]`,
+			ops:  `{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"},{"op":"add","path":"URN","value":{"division":"North"}}`,
 			want: map[string]string{"employeeNumber": "", "scimCostCenter": "", "o": "", "scimDivision": "North", "departmentNumber": ""}},
-		{name: "a null value unassigns it", ops: `[{"op":"replace","path":"URN","value":null}]`, want: none, gone: true},
-		{name: "path-less, a null extension unassigns it", ops: `[{"op":"replace","value":{"title":"Boss","URN":null}}]`, want: none, gone: true},
-		{name: "a value that is not an object", ops: `[{"op":"replace","path":"URN","value":"Ops"}]`, err: "invalidValue"},
-		{name: "remove with a value", ops: `[{"op":"remove","path":"URN","value":{"department":"Ops"}}]`, err: "invalidValue"},
-		{name: "an attribute the extension lacks", ops: `[{"op":"add","path":"URN","value":{"shoeSize":"9"}}]`, err: "invalidPath"},
-		{name: "an extension the resource type lacks", ops: `[{"op":"remove","path":"urn:example:params:scim:schemas:extension:acme:2.0:User"}]`, err: "invalidPath"},
+		{name: "a null value unassigns it", ops: `{"op":"replace","path":"URN","value":null}`, want: none, gone: true},
+		{name: "path-less, a null extension unassigns it", ops: `{"op":"replace","value":{"title":"Boss","URN":null}}`, want: none, gone: true},
+		{name: "a value that is not an object", ops: `{"op":"replace","path":"URN","value":"Ops"}`, err: "invalidValue"},
+		{name: "remove with a value", ops: `{"op":"remove","path":"URN","value":{"department":"Ops"}}`, err: "invalidValue"},
+		{name: "an attribute the extension lacks", ops: `{"op":"add","path":"URN","value":{"shoeSize":"9"}}`, err: "invalidPath"},
+		{name: "an extension the resource type lacks", ops: `{"op":"remove","path":"urn:example:params:scim:schemas:extension:acme:2.0:User"}`, err: "invalidPath"},
 	}
 	n := 0
 	for _, viaBulk := range []bool{false, true} {
@@ -740,7 +740,7 @@ func TestPatchWholeExtension(t *testing.T) {
 				n++
 				id, _ := u.create(strings.Replace(fullUser, "bjensen@example.com", fmt.Sprintf("whole%d@example.com", n), 1))
 				ops := strings.NewReplacer("URN", urn, "MGR", manager).Replace(tt.ops)
-				status, scimType := u.patchStatus("/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":`+ops+`}`, viaBulk)
+				status, scimType := u.patchStatus("/Users/"+id, patchBody(ops), viaBulk)
 				if tt.err != "" && (status != 400 || scimType != tt.err) {
 					t.Fatalf("%d %s, want 400 %s", status, scimType, tt.err)
 				}
