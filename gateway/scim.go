@@ -96,9 +96,9 @@ func (s *Server) schemasOf(ctx context.Context, path string) (schema.Schemas, er
 }
 
 // serveSCIM hands a single-resource request to the SCIM library, then
-// answers either the failure a handler recorded or the library's response
-// with the fixes the library lacks: absolute meta.location, a Location
-// header on 201, and the projection. Lists and searches are search.go's.
+// answers the failure a handler recorded, a PATCH the handler answers
+// itself (answerPatched), or the library's response with the fixes it
+// lacks (answerLibrary). Lists and searches are search.go's.
 func (s *Server) serveSCIM(c echo.Context) error {
 	req := c.Request()
 	ri := infoFrom(req.Context())
@@ -148,22 +148,37 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		return ri.failure
 	}
 	if p := ri.patched; p != nil {
-		if p.group != "" {
-			return s.writeGroup(c, p.group, ri.projection, ldapstore.Precondition{})
-		}
-		if p.version != "" {
-			c.Response().Header().Set("ETag", etag(p.version))
-		}
-		return c.NoContent(p.status)
+		return s.answerPatched(c, p, ri.projection)
 	}
 	if ri.notModified != "" {
 		c.Response().Header().Set("ETag", ri.notModified)
 		return c.NoContent(http.StatusNotModified)
 	}
-	body = rec.body.Bytes()
+	return answerLibrary(c, rec, ri, schemas.Core.ID)
+}
+
+// answerPatched answers a PATCH the handler applied past the library: the
+// group streamed, or the status with the new ETag and no body.
+func (s *Server) answerPatched(c echo.Context, p *patched, proj schema.Projection) error {
+	if p.group != "" {
+		return s.writeGroup(c, p.group, proj, ldapstore.Precondition{})
+	}
+	if p.version != "" {
+		c.Response().Header().Set("ETag", etag(p.version))
+	}
+	return c.NoContent(p.status)
+}
+
+// answerLibrary sends what the library answered (rec), with the fixes it
+// lacks: absolute meta.location, a Location header on 201, the projection,
+// and no Content-Type without a body (core is the URN of the resource's
+// core schema).
+func answerLibrary(c echo.Context, rec *recorder, ri *requestInfo, core string) error {
+	body := rec.body.Bytes()
 	if rec.status/100 == 2 && len(body) > 0 {
 		var location string
-		if body, location, err = fixResponse(body, ri.baseURL, schemas.Core.ID, ri.projection); err != nil {
+		var err error
+		if body, location, err = fixResponse(body, ri.baseURL, core, ri.projection); err != nil {
 			return err
 		}
 		if rec.status == http.StatusCreated && location != "" {
@@ -178,7 +193,7 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		h.Del(echo.HeaderContentType) // the library types every answer, a DELETE's 204 too
 	}
 	c.Response().WriteHeader(rec.status)
-	_, err = c.Response().Write(body)
+	_, err := c.Response().Write(body)
 	return err
 }
 
