@@ -277,7 +277,7 @@ func (s *Server) runOp(ctx context.Context, identity *Identity, p *plannedOp, cr
 	if p.op.Version != "" && p.op.Method != http.MethodPost {
 		header.Set("If-Match", p.op.Version)
 	}
-	res := s.subrequest(ctx, identity, p.n, p.op.Method, path, header, body)
+	res := s.subrequest(ctx, identity, p.n, p.op.Method, path, header, body, subOptions{bodyless: true})
 	r := bulkResult{Method: p.op.Method, BulkID: p.op.BulkID, Status: strconv.Itoa(res.status), Version: res.header.Get("ETag")}
 	switch {
 	case res.status >= 400:

@@ -240,6 +240,33 @@ func (c PatchConfig) Validate() error {
 	return nil
 }
 
+// ResponseConfig is the gateway's part of the "users" and "groups"
+// sections (the rest is ldapstore.ResourceConfig): how it answers writes
+// of that resource type. RFC 7644 section 3.5.2 lets a PATCH answer 200
+// with the resource or 204 without it; either way the new ETag comes with
+// it, and with attributes or excludedAttributes the answer is 200 with
+// what they ask.
+//
+//	users:
+//	  patch_response: 200   # 200: the user; 204: no body
+//	groups:
+//	  patch_response: 204   # 204: no body (as Entra ID prefers); 200: the group, its members streamed
+type ResponseConfig struct {
+	// PatchResponse is the status of a successful PATCH: 200 (the
+	// resource, as a GET would answer it) or 204 (no body). 0: the
+	// default, 200 for users and 204 for groups.
+	PatchResponse int `yaml:"patch_response"`
+}
+
+// Validate reports a problem, naming its key under section.
+func (c ResponseConfig) Validate(section string) error {
+	switch c.PatchResponse {
+	case 0, http.StatusOK, http.StatusNoContent:
+		return nil
+	}
+	return fmt.Errorf("%s.patch_response: %d is not 200 or 204", section, c.PatchResponse)
+}
+
 // MeConfig is the "me" section: how /Me (RFC 7644 section 3.11) finds the
 // user a token stands for.
 //

@@ -205,6 +205,7 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 		status              int
 		scimType            string
 		header, headerValue string
+		detail              string // what the detail must say
 	}{
 		{name: "unknown path", method: "GET", path: "/nope", status: 404},
 		{name: "unknown path outside the base", method: "GET", path: "/../nope", status: 404},
@@ -217,7 +218,16 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 		{name: "form body", method: "POST", path: "/Users", token: testToken, contentType: "application/x-www-form-urlencoded", body: "a=b", status: 415},
 		{name: "malformed JSON", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: `{"userName":`, status: 400, scimType: "invalidSyntax"},
 		{name: "wrong type", method: "POST", path: "/Users", token: testToken, contentType: "application/json", body: `{"userName":42}`, status: 400, scimType: "invalidValue"},
-		{name: "no userName", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: `{"displayName":"x"}`, status: 400, scimType: "invalidValue"},
+		{name: "no userName", method: "POST", path: "/Users", token: testToken, contentType: contentTypeSCIM, body: `{"displayName":"x"}`, status: 400, scimType: "invalidValue",
+			detail: "userName is required"},
+		{name: "a null userName", method: "PUT", path: "/Users/2b4f4a4e-0000-0000-0000-000000000000", token: testToken, contentType: contentTypeSCIM,
+			body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"UserName":null}`, status: 400, scimType: "invalidValue", detail: "userName is required"},
+		{name: "no displayName", method: "POST", path: "/Groups", token: testToken, contentType: contentTypeSCIM, body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"members":[]}`,
+			status: 400, scimType: "invalidValue", detail: "displayName is required"},
+		{name: "PATCH without schemas", method: "PATCH", path: "/Users/2b4f4a4e-0000-0000-0000-000000000000", token: testToken, contentType: contentTypeSCIM,
+			body: `{"Operations":[{"op":"replace","path":"title","value":"x"}]}`, status: 400, scimType: "invalidSyntax", detail: "urn:ietf:params:scim:api:messages:2.0:PatchOp"},
+		{name: "PATCH with another schema", method: "PATCH", path: "/Groups/2b4f4a4e-0000-0000-0000-000000000000", token: testToken, contentType: contentTypeSCIM,
+			body: `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"Operations":[{"op":"replace","path":"displayName","value":"x"}]}`, status: 400, scimType: "invalidSyntax"},
 		{name: "unmapped filter attribute", method: "GET", path: "/Users?filter=" + urlQuery(`title eq "x" and userType eq "y"`), token: testToken, status: 400, scimType: "invalidFilter"},
 		{name: "unknown id", method: "GET", path: "/Users/2b4f4a4e-0000-0000-0000-000000000000", token: testToken, status: 404},
 		{name: "not an id", method: "DELETE", path: "/Users/*", token: testToken, status: 404},
@@ -232,6 +242,9 @@ func TestErrorsAreSCIMErrors(t *testing.T) {
 			wantSCIMError(t, r, tt.status, tt.scimType)
 			if tt.header != "" && (r.header.Get(tt.header) == "" || tt.headerValue != "" && r.header.Get(tt.header) != tt.headerValue) {
 				t.Errorf("%s: %q, want %q", tt.header, r.header.Get(tt.header), tt.headerValue)
+			}
+			if detail, _ := r.body["detail"].(string); !strings.Contains(detail, tt.detail) {
+				t.Errorf("detail %q does not say %q", detail, tt.detail)
 			}
 		})
 	}

@@ -1,9 +1,14 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/http"
+	"path"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -170,8 +175,8 @@ func TestGroupWrites(t *testing.T) {
 		t.Errorf("group whose only member was deleted: %s", r.raw)
 	}
 	// Deleting a group leaves no memberOf behind on its members.
-	if r := u.send("DELETE", "/Groups/"+g, ""); r.status != 204 {
-		t.Fatalf("delete group: %d", r.status)
+	if r := u.send("DELETE", "/Groups/"+g, ""); r.status != 204 || r.header.Get("Content-Type") != "" {
+		t.Fatalf("delete group: %d, Content-Type %q", r.status, r.header.Get("Content-Type"))
 	}
 	gone := func() bool {
 		for _, v := range u.entry(barbara).GetAttributeValues("memberOf") {
@@ -284,9 +289,10 @@ func eventually(cond func() bool) bool {
 	}
 }
 
-// A group larger than a batch is written as it is read, and whole.
-func TestLargeGroupGet(t *testing.T) {
-	u := newUserEnv(t)
+// A group larger than a batch is written as it is read, and whole: by a
+// GET, and by a PATCH answered with the group (groups.patch_response: 200).
+func TestLargeGroupIsStreamed(t *testing.T) {
+	u := newUserEnvWith(t, ldapstore.Options{}, func(o *Options) { o.Groups.PatchResponse = http.StatusOK })
 	const n = 1234 // three batches
 	var b strings.Builder
 	for i := range n {
@@ -321,10 +327,97 @@ func TestLargeGroupGet(t *testing.T) {
 	if list := r.body["members"].([]any); len(list) != n || len(list[0].(map[string]any)) != 1 || r.body["displayName"] != nil {
 		t.Errorf("attributes=members.value: %d members, first %v", len(list), list[0])
 	}
-	if r := u.send("GET", "/Groups/"+id, "", "If-None-Match", u.send("GET", "/Groups/"+id, "").header.Get("ETag")); r.status != 304 {
-		t.Errorf("If-None-Match: %d", r.status)
+	if r := u.send("GET", "/Groups/"+id, "", "If-None-Match", u.send("GET", "/Groups/"+id, "").header.Get("ETag")); r.status != 304 || r.header.Get("Content-Type") != "" {
+		t.Errorf("If-None-Match: %d, Content-Type %q", r.status, r.header.Get("Content-Type"))
 	}
 	wantSCIMError(t, u.send("GET", "/Groups/no-such-group", ""), 404, "")
+
+	// A PATCH answers the group as the GET after it does.
+	p := u.send("PATCH", "/Groups/"+id, patchBody(`{"op":"replace","path":"displayName","value":"bigger"}`))
+	g := u.send("GET", "/Groups/"+id, "")
+	if p.status != 200 || p.header.Get("Content-Type") != contentTypeSCIM || p.header.Get("ETag") != g.header.Get("ETag") || p.body["displayName"] != "bigger" {
+		t.Fatalf("PATCH: %d %v, %v; the GET's ETag %s", p.status, p.header, p.body["displayName"], g.header.Get("ETag"))
+	}
+	if len(p.body["members"].([]any)) != n || !reflect.DeepEqual(p.body, g.body) {
+		t.Errorf("the PATCH's group (%d members) is not the GET's", len(p.body["members"].([]any)))
+	}
+}
+
+// How a PATCH is answered, as configured (users.patch_response,
+// groups.patch_response): 204 with the new ETag and neither body nor
+// Content-Type, or 200 with the resource and its ETag; with attributes or
+// excludedAttributes always 200 with what they ask. The ETag is the one a
+// GET then gives. Directly and through /Bulk, whose result holds the
+// status and the version.
+func TestPatchResponses(t *testing.T) {
+	for _, cfg := range []struct{ users, groups int }{{0, 0}, {204, 200}} {
+		t.Run(fmt.Sprintf("users %d groups %d", cfg.users, cfg.groups), func(t *testing.T) {
+			u := newUserEnvWith(t, ldapstore.Options{}, func(o *Options) {
+				o.Users.PatchResponse, o.Groups.PatchResponse = cfg.users, cfg.groups
+			})
+			ada := u.idOf("alovelace")
+			g := u.createGroup(`{"displayName":"Responders"}`)
+			users, groups := cmp.Or(cfg.users, 200), cmp.Or(cfg.groups, 204)
+			const user, group = `{"op":"replace","path":"title","value":"T%d"}`,
+				`{"op":"replace","path":"displayName","value":"Responders %d"},{"op":"add","path":"members","value":[{"value":"ADA"}]}`
+			tests := []struct {
+				name, path, ops string
+				header          []string
+				want            int
+				check           func(t *testing.T, b map[string]any)
+			}{
+				{name: "user", path: "/Users/" + ada, ops: user, want: users,
+					check: func(t *testing.T, b map[string]any) { eq(t, b["userName"], "alovelace") }},
+				{name: "user with attributes", path: "/Users/" + ada + "?attributes=title", ops: user, want: 200,
+					check: func(t *testing.T, b map[string]any) { eq(t, b["userName"], nil) }},
+				{name: "group", path: "/Groups/" + g, ops: group, want: groups,
+					check: func(t *testing.T, b map[string]any) {
+						eq(t, b["members"], []any{map[string]any{"value": ada, "display": "Ada Lovelace", "type": "User", "$ref": u.base + "/Users/" + ada}})
+					}},
+				{name: "group, Group-Overhead-Bypass", path: "/Groups/" + g, ops: group, header: []string{"Group-Overhead-Bypass", "1"}, want: groups,
+					check: func(t *testing.T, b map[string]any) {
+						eq(t, b["members"], []any{map[string]any{"value": ada, "type": "User", "$ref": u.base + "/Users/" + ada}})
+					}},
+				{name: "group with attributes", path: "/Groups/" + g + "?attributes=displayName", ops: group, want: 200,
+					check: func(t *testing.T, b map[string]any) { eq(t, b["members"], nil) }},
+				{name: "group with excludedAttributes", path: "/Groups/" + g + "?excludedAttributes=members", ops: group, want: 200,
+					check: func(t *testing.T, b map[string]any) { eq(t, b["members"], nil) }},
+			}
+			n := 0
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					n++
+					resource, _, _ := strings.Cut(tt.path, "?")
+					before := u.send("GET", resource, "").header.Get("ETag")
+					ops := strings.ReplaceAll(fmt.Sprintf(tt.ops, n), "ADA", ada)
+					r := u.send("PATCH", tt.path, patchBody(ops), tt.header...)
+					after := u.send("GET", resource, "").header.Get("ETag")
+					if r.status != tt.want || r.header.Get("ETag") != after || after == before {
+						t.Fatalf("%d, ETag %q (before %q, a GET after %q), want %d: %s", r.status, r.header.Get("ETag"), before, after, tt.want, r.raw)
+					}
+					if r.status == 204 {
+						if r.raw != "" || r.header.Get("Content-Type") != "" {
+							t.Errorf("204 with Content-Type %q and body %q", r.header.Get("Content-Type"), r.raw)
+						}
+						return
+					}
+					if r.header.Get("Content-Type") != contentTypeSCIM || r.body["id"] != path.Base(resource) {
+						t.Errorf("200 with Content-Type %q: %s", r.header.Get("Content-Type"), r.raw)
+					}
+					tt.check(t, r.body)
+				})
+			}
+			// Through /Bulk: the same status, the ETag as the version.
+			for i, res := range []struct{ path, ops string }{{"/Users/" + ada, user}, {"/Groups/" + g, group}} {
+				ops := strings.ReplaceAll(fmt.Sprintf(res.ops, 100+i), "ADA", ada)
+				_, results := u.bulk(testToken, 0, `{"method":"PATCH","path":"`+res.path+`","data":`+patchBody(ops)+`}`)
+				want := strconv.Itoa([]int{users, groups}[i])
+				if etag := u.send("GET", res.path, "").header.Get("ETag"); len(results) != 1 || results[0]["status"] != want || results[0]["version"] != etag {
+					t.Errorf("bulk PATCH of %s: %v, want status %s and version %s", res.path, results, want, etag)
+				}
+			}
+		})
+	}
 }
 
 // groupOfUniqueNames groups, configured: members in uniqueMember, users'

@@ -114,7 +114,7 @@ func (s *Server) meForward(c echo.Context, id *Identity, userID string, body []b
 	if r.URL.RawQuery != "" {
 		path += "?" + r.URL.RawQuery
 	}
-	res := s.subrequestFrozen(ctx, self, 1, r.Method, path, header, body, s.me.frozen())
+	res := s.subrequest(ctx, self, 1, r.Method, path, header, body, subOptions{frozen: s.me.frozen()})
 	h := c.Response().Header()
 	for k, v := range res.header {
 		if k != echo.HeaderXRequestID {

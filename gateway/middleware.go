@@ -33,8 +33,16 @@ type requestInfo struct {
 	failure *scimError
 	// notModified is the ETag of a GET answered 304 (If-None-Match).
 	notModified string
-	// noContent: the request is answered 204 (a group PATCH).
-	noContent bool
+	// patched, when set, is how a PATCH the handler applied is answered
+	// past the library (scim.go): without a body, or with the group
+	// streamed.
+	patched *patched
+	// asked: the request has attributes or excludedAttributes, so a PATCH
+	// answers 200 with what they ask.
+	asked bool
+	// bodyless: the request is a sub-request whose parent reads its status
+	// and headers only (/Bulk's), so a group PATCH is not read back.
+	bodyless bool
 	// patchID is an "id" a PATCH carried in a path-less value, which the
 	// request normaliser took out for the handler to compare.
 	patchID string
@@ -70,7 +78,8 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 			// A sub-request of /Bulk or /Me: its parent's identity, logger,
 			// client and base URL, an id of its own.
 			ri = &requestInfo{id: sub.id, clientRequestID: sub.clientRequestID, remote: sub.remote,
-				log: sub.log.With(zap.String("subrequest_id", sub.id)), baseURL: sub.baseURL, identity: sub.identity, frozen: sub.frozen}
+				log: sub.log.With(zap.String("subrequest_id", sub.id)), baseURL: sub.baseURL, identity: sub.identity,
+				frozen: sub.frozen, bodyless: sub.bodyless}
 		} else {
 			ri = &requestInfo{id: newRequestID(), remote: s.proxies.client(r), baseURL: s.baseURL(c)}
 			ri.log = s.log.With(zap.String("request_id", ri.id))

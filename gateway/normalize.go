@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -18,6 +19,8 @@ import (
 //   - a path-less PATCH value with dotted ("name.givenName") or
 //     URN-qualified keys, or a whole extension object: one operation per
 //     attribute, with that path;
+//   - a PATCH whose path is an extension's URN: one operation per
+//     attribute of the extension (wholeExtension);
 //   - the resource's own "id" (and "schemas", "meta") inside a path-less
 //     PATCH value: taken out, the id kept for the handler to compare;
 //   - a remove without a path is answered 400 noTarget here, where the
@@ -64,6 +67,9 @@ func (n normalizer) resource(doc map[string]any) error {
 	if err := checkResourceShape(n.s, doc); err != nil {
 		return err
 	}
+	if err := checkRequired(n.s, doc); err != nil {
+		return err
+	}
 	fixManager(doc)
 	return n.attributes(doc)
 }
@@ -71,6 +77,10 @@ func (n normalizer) resource(doc map[string]any) error {
 // patch checks and rewrites the operations of a PATCH, and reports
 // whether it found operations to rewrite.
 func (n normalizer) patch(doc map[string]any) (bool, error) {
+	if _, v := lookupKey(doc, "schemas"); !slices.Equal(anyStrings(v), []string{patchOpURN}) {
+		// Malformed (RFC 7644 section 3.12), where the library says invalidValue.
+		return false, newError(http.StatusBadRequest, "invalidSyntax", "A PATCH body must have \"schemas\": [%q] (RFC 7644 section 3.5.2).", patchOpURN)
+	}
 	key, ops := lookupKey(doc, "Operations")
 	list, ok := ops.([]any)
 	if !ok {
@@ -92,7 +102,7 @@ func (n normalizer) patch(doc map[string]any) (bool, error) {
 	}
 	if len(out) > n.maxOps {
 		return false, newError(http.StatusBadRequest, "tooMany",
-			"The PATCH has %d operations once its path-less values are taken apart (one per dotted or URN key); patch.max_operations is %d.", len(out), n.maxOps)
+			"The PATCH has %d operations once its path-less values and whole extensions are taken apart (one per dotted or URN key, one per attribute of an extension); patch.max_operations is %d.", len(out), n.maxOps)
 	}
 	for _, op := range out {
 		if err := n.operation(op); err != nil {
@@ -120,8 +130,15 @@ func (n normalizer) expand(raw any) ([]any, error) {
 	_, value := lookupKey(op, "value")
 	verbs, _ := verb.(string)
 	paths, _ := path.(string)
-	if strings.EqualFold(verbs, "remove") && paths == "" {
+	remove := strings.EqualFold(verbs, "remove")
+	if remove && paths == "" {
 		return nil, newError(http.StatusBadRequest, "noTarget", "A remove operation needs a path.")
+	}
+	if ext, ok := n.s.Extension(paths); ok {
+		if remove && value != nil {
+			return nil, newError(http.StatusBadRequest, "invalidValue", "A remove of the whole extension %s takes no value.", ext.ID)
+		}
+		return wholeExtension(verb, ext, value)
 	}
 	if paths != "" {
 		if isManagerPath(paths) {
@@ -135,25 +152,28 @@ func (n normalizer) expand(raw any) ([]any, error) {
 	if !ok {
 		return []any{raw}, nil
 	}
+	return n.pathless(verb, obj)
+}
+
+// pathless rewrites the value of a path-less operation: one operation per
+// dotted or URN key and per attribute of an extension, one for the rest.
+func (n normalizer) pathless(verb any, obj map[string]any) ([]any, error) {
 	var out []any
 	rest := map[string]any{}
 	for k, v := range obj {
+		ext, isExt := n.s.Extension(k)
 		switch {
 		case strings.EqualFold(k, "id"):
 			if id, ok := v.(string); ok {
 				n.ri.patchID = id
 			}
 		case strings.EqualFold(k, "schemas") || strings.EqualFold(k, "meta"):
-		case hasExtension(n.s, k):
-			eobj, ok := v.(map[string]any)
-			if !ok {
-				rest[k] = v
-				continue
+		case isExt:
+			ops, err := wholeExtension(verb, ext, v)
+			if err != nil {
+				return nil, err
 			}
-			fixManagerIn(eobj)
-			for ek, ev := range eobj {
-				out = append(out, map[string]any{"op": verb, "path": k + ":" + ek, "value": ev})
-			}
+			out = append(out, ops...)
 		case strings.Contains(k, ".") || strings.HasPrefix(strings.ToLower(k), "urn:"):
 			if isManagerPath(k) {
 				if id, ok := v.(string); ok {
@@ -167,6 +187,36 @@ func (n normalizer) expand(raw any) ([]any, error) {
 	}
 	if len(rest) > 0 {
 		out = append(out, map[string]any{"op": verb, "value": rest})
+	}
+	return out, nil
+}
+
+// wholeExtension rewrites an operation on a whole extension (its URN as
+// the path, or as a key of a path-less value) into one operation per
+// attribute. An object (add or replace) writes the attributes it gives
+// and leaves the others as they are, as RFC 7644 section 3.5.2.3 says of
+// the sub-attributes of a complex attribute: to set the extension to
+// exactly the object, remove it first in the same PATCH. No value (a
+// remove, or null: RFC 7643 section 2.5) unassigns every attribute of
+// the extension that a client may write.
+func wholeExtension(verb any, ext schema.Schema, value any) ([]any, error) {
+	if value == nil {
+		var out []any
+		for _, a := range ext.Attributes {
+			if a.Mutability != schema.ReadOnly {
+				out = append(out, map[string]any{"op": "remove", "path": ext.ID + ":" + a.Name})
+			}
+		}
+		return out, nil
+	}
+	obj, ok := value.(map[string]any)
+	if !ok {
+		return nil, newError(http.StatusBadRequest, "invalidValue", "The value of the extension %s must be an object of its attributes.", ext.ID)
+	}
+	fixManagerIn(obj)
+	out := make([]any, 0, len(obj))
+	for _, k := range sortedKeys(obj) {
+		out = append(out, map[string]any{"op": verb, "path": ext.ID + ":" + k, "value": obj[k]})
 	}
 	return out, nil
 }
@@ -226,6 +276,52 @@ func checkResourceShape(s schema.Schemas, doc map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// checkRequired refuses a resource without a value for an attribute its
+// schema marks required (a user's userName, a group's displayName; those
+// of an extension the resource holds), naming it, where the library says
+// only that something required is missing.
+func checkRequired(s schema.Schemas, doc map[string]any) error {
+	check := func(sc schema.Schema, obj map[string]any, prefix string) error {
+		for _, a := range sc.Attributes {
+			_, v := lookupKey(obj, a.Name)
+			if l, isList := v.([]any); a.Required && (v == nil || isList && len(l) == 0) {
+				return newError(http.StatusBadRequest, "invalidValue", "%s%s is required.", prefix, a.Name)
+			}
+		}
+		return nil
+	}
+	if err := check(s.Core, doc, ""); err != nil {
+		return err
+	}
+	for _, ext := range s.Extensions {
+		if _, v := lookupKey(doc, ext.ID); v != nil {
+			if obj, ok := v.(map[string]any); ok {
+				if err := check(ext, obj, ext.ID+":"); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// patchOpURN is the schema of a PATCH body.
+const patchOpURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+// anyStrings returns v's strings when v is a list of strings only.
+func anyStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
 }
 
 func isManagerPath(p string) bool {

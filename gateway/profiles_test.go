@@ -141,6 +141,8 @@ const gluuURN = "urn:ietf:params:scim:schemas:extension:gluu:2.0:User"
 // extension, and change strategies: here active as a boolean that says
 // "disabled" (389's nsAccountLock logic, on scimActive), and groups found by
 // searching the groups, where the configured memberOf attribute is absent.
+// The extension's required attribute is required while the extension is
+// there: named when missing, removed with the whole extension only.
 func TestConfiguredMapping(t *testing.T) {
 	dir := slapd.New(t, slapd.Options{ScimgateSchema: true})
 	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
@@ -150,7 +152,7 @@ func TestConfiguredMapping(t *testing.T) {
 		MemberOf: "isMemberOf",
 		Active:   schema.StrategyConfig{Strategy: "boolean", Attribute: "scimActive", Invert: true},
 		Extensions: []schema.ExtensionConfig{{URN: gluuURN, Name: "GluuUser", Attributes: []schema.ExtensionAttributeConfig{
-			{Name: "favoriteColor", LDAP: "employeeType"},
+			{Name: "favoriteColor", LDAP: "employeeType", Required: true},
 			{Name: "roomNumber", Type: "integer", LDAP: "roomNumber"},
 		}}},
 	}}})
@@ -187,5 +189,21 @@ func TestConfiguredMapping(t *testing.T) {
 	ada := u.send("GET", "/Users/"+u.idOf("alovelace"), "")
 	if groups, _ := ada.body["groups"].([]any); len(groups) != 2 {
 		t.Errorf("groups by search = %v", ada.body["groups"])
+	}
+
+	u.refuseAll(t, []refusal{
+		{"create without the required attribute", "POST", "/Users", `{"userName":"ext2","` + gluuURN + `":{"roomNumber":102}}`, 400, "invalidValue",
+			gluuURN + ":favoriteColor is required."},
+		{"remove the required attribute alone", "PATCH", "/Users/" + id, patchBody(`{"op":"remove","path":"` + gluuURN + `:favoriteColor"}`), 400, "mutability",
+			gluuURN + ":favoriteColor is required while the extension holds other attributes"},
+	})
+	if r := u.send("PATCH", "/Users/"+id, patchBody(`{"op":"remove","path":"`+gluuURN+`"}`)); r.status != 200 || r.body[gluuURN] != nil {
+		t.Errorf("remove the whole extension: %d %s", r.status, r.raw)
+	}
+	e = u.entry(id)
+	wantAttr(t, e, "employeeType")
+	wantAttr(t, e, "roomNumber")
+	if _, r := u.create(`{"userName":"ext3"}`); r.body[gluuURN] != nil {
+		t.Errorf("created without the extension: %s", r.raw)
 	}
 }

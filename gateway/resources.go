@@ -21,6 +21,9 @@ import (
 type resourceHandler struct {
 	store *ldapstore.Store
 	kind  string // "User" or "Group"
+	// patchResponse is the status of a PATCH without attributes: 200 or
+	// 204 (users.patch_response, groups.patch_response).
+	patchResponse int
 }
 
 var _ scim.ResourceHandler = resourceHandler{}
@@ -80,9 +83,10 @@ func (h resourceHandler) Replace(r *http.Request, id string, attrs scim.Resource
 }
 
 func (h resourceHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
+	ri := infoFrom(r.Context())
 	// A path-less value may carry the resource's own id (Okta sends it):
 	// accepted when it is the id, refused otherwise.
-	if given := infoFrom(r.Context()).patchID; given != "" && given != id {
+	if given := ri.patchID; given != "" && given != id {
 		return scim.Resource{}, fail(r, newError(http.StatusBadRequest, "mutability", "id is read-only: it cannot change from %s to %s.", id, given))
 	}
 	rs, err := h.resources(r.Context())
@@ -93,22 +97,41 @@ func (h resourceHandler) Patch(r *http.Request, id string, ops []scim.PatchOpera
 	for i, op := range ops {
 		sops[i] = schema.Operation{Op: op.Op, Path: op.Path, Value: op.Value}
 	}
-	ri := infoFrom(r.Context())
-	if h.kind == "Group" && ri.projection.IsZero() {
-		// A group PATCH answers 204 unless attributes are asked for
-		// (RFC 7644 section 3.5.2): the group is not read back, whatever
-		// its size.
-		if err := rs.PatchQuietly(r.Context(), id, sops, ifMatch(r)); err != nil {
+	withBody := ri.asked || h.patchResponse != http.StatusNoContent // RFC 7644 section 3.5.2
+	if h.kind == "Group" {
+		// The group is not read back here, whatever its size: answered
+		// without a body, or streamed as a GET is (serveSCIM).
+		version, err := rs.PatchQuietly(r.Context(), id, sops, ifMatch(r))
+		if err != nil {
 			return scim.Resource{}, fail(r, err)
 		}
-		ri.noContent = true
+		ri.patched = &patched{status: http.StatusNoContent, version: version}
+		if withBody {
+			ri.patched.status = http.StatusOK
+			if !ri.bodyless {
+				ri.patched.group = id
+			}
+		}
 		return scim.Resource{ID: id}, nil
 	}
 	res, err := rs.Patch(r.Context(), id, sops, ifMatch(r))
 	if err != nil {
 		return scim.Resource{}, fail(r, err)
 	}
+	if !withBody {
+		ri.patched = &patched{status: http.StatusNoContent, version: res.Version}
+		return scim.Resource{ID: id}, nil
+	}
 	return libResource(r, res), nil
+}
+
+// patched is how serveSCIM answers a PATCH past the library: status with
+// the ETag of version and no body, or, when group is set, that group
+// streamed as a GET answers it.
+type patched struct {
+	status  int
+	version string
+	group   string
 }
 
 func (h resourceHandler) Delete(r *http.Request, id string) error {

@@ -22,14 +22,14 @@ import (
 // requests for the resource endpoints and calls resourceHandler, with the
 // schemas the directory can hold. Its discovery documents are not used:
 // discovery.go serves truthful ones.
-func newLibrary(store *ldapstore.Store, users, groups *ldapstore.Resources, cfg ServerConfig, logger scim.Logger) (scim.Server, error) {
+func (s *Server) newLibrary(users, groups *ldapstore.Resources) (scim.Server, error) {
 	return scim.NewServer(&scim.ServerArgs{
-		ServiceProviderConfig: &scim.ServiceProviderConfig{MaxResults: cfg.MaxResults, SupportFiltering: true, SupportPatch: true},
+		ServiceProviderConfig: &scim.ServiceProviderConfig{MaxResults: s.cfg.MaxResults, SupportFiltering: true, SupportPatch: true},
 		ResourceTypes: []scim.ResourceType{
-			libResourceType("User", "/Users", users, resourceHandler{store: store, kind: "User"}),
-			libResourceType("Group", "/Groups", groups, resourceHandler{store: store, kind: "Group"}),
+			libResourceType("User", "/Users", users, resourceHandler{store: s.store, kind: "User", patchResponse: s.users.PatchResponse}),
+			libResourceType("Group", "/Groups", groups, resourceHandler{store: s.store, kind: "Group", patchResponse: s.groups.PatchResponse}),
 		},
-	}, scim.WithLogger(logger))
+	}, scim.WithLogger(s.log.Sugar()))
 }
 
 func libResourceType(name, endpoint string, res *ldapstore.Resources, h scim.ResourceHandler) scim.ResourceType {
@@ -62,7 +62,7 @@ func (s *Server) library(ctx context.Context) (*scim.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := newLibrary(s.store, users, groups, s.cfg, s.log.Sugar())
+	l, err := s.newLibrary(users, groups)
 	if err != nil {
 		return nil, fmt.Errorf("scim library: %w", err)
 	}
@@ -96,9 +96,9 @@ func (s *Server) schemasOf(ctx context.Context, path string) (schema.Schemas, er
 }
 
 // serveSCIM hands a single-resource request to the SCIM library, then
-// answers either the failure a handler recorded or the library's response
-// with the fixes the library lacks: absolute meta.location, a Location
-// header on 201, and the projection. Lists and searches are search.go's.
+// answers the failure a handler recorded, a PATCH the handler answers
+// itself (answerPatched), or the library's response with the fixes it
+// lacks (answerLibrary). Lists and searches are search.go's.
 func (s *Server) serveSCIM(c echo.Context) error {
 	req := c.Request()
 	ri := infoFrom(req.Context())
@@ -131,7 +131,7 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		if err != nil {
 			return newError(http.StatusBadRequest, "invalidValue", "%v.", err)
 		}
-		ri.projection = p
+		ri.projection, ri.asked = p, true
 	}
 	if groupOverheadBypass(req) {
 		ri.projection = ri.projection.Never("members.display")
@@ -147,16 +147,36 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	if ri.failure != nil {
 		return ri.failure
 	}
-	if ri.noContent {
-		return c.NoContent(http.StatusNoContent)
+	if p := ri.patched; p != nil {
+		return s.answerPatched(c, p, ri.projection)
 	}
 	if ri.notModified != "" {
 		c.Response().Header().Set("ETag", ri.notModified)
 		return c.NoContent(http.StatusNotModified)
 	}
-	body = rec.body.Bytes()
+	return answerLibrary(c, rec, ri, schemas)
+}
+
+// answerPatched answers a PATCH the handler applied past the library: the
+// group streamed, or the status with the new ETag and no body.
+func (s *Server) answerPatched(c echo.Context, p *patched, proj schema.Projection) error {
+	if p.group != "" {
+		return s.writeGroup(c, p.group, proj, ldapstore.Precondition{})
+	}
+	if p.version != "" {
+		c.Response().Header().Set("ETag", etag(p.version))
+	}
+	return c.NoContent(p.status)
+}
+
+// answerLibrary sends what the library answered (rec), with the fixes it
+// lacks: absolute meta.location, a Location header on 201, the projection,
+// and no Content-Type without a body (schemas are the resource type's).
+func answerLibrary(c echo.Context, rec *recorder, ri *requestInfo, schemas schema.Schemas) error {
+	body := rec.body.Bytes()
 	if rec.status/100 == 2 && len(body) > 0 {
 		var location string
+		var err error
 		if body, location, err = fixResponse(body, ri.baseURL, schemas, ri.projection); err != nil {
 			return err
 		}
@@ -168,8 +188,11 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	for k, v := range rec.header {
 		h[k] = v
 	}
+	if len(body) == 0 {
+		h.Del(echo.HeaderContentType) // the library types every answer, a DELETE's 204 too
+	}
 	c.Response().WriteHeader(rec.status)
-	_, err = c.Response().Write(body)
+	_, err := c.Response().Write(body)
 	return err
 }
 

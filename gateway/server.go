@@ -32,8 +32,11 @@ type Options struct {
 	Bulk   BulkConfig
 	Patch  PatchConfig
 	Me     MeConfig
-	Store  *ldapstore.Store
-	Logger *zap.Logger
+	// Users and Groups are the gateway's keys of the users and groups
+	// sections.
+	Users, Groups ResponseConfig
+	Store         *ldapstore.Store
+	Logger        *zap.Logger
 	// Tracer, when set, gets a span per request and per LDAP operation
 	// (OpenTelemetry); nil: no traces.
 	Tracer trace.TracerProvider
@@ -56,6 +59,7 @@ type Server struct {
 	bulk             BulkConfig
 	patch            PatchConfig
 	me               MeConfig
+	users, groups    ResponseConfig
 	metrics          *metrics
 	logLevel         *zap.AtomicLevel
 	audit            *zap.Logger     // nil: no audit log
@@ -88,6 +92,8 @@ func New(o Options) (*Server, error) {
 		bulk:             o.Bulk,
 		patch:            o.Patch,
 		me:               o.Me,
+		users:            o.Users,
+		groups:           o.Groups,
 		logLevel:         o.LogLevel,
 		audit:            o.Audit,
 		limiter:          newRateLimiter(o.Server.RateLimit, o.Server.RateBurst),
@@ -134,6 +140,8 @@ func (s *Server) applyDefaults(auth AuthConfig) error {
 	if s.patch == (PatchConfig{}) {
 		s.patch = DefaultPatchConfig()
 	}
+	s.users.PatchResponse = cmp.Or(s.users.PatchResponse, http.StatusOK)
+	s.groups.PatchResponse = cmp.Or(s.groups.PatchResponse, http.StatusNoContent)
 	if s.me.Attribute == "" {
 		s.me.Attribute = DefaultMeConfig().Attribute
 	}

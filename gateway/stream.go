@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 )
 
@@ -16,7 +17,6 @@ import (
 // members, not the whole list resolved and encoded.
 func (s *Server) getGroup(c echo.Context) error {
 	req := c.Request()
-	ctx := req.Context()
 	p, err := schema.ParseProjection(req.URL.Query()["attributes"], req.URL.Query()["excludedAttributes"])
 	if err != nil {
 		return newError(http.StatusBadRequest, "invalidValue", "%v.", err)
@@ -24,18 +24,27 @@ func (s *Server) getGroup(c echo.Context) error {
 	if groupOverheadBypass(req) {
 		p = p.Never("members.display")
 	}
+	return s.writeGroup(c, c.Param("id"), p, preconditionOf(req.Header.Get("If-None-Match")))
+}
+
+// writeGroup answers with the group id as projected by p (a GET, or a
+// PATCH answered with the group), its members written as they are read;
+// with 304 when the group's version is one of inm (If-None-Match).
+func (s *Server) writeGroup(c echo.Context, id string, p schema.Projection, inm ldapstore.Precondition) error {
+	req := c.Request()
+	ctx := req.Context()
 	rs, err := s.store.Groups(ctx)
 	if err != nil {
 		return storeError(ctx, err)
 	}
-	res, members, err := rs.GetStreamed(ctx, c.Param("id"), p)
+	res, members, err := rs.GetStreamed(ctx, id, p)
 	if err != nil {
 		return storeError(ctx, err)
 	}
 	h := c.Response().Header()
 	if res.Version != "" {
 		tag := etag(res.Version)
-		if inm := preconditionOf(req.Header.Get("If-None-Match")); inm.Set() && inm.Holds(res.Version) {
+		if inm.Set() && inm.Holds(res.Version) {
 			h.Set("ETag", tag)
 			return c.NoContent(http.StatusNotModified)
 		}

@@ -27,9 +27,17 @@ type subrequestInfo struct {
 	identity        *Identity // who it acts for, in place of a bearer token
 	baseURL         string
 	log             *zap.Logger
+	subOptions
+}
+
+// subOptions are what a sub-request's parent asks of it.
+type subOptions struct {
 	// frozen are the attributes its writes must leave as they are
 	// (ldapstore.Precondition.Frozen): /Me's.
 	frozen []string
+	// bodyless: the parent reads the sub-response's status and headers
+	// only (/Bulk), so a group PATCH is not read back to answer it.
+	bodyless bool
 }
 
 // subResponse is what a sub-request answered.
@@ -40,15 +48,9 @@ type subResponse struct {
 }
 
 // subrequest runs method path (under the base path; query included) with
-// body on behalf of the request in ctx, acting as id, and returns its
-// response. n numbers it within its parent, for the request id.
-func (s *Server) subrequest(ctx context.Context, id *Identity, n int, method, path string, header http.Header, body []byte) subResponse {
-	return s.subrequestFrozen(ctx, id, n, method, path, header, body, nil)
-}
-
-// subrequestFrozen is subrequest whose writes must leave the attributes
-// frozen as they are.
-func (s *Server) subrequestFrozen(ctx context.Context, id *Identity, n int, method, path string, header http.Header, body []byte, frozen []string) subResponse {
+// body on behalf of the request in ctx, acting as id, as o says, and
+// returns its response. n numbers it within its parent, for the request id.
+func (s *Server) subrequest(ctx context.Context, id *Identity, n int, method, path string, header http.Header, body []byte, o subOptions) subResponse {
 	parent := infoFrom(ctx)
 	u, err := url.Parse(s.cfg.BasePath + path)
 	if err != nil {
@@ -61,7 +63,7 @@ func (s *Server) subrequestFrozen(ctx context.Context, id *Identity, n int, meth
 		identity:        id,
 		baseURL:         parent.baseURL,
 		log:             parent.log,
-		frozen:          frozen,
+		subOptions:      o,
 	})
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -528,8 +529,8 @@ func TestUserReadsAndDeletes(t *testing.T) {
 		t.Errorf("group = %v", g)
 	}
 	etag := r.header.Get("Etag")
-	if nm := u.send("GET", "/Users/"+id, "", "If-None-Match", etag); nm.status != 304 || nm.raw != "" || nm.header.Get("Etag") != etag {
-		t.Errorf("If-None-Match with the current ETag: %d %q", nm.status, nm.raw)
+	if nm := u.send("GET", "/Users/"+id, "", "If-None-Match", etag); nm.status != 304 || nm.raw != "" || nm.header.Get("Etag") != etag || nm.header.Get("Content-Type") != "" {
+		t.Errorf("If-None-Match with the current ETag: %d %q, Content-Type %q", nm.status, nm.raw, nm.header.Get("Content-Type"))
 	}
 	if fresh := u.send("GET", "/Users/"+id, "", "If-None-Match", `W/"old"`); fresh.status != 200 {
 		t.Errorf("If-None-Match with an old ETag: %d", fresh.status)
@@ -556,8 +557,8 @@ func TestUserReadsAndDeletes(t *testing.T) {
 			t.Errorf("HEAD %s: %d %q %q, GET: %d %q", path, head.status, head.header.Get("Content-Type"), head.raw, get.status, get.header.Get("Content-Type"))
 		}
 	}
-	if del := u.send("DELETE", "/Users/"+id, "", "If-Match", etag); del.status != 204 {
-		t.Fatalf("DELETE: %d %s", del.status, del.raw)
+	if del := u.send("DELETE", "/Users/"+id, "", "If-Match", etag); del.status != 204 || del.header.Get("Content-Type") != "" {
+		t.Fatalf("DELETE: %d %s, Content-Type %q", del.status, del.raw, del.header.Get("Content-Type"))
 	}
 	if u.entry(id) != nil {
 		t.Error("still in the directory")
@@ -699,4 +700,95 @@ func TestFullDirectoryIsNotBlamedOnValues(t *testing.T) {
 		return
 	}
 	t.Fatal("the directory never filled up")
+}
+
+// A PATCH whose path is a bare extension URN, directly and through /Bulk:
+// add and replace write the attributes the object gives and leave the
+// others (as for a complex attribute, RFC 7644 section 3.5.2.3); remove,
+// or a null value, unassigns every attribute of the extension.
+func TestPatchWholeExtension(t *testing.T) {
+	u := newUserEnv(t)
+	manager := u.idOf("alovelace")
+	managerDN := "uid=alovelace," + u.dir.PeopleDN
+	// The LDAP attributes of the enterprise extension, and what fullUser
+	// stores in them.
+	stored := map[string]string{"employeeNumber": "701984", "scimCostCenter": "4130", "o": "Universal Studios",
+		"scimDivision": "Theme Park", "departmentNumber": "Tour Operations", "manager": ""}
+	none := map[string]string{"employeeNumber": "", "scimCostCenter": "", "o": "", "scimDivision": "", "departmentNumber": ""}
+	const urn = schema.EnterpriseUserURN
+	tests := []struct {
+		name string
+		ops  string
+		want map[string]string // the extension's LDAP attributes that differ from stored ("": none)
+		gone bool              // the extension is gone from the resource
+		err  string
+	}{
+		{name: "replace sets what it gives, keeps the rest", ops: `{"op":"replace","path":"URN","value":{"department":"Ops","manager":"MGR"}}`,
+			want: map[string]string{"departmentNumber": "Ops", "manager": managerDN}},
+		{name: "add sets what it gives", ops: `{"op":"Add","path":"URN","value":{"costCenter":"9","employeeNumber":"42"}}`,
+			want: map[string]string{"scimCostCenter": "9", "employeeNumber": "42"}},
+		{name: "remove takes the whole extension out", ops: `{"op":"add","path":"URN:manager","value":"MGR"},{"op":"remove","path":"URN"}`,
+			want: none, gone: true},
+		{name: "remove then add replaces the whole extension",
+			ops:  `{"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"},{"op":"add","path":"URN","value":{"division":"North"}}`,
+			want: map[string]string{"employeeNumber": "", "scimCostCenter": "", "o": "", "scimDivision": "North", "departmentNumber": ""}},
+		{name: "a null value unassigns it", ops: `{"op":"replace","path":"URN","value":null}`, want: none, gone: true},
+		{name: "path-less, a null extension unassigns it", ops: `{"op":"replace","value":{"title":"Boss","URN":null}}`, want: none, gone: true},
+		{name: "a value that is not an object", ops: `{"op":"replace","path":"URN","value":"Ops"}`, err: "invalidValue"},
+		{name: "remove with a value", ops: `{"op":"remove","path":"URN","value":{"department":"Ops"}}`, err: "invalidValue"},
+		{name: "an attribute the extension lacks", ops: `{"op":"add","path":"URN","value":{"shoeSize":"9"}}`, err: "invalidPath"},
+		{name: "an extension the resource type lacks", ops: `{"op":"remove","path":"urn:example:params:scim:schemas:extension:acme:2.0:User"}`, err: "invalidPath"},
+	}
+	n := 0
+	for _, viaBulk := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s (bulk %v)", tt.name, viaBulk), func(t *testing.T) {
+				n++
+				id, _ := u.create(strings.Replace(fullUser, "bjensen@example.com", fmt.Sprintf("whole%d@example.com", n), 1))
+				ops := strings.NewReplacer("URN", urn, "MGR", manager).Replace(tt.ops)
+				status, scimType := u.patchStatus("/Users/"+id, patchBody(ops), viaBulk)
+				if tt.err != "" && (status != 400 || scimType != tt.err) {
+					t.Fatalf("%d %s, want 400 %s", status, scimType, tt.err)
+				}
+				if tt.err == "" && status != 200 {
+					t.Fatalf("status %d %s, want 200", status, scimType)
+				}
+				e := u.entry(id)
+				for attr, was := range stored {
+					want, changed := tt.want[attr]
+					if !changed {
+						want = was
+					}
+					if want == "" {
+						wantAttr(t, e, attr)
+					} else {
+						wantAttr(t, e, attr, want)
+					}
+				}
+				if _, has := u.send("GET", "/Users/"+id, "").body[urn]; has == tt.gone {
+					t.Errorf("the GET holds the extension: %v, want %v", has, !tt.gone)
+				}
+			})
+		}
+	}
+}
+
+// patchStatus sends a PATCH of body to path, directly or as the one
+// operation of a /Bulk request, and returns its status and scimType.
+func (u *userEnv) patchStatus(path, body string, viaBulk bool) (status int, scimType string) {
+	u.t.Helper()
+	if !viaBulk {
+		r := u.send("PATCH", path, body)
+		scimType, _ = r.body["scimType"].(string)
+		return r.status, scimType
+	}
+	r, results := u.bulk(testToken, 0, `{"method":"PATCH","path":"`+path+`","data":`+body+`}`)
+	if r.status != 200 || len(results) != 1 {
+		u.t.Fatalf("bulk: %d %s", r.status, r.raw)
+	}
+	status, _ = strconv.Atoi(results[0]["status"].(string))
+	if res, ok := results[0]["response"].(map[string]any); ok {
+		scimType, _ = res["scimType"].(string)
+	}
+	return status, scimType
 }

@@ -12,8 +12,6 @@ import (
 	"github.com/scimgate/scimgate/schema"
 )
 
-const patchOpURN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
 // patchBody is a PatchOp request of the given operations (JSON objects).
 func patchBody(ops ...string) string {
 	return `{"schemas":["` + patchOpURN + `"],"Operations":[` + strings.Join(ops, ",") + `]}`

@@ -271,19 +271,31 @@ func (r *Resources) indexRemoved(e *ldap.Entry) {
 	}
 }
 
-// indexReread reads what the order index keeps of an entry this replica
-// wrote without reading it back (a group PATCH answered 204): its sort
-// keys, not its members. A failure leaves it to the change stream.
-func (r *Resources) indexReread(ctx context.Context, conn *Conn, dn string) {
+// reread reads the version of an entry this replica wrote without reading
+// it back (a group PATCH, answered without the group or with it streamed),
+// and gives the order index what it keeps of the entry: its sort keys, not
+// its members.
+func (r *Resources) reread(ctx context.Context, conn *Conn, dn string) (string, error) {
+	attrs := []string{r.m.Version}
 	x := r.index.Load()
-	if x == nil || x.ready.Load() == nil {
-		return
+	indexed := x != nil && x.ready.Load() != nil
+	if indexed {
+		attrs = r.withIndexKey(x.attributes())
+	} else if r.m.Version == "" {
+		return "", nil // nothing to read
 	}
 	res, err := conn.Search(ctx, ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
-		"(objectClass=*)", r.withIndexKey(x.attributes()), nil))
-	if err == nil && len(res.Entries) == 1 {
+		"(objectClass=*)", attrs, nil))
+	if err == nil && len(res.Entries) != 1 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return "", classify("read "+r.kind, err)
+	}
+	if indexed {
 		x.wrote(res.Entries[0])
 	}
+	return res.Entries[0].GetEqualFoldAttributeValue(r.m.Version), nil
 }
 
 // withIndexKey adds entryUUID, the order index's key, to the attributes a

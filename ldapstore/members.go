@@ -83,7 +83,7 @@ func withoutMembers() schema.Projection {
 // additions and deletions of values; the other attributes as next says
 // (nil: unchanged). The member list is read only when the members are
 // replaced as a whole. It returns the group read back, or with only its id
-// when quiet.
+// and version when quiet.
 func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition, mops schema.MemberOps,
 	next func(Resource) (map[string]any, error), quiet bool) (Resource, error) {
 	conn, err := r.store.pool.Conn(ctx)
@@ -157,8 +157,8 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 		return Resource{}, err
 	}
 	if quiet {
-		r.indexReread(ctx, conn, dn)
-		return Resource{ID: currentID}, nil
+		version, err := r.reread(ctx, conn, dn)
+		return Resource{ID: currentID, Version: version}, err
 	}
 	e, err := r.readDN(ctx, conn, dn)
 	if err != nil {

@@ -334,10 +334,12 @@ func (r *Resources) Patch(ctx context.Context, id string, ops []schema.Operation
 }
 
 // PatchQuietly is Patch without reading the resource back, for a group
-// PATCH answered 204: it costs the same whatever the group's size.
-func (r *Resources) PatchQuietly(ctx context.Context, id string, ops []schema.Operation, pre Precondition) error {
-	_, err := r.patch(ctx, id, ops, pre, true)
-	return err
+// PATCH answered without it (or with it streamed): it costs the same
+// whatever the group's size. It returns the version the write left (""
+// where the directory keeps none), read after the write.
+func (r *Resources) PatchQuietly(ctx context.Context, id string, ops []schema.Operation, pre Precondition) (string, error) {
+	res, err := r.patch(ctx, id, ops, pre, true)
+	return res.Version, err
 }
 
 func (r *Resources) patch(ctx context.Context, id string, ops []schema.Operation, pre Precondition, quiet bool) (Resource, error) {

@@ -69,6 +69,9 @@ func Patch(ctx context.Context, s Schemas, resource map[string]any, ops []Operat
 		}
 	}
 	prune(res)
+	if err := p.checkRequired(res); err != nil {
+		return nil, err
+	}
 	if err := s.checkCounts(resource, res); err != nil {
 		return nil, err
 	}
@@ -99,6 +102,19 @@ func (s Schemas) checkCounts(before, after map[string]any) error {
 	return nil
 }
 
+// checkRequired refuses a result that holds an extension without a
+// required attribute an operation removed: such an attribute goes with
+// the whole extension (an extension that is not required may be absent,
+// RFC 7643 section 3.3), never alone.
+func (p *patcher) checkRequired(res map[string]any) error {
+	for _, k := range p.required {
+		if ext, ok := res[k.urn].(map[string]any); ok && ext[k.name] == nil {
+			return patchErr("mutability", "%s:%s is required while the extension holds other attributes: remove the whole extension (path %s), or give it a value", k.urn, k.name, k.urn)
+		}
+	}
+	return nil
+}
+
 // patcher applies the operations of one PATCH. So that n operations on an
 // attribute of m values cost about n+m, not n×m, it keeps per attribute
 // indexes of values for value filters (valueIndex) and the position of the
@@ -112,6 +128,9 @@ type patcher struct {
 	// primary is the position of an attribute's one primary element (-1:
 	// none), once fixPrimary has looked at the whole attribute.
 	primary map[attrKey]int
+	// required are the required attributes of extensions that operations
+	// removed: allowed only when the whole extension goes (checkRequired).
+	required []attrKey
 }
 
 // attrKey names an attribute: its schema's URN and its name.
@@ -251,8 +270,11 @@ func (p *patcher) applyPath(res map[string]any, verb string, path filter.Path, v
 func (p *patcher) applyWhole(container map[string]any, key attrKey, a Attribute, verb string, value any) error {
 	switch verb {
 	case "remove":
-		if a.Required {
+		if a.Required && key.urn == p.Core.ID {
 			return patchErr("mutability", "%s is required and cannot be removed", a.Name)
+		}
+		if a.Required {
+			p.required = append(p.required, key)
 		}
 		if a.MultiValued && value != nil {
 			// Remove the listed values only (Entra ID removes members so).

@@ -329,3 +329,47 @@ func TestPatchAllAtOnceEqualsOneByOne(t *testing.T) {
 		}
 	}
 }
+
+// A required attribute of an extension goes with the whole extension (a
+// PATCH whose path is the extension's URN removes each of its attributes),
+// never alone; a required attribute of the core schema never goes.
+func TestPatchRequiredExtensionAttribute(t *testing.T) {
+	const urn = "urn:example:params:scim:schemas:extension:badge:2.0:User"
+	schemas := Schemas{Core: User(), Extensions: []Schema{{ID: urn, Name: "Badge",
+		Attributes: []Attribute{attr("badge", String, "").required(), attr("floor", String, "")}}}}
+	tests := []struct {
+		name string
+		ops  [][3]string
+		want any // the extension afterwards
+		err  string
+	}{
+		{name: "with the whole extension", ops: [][3]string{{"remove", urn + ":badge", ""}, {"remove", urn + ":floor", ""}}},
+		{name: "alone", ops: [][3]string{{"remove", urn + ":badge", ""}}, err: "mutability"},
+		{name: "alone, then given again", ops: [][3]string{{"remove", urn + ":badge", ""}, {"add", urn + ":badge", `"B2"`}},
+			want: map[string]any{"badge": "B2", "floor": "3"}},
+		{name: "with a core attribute", ops: [][3]string{{"remove", urn + ":badge", ""}, {"remove", urn + ":floor", ""}, {"remove", "userName", ""}},
+			err: "mutability"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := testResource()
+			res[urn] = map[string]any{"badge": "B1", "floor": "3"}
+			var ops []Operation
+			for _, o := range tt.ops {
+				ops = append(ops, op(t, o[0], o[1], o[2]))
+			}
+			got, err := Patch(context.Background(), schemas, res, ops)
+			var pe *PatchError
+			if tt.err != "" {
+				if !errors.As(err, &pe) || pe.ScimType != tt.err {
+					t.Fatalf("err = %v, want %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			eq(t, got[urn], tt.want)
+		})
+	}
+}

@@ -64,11 +64,12 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	if err != nil {
 		return err
 	}
-	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users, Groups: cfg.Groups, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
+	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users.ResourceConfig, Groups: cfg.Groups.ResourceConfig, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}
 	srv, err := gateway.New(gateway.Options{Server: cfg.Server, Auth: cfg.Auth, Bulk: cfg.Bulk, Patch: cfg.Patch, Me: cfg.Me, Store: store,
+		Users: cfg.Users.ResponseConfig, Groups: cfg.Groups.ResponseConfig,
 		Logger: log, LogLevel: &level, Audit: audit, Tracer: tracer})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"reflect"
@@ -28,20 +29,33 @@ import (
 
 // Config is the whole configuration file.
 type Config struct {
-	Server    gateway.ServerConfig     `yaml:"server"`
-	LDAP      ldapstore.Config         `yaml:"ldap"`
-	Users     ldapstore.ResourceConfig `yaml:"users"`
-	Groups    ldapstore.ResourceConfig `yaml:"groups"`
-	Search    ldapstore.SearchConfig   `yaml:"search"`
-	Directory Directory                `yaml:"directory"`
-	Auth      gateway.AuthConfig       `yaml:"auth"`
-	Bulk      gateway.BulkConfig       `yaml:"bulk"`
-	Patch     gateway.PatchConfig      `yaml:"patch"`
-	Limits    schema.Limits            `yaml:"limits"`
-	Me        gateway.MeConfig         `yaml:"me"`
-	Log       Log                      `yaml:"log"`
-	Audit     Audit                    `yaml:"audit"`
-	Tracing   Tracing                  `yaml:"tracing"`
+	Server    gateway.ServerConfig   `yaml:"server"`
+	LDAP      ldapstore.Config       `yaml:"ldap"`
+	Users     Resource               `yaml:"users"`
+	Groups    Resource               `yaml:"groups"`
+	Search    ldapstore.SearchConfig `yaml:"search"`
+	Directory Directory              `yaml:"directory"`
+	Auth      gateway.AuthConfig     `yaml:"auth"`
+	Bulk      gateway.BulkConfig     `yaml:"bulk"`
+	Patch     gateway.PatchConfig    `yaml:"patch"`
+	Limits    schema.Limits          `yaml:"limits"`
+	Me        gateway.MeConfig       `yaml:"me"`
+	Log       Log                    `yaml:"log"`
+	Audit     Audit                  `yaml:"audit"`
+	Tracing   Tracing                `yaml:"tracing"`
+}
+
+// Resource is the "users" or "groups" section: where the resources live
+// and how they map (ldapstore.ResourceConfig), and how the gateway answers
+// their writes (gateway.ResponseConfig), side by side.
+type Resource struct {
+	ldapstore.ResourceConfig `yaml:",inline"`
+	gateway.ResponseConfig   `yaml:",inline"`
+}
+
+// Validate reports every problem of the section, each naming its key.
+func (r Resource) Validate(section string) error {
+	return errors.Join(r.ResourceConfig.Validate(section), r.ResponseConfig.Validate(section))
 }
 
 // Tracing is the "tracing" section: OpenTelemetry traces, sent over
@@ -97,6 +111,8 @@ func Default() Config {
 	return Config{
 		Server:    gateway.DefaultServerConfig(),
 		LDAP:      ldapstore.Config{}.WithDefaults(),
+		Users:     Resource{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusOK}},
+		Groups:    Resource{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusNoContent}},
 		Search:    ldapstore.SearchConfig{}.WithDefaults(),
 		Directory: Directory{Profile: "openldap"},
 		Auth:      gateway.DefaultAuthConfig(),

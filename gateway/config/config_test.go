@@ -34,7 +34,7 @@ func write(t *testing.T, name, content string) string {
 
 func TestLoadFileAndEnvironment(t *testing.T) {
 	pw := write(t, "pw", "from-a-file\n")
-	cfg, err := Load(write(t, "c.yaml", minimal), []string{
+	cfg, err := Load(write(t, "c.yaml", strings.Replace(minimal, "users:\n", "users:\n  patch_response: 204\n", 1)), []string{
 		"SCIMGATE_SERVER_LISTEN=0.0.0.0:9000",
 		"SCIMGATE_SERVER_REQUEST_TIMEOUT=5s",
 		"SCIMGATE_LDAP_URLS=ldap://a:389, ldaps://b:636",
@@ -46,6 +46,7 @@ func TestLoadFileAndEnvironment(t *testing.T) {
 		"SCIMGATE_LOG_FORMAT=console",
 		"SCIMGATE_PATCH_MAX_OPERATIONS=50",
 		"SCIMGATE_LIMITS_MAX_VALUES=20",
+		"SCIMGATE_GROUPS_PATCH_RESPONSE=200",
 		"SCIMGATE_CONFIG=ignored-here",
 		"OTHER=ignored",
 	})
@@ -55,7 +56,8 @@ func TestLoadFileAndEnvironment(t *testing.T) {
 	if cfg.Server.Listen != "0.0.0.0:9000" || cfg.Server.RequestTimeout != 5*time.Second ||
 		!reflect.DeepEqual(cfg.LDAP.URLs, []string{"ldap://a:389", "ldaps://b:636"}) ||
 		cfg.LDAP.BindPasswordFile != pw || cfg.LDAP.MaxOpen != 4 || cfg.Log.Format != "console" ||
-		cfg.Patch.MaxOperations != 50 || cfg.Limits.MaxValues != 20 {
+		cfg.Patch.MaxOperations != 50 || cfg.Limits.MaxValues != 20 || cfg.Users.PatchResponse != 204 || cfg.Groups.PatchResponse != 200 ||
+		cfg.Users.BaseDN != "ou=people,dc=example,dc=org" {
 		t.Errorf("config = %+v", cfg)
 	}
 	if cfg.Server.BasePath != "/scim/v2" || cfg.Server.MaxResults != 200 || cfg.Directory.Profile != "openldap" {
@@ -70,6 +72,9 @@ func TestLimitDefaults(t *testing.T) {
 	}
 	if cfg.Patch.MaxOperations != 1000 || cfg.Limits.MaxValues != 1000 {
 		t.Errorf("patch %+v, limits %+v: want 1000 and 1000", cfg.Patch, cfg.Limits)
+	}
+	if cfg.Users.PatchResponse != 200 || cfg.Groups.PatchResponse != 204 {
+		t.Errorf("users.patch_response %d, groups.patch_response %d: want 200 and 204", cfg.Users.PatchResponse, cfg.Groups.PatchResponse)
 	}
 }
 
@@ -121,6 +126,8 @@ func TestLoadNamesTheWrongKey(t *testing.T) {
 		{"missing password file", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD=", "SCIMGATE_LDAP_BIND_PASSWORD_FILE=/nonexistent"}, []string{"ldap.bind_password_file: open /nonexistent"}},
 		{"limits out of range", minimal, []string{"SCIMGATE_PATCH_MAX_OPERATIONS=0", "SCIMGATE_LIMITS_MAX_VALUES=-1"},
 			[]string{"patch.max_operations: 0 is not between 1 and 100000", "limits.max_values: -1 is not between 1 and 1000000"}},
+		{"patch response", minimal, []string{"SCIMGATE_USERS_PATCH_RESPONSE=201"}, []string{"users.patch_response: 201 is not 200 or 204"}},
+		{"patch response not a number", minimal, []string{"SCIMGATE_GROUPS_PATCH_RESPONSE=none"}, []string{"SCIMGATE_GROUPS_PATCH_RESPONSE (groups.patch_response)"}},
 		{"both password forms", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD_FILE=/etc/hostname"}, []string{"ldap.bind_password_file: set either"}},
 	}
 	for _, tt := range tests {
