@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf16"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
@@ -29,27 +31,8 @@ objectclass ( 1.3.6.1.4.1.32473.1.2 NAME 'adOrganizationalPerson' SUP top AUXILI
 // no objectGUID or uSNChanged (so entryUUID and entryCSN stand in), and
 // the attributes AD generates for every object are given as constants.
 func TestActiveDirectoryProfile(t *testing.T) {
-	spFile := filepath.Join(t.TempDir(), "sp.schema")
-	if err := os.WriteFile(spFile, []byte(adStandIns), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	dir := slapd.New(t, slapd.Options{Schemas: []string{"msuser", spFile}})
-	profile, err := schema.Preset("activedirectory")
-	if err != nil {
-		t.Fatal(err)
-	}
-	generated := map[string][]string{
-		"instanceType": {"4"}, "nTSecurityDescriptor": {"\x01\x00\x04\x80"},
-		"objectCategory": {"CN=Person,CN=Schema,CN=Configuration," + dir.Suffix},
-	}
-	hs := newGateway(t, dir, zap.NewNop(), ldapstore.Options{Profile: profile,
-		Users: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{
-			IDAttribute: "entryUUID", VersionAttribute: "entryCSN",
-			AuxiliaryClasses: []string{"securityPrincipal", "adOrganizationalPerson"}, CreateAttributes: generated,
-		}},
-		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID", VersionAttribute: "entryCSN"}},
-	})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := newADEnv(t)
+	dir := u.dir
 
 	id, r := u.create(`{"userName":"bjensen@example.com","name":{"givenName":"Barbara","familyName":"Jensen"},"displayName":"Babs Jensen",
 		"title":"Tour Guide","userType":"Contractor","password":"t1meMa$heen","emails":[{"value":"bjensen@example.com","type":"work"},{"value":"b@other.org","type":"other"}],
@@ -206,4 +189,42 @@ func TestConfiguredMapping(t *testing.T) {
 	if _, r := u.create(`{"userName":"ext3"}`); r.body[gluuURN] != nil {
 		t.Errorf("created without the extension: %s", r.raw)
 	}
+}
+
+// newADEnv serves the activedirectory profile over slapd with Active
+// Directory's user schema (Debian's msuser) and adStandIns; what slapd
+// cannot play is overridden: it makes no objectGUID or uSNChanged (so
+// entryUUID and entryCSN stand in), and the attributes AD generates for
+// every object are given as constants.
+func newADEnv(t *testing.T) *userEnv {
+	t.Helper()
+	spFile := filepath.Join(t.TempDir(), "sp.schema")
+	if err := os.WriteFile(spFile, []byte(adStandIns), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := slapd.New(t, slapd.Options{Schemas: []string{"msuser", spFile}})
+	profile, err := schema.Preset("activedirectory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	generated := map[string][]string{
+		"instanceType": {"4"}, "nTSecurityDescriptor": {"\x01\x00\x04\x80"},
+		"objectCategory": {"CN=Person,CN=Schema,CN=Configuration," + dir.Suffix},
+	}
+	groupGenerated := maps.Clone(generated)
+	groupGenerated["objectCategory"] = []string{"CN=Group,CN=Schema,CN=Configuration," + dir.Suffix}
+	groupGenerated["groupType"] = []string{"-2147483646"} // a global security group
+	// slapd names an entry's DN entryDN; AD distinguishedName.
+	profile.DNAttribute = "entryDN"
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{Profile: profile,
+		Users: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{
+			IDAttribute: "entryUUID", VersionAttribute: "entryCSN",
+			AuxiliaryClasses: []string{"securityPrincipal", "adOrganizationalPerson"}, CreateAttributes: generated,
+			// slapd's userCertificate takes values with ;binary, AD's as they are.
+			Attributes: []schema.AttributeConfig{{SCIM: "x509Certificates.value", LDAP: "userCertificate;binary", Codec: "binary"}},
+		}},
+		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID", VersionAttribute: "entryCSN",
+			CreateAttributes: groupGenerated}},
+	})
+	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
 }

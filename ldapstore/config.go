@@ -287,20 +287,24 @@ func (c ResourceConfig) Validate(section string) error {
 	if c.MaxNameLength < 0 {
 		return fmt.Errorf("%s.max_name_length: must not be negative (0: the default, %d), got %d", section, DefaultMaxNameLength, c.MaxNameLength)
 	}
-	if section != "users" && (len(c.Manager.Resolve) > 0 || c.Manager.Unresolved != "") {
-		return fmt.Errorf("%s.manager: only users have a manager", section)
-	}
-	switch c.Manager.Unresolved {
+	return nil
+}
+
+// Validate reports an unknown users.manager.unresolved or a resolve entry
+// that is not an attribute path, naming the key.
+func (c ManagerConfig) Validate() error {
+	var errs []error
+	switch c.Unresolved {
 	case "", ManagerKeep, ManagerReject, ManagerDrop:
 	default:
-		return fmt.Errorf("%s.manager.unresolved: %q is not keep, reject or drop", section, c.Manager.Unresolved)
+		errs = append(errs, fmt.Errorf("users.manager.unresolved: %q is not keep, reject or drop", c.Unresolved))
 	}
-	for _, a := range c.Manager.Resolve {
+	for _, a := range c.Resolve {
 		if _, err := schema.ParsePath(a); err != nil {
-			return fmt.Errorf("%s.manager.resolve: %q is not a SCIM attribute: %v", section, a, err)
+			errs = append(errs, fmt.Errorf("users.manager.resolve: %q is not a SCIM attribute: %v", a, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // DefaultMaxNameLength is the default of max_name_length: OpenLDAP's mdb
@@ -330,15 +334,12 @@ type ResourceConfig struct {
 	// directory can index as a DN. 0: the default, 200.
 	MaxNameLength int `yaml:"max_name_length"`
 
-	// Manager (users only) says how the Enterprise User's manager.value
-	// finds the user it names: Okta fills it from an HR employee number,
-	// Microsoft's examples with a userName, SCIM with an id.
-	Manager ManagerConfig `yaml:"manager"`
-
 	schema.MappingConfig `yaml:",inline"`
 }
 
-// ManagerConfig is users.manager.
+// ManagerConfig is users.manager: how the Enterprise User's manager.value
+// finds the user it names. Okta fills it from an HR employee number,
+// Microsoft's examples with a userName, SCIM with an id.
 type ManagerConfig struct {
 	// Resolve lists the users' SCIM attributes a manager.value is looked
 	// up by, in order, the first match winning; the directory keeps the

@@ -130,6 +130,11 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 			if raw, ok := keep[s]; ok {
 				s = raw // unchanged: the bytes as they were
 			}
+			if am.Fallback && (am.SingleValue && len(out.get(am.LDAP)) > 0 || slices.ContainsFunc(out.get(am.LDAP), func(v string) bool {
+				return strings.EqualFold(v, s)
+			})) {
+				continue // a copy for other readers: the first (primary) value, each once
+			}
 			if s != "" {
 				out.add(am.LDAP, s)
 			}
@@ -481,14 +486,18 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 	elements := map[elemKey][]map[string]any{}
 	var order []elemKey
 	derived := r.derivedOf(e)
+	given := map[string]bool{} // attributes a mapping other than a fallback gave
 	for _, am := range r.readOrder() {
 		raw := e.GetEqualFoldRawAttributeValues(am.LDAP)
 		if len(raw) == 0 || derived[strings.ToLower(am.LDAP)] {
 			continue
 		}
 		container := r.containerFor(res.Attributes, am.SCIM.URN)
-		if am.Fallback && (container[am.SCIM.Attr] != nil || elements[elemKey{am.SCIM.URN, am.SCIM.Attr, am.SCIM.Type}] != nil) {
-			continue // the attribute's own mapping gave it
+		if am.Fallback && given[am.SCIM.URN+":"+am.SCIM.Attr] {
+			continue // the attribute's own mapping (a JSON home) gave it
+		}
+		if !am.Fallback {
+			given[am.SCIM.URN+":"+am.SCIM.Attr] = true
 		}
 		if am.Codec == schema.CodecDN {
 			m, ok := users[dnKey(string(raw[0]))]

@@ -17,6 +17,8 @@ import (
 type Options struct {
 	Users   ResourceConfig
 	Groups  ResourceConfig
+	// Manager is users.manager; zero: its defaults.
+	Manager ManagerConfig
 	Profile schema.Profile
 	Search  SearchConfig
 	// Limits bound what a resource may hold; zero: schema.DefaultLimits.
@@ -96,7 +98,8 @@ func NewStore(pool *Pool, opts Options) (*Store, error) {
 	var errs []error
 	var err error
 	s.users, err = setup("users", "User", opts.Users, opts.Profile.Users)
-	errs = append(errs, err)
+	s.users.manager = opts.Manager.withDefaults()
+	errs = append(errs, err, opts.Manager.Validate())
 	s.groups, err = setup("groups", "Group", opts.Groups, opts.Profile.Groups)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
@@ -121,8 +124,7 @@ func setup(section, kind string, cfg ResourceConfig, preset schema.Resource) (re
 	if maxName == 0 {
 		maxName = DefaultMaxNameLength
 	}
-	return resourceSetup{section: section, kind: kind, baseDN: cfg.BaseDN, base: base, mapping: m, maxName: maxName,
-		manager: cfg.Manager.withDefaults()}, nil
+	return resourceSetup{section: section, kind: kind, baseDN: cfg.BaseDN, base: base, mapping: m, maxName: maxName}, nil
 }
 
 // Pool returns the store's connection pool.
@@ -265,6 +267,9 @@ func (s *Store) resources(rs resourceSetup, st *state) *Resources {
 			exact := at.CaseExact()
 			m.Attributes[i].CaseExact = &exact
 			m.Attributes[i].ReadOnly = at.NoUserModify
+			m.Attributes[i].SingleValue = at.SingleValue
+			// The name the directory answers with (street for streetAddress).
+			m.Attributes[i].LDAP = at.Name() + strings.TrimPrefix(am.LDAP, base)
 		}
 	}
 	return newResources(s, st, rs, m)

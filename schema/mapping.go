@@ -47,8 +47,9 @@ type AttributeMap struct {
 	// What the directory's schema says of the LDAP attribute, set by the
 	// store when it reads the schema: whether values compare case-exactly
 	// (nil: as the SCIM schema says), and whether clients cannot write it.
-	CaseExact *bool
-	ReadOnly  bool
+	CaseExact   *bool
+	ReadOnly    bool
+	SingleValue bool
 
 	// Fallback: written like any mapping, but read only when the
 	// attribute's other mappings gave nothing (mail beside Janssen's
@@ -455,21 +456,23 @@ func (r Resource) adjust(a *Attribute, urn string) {
 		}
 		return
 	}
+	if urn == "" && strings.EqualFold(a.Name, "members") && r.Members != "" {
+		// References: the type and $ref are those of the member.
+		for j := range a.SubAttributes {
+			if sa := &a.SubAttributes[j]; sa.Name == "type" || sa.Name == "$ref" {
+				sa.Mutability = ReadOnly
+			}
+		}
+		return
+	}
+	types := typesHolding(a, ms)
 	for j := range a.SubAttributes {
 		sa := &a.SubAttributes[j]
 		if sa.Name == "primary" {
 			sa.Mutability = ReadOnly
 		}
-		if sa.Name == "type" && len(sa.CanonicalValues) > 0 {
-			var types []string
-			for _, m := range ms {
-				if m.SCIM.Type != "" && !containsFold(types, m.SCIM.Type) {
-					types = append(types, m.SCIM.Type)
-				}
-			}
-			if len(types) > 0 {
-				sa.CanonicalValues = types
-			}
+		if sa.Name == "type" && len(sa.CanonicalValues) > 0 && len(types) > 0 {
+			sa.CanonicalValues = types
 		}
 		for _, m := range ms {
 			if strings.EqualFold(m.SCIM.Sub, sa.Name) {
@@ -477,6 +480,43 @@ func (r Resource) adjust(a *Attribute, urn string) {
 			}
 		}
 	}
+}
+
+// typesHolding lists the types of a multi-valued attribute whose values
+// are kept by type (mail for the work e-mail) that hold every sub-attribute
+// advertised: a type whose elements would lose some of theirs (a home
+// address keeps only its formatted text) is not offered.
+func typesHolding(a *Attribute, ms []AttributeMap) []string {
+	subs := map[string]map[string]bool{} // type → sub-attributes kept
+	var order []string
+	for _, m := range ms {
+		if m.SCIM.Type == "" {
+			continue
+		}
+		t := strings.ToLower(m.SCIM.Type)
+		if subs[t] == nil {
+			subs[t] = map[string]bool{}
+			order = append(order, m.SCIM.Type)
+		}
+		subs[t][strings.ToLower(m.SCIM.Sub)] = true
+	}
+	var out []string
+	for _, typ := range order {
+		whole := true
+		for _, sa := range a.SubAttributes {
+			switch sa.Name {
+			case "type", "primary", "display", "$ref":
+				continue
+			}
+			if !subs[strings.ToLower(typ)][strings.ToLower(sa.Name)] {
+				whole = false
+			}
+		}
+		if whole {
+			out = append(out, typ)
+		}
+	}
+	return out
 }
 
 // Whole reports whether the elements of the attribute attr of the schema

@@ -31,7 +31,7 @@ import (
 type Config struct {
 	Server    gateway.ServerConfig   `yaml:"server"`
 	LDAP      ldapstore.Config       `yaml:"ldap"`
-	Users     Resource               `yaml:"users"`
+	Users     Users                  `yaml:"users"`
 	Groups    Resource               `yaml:"groups"`
 	Search    ldapstore.SearchConfig `yaml:"search"`
 	Directory Directory              `yaml:"directory"`
@@ -56,6 +56,18 @@ type Resource struct {
 // Validate reports every problem of the section, each naming its key.
 func (r Resource) Validate(section string) error {
 	return errors.Join(r.ResourceConfig.Validate(section), r.ResponseConfig.Validate(section))
+}
+
+// Users is the "users" section: a Resource, and how a user's manager is
+// found (users.manager, which groups do not have).
+type Users struct {
+	Resource `yaml:",inline"`
+	Manager  ldapstore.ManagerConfig `yaml:"manager"`
+}
+
+// Validate reports every problem of the section, each naming its key.
+func (u Users) Validate() error {
+	return errors.Join(u.Resource.Validate("users"), u.Manager.Validate())
 }
 
 // Tracing is the "tracing" section: OpenTelemetry traces, sent over
@@ -111,7 +123,7 @@ func Default() Config {
 	return Config{
 		Server:    gateway.DefaultServerConfig(),
 		LDAP:      ldapstore.Config{}.WithDefaults(),
-		Users:     Resource{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusOK}},
+		Users:     Users{Resource: Resource{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusOK}}},
 		Groups:    Resource{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusNoContent}},
 		Search:    ldapstore.SearchConfig{}.WithDefaults(),
 		Directory: Directory{Profile: "openldap"},
@@ -154,7 +166,7 @@ func (c Config) Validate() error {
 		c.Server.Validate(),
 		c.LDAP.Validate(),
 		c.Search.Validate(),
-		c.Users.Validate("users"),
+		c.Users.Validate(),
 		c.Groups.Validate("groups"),
 		c.Auth.Validate(),
 		c.Bulk.Validate(),

@@ -128,6 +128,9 @@ func TestLoadNamesTheWrongKey(t *testing.T) {
 			[]string{"patch.max_operations: 0 is not between 1 and 100000", "limits.max_values: -1 is not between 1 and 1000000"}},
 		{"patch response", minimal, []string{"SCIMGATE_USERS_PATCH_RESPONSE=201"}, []string{"users.patch_response: 201 is not 200 or 204"}},
 		{"patch response not a number", minimal, []string{"SCIMGATE_GROUPS_PATCH_RESPONSE=none"}, []string{"SCIMGATE_GROUPS_PATCH_RESPONSE (groups.patch_response)"}},
+		{"manager settings", minimal, []string{"SCIMGATE_USERS_MANAGER_UNRESOLVED=ignore", "SCIMGATE_USERS_MANAGER_RESOLVE=id,name[x"},
+			[]string{"users.manager.unresolved: \"ignore\" is not keep, reject or drop", "users.manager.resolve: \"name[x\" is not a SCIM attribute"}},
+		{"groups have no manager", minimal, []string{"SCIMGATE_GROUPS_MANAGER_UNRESOLVED=keep"}, []string{"SCIMGATE_GROUPS_MANAGER_UNRESOLVED: no such setting"}},
 		{"both password forms", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD_FILE=/etc/hostname"}, []string{"ldap.bind_password_file: set either"}},
 	}
 	for _, tt := range tests {

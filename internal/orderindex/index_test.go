@@ -270,12 +270,19 @@ func TestPanics(t *testing.T) {
 // found again by Seek where At put it.
 func TestConcurrent(t *testing.T) {
 	x := newSized(2, testSizings[1].sz)
+	// Writers wait, half way, for every reader to have read once, so that
+	// reads overlap writes however the scheduler runs them.
+	var readersStarted sync.WaitGroup
+	readersStarted.Add(3)
 	var writers sync.WaitGroup
 	for w := range 2 {
 		writers.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 1))
 			g := newGen(rng, 2, 100)
 			for i := range 400 {
+				if i == 200 {
+					readersStarted.Wait()
+				}
 				if i%4 == 0 {
 					x.Delete(g.key())
 				} else {
@@ -298,7 +305,11 @@ func TestConcurrent(t *testing.T) {
 					return
 				default:
 				}
-				if err := readConsistent(x); err != nil {
+				err := readConsistent(x)
+				if reads == 0 {
+					readersStarted.Done()
+				}
+				if err != nil {
 					t.Error(err)
 					return
 				}
