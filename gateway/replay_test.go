@@ -59,7 +59,7 @@ func TestClientReplays(t *testing.T) {
 }
 
 func runReplay(t *testing.T, u *userEnv, r replay) {
-	vars := map[string]string{}
+	vars := map[string]string{"people": u.dir.PeopleDN}
 	subst := func(s string) string {
 		for k, v := range vars {
 			s = strings.ReplaceAll(s, "{{"+k+"}}", v)
@@ -122,6 +122,9 @@ func runReplay(t *testing.T, u *userEnv, r replay) {
 		}
 		for _, e := range res.Entries {
 			for a, want := range d.Attrs {
+				for i := range want {
+					want[i] = subst(want[i])
+				}
 				if got := e.GetAttributeValues(a); !slices.Equal(sorted(got...), sorted(want...)) {
 					t.Errorf("directory %s: %s = %q, want %q", e.DN, a, got, want)
 				}
