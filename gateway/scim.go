@@ -123,6 +123,9 @@ func (s *Server) serveSCIM(c echo.Context) error {
 		if body, err = (normalizer{s: schemas, maxOps: s.patch.MaxOperations, ri: ri}).normalize(body, req.Method); err != nil {
 			return err
 		}
+		if err := s.checkStorable(req, u.Path, body); err != nil {
+			return err
+		}
 	}
 	// The library knows no attributes and excludedAttributes (RFC 7644
 	// section 3.9): Get reads only what they ask, fixResponse cuts the rest.
@@ -196,11 +199,12 @@ func answerLibrary(c echo.Context, rec *recorder, ri *requestInfo, schemas schem
 	return err
 }
 
-// checkStorable refuses a POST or PUT body holding what the directory
-// cannot keep (ldapstore.Resources.CheckStorable) before the SCIM library,
-// which would drop unknown sub-attributes without a word, sees it.
+// checkStorable refuses a POST, PUT or PATCH body holding what the
+// directory cannot keep (ldapstore.Resources.CheckStorable) before the
+// SCIM library, which would drop unknown sub-attributes without a word or
+// refuse a PATCH path with no word of why, sees it.
 func (s *Server) checkStorable(req *http.Request, path string, body []byte) error {
-	if req.Method != http.MethodPost && req.Method != http.MethodPut {
+	if req.Method != http.MethodPost && req.Method != http.MethodPut && req.Method != http.MethodPatch {
 		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -216,7 +220,19 @@ func (s *Server) checkStorable(req *http.Request, path string, body []byte) erro
 	if err != nil {
 		return err
 	}
-	return rs.CheckStorable(doc)
+	if req.Method != http.MethodPatch {
+		return rs.CheckStorable(doc)
+	}
+	ops, _ := schema.Get(doc, "Operations").([]any)
+	for _, o := range ops {
+		op, _ := o.(map[string]any)
+		name, _ := schema.Get(op, "op").(string)
+		path, _ := schema.Get(op, "path").(string)
+		if err := rs.CheckPatchStorable(name, path, schema.Get(op, "value")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fixResponse rewrites a resource response of the library: absolute

@@ -251,7 +251,10 @@ func scimValues(m schema.Resource, am schema.AttributeMap, attrs map[string]any)
 	var out []any
 	switch elems := v.(type) {
 	case []any: // multi-valued
-		for _, el := range primaryFirst(elems) {
+		if am.SCIM.Sub != "" {
+			elems = primaryFirst(elems) // whole elements (JSON) keep their order
+		}
+		for _, el := range elems {
 			obj, isObj := el.(map[string]any)
 			switch {
 			case am.SCIM.Sub == "":

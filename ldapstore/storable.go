@@ -2,6 +2,7 @@ package ldapstore
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/scimgate/scimgate/schema"
@@ -51,8 +52,11 @@ func (r *Resources) checkSchema(adv, full schema.Schema, urn string, attrs map[s
 		}
 		a, kept := adv.Attribute(name)
 		if !kept {
-			if empty(v) {
-				continue
+			if empty(v) || urn == "" && strings.EqualFold(name, "active") && isTrue(v) {
+				continue // without a way to disable accounts, every account is active
+			}
+			if urn == "" && strings.EqualFold(name, "active") {
+				return unstorable(urn, name, "", "this directory has no way to disable an account (users.active: docs/schema-mapping.md)")
 			}
 			return unstorable(urn, name, "", "this directory has nowhere to keep it (it is not in /Schemas)")
 		}
@@ -106,6 +110,86 @@ func (r *Resources) checkComplex(a schema.Attribute, urn string, v any) error {
 		}
 	}
 	return nil
+}
+
+// CheckPatchStorable is CheckStorable for one PATCH operation: the value
+// an add or replace writes, placed where its path says (a path-less
+// value's keys each where theirs say). A path it cannot place is left to
+// the PATCH engine, which says what is wrong with it.
+func (r *Resources) CheckPatchStorable(op, path string, value any) error {
+	if strings.EqualFold(op, "remove") || value == nil {
+		return nil
+	}
+	if path == "" {
+		obj, ok := value.(map[string]any)
+		if !ok {
+			return nil
+		}
+		plain := map[string]any{}
+		for k, v := range obj {
+			if r.isExtension(k) || !strings.Contains(k, ".") && !strings.HasPrefix(strings.ToLower(k), "urn:") {
+				plain[k] = v
+			} else if err := r.CheckPatchStorable(op, k, v); err != nil {
+				return err
+			}
+		}
+		return r.CheckStorable(plain)
+	}
+	if r.isExtension(path) {
+		return r.CheckStorable(map[string]any{path: value})
+	}
+	p, err := schema.ParsePath(path)
+	if err != nil {
+		return nil
+	}
+	if p.Sub != "" || p.Type != "" {
+		if p.Type == "" && r.multiValued(p) {
+			return nil // every value's sub-attribute: the engine checks the path
+		}
+		el := map[string]any{}
+		if p.Sub != "" {
+			el[p.Sub] = value
+		} else if obj, ok := value.(map[string]any); ok {
+			maps.Copy(el, obj)
+		}
+		if p.Type != "" {
+			el["type"] = p.Type
+		}
+		value = el
+	}
+	attrs := map[string]any{p.Attr: value}
+	if p.URN != "" {
+		attrs = map[string]any{p.URN: attrs}
+	}
+	return r.CheckStorable(attrs)
+}
+
+func (r *Resources) isExtension(name string) bool {
+	for _, e := range r.m.Extensions {
+		if strings.EqualFold(e.ID, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// multiValued reports whether p's attribute is multi-valued.
+func (r *Resources) multiValued(p schema.Path) bool {
+	s := r.m.Schema
+	for _, e := range r.m.Extensions {
+		if strings.EqualFold(e.ID, p.URN) {
+			s = e
+		}
+	}
+	a, ok := s.Attribute(p.Attr)
+	return ok && a.MultiValued
+}
+
+// isTrue reports whether v is the boolean true, as JSON or as clients
+// spell it in a string ("True").
+func isTrue(v any) bool {
+	s, ok := v.(string)
+	return v == true || ok && strings.EqualFold(s, "true")
 }
 
 func unstorable(urn, attr, sub, why string) error {
