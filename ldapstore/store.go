@@ -15,8 +15,8 @@ import (
 
 // Options say where resources live and how they are mapped.
 type Options struct {
-	Users   ResourceConfig
-	Groups  ResourceConfig
+	Users  ResourceConfig
+	Groups ResourceConfig
 	// Manager is users.manager; zero: its defaults.
 	Manager ManagerConfig
 	Profile schema.Profile
