@@ -96,9 +96,9 @@ func TestActiveDirectoryProfile(t *testing.T) {
 	wantAttr(t, e, "userPrincipalName", "barbara@example.com")
 }
 
-// The 389ds profile cannot run on slapd (nsUniqueId, nsAccountLock and the
-// 389 schema are 389's own): its mapping is checked here, and its
-// strategies by unit tests of the store.
+// The 389ds profile's ids, versions and strategies are 389's own
+// (nsUniqueId, modifyTimestamp, nsAccountLock): they are checked here; its
+// mapping runs on slapd stand-ins in TestRoundTrip (new389Env).
 func Test389Profile(t *testing.T) {
 	p, err := schema.Preset("389ds")
 	if err != nil {
@@ -189,6 +189,39 @@ func TestConfiguredMapping(t *testing.T) {
 	if _, r := u.create(`{"userName":"ext3"}`); r.body[gluuURN] != nil {
 		t.Errorf("created without the extension: %s", r.raw)
 	}
+}
+
+// ds389StandIns holds what slapd lacks of 389's schema for the 389ds
+// profile: nsAccountLock (389's OID and syntax; 389 allows it on any
+// entry, slapd through this auxiliary class, from RFC 5612's documentation
+// arc).
+const ds389StandIns = `attributetype ( 2.16.840.1.113730.3.1.610 NAME 'nsAccountLock' SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+objectclass ( 1.3.6.1.4.1.32473.1.3 NAME 'nsAccountLockStandIn' SUP top AUXILIARY MAY ( nsAccountLock ) )
+`
+
+// new389Env serves the 389ds profile over slapd with scimgate's schema and
+// ds389StandIns. What slapd cannot play is overridden: entryUUID stands in
+// for nsUniqueId, entryDN for entrydn, and an empty groupOfNames keeps a
+// placeholder member as on OpenLDAP (389 lets the group be empty).
+func new389Env(t *testing.T) *userEnv {
+	t.Helper()
+	standIns := filepath.Join(t.TempDir(), "ds389.schema")
+	if err := os.WriteFile(standIns, []byte(ds389StandIns), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, Schemas: []string{standIns}})
+	profile, err := schema.Preset("389ds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile.DNAttribute = "entryDN"
+	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{Profile: profile,
+		Users: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID",
+			AuxiliaryClasses: []string{"scimgateUser", "nsAccountLockStandIn"}}},
+		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID",
+			MemberPlaceholder: schema.DefaultMemberPlaceholder}},
+	})
+	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
 }
 
 // newADEnv serves the activedirectory profile over slapd with Active

@@ -15,12 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest"
-
-	"github.com/scimgate/scimgate/ldapstore"
-	"github.com/scimgate/scimgate/test/slapd"
 )
 
 // The round trip: whatever a gateway's /Schemas advertises is kept exactly
@@ -43,11 +37,8 @@ func TestRoundTrip(t *testing.T) {
 		refused []string
 	}{
 		{"openldap with scimgate's schema", newUserEnv, nil},
-		{"openldap alone", func(t *testing.T) *userEnv {
-			dir := slapd.New(t, slapd.Options{PPolicy: true, ServiceAccount: true})
-			hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{})
-			return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
-		}, nil},
+		{"openldap alone", newPlainEnv, nil},
+		{"389ds", new389Env, nil},
 		{"activedirectory", newADEnv, []string{"name"}},
 		{"janssen", func(t *testing.T) *userEnv { return newJanssenEnv(t) }, nil},
 	}
