@@ -78,6 +78,12 @@ func TestKeptAsSent(t *testing.T) {
 		{"only the name sent is there", `"name":{"givenName":"Ada"}`, map[string]string{"name": `{"givenName":"Ada"}`}, nil},
 		{"no name is no name", `"title":"Countess"`, map[string]string{"title": `"Countess"`}, []string{"name", "displayName", "emails"}},
 	}
+	u.refuseAll(t, []refusal{{"two primaries", "POST", "/Users",
+		`{"userName":"two","emails":[{"value":"a@x","type":"work","primary":true},{"value":"b@x","type":"home","primary":true}]}`,
+		400, "invalidValue", "emails: 2 values are marked primary; at most one may be"}})
+	id, _ := u.create(`{"userName":"one","emails":[{"value":"a@x","type":"work","primary":true}]}`)
+	r := u.send("PATCH", "/Users/"+id, patchBody(`{"op":"add","path":"emails","value":[{"value":"b@x","type":"home","primary":true}]}`))
+	wantExactly(t, "a primary added", r, map[string]string{"emails": `[{"value":"a@x","type":"work","primary":false},{"value":"b@x","type":"home","primary":true}]`}, nil)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			id, created := u.create(`{"userName":"kept` + string(rune('a'+i)) + `",` + tt.attrs + `}`)

@@ -77,6 +77,9 @@ func (r *Resources) checkComplex(a schema.Attribute, urn string, v any) error {
 	if !multi {
 		elems = []any{v}
 	}
+	if n := countPrimary(elems); n > 1 {
+		return invalidf("%s: %d values are marked primary; at most one may be (RFC 7643 section 2.4).", schema.Path{URN: urn, Attr: a.Name}, n)
+	}
 	typ, typed := a.SubAttribute("type")
 	closed := typed && len(typ.CanonicalValues) > 0 && !r.m.Whole(urn, a.Name) && a.MultiValued
 	for _, el := range elems {
@@ -183,6 +186,17 @@ func (r *Resources) multiValued(p schema.Path) bool {
 	}
 	a, ok := s.Attribute(p.Attr)
 	return ok && a.MultiValued
+}
+
+// countPrimary counts the elements marked primary.
+func countPrimary(elems []any) int {
+	n := 0
+	for _, el := range elems {
+		if obj, ok := el.(map[string]any); ok && isTrue(schema.Get(obj, "primary")) {
+			n++
+		}
+	}
+	return n
 }
 
 // isTrue reports whether v is the boolean true, as JSON or as clients

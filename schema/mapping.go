@@ -409,8 +409,9 @@ func (r Resource) Advertised() (core Schema, extensions []Schema) {
 				if m.SCIM.Type != "" && (strings.EqualFold(sub, "type") || strings.EqualFold(sub, "primary")) {
 					return true
 				}
-				// A manager's displayName is read from the manager's entry.
-				if m.Codec == CodecDN && strings.EqualFold(sub, "displayName") {
+				// A manager's displayName and $ref are read from the
+				// manager's entry.
+				if m.Codec == CodecDN && (strings.EqualFold(sub, "displayName") || sub == "$ref") {
 					return true
 				}
 			}
@@ -470,6 +471,9 @@ func (r Resource) adjust(a *Attribute, urn string) {
 		sa := &a.SubAttributes[j]
 		if sa.Name == "primary" {
 			sa.Mutability = ReadOnly
+		}
+		if sa.Name == "$ref" && len(ms) > 0 && ms[0].Codec == CodecDN {
+			sa.Mutability = ReadOnly // the URL of the resource the DN names
 		}
 		if sa.Name == "type" && len(sa.CanonicalValues) > 0 && len(types) > 0 {
 			sa.CanonicalValues = types

@@ -268,6 +268,7 @@ func (p *patcher) applyPath(res map[string]any, verb string, path filter.Path, v
 
 // applyWhole writes a whole attribute.
 func (p *patcher) applyWhole(container map[string]any, key attrKey, a Attribute, verb string, value any) error {
+	var touched []int // the elements added: one marked primary takes the mark
 	switch verb {
 	case "remove":
 		if a.Required && key.urn == p.Core.ID {
@@ -289,7 +290,12 @@ func (p *patcher) applyWhole(container map[string]any, key attrKey, a Attribute,
 		}
 		switch {
 		case a.MultiValued:
-			container[a.Name] = appendDistinct(list(container[a.Name]), v.([]any))
+			had := list(container[a.Name])
+			n := len(had)
+			container[a.Name] = appendDistinct(had, v.([]any))
+			for i := n; i < len(list(container[a.Name])); i++ {
+				touched = append(touched, i)
+			}
 		case a.Type == Complex:
 			container[a.Name] = merge(obj(container[a.Name]), v.(map[string]any))
 		default:
@@ -307,7 +313,7 @@ func (p *patcher) applyWhole(container map[string]any, key attrKey, a Attribute,
 		container[a.Name] = v
 		p.forget(key)
 	}
-	p.fixPrimary(container, key, a, nil)
+	p.fixPrimary(container, key, a, touched)
 	return nil
 }
 
@@ -629,9 +635,11 @@ func isPrimary(el any) bool {
 	return ok && o["primary"] == true
 }
 
+// unsetPrimary sets false the primary flag of an element that had it
+// (RFC 7644 section 3.5.2: the others' primary is set to false).
 func unsetPrimary(el any) {
-	if o, ok := el.(map[string]any); ok {
-		delete(o, "primary")
+	if o, ok := el.(map[string]any); ok && o["primary"] == true {
+		o["primary"] = false
 	}
 }
 

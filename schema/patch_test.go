@@ -107,7 +107,7 @@ func TestPatch(t *testing.T) {
 		{name: "one primary at most", ops: [][3]string{{"replace", `emails[type eq "home"].primary`, `true`}},
 			check: func(t *testing.T, r map[string]any) {
 				eq(t, email(r, "home")["primary"], true)
-				eq(t, email(r, "work")["primary"], nil)
+				eq(t, email(r, "work")["primary"], false) // RFC 7644 3.5.2: the others' set to false
 			}},
 		{name: "remove a sub-attribute", ops: [][3]string{{"remove", "name.familyName", ""}},
 			check: func(t *testing.T, r map[string]any) { eq(t, r["name"], map[string]any{"givenName": "Barbara"}) }},
@@ -145,8 +145,14 @@ func TestPatch(t *testing.T) {
 		{name: "the last primary written wins, and unsetting it leaves none",
 			ops: [][3]string{{"replace", `emails[value eq "bj@home"].primary`, `true`}, {"replace", `emails[value eq "bj@home"].primary`, `false`}},
 			check: func(t *testing.T, r map[string]any) {
-				eq(t, email(r, "work")["primary"], nil)
-				eq(t, email(r, "home")["primary"], nil) // unset, not false
+				eq(t, email(r, "work")["primary"], false)
+				eq(t, email(r, "home")["primary"], false) // as written
+			}},
+		{name: "a value added as primary takes the mark",
+			ops: [][3]string{{"add", "emails", `[{"value":"new@x","type":"other","primary":true}]`}},
+			check: func(t *testing.T, r map[string]any) {
+				eq(t, email(r, "other")["primary"], true)
+				eq(t, email(r, "work")["primary"], false)
 			}},
 		{name: "case-exact values are found only as written",
 			ops: [][3]string{{"add", "x509Certificates", `[{"value":"QUJD"}]`}, {"remove", `x509Certificates[value eq "qujd"]`, ""}}, errTyp: "noTarget"},

@@ -150,8 +150,12 @@ func TestAdvertisedShowsOnlyWhatTheDirectoryStores(t *testing.T) {
 		t.Errorf("employeeNumber mutability %s, want readOnly as the directory says", en.Mutability)
 	}
 	mgr, _ := ext[0].Attribute("manager")
-	if len(mgr.SubAttributes) != 2 { // value, and displayName read from the manager
-		t.Errorf("manager sub-attributes = %+v", mgr.SubAttributes)
+	var mgrSubs []string // value; $ref and displayName read from the manager, read-only
+	for _, sa := range mgr.SubAttributes {
+		mgrSubs = append(mgrSubs, sa.Name+":"+string(sa.Mutability))
+	}
+	if !reflect.DeepEqual(mgrSubs, []string{"value:readWrite", "$ref:readOnly", "displayName:readOnly"}) {
+		t.Errorf("manager sub-attributes = %v", mgrSubs)
 	}
 
 	g, _ := p.Groups.Advertised()

@@ -301,7 +301,8 @@ directory {{.Dir}}/db
 index entryUUID eq
 index uid,cn,mail,sn,givenName,displayName eq,sub
 index member,memberUid,uniqueMember eq
-{{if .SyncProv}}index entryCSN eq
+{{if .ScimgateSchema}}index scimExternalId,scimManager eq
+{{end}}{{if .SyncProv}}index entryCSN eq
 {{end}}{{if .Janssen}}index inum,jansExtId eq
 {{end}}{{with .Replica}}syncrepl rid={{.PeerID}} provider={{.Peer}} type=refreshAndPersist retry="1 +"
   searchbase="{{$.Suffix}}" bindmethod=simple binddn="{{$.RootDN}}" credentials="{{$.Password}}"
