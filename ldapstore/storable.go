@@ -56,7 +56,7 @@ func (r *Resources) checkSchema(adv, full schema.Schema, urn string, attrs map[s
 				continue // without a way to disable accounts, every account is active
 			}
 			if urn == "" && strings.EqualFold(name, "active") {
-				return unstorable(urn, name, "", "this directory has no way to disable an account (users.active: docs/schema-mapping.md)")
+				return unstorable(urn, name, "", "this directory has no way to disable an account (set users.active: docs/schema-mapping.md)")
 			}
 			return unstorable(urn, name, "", "this directory has nowhere to keep it (it is not in /Schemas)")
 		}
