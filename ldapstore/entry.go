@@ -1,6 +1,7 @@
 package ldapstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -106,9 +107,33 @@ func (v values) names() []string {
 // mapping: codecs, references (ids become DNs), derived attributes, active
 // and write-only passwords. old is the current entry (nil on create).
 // Values the mapping has no place for are left out: the schema advertised
-// to clients holds only what is mapped.
+// to clients holds only what is mapped (CheckStorable refuses the rest).
 func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]any, old *ldap.Entry) (values, error) {
 	out := values{}
+	if err := r.mappedValues(ctx, conn, attrs, old, out); err != nil {
+		return nil, err
+	}
+	r.appTimes(old, out)
+	r.deriveRequired(attrs, out)
+	if a := r.m.Active; a != nil {
+		if err := activeValues(a, attrs, old, out); err != nil {
+			return nil, err
+		}
+	}
+	if pw, ok := password(attrs); ok && r.m.Password != nil {
+		switch r.m.Password.Kind {
+		case schema.PasswordUnicodePwd:
+			out.set(r.m.Password.Attribute, []string{unicodePwd(pw)})
+		case schema.PasswordAttribute:
+			out.set(r.m.Password.Attribute, []string{pw})
+		}
+	}
+	return out, nil
+}
+
+// mappedValues adds to out the values of every writable mapping, encoded;
+// references (manager ids) become DNs.
+func (r *Resources) mappedValues(ctx context.Context, conn *Conn, attrs map[string]any, old *ldap.Entry, out values) error {
 	type ref struct{ attr, id string }
 	var refs []ref
 	for _, am := range r.m.Attributes {
@@ -125,7 +150,7 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 			}
 			s, err := am.Codec.Encode(sv)
 			if err != nil {
-				return nil, invalidf("%s: %v", am.SCIM, err)
+				return invalidf("%s: %v", am.SCIM, err)
 			}
 			if raw, ok := keep[s]; ok {
 				s = raw // unchanged: the bytes as they were
@@ -142,11 +167,15 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 	}
 	for _, rf := range refs {
 		if err := r.managerValues(ctx, conn, rf.attr, rf.id, out); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	// The application's own times (Janssen's jansMeta*), which reads
-	// prefer: kept true by every write.
+	return nil
+}
+
+// appTimes sets the application's own times (Janssen's jansMeta*), which
+// reads prefer: kept true by every write.
+func (r *Resources) appTimes(old *ldap.Entry, out values) {
 	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 	if a := r.m.AppCreated; a != "" {
 		created := now
@@ -160,6 +189,11 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 	if a := r.m.AppModified; a != "" {
 		out.set(a, []string{now})
 	}
+}
+
+// deriveRequired fills the attributes the object classes require that no mapping
+// wrote, and marks them derived: not the client's, not read back.
+func (r *Resources) deriveRequired(attrs map[string]any, out values) {
 	for _, d := range r.m.Derive {
 		if len(out.get(d.LDAP)) > 0 {
 			continue
@@ -167,71 +201,56 @@ func (r *Resources) toValues(ctx context.Context, conn *Conn, attrs map[string]a
 		if v, ok := d.Derive(func(p schema.Path) string { return valueAt(attrs, p) }); ok {
 			out.set(d.LDAP, []string{v})
 			if r.m.DerivedMarker != "" {
-				out.add(r.m.DerivedMarker, d.LDAP) // not the client's: not read back
+				out.add(r.m.DerivedMarker, d.LDAP)
 			}
 		}
 	}
-	if a := r.m.Active; a != nil {
-		active := true
-		if v := schema.Get(attrs, "active"); v != nil {
-			b, err := schema.CodecBoolean.Encode(v)
-			if err != nil {
-				return nil, invalidf("active: %v", err)
-			}
-			active = b == "TRUE"
+}
+
+// activeValues writes "active" (absent: true) by the strategy a.
+func activeValues(a *schema.Active, attrs map[string]any, old *ldap.Entry, out values) error {
+	active := true
+	if v := schema.Get(attrs, "active"); v != nil {
+		b, err := schema.CodecBoolean.Encode(v)
+		if err != nil {
+			return invalidf("active: %v", err)
 		}
-		switch a.Kind {
-		case schema.ActiveLock:
-			if !active {
-				keep := ""
-				if old != nil {
-					keep = old.GetEqualFoldAttributeValue(a.Attribute)
-				}
-				if keep == "" {
-					keep = a.LockValue
-				}
-				out.set(a.Attribute, []string{keep})
-			}
-		case schema.ActiveBoolean:
-			switch {
-			case a.Invert && !active:
-				out.set(a.Attribute, []string{"TRUE"})
-			case !a.Invert:
-				out.set(a.Attribute, []string{strings.ToUpper(strconv.FormatBool(active))})
-			}
-		case schema.ActiveStatus:
-			status := "active"
-			if !active {
-				status = "inactive"
-			}
-			out.set(a.Attribute, []string{status})
-			if a.Also != "" {
-				out.set(a.Also, []string{strings.ToUpper(strconv.FormatBool(active))})
-			}
-		case schema.ActiveBitmask:
-			flags := a.Initial
-			if old != nil {
-				if n, err := strconv.ParseInt(old.GetEqualFoldAttributeValue(a.Attribute), 10, 64); err == nil {
-					flags = n
-				}
-			}
-			if active {
-				flags &^= a.Bit
-			} else {
-				flags |= a.Bit
-			}
-			out.set(a.Attribute, []string{strconv.FormatInt(flags, 10)})
-		}
+		active = b == "TRUE"
 	}
-	if pw, ok := password(attrs); ok && r.m.Password != nil {
-		switch r.m.Password.Kind {
-		case schema.PasswordUnicodePwd:
-			out.set(r.m.Password.Attribute, []string{unicodePwd(pw)})
-		case schema.PasswordAttribute:
-			out.set(r.m.Password.Attribute, []string{pw})
-		}
+	current := ""
+	if old != nil {
+		current = old.GetEqualFoldAttributeValue(a.Attribute)
 	}
-	return out, nil
+	switch a.Kind {
+	case schema.ActiveLock:
+		if !active {
+			out.set(a.Attribute, []string{cmp.Or(current, a.LockValue)}) // an existing lock kept as it is
+		}
+	case schema.ActiveBoolean:
+		switch {
+		case a.Invert && !active:
+			out.set(a.Attribute, []string{"TRUE"})
+		case !a.Invert:
+			out.set(a.Attribute, []string{strings.ToUpper(strconv.FormatBool(active))})
+		}
+	case schema.ActiveStatus:
+		out.set(a.Attribute, []string{map[bool]string{true: "active", false: "inactive"}[active]})
+		if a.Also != "" {
+			out.set(a.Also, []string{strings.ToUpper(strconv.FormatBool(active))})
+		}
+	case schema.ActiveBitmask:
+		flags := a.Initial
+		if n, err := strconv.ParseInt(current, 10, 64); err == nil {
+			flags = n
+		}
+		if active {
+			flags &^= a.Bit
+		} else {
+			flags |= a.Bit
+		}
+		out.set(a.Attribute, []string{strconv.FormatInt(flags, 10)})
+	}
+	return nil
 }
 
 // scimValues returns the SCIM values a mapping stores, from attrs.
@@ -484,101 +503,7 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 	}
 	res.Created = entryTime(e, r.m.AppCreated, r.m.Created)
 	res.LastModified = entryTime(e, r.m.AppModified, r.m.Modified)
-
-	type elemKey struct{ urn, attr, typ string }
-	elements := map[elemKey][]map[string]any{}
-	var order []elemKey
-	derived := r.derivedOf(e)
-	given := map[string]bool{} // attributes a mapping other than a fallback gave
-	for _, am := range r.readOrder() {
-		raw := e.GetEqualFoldRawAttributeValues(am.LDAP)
-		if len(raw) == 0 || derived[strings.ToLower(am.LDAP)] {
-			continue
-		}
-		container := r.containerFor(res.Attributes, am.SCIM.URN)
-		if am.Fallback && given[am.SCIM.URN+":"+am.SCIM.Attr] {
-			continue // the attribute's own mapping (a JSON home) gave it
-		}
-		if !am.Fallback {
-			given[am.SCIM.URN+":"+am.SCIM.Attr] = true
-		}
-		if am.Codec == schema.CodecDN {
-			m, ok := users[dnKey(string(raw[0]))]
-			if !ok {
-				continue // a reference to an entry that is not a user here
-			}
-			obj, _ := container[am.SCIM.Attr].(map[string]any)
-			if obj == nil {
-				obj = map[string]any{}
-				container[am.SCIM.Attr] = obj
-			}
-			obj[am.SCIM.Sub] = m.ID
-			if attr, _ := r.attribute(am.SCIM); m.Display != "" {
-				if _, ok := attr.SubAttribute("displayName"); ok {
-					obj["displayName"] = m.Display
-				}
-			}
-			continue
-		}
-		decoded := make([]any, 0, len(raw))
-		for _, b := range raw {
-			v, err := am.Codec.Decode(string(b))
-			if err != nil {
-				continue // a value the directory holds in another form than mapped
-			}
-			decoded = append(decoded, v)
-		}
-		if len(decoded) == 0 {
-			continue
-		}
-		attr, multi := r.attribute(am.SCIM)
-		switch {
-		case attr.MultiValued && attr.Type == schema.Complex && am.SCIM.Sub == "":
-			// Whole elements (CodecJSON), in the order stored.
-			list, _ := container[am.SCIM.Attr].([]any)
-			container[am.SCIM.Attr] = append(list, decoded...)
-		case attr.MultiValued && attr.Type == schema.Complex:
-			// Element i of a type takes value i of each attribute mapped to it.
-			k := elemKey{am.SCIM.URN, am.SCIM.Attr, am.SCIM.Type}
-			if _, seen := elements[k]; !seen {
-				order = append(order, k)
-			}
-			list := elements[k]
-			for i, v := range decoded {
-				if i >= len(list) {
-					el := map[string]any{}
-					if am.SCIM.Type != "" {
-						el["type"] = am.SCIM.Type
-					}
-					list = append(list, el)
-				}
-				list[i][am.SCIM.Sub] = v
-			}
-			elements[k] = list
-		case am.SCIM.Sub != "":
-			obj, _ := container[am.SCIM.Attr].(map[string]any)
-			if obj == nil {
-				obj = map[string]any{}
-				container[am.SCIM.Attr] = obj
-			}
-			obj[am.SCIM.Sub] = decoded[0]
-		case multi:
-			container[am.SCIM.Attr] = decoded
-		default:
-			container[am.SCIM.Attr] = decoded[0]
-		}
-	}
-	for _, k := range order {
-		container := r.containerFor(res.Attributes, k.urn)
-		list, _ := container[k.attr].([]any)
-		for _, el := range elements[k] {
-			if len(list) == 0 && k.typ != "" {
-				el["primary"] = true
-			}
-			list = append(list, el)
-		}
-		container[k.attr] = list
-	}
+	r.readMapped(e, res.Attributes, users)
 	res.Kept = r.readKeptReference(e, res.Attributes)
 	for urn, v := range res.Attributes {
 		if ext, ok := v.(map[string]any); ok && strings.HasPrefix(urn, "urn:") && len(ext) == 0 {
@@ -600,6 +525,131 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 		}
 	}
 	return res, nil
+}
+
+// readMapped reads the values of every mapping into attrs: fallbacks only
+// where no other mapping of their attribute gave values, derived values
+// not at all.
+func (r *Resources) readMapped(e *ldap.Entry, attrs map[string]any, users refs) {
+	typed := typedElements{elements: map[elemKey][]map[string]any{}}
+	derived := r.derivedOf(e)
+	given := map[string]bool{} // attributes a mapping other than a fallback gave
+	for _, am := range r.readOrder() {
+		raw := e.GetEqualFoldRawAttributeValues(am.LDAP)
+		if len(raw) == 0 || derived[strings.ToLower(am.LDAP)] {
+			continue
+		}
+		if am.Fallback && given[am.SCIM.URN+":"+am.SCIM.Attr] {
+			continue // the attribute's own mapping (a JSON home) gave it
+		}
+		if !am.Fallback {
+			given[am.SCIM.URN+":"+am.SCIM.Attr] = true
+		}
+		container := r.containerFor(attrs, am.SCIM.URN)
+		if am.Codec == schema.CodecDN {
+			r.readReference(container, am, string(raw[0]), users)
+			continue
+		}
+		decoded := make([]any, 0, len(raw))
+		for _, b := range raw {
+			if v, err := am.Codec.Decode(string(b)); err == nil {
+				decoded = append(decoded, v) // else a value the directory holds in another form than mapped
+			}
+		}
+		if len(decoded) > 0 {
+			r.place(container, am, decoded, &typed)
+		}
+	}
+	typed.placeAll(r, attrs)
+}
+
+// readReference reads a DN-valued mapping (the manager) as the id and
+// display name of the user it names; a DN that is no user here is left out.
+func (r *Resources) readReference(container map[string]any, am schema.AttributeMap, dn string, users refs) {
+	m, ok := users[dnKey(dn)]
+	if !ok {
+		return
+	}
+	obj, _ := container[am.SCIM.Attr].(map[string]any)
+	if obj == nil {
+		obj = map[string]any{}
+		container[am.SCIM.Attr] = obj
+	}
+	obj[am.SCIM.Sub] = m.ID
+	if attr, _ := r.attribute(am.SCIM); m.Display != "" {
+		if _, ok := attr.SubAttribute("displayName"); ok {
+			obj["displayName"] = m.Display
+		}
+	}
+}
+
+// place puts a mapping's decoded values where its SCIM path says.
+func (r *Resources) place(container map[string]any, am schema.AttributeMap, decoded []any, typed *typedElements) {
+	attr, multi := r.attribute(am.SCIM)
+	switch {
+	case attr.MultiValued && attr.Type == schema.Complex && am.SCIM.Sub == "":
+		// Whole elements (CodecJSON), in the order stored.
+		list, _ := container[am.SCIM.Attr].([]any)
+		container[am.SCIM.Attr] = append(list, decoded...)
+	case attr.MultiValued && attr.Type == schema.Complex:
+		typed.add(am.SCIM, decoded)
+	case am.SCIM.Sub != "":
+		obj, _ := container[am.SCIM.Attr].(map[string]any)
+		if obj == nil {
+			obj = map[string]any{}
+			container[am.SCIM.Attr] = obj
+		}
+		obj[am.SCIM.Sub] = decoded[0]
+	case multi:
+		container[am.SCIM.Attr] = decoded
+	default:
+		container[am.SCIM.Attr] = decoded[0]
+	}
+}
+
+type elemKey struct{ urn, attr, typ string }
+
+// typedElements gathers the elements of a multi-valued attribute kept by
+// type in attributes of their own (mail, telephoneNumber): element i of a
+// type takes value i of each attribute mapped to it.
+type typedElements struct {
+	elements map[elemKey][]map[string]any
+	order    []elemKey
+}
+
+func (t *typedElements) add(p schema.Path, decoded []any) {
+	k := elemKey{p.URN, p.Attr, p.Type}
+	if _, seen := t.elements[k]; !seen {
+		t.order = append(t.order, k)
+	}
+	list := t.elements[k]
+	for i, v := range decoded {
+		if i >= len(list) {
+			el := map[string]any{}
+			if p.Type != "" {
+				el["type"] = p.Type
+			}
+			list = append(list, el)
+		}
+		list[i][p.Sub] = v
+	}
+	t.elements[k] = list
+}
+
+// placeAll appends the elements to their attributes, the first of the
+// first type marked primary (the order of values tells it).
+func (t *typedElements) placeAll(r *Resources, attrs map[string]any) {
+	for _, k := range t.order {
+		container := r.containerFor(attrs, k.urn)
+		list, _ := container[k.attr].([]any)
+		for _, el := range t.elements[k] {
+			if len(list) == 0 && k.typ != "" {
+				el["primary"] = true
+			}
+			list = append(list, el)
+		}
+		container[k.attr] = list
+	}
 }
 
 // readOrder is the mappings in the order build reads them: fallbacks
