@@ -146,7 +146,7 @@ func TestBulkLimits(t *testing.T) {
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
 		o.Bulk = BulkConfig{MaxOperations: 3, MaxPayloadBytes: 2048}
 	})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	op := `{"method":"DELETE","path":"/Users/none"}`
 
 	if r, results := u.bulk(testToken, 0, op, op, op); r.status != 200 || len(results) != 3 {
@@ -174,7 +174,7 @@ func TestBulkOff(t *testing.T) {
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
 		o.Bulk = BulkConfig{MaxOperations: 0, MaxPayloadBytes: 2048}
 	})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	r, _ := u.bulk(testToken, 0, `{"method":"DELETE","path":"/Users/x"}`)
 	wantSCIMError(t, r, 501, "")
 	spc := do(t, "GET", u.base+"/ServiceProviderConfig", "", "", "")

@@ -205,7 +205,7 @@ func TestCreateDuringAStall(t *testing.T) {
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)), ldapstore.Options{}, func(o *Options) {
 		o.Server.RequestTimeout = time.Second
 	})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	u.list("/Users?count=1") // the directory's schema read, connections open
 	body := `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"stalled"}`
 

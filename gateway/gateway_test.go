@@ -21,6 +21,7 @@ import (
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
@@ -35,35 +36,40 @@ func tokenConfig(name, token string, scopes ...string) StaticToken {
 // with every scope, "reader-token" with users.read only, "bulk-only-token"
 // with the bulk scope only, "searcher-token" with all-resources.search and
 // users.read.
-func newTestGateway(t *testing.T, dir *slapd.Server) *httptest.Server {
+func newTestGateway(t *testing.T, ds directory.Server) *httptest.Server {
 	t.Helper()
+	dir := ds.Directory()
 	// Warnings and errors go to the test's log, shown when it fails.
 	return newLoggedGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 }
 
-func newLoggedGateway(t *testing.T, dir *slapd.Server, log *zap.Logger) *httptest.Server {
+func newLoggedGateway(t *testing.T, ds directory.Server, log *zap.Logger) *httptest.Server {
 	t.Helper()
+	dir := ds.Directory()
 	return newGateway(t, dir, log, ldapstore.Options{})
 }
 
 // newGateway serves a gateway over dir with the given store options; an
 // empty profile means openldap, empty base DNs the directory's units.
-func newGateway(t testing.TB, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) *httptest.Server {
+func newGateway(t testing.TB, ds directory.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) *httptest.Server {
 	t.Helper()
+	dir := ds.Directory()
 	_, hs := newGatewayServer(t, dir, log, opts, mods...)
 	return hs
 }
 
 // newGatewayServer is newGateway, also returning the Server.
-func newGatewayServer(t testing.TB, dir *slapd.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
+func newGatewayServer(t testing.TB, ds directory.Server, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
 	t.Helper()
+	dir := ds.Directory()
 	return newGatewayServerURLs(t, dir, []string{dir.URL}, log, opts, mods...)
 }
 
 // newGatewayServerURLs is newGatewayServer with the directory at urls, in
 // order of preference (dir gives the credentials and base DNs).
-func newGatewayServerURLs(t testing.TB, dir *slapd.Server, urls []string, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
+func newGatewayServerURLs(t testing.TB, ds directory.Server, urls []string, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
 	t.Helper()
+	dir := ds.Directory()
 	bindDN, bindPW := dir.RootDN, dir.Password
 	if dir.ServiceDN != "" {
 		bindDN, bindPW = dir.ServiceDN, dir.ServicePassword // as a deployment binds

@@ -497,7 +497,7 @@ func TestGatewayRemovesDeletedMembers(t *testing.T) {
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
 		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{RemoveDeletedMembers: true}},
 	})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	ada, alan := u.idOf("alovelace"), u.idOf("ahopper")
 	both := u.createGroup(`{"displayName":"Both","members":[{"value":"` + ada + `"},{"value":"` + alan + `"}]}`)
 	solo := u.createGroup(`{"displayName":"Solo","members":[{"value":"` + ada + `"}]}`)

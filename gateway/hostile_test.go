@@ -9,13 +9,14 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/scimgate/scimgate/test/slapd"
+	"github.com/scimgate/scimgate/test/directory"
 )
 
 // directoryDigest sums every entry's DN and entryCSN: equal digests mean
 // nothing was written.
-func directoryDigest(t *testing.T, dir *slapd.Server) string {
+func directoryDigest(t *testing.T, ds directory.Server) string {
 	t.Helper()
+	dir := ds.Directory()
 	c, err := dir.Dial()
 	if err != nil {
 		t.Fatal(err)

@@ -80,7 +80,7 @@ member: inum=0d5e0a9c-1b2c-4d3e-8f40-5a6b7c8d9e01,ou=people,o=jans
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), opts, func(o *Options) {
 		o.Server.BasePath = "/jans-scim/restv1/v2"
 	})
-	return &userEnv{t: t, dir: dir, base: hs.URL + "/jans-scim/restv1/v2"}
+	return &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/jans-scim/restv1/v2"}
 }
 
 func TestJanssenProfile(t *testing.T) {

@@ -17,7 +17,7 @@ func newPlainEnv(t *testing.T) *userEnv {
 	t.Helper()
 	dir := slapd.New(t, slapd.Options{PPolicy: true, ServiceAccount: true})
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{})
-	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	return &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 }
 
 // sameJSON reports whether got (decoded JSON) is exactly the JSON text
@@ -170,7 +170,7 @@ func TestNotKeptIsRefused(t *testing.T) {
 func TestActiveWithoutAStrategy(t *testing.T) {
 	dir := slapd.New(t, slapd.Options{})
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	id, _ := u.create(`{"userName":"always","active":true}`)
 	u.refuseAll(t, []refusal{
 		{"create disabled", "POST", "/Users", `{"userName":"never","active":false}`, 400, "invalidValue", "no way to disable an account"},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
@@ -203,8 +204,9 @@ func patchOp(op, path string, value any) string {
 }
 
 // readEntry reads an entry's user attributes straight from the directory.
-func readEntry(t *testing.T, dir *slapd.Server, dn string) map[string][]string {
+func readEntry(t *testing.T, ds directory.Server, dn string) map[string][]string {
 	t.Helper()
+	dir := ds.Directory()
 	c, err := dir.Dial()
 	if err != nil {
 		t.Fatal(err)
@@ -224,8 +226,9 @@ func readEntry(t *testing.T, dir *slapd.Server, dn string) map[string][]string {
 
 // meGateway serves a gateway over dir whose tokens as issues, with /Me as
 // me says, and returns its base URL.
-func meGateway(t *testing.T, dir *slapd.Server, as *fakeAS, me MeConfig) string {
+func meGateway(t *testing.T, ds directory.Server, as *fakeAS, me MeConfig) string {
 	t.Helper()
+	dir := ds.Directory()
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
 		o.Auth = DefaultAuthConfig()
 		o.Auth.Issuer = as.URL

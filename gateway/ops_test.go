@@ -127,7 +127,7 @@ func TestAuditLog(t *testing.T) {
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
 		o.Audit = zap.New(core)
 	})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	id, _ := u.create(`{"userName":"audited","password":"s3cret-Passw0rd","emails":[{"value":"audited@example.org","type":"work"}],` +
 		`"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Audit"}}`)
 	u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[`+

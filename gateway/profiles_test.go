@@ -139,7 +139,7 @@ func TestConfiguredMapping(t *testing.T) {
 			{Name: "roomNumber", Type: "integer", LDAP: "roomNumber"},
 		}}},
 	}}})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 
 	sch := u.send("GET", "/Schemas/"+gluuURN, "")
 	if sch.status != 200 || len(sch.body["attributes"].([]any)) != 2 {
@@ -221,7 +221,7 @@ func new389Env(t *testing.T) *userEnv {
 		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID",
 			MemberPlaceholder: schema.DefaultMemberPlaceholder}},
 	})
-	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	return &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 }
 
 // newADEnv serves the activedirectory profile over slapd with Active
@@ -259,5 +259,5 @@ func newADEnv(t *testing.T) *userEnv {
 		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID", VersionAttribute: "entryCSN",
 			CreateAttributes: groupGenerated}},
 	})
-	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	return &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
@@ -27,8 +28,9 @@ type observed struct {
 	server      *Server
 }
 
-func newObserved(t *testing.T, dir *slapd.Server, mods ...func(*Options)) *observed {
+func newObserved(t *testing.T, ds directory.Server, mods ...func(*Options)) *observed {
 	t.Helper()
+	dir := ds.Directory()
 	core, logs := observer.New(zap.InfoLevel)
 	acore, audit := observer.New(zap.InfoLevel)
 	spans := tracetest.NewSpanRecorder()

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
@@ -33,7 +34,7 @@ func TestReplicatedGateways(t *testing.T) {
 	log := zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))
 	gateway := func(urls ...string) *userEnv {
 		_, hs := newGatewayServerURLs(t, a, urls, log, ldapstore.Options{}, func(o *Options) { o.Server.CursorKeyFile = key })
-		return &userEnv{t: t, dir: a, base: hs.URL + "/scim/v2"}
+		return &userEnv{t: t, dir: a.Directory(), base: hs.URL + "/scim/v2"}
 	}
 	ga, gb := gateway(a.URL, b.URL), gateway(b.URL, a.URL)
 	userNames := func(u *userEnv) []string {
@@ -141,8 +142,9 @@ func writeThroughAKill(t *testing.T, a *slapd.Server, gateways ...*userEnv) []st
 }
 
 // missingUsers returns those of names that dir has no user of.
-func missingUsers(t *testing.T, dir *slapd.Server, names []string) []string {
+func missingUsers(t *testing.T, ds directory.Server, names []string) []string {
 	t.Helper()
+	dir := ds.Directory()
 	c, err := dir.Dial()
 	if err != nil {
 		t.Fatal(err)

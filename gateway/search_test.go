@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scimgate/scimgate/ldapstore"
+	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
@@ -326,8 +327,8 @@ func TestCursorWalk(t *testing.T) {
 	}
 	secret := []byte("shared by the replicas")
 	replicas := []*userEnv{
-		{t: t, dir: dir, base: newGatewayWith(t, dir, secret).URL + "/scim/v2"},
-		{t: t, dir: dir, base: newGatewayWith(t, dir, secret).URL + "/scim/v2"},
+		{t: t, dir: dir.Directory(), base: newGatewayWith(t, dir, secret).URL + "/scim/v2"},
+		{t: t, dir: dir.Directory(), base: newGatewayWith(t, dir, secret).URL + "/scim/v2"},
 	}
 	u := replicas[0]
 	before := map[string]bool{}
@@ -430,15 +431,16 @@ func TestCursorWalk(t *testing.T) {
 	wantSCIMError(t, u.send("GET", "/Users?count=5&sortBy=userName&cursor="+url.QueryEscape(next[:len(next)-2]+"AA"), ""), 400, "invalidCursor")
 	wantSCIMError(t, u.send("GET", "/Users?count=5&sortBy=name.familyName&cursor="+url.QueryEscape(next), ""), 400, "invalidCursor")
 	wantSCIMError(t, u.send("GET", "/Users?count=5&cursor=garbage", ""), 400, "invalidCursor")
-	other := &userEnv{t: t, dir: dir, base: newGatewayWith(t, dir, []byte("another key")).URL + "/scim/v2"}
+	other := &userEnv{t: t, dir: dir.Directory(), base: newGatewayWith(t, dir, []byte("another key")).URL + "/scim/v2"}
 	wantSCIMError(t, other.send("GET", "/Users?count=5&sortBy=userName&cursor="+url.QueryEscape(next), ""), 400, "invalidCursor")
 	wantSCIMError(t, u.send("GET", "/Users?count=x&cursor=", ""), 400, "invalidCount")
 }
 
 // newGatewayWith serves a gateway whose cursors are signed with secret,
 // given as server.cursor_key_file.
-func newGatewayWith(t *testing.T, dir *slapd.Server, secret []byte) *httptest.Server {
+func newGatewayWith(t *testing.T, ds directory.Server, secret []byte) *httptest.Server {
 	t.Helper()
+	dir := ds.Directory()
 	file := filepath.Join(t.TempDir(), "cursor-key")
 	if err := os.WriteFile(file, secret, 0o600); err != nil {
 		t.Fatal(err)
@@ -469,7 +471,7 @@ func TestDirectorySizeLimit(t *testing.T) {
 	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
 		t.Fatal(err)
 	}
-	u := &userEnv{t: t, dir: dir, base: newTestGateway(t, dir).URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: newTestGateway(t, dir).URL + "/scim/v2"}
 	r := u.send("GET", "/Users?count=10", "")
 	wantSCIMError(t, r, 400, "tooMany")
 	if detail, _ := r.body["detail"].(string); !strings.Contains(detail, "size limit") {

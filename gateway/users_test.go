@@ -17,6 +17,7 @@ import (
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
@@ -24,7 +25,7 @@ import (
 // and the demo users.
 type userEnv struct {
 	t    *testing.T
-	dir  *slapd.Server
+	dir  *directory.Info
 	base string // .../scim/v2
 }
 
@@ -43,7 +44,7 @@ func newUserEnvWith(t *testing.T, opts ldapstore.Options, mods ...func(*Options)
 	}
 	// Warnings and errors go to the test's log, shown when it fails.
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), opts, mods...)
-	return &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	return &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 }
 
 // send does a request with the all-scopes token; extra headers as pairs.
@@ -581,7 +582,7 @@ func TestRefusedPasswordChangesNothing(t *testing.T) {
 	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, ServiceAccount: true, ACLs: []string{
 		`access to attrs=userPassword by dn.exact="cn=scimgate,dc=example,dc=org" read by anonymous auth by * none`,
 	}})
-	u := &userEnv{t: t, dir: dir, base: newTestGateway(t, dir).URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: newTestGateway(t, dir).URL + "/scim/v2"}
 	id, _ := u.create(`{"userName":"pw","title":"Before"}`)
 	r := u.send("PATCH", "/Users/"+id, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
 		"Operations":[{"op":"replace","path":"title","value":"After"},{"op":"replace","path":"password","value":"whatever-1"}]}`)
@@ -670,7 +671,7 @@ func TestMaxNameLengthIsConfigured(t *testing.T) {
 		Users:  ldapstore.ResourceConfig{MaxNameLength: 8},
 		Groups: ldapstore.ResourceConfig{MaxNameLength: 5},
 	})
-	u := &userEnv{t: t, dir: dir, base: hs.URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	id, _ := u.create(`{"userName":"eight-ch"}`)
 	u.createGroup(`{"displayName":"five5"}`)
 	if err := dir.Stop(); err != nil {
@@ -690,7 +691,7 @@ func TestMaxNameLengthIsConfigured(t *testing.T) {
 // the values: 500, logged as an error.
 func TestFullDirectoryIsNotBlamedOnValues(t *testing.T) {
 	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, ServiceAccount: true, Config: "maxsize 262144\n"})
-	u := &userEnv{t: t, dir: dir, base: newTestGateway(t, dir).URL + "/scim/v2"}
+	u := &userEnv{t: t, dir: dir.Directory(), base: newTestGateway(t, dir).URL + "/scim/v2"}
 	for i := range 1000 {
 		r := u.send("POST", "/Users", fmt.Sprintf(`{"userName":"filler%d","title":"%0100d"}`, i, i))
 		if r.status == 201 {

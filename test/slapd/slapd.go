@@ -34,9 +34,8 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
-
 	ldapschema "github.com/scimgate/scimgate/deploy/ldap"
+	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
@@ -113,21 +112,16 @@ type Options struct {
 
 // Server is a running slapd.
 type Server struct {
-	URL      string // ldap://127.0.0.1:PORT
+	// Info: URL is ldap://127.0.0.1:PORT; CAFile the CA that signed the
+	// server certificate, with TLS; RootDN cn=admin,<suffix>; PeopleDN and
+	// GroupsDN ou=people and ou=groups under the suffix; the service
+	// account, if asked for.
+	directory.Info
 	LDAPSURL string // ldaps://127.0.0.1:PORT when started with TLS
-	CAFile   string // the CA that signed the server certificate, with TLS
 	// ClientCertFile and ClientKeyFile are a client certificate signed by
 	// that CA, with TLS.
 	ClientCertFile, ClientKeyFile string
-	Suffix                        string
-	RootDN                        string
-	Password                      string
-	PeopleDN                      string // ou=people,<suffix>
-	GroupsDN                      string // ou=groups,<suffix>
 	Dir                           string
-	// ServiceDN and ServicePassword are the service account, if asked for.
-	ServiceDN       string
-	ServicePassword string
 
 	cmd     *exec.Cmd
 	bin     string // the slapd program
@@ -211,14 +205,13 @@ func withDefaults(opts Options) Options {
 // newServer lays out a server's directory (and its certificates, with TLS)
 // for opts, which have their defaults.
 func newServer(opts Options) (*Server, error) {
-	s := &Server{
+	s := &Server{Info: directory.Info{
 		Suffix:   opts.Suffix,
 		RootDN:   "cn=admin," + opts.Suffix,
 		Password: opts.Password,
 		PeopleDN: "ou=people," + opts.Suffix,
 		GroupsDN: "ou=groups," + opts.Suffix,
-		Dir:      opts.Dir,
-	}
+	}, Dir: opts.Dir}
 	if opts.ServiceAccount {
 		s.ServiceDN, s.ServicePassword = "cn=scimgate,"+s.Suffix, "scimgate-secret"
 	}
@@ -504,22 +497,6 @@ func (s *Server) kill() {
 // Pid is the process id of the running slapd.
 func (s *Server) Pid() int { return s.cmd.Process.Pid }
 
-// GatewayEnv is the environment that points scimgate at s: the URL, the
-// service account (the root DN without one), the people and groups units.
-func (s *Server) GatewayEnv() []string {
-	dn, pw := s.RootDN, s.Password
-	if s.ServiceDN != "" {
-		dn, pw = s.ServiceDN, s.ServicePassword
-	}
-	return []string{
-		"SCIMGATE_LDAP_URLS=" + s.URL,
-		"SCIMGATE_LDAP_BIND_DN=" + dn,
-		"SCIMGATE_LDAP_BIND_PASSWORD=" + pw,
-		"SCIMGATE_USERS_BASE_DN=" + s.PeopleDN,
-		"SCIMGATE_GROUPS_BASE_DN=" + s.GroupsDN,
-	}
-}
-
 // Kill kills the server at once (SIGKILL), as a crash would, keeping its
 // files and addresses for Restart.
 func (s *Server) Kill() { s.kill() }
@@ -553,47 +530,6 @@ func (s *Server) cleanup() {
 	if s.ownDir {
 		os.RemoveAll(s.Dir)
 	}
-}
-
-// Dial returns a connection bound as the root DN.
-func (s *Server) Dial() (*ldap.Conn, error) {
-	c, err := ldap.DialURL(s.URL)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Bind(s.RootDN, s.Password); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-// AddLDIF adds the entries of an LDIF text (records of "dn:" and
-// "attribute: value" lines, "attribute:: base64" values, continuation lines
-// starting with a space, and "#" comments) as the root DN.
-func (s *Server) AddLDIF(ctx context.Context, text string) error {
-	entries, err := ParseLDIF(text)
-	if err != nil || len(entries) == 0 {
-		return err
-	}
-	c, err := s.Dial()
-	if err != nil {
-		return fmt.Errorf("slapd: %w", err)
-	}
-	defer c.Close()
-	for _, e := range entries {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		req := ldap.NewAddRequest(e.DN, nil)
-		for _, a := range e.Attributes {
-			req.Attribute(a.Name, a.Values)
-		}
-		if err := c.Add(req); err != nil {
-			return fmt.Errorf("slapd: add %s: %w", e.DN, err)
-		}
-	}
-	return nil
 }
 
 func baseLDIF(s *Server) string {

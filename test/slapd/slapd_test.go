@@ -5,28 +5,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"os"
-	"reflect"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
 )
-
-func TestParseLDIF(t *testing.T) {
-	got, err := ParseLDIF("# comment\ndn: uid=a,dc=x\nobjectClass: top\nobjectClass: person\ncn: long\n  name\nsn:: w6k=\n\ndn: uid=b,dc=x\ncn: b\n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []Entry{
-		{DN: "uid=a,dc=x", Attributes: []Attribute{{"objectClass", []string{"top", "person"}}, {"cn", []string{"long name"}}, {"sn", []string{"é"}}}},
-		{DN: "uid=b,dc=x", Attributes: []Attribute{{"cn", []string{"b"}}}},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseLDIF = %+v\nwant %+v", got, want)
-	}
-	if _, err := ParseLDIF("cn: no dn\n"); err == nil {
-		t.Error("a record without dn parsed")
-	}
-}
 
 func TestServerWithDemoDataAndTLS(t *testing.T) {
 	s := New(t, Options{TLS: true})

@@ -1,4 +1,4 @@
-package slapd
+package directory
 
 import (
 	"encoding/base64"
