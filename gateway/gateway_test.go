@@ -70,11 +70,8 @@ func newGatewayServer(t testing.TB, ds directory.Server, log *zap.Logger, opts l
 func newGatewayServerURLs(t testing.TB, ds directory.Server, urls []string, log *zap.Logger, opts ldapstore.Options, mods ...func(*Options)) (*Server, *httptest.Server) {
 	t.Helper()
 	dir := ds.Directory()
-	bindDN, bindPW := dir.RootDN, dir.Password
-	if dir.ServiceDN != "" {
-		bindDN, bindPW = dir.ServiceDN, dir.ServicePassword // as a deployment binds
-	}
-	pool, err := ldapstore.Open(ldapstore.Config{URLs: urls, BindDN: bindDN, BindPassword: bindPW, DialTimeout: time.Second})
+	bindDN, bindPW := dir.BindAccount() // the service account, as a deployment binds
+	pool, err := ldapstore.Open(ldapstore.Config{URLs: urls, BindDN: bindDN, BindPassword: bindPW, CAFile: dir.CAFile, DialTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
