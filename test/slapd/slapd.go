@@ -36,6 +36,7 @@ import (
 
 	ldapschema "github.com/scimgate/scimgate/deploy/ldap"
 	"github.com/scimgate/scimgate/test/directory"
+	"github.com/scimgate/scimgate/test/internal/certs"
 	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
@@ -227,7 +228,7 @@ func newServer(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("slapd: %w", err)
 	}
 	if opts.TLS {
-		if err := writeCertificates(s.Dir); err != nil {
+		if err := certs.Write(s.Dir, 24*time.Hour); err != nil {
 			s.cleanup()
 			return nil, fmt.Errorf("slapd: certificates: %w", err)
 		}

@@ -1,5 +1,5 @@
 // Package proc holds what the test servers' harnesses (test/slapd,
-// test/hydra) share about running a server process on loopback.
+// test/ds389, test/hydra) share about running a server process on loopback.
 package proc
 
 import (

@@ -1,4 +1,6 @@
-package slapd
+// Package certs makes the TLS certificates of the test servers (test/slapd,
+// test/ds389): a CA made for one server and the certificates it signs.
+package certs
 
 import (
 	"crypto/ecdsa"
@@ -14,10 +16,12 @@ import (
 	"time"
 )
 
-// writeCertificates writes ca.pem, server.pem and server-key.pem into dir: a
-// CA made for this server alone and a certificate for 127.0.0.1 and
-// localhost; and client.pem and client-key.pem, a client certificate.
-func writeCertificates(dir string) error {
+// Write writes ca.pem, server.pem and server-key.pem into dir: a CA made
+// for this server alone and a certificate for 127.0.0.1 and localhost; and
+// client.pem and client-key.pem, a client certificate. They are valid from
+// an hour ago for validity. The CA's key is not kept: nothing else can be
+// signed by it.
+func Write(dir string, validity time.Duration) error {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
@@ -27,7 +31,7 @@ func writeCertificates(dir string) error {
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "scimgate test CA"},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
+		NotAfter:              now.Add(validity),
 		IsCA:                  true,
 		KeyUsage:              x509.KeyUsageCertSign,
 		BasicConstraintsValid: true,
@@ -44,7 +48,7 @@ func writeCertificates(dir string) error {
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "127.0.0.1"},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
+		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
@@ -58,7 +62,7 @@ func writeCertificates(dir string) error {
 		SerialNumber: big.NewInt(3),
 		Subject:      pkix.Name{CommonName: "scimgate"},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
+		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
