@@ -381,6 +381,7 @@ func (c ManagerConfig) withDefaults() ManagerConfig {
 //	  index: auto               # auto: keep an order index where the directory streams its changes; off: never
 //	  snapshot_cache: 64MiB     # memory for the ordered ids of recent queries (bytes; KiB/MiB/GiB)
 //	  snapshot_max_age: 5m      # how long a walk's later pages reuse the order its first page saw
+//	  poll_interval: 2s         # Active Directory: how often the order index asks DirSync what changed
 type SearchConfig struct {
 	// MaxCandidates is the most resources a list or search orders. A query
 	// matching more is refused (400 tooMany) with advice to narrow it.
@@ -402,7 +403,15 @@ type SearchConfig struct {
 	// page of any size of list costs O(log n + page) with an exact total:
 	// "auto" (the default) where the directory offers the stream, "off"
 	// never. Without it, lists take snapshots (above). docs/search.md.
+	// Active Directory has no stream: the index polls its DirSync control
+	// every PollInterval instead.
 	Index string `yaml:"index"`
+
+	// PollInterval is how often, on Active Directory, the order index asks
+	// the DirSync control what changed: a change made by another program
+	// (or replica) shows in this replica's lists within about this long;
+	// this replica's own writes show at once. Each poll is one search.
+	PollInterval time.Duration `yaml:"poll_interval"`
 
 	// SnapshotCache bounds the memory kept for the ordered ids of recent
 	// queries (snapshots), which make the pages after the first cost one
@@ -438,6 +447,9 @@ func (c SearchConfig) WithDefaults() SearchConfig {
 	if c.SnapshotMaxAge == 0 {
 		c.SnapshotMaxAge = 5 * time.Minute
 	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 2 * time.Second
+	}
 	return c
 }
 
@@ -458,6 +470,9 @@ func (c SearchConfig) Validate() error {
 	}
 	if c.SnapshotMaxAge < 0 {
 		errs = append(errs, fmt.Errorf("search.snapshot_max_age: must not be negative"))
+	}
+	if c.PollInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("search.poll_interval: must be at least 100ms, got %s", c.PollInterval))
 	}
 	return errors.Join(errs...)
 }

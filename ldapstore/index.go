@@ -61,8 +61,10 @@ const (
 func newLiveIndex(r *Resources) *liveIndex {
 	x := &liveIndex{r: r, deleted: map[[16]byte]time.Time{}}
 	x.keyAttr.Store(keyAttributes[0])
-	if equalFold(r.m.ID, keyAttributes[1]) {
-		x.keyAttr.Store(keyAttributes[1])
+	for _, a := range keyAttributes {
+		if equalFold(r.m.ID, a) {
+			x.keyAttr.Store(a)
+		}
 	}
 	for _, name := range indexedSortKeys {
 		if sk, err := r.sortKey(name); err == nil && sk.name != "" {
@@ -89,7 +91,12 @@ func (x *liveIndex) order(sk sortKey) (int, bool) {
 
 // attributes are what the stream carries of each entry.
 func (x *liveIndex) attributes() []string {
-	attrs := []string{x.r.m.ID, x.r.m.Version, keyAttributes[0], keyAttributes[1]}
+	attrs := []string{x.r.m.ID, x.r.m.Version}
+	for _, a := range keyAttributes {
+		if x.r.st.ds.HasAttribute(a) {
+			attrs = append(attrs, a)
+		}
+	}
 	for _, k := range x.keys {
 		attrs = append(attrs, k.attrs...)
 	}
@@ -228,14 +235,27 @@ func (x *liveIndex) removed(e *ldap.Entry) {
 // (RFC 4533's syncUUID) from: OpenLDAP the entryUUID, 389 DS the 128 bits
 // of its nsUniqueId (measured on 389 2.3: nsUniqueId
 // 3ad75240-ecc811f1-ab588c06-7eafafdf streams as
-// 3ad75240-ecc8-11f1-ab58-8c067eafafdf; its entryUUID is another value).
-var keyAttributes = [...]string{"entryUUID", "nsUniqueId"}
+// 3ad75240-ecc8-11f1-ab58-8c067eafafdf; its entryUUID is another value);
+// Active Directory's DirSync, the objectGUID's 16 bytes.
+var keyAttributes = [...]string{"entryUUID", "nsUniqueId", "objectGUID"}
+
+// keyOf reads an entry's key from attribute a (see keyAttributes).
+func keyOf(e *ldap.Entry, a string) ([16]byte, bool) {
+	if equalFold(a, "objectGUID") {
+		raw := e.GetEqualFoldRawAttributeValue(a)
+		if len(raw) != 16 {
+			return [16]byte{}, false
+		}
+		return [16]byte(raw), true
+	}
+	return uuidBytes(e.GetEqualFoldAttributeValue(a))
+}
 
 // learnKey notes which of keyAttributes the stream's key is, so that this
 // replica's own writes (wrote, removed) use the same key.
 func (x *liveIndex) learnKey(key [16]byte, e *ldap.Entry) {
 	for _, a := range keyAttributes {
-		if k, ok := uuidBytes(e.GetEqualFoldAttributeValue(a)); ok && k == key {
+		if k, ok := keyOf(e, a); ok && k == key {
 			if x.keyAttr.Load() != a {
 				x.keyAttr.Store(a)
 			}
@@ -247,7 +267,7 @@ func (x *liveIndex) learnKey(key [16]byte, e *ldap.Entry) {
 // key is an entry's stream identity: its entryUUID or nsUniqueId (see
 // keyAttributes), as the stream showed it to be.
 func (x *liveIndex) key(e *ldap.Entry) ([16]byte, bool) {
-	return uuidBytes(e.GetEqualFoldAttributeValue(x.keyAttr.Load().(string)))
+	return keyOf(e, x.keyAttr.Load().(string))
 }
 
 // uuidBytes reads 128 bits written as 32 hexadecimal digits, with or

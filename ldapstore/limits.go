@@ -29,9 +29,9 @@ func (s *Store) weaknesses(ctx context.Context, conn *Conn, st *state) []string 
 	if dse.Is389() {
 		out = append(out, ds389Limits(ctx, conn, s.pool.cfg.BindDN)...)
 	}
-	if s.search.Index != IndexOff && !dse.Supports(Feature{OID: OIDContentSync}) {
+	if s.search.Index != IndexOff && s.follower(st, st.users, nil) == nil {
 		out = append(out, "the directory streams no changes (RFC 4533 content sync: OpenLDAP's syncprov overlay, "+
-			"389's content sync plugin): lists keep no order index and take snapshots, whose first page costs a pass over the matches "+
+			"389's content sync plugin; Active Directory's DirSync): lists keep no order index and take snapshots, whose first page costs a pass over the matches "+
 			"(seconds past a few hundred thousand); see docs/search.md")
 	}
 	if !dse.Supports(Feature{OID: OIDAssertion}) {

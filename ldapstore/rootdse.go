@@ -1,6 +1,7 @@
 package ldapstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -21,6 +22,7 @@ const (
 	OIDPasswordModify   = "1.3.6.1.4.1.4203.1.11.1"
 	OIDMatchedValues    = "1.2.826.0.1.3344810.2.3"
 	OIDContentSync      = "1.3.6.1.4.1.4203.1.9.1.1" // RFC 4533: the change stream
+	OIDDirSync          = "1.2.840.113556.1.4.841"   // Active Directory's change stream, polled
 )
 
 // Feature is a control or extended operation that check reports on.
@@ -40,6 +42,7 @@ var Features = []Feature{
 	{Name: "matched values", OID: OIDMatchedValues},
 	{Name: "password modify", OID: OIDPasswordModify, Extended: true},
 	{Name: "content sync (change stream)", OID: OIDContentSync},
+	{Name: "DirSync (Active Directory's change stream)", OID: OIDDirSync},
 }
 
 // RootDSE is what a directory says of itself (RFC 4512 section 5.1).
@@ -87,6 +90,25 @@ const OIDActiveDirectory = "1.2.840.113556.1.4.800"
 // Directory (Samba's AD DC says so too).
 func (d *RootDSE) IsActiveDirectory() bool {
 	return slices.Contains(d.SupportedCapabilities, OIDActiveDirectory)
+}
+
+// partition is the naming context that holds dn (DirSync searches a whole
+// one): the longest of NamingContexts that dn is in, else dn itself.
+func (d *RootDSE) partition(dn string) string {
+	best := ""
+	for _, nc := range d.NamingContexts {
+		if len(nc) > len(best) && below(dn, nc) {
+			best = nc
+		}
+	}
+	return cmp.Or(best, dn)
+}
+
+// below reports whether dn is base or below it.
+func below(dn, base string) bool {
+	d, err1 := ldap.ParseDN(dn)
+	b, err2 := ldap.ParseDN(base)
+	return err1 == nil && err2 == nil && (b.AncestorOfFold(d) || b.EqualFold(d))
 }
 
 // Is389 reports whether the server says it is 389 Directory Server (or

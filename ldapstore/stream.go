@@ -55,18 +55,34 @@ func (s *Store) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !st.dse.Supports(Feature{OID: OIDContentSync}) {
+	if s.follower(st, st.users, nil) == nil {
 		return nil
 	}
 	var wg sync.WaitGroup
 	for _, r := range []*Resources{st.users, st.groups} {
 		x := newLiveIndex(r)
 		r.index.Store(x)
-		stream := &changes.Stream{Dial: s.pool.Dedicated, BaseDN: r.baseDN, Filter: r.class, Attributes: x.attributes()}
-		wg.Go(func() { stream.Run(ctx, x) })
+		f := s.follower(st, r, x.attributes())
+		wg.Go(func() { f.Run(ctx, x) })
 	}
 	wg.Wait()
 	return ctx.Err()
+}
+
+// follower follows the directory's changes to a resource type's entries:
+// RFC 4533 content sync where the directory offers it, Active Directory's
+// DirSync where that is all it has; nil when neither.
+func (s *Store) follower(st *state, r *Resources, attrs []string) interface {
+	Run(context.Context, changes.Consumer) error
+} {
+	switch {
+	case st.dse.Supports(Feature{OID: OIDContentSync}):
+		return &changes.Stream{Dial: s.pool.Dedicated, BaseDN: r.baseDN, Filter: r.class, Attributes: attrs}
+	case st.dse.IsActiveDirectory() && st.dse.Supports(Feature{OID: OIDDirSync}):
+		return &changes.DirSync{Dial: s.pool.Dedicated, Partition: st.dse.partition(r.baseDN), BaseDN: r.baseDN,
+			Filter: r.class, Attributes: attrs, Interval: s.search.PollInterval}
+	}
+	return nil
 }
 
 // loadWait loads the store, trying again until the directory answers or

@@ -2,7 +2,9 @@
 // streams them, with RFC 4533 content synchronisation in refreshAndPersist
 // mode (OpenLDAP's syncprov overlay, 389 Directory Server's content sync
 // plugin): first every entry (the refresh), then every add, modify, rename
-// and delete as it happens (persist), each keyed by its entryUUID.
+// and delete as it happens (persist), each keyed by its entryUUID (389's
+// by its nsUniqueId) — and, on Active Directory, which has no content sync,
+// by polling with its DirSync control (DirSync), keyed by objectGUID.
 //
 // It speaks LDAP and knows nothing of SCIM, HTTP or what the entries are
 // for: a Consumer receives them. When the stream breaks (the directory
@@ -62,13 +64,19 @@ const OIDSync = ldap.ControlTypeSyncRequest
 // Run streams the content to c until ctx ends, reconnecting after a
 // failure with a backoff; it returns ctx's error.
 func (s *Stream) Run(ctx context.Context, c Consumer) error {
-	retry := s.RetryMax
-	if retry <= 0 {
-		retry = 30 * time.Second
+	return follow(ctx, c, s.RetryMax, s.once)
+}
+
+// follow runs sessions (once) for c until ctx ends, telling c when one
+// fails and waiting before the next: 250 ms doubling up to retryMax
+// (default 30 s), back to 250 ms after a session that got in sync.
+func follow(ctx context.Context, c Consumer, retryMax time.Duration, once func(context.Context, Consumer) (bool, error)) error {
+	if retryMax <= 0 {
+		retryMax = 30 * time.Second
 	}
 	wait := 250 * time.Millisecond
 	for {
-		synced, err := s.once(ctx, c)
+		synced, err := once(ctx, c)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -82,7 +90,7 @@ func (s *Stream) Run(ctx context.Context, c Consumer) error {
 			return ctx.Err()
 		case <-time.After(d):
 		}
-		wait = min(2*wait, retry)
+		wait = min(2*wait, retryMax)
 	}
 }
 
