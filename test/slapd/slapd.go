@@ -36,6 +36,7 @@ import (
 
 	ldapschema "github.com/scimgate/scimgate/deploy/ldap"
 	"github.com/scimgate/scimgate/test/directory"
+	"github.com/scimgate/scimgate/test/internal/certs"
 	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
@@ -227,12 +228,12 @@ func newServer(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("slapd: %w", err)
 	}
 	if opts.TLS {
-		if err := writeCertificates(s.Dir); err != nil {
+		if err := certs.Write(s.Dir, "127.0.0.1", "localhost"); err != nil {
 			s.cleanup()
-			return nil, fmt.Errorf("slapd: certificates: %w", err)
+			return nil, fmt.Errorf("slapd: %w", err)
 		}
-		s.CAFile = filepath.Join(s.Dir, "ca.pem")
-		s.ClientCertFile, s.ClientKeyFile = filepath.Join(s.Dir, "client.pem"), filepath.Join(s.Dir, "client-key.pem")
+		s.CAFile = filepath.Join(s.Dir, certs.CA)
+		s.ClientCertFile, s.ClientKeyFile = filepath.Join(s.Dir, certs.Client), filepath.Join(s.Dir, certs.ClientKey)
 	}
 	return s, nil
 }

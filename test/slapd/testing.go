@@ -2,10 +2,10 @@ package slapd
 
 import (
 	"context"
-	"errors"
-	"os"
 	"testing"
 	"time"
+
+	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
 // New starts a server for the test t and stops it when t ends. When slapd is
@@ -36,13 +36,5 @@ func NewPair(t testing.TB, opts Options) (a, b *Server) {
 
 func checkStarted(t testing.TB, err error) {
 	t.Helper()
-	if errors.Is(err, ErrNotInstalled) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set and the integration tests need slapd: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	if err != nil {
-		t.Fatalf("start slapd: %v", err)
-	}
+	proc.CheckStarted(t, "slapd", err, ErrNotInstalled)
 }
