@@ -219,7 +219,53 @@ func (c *Conn) ReadSchema(ctx context.Context, dse *RootDSE) (*DirectorySchema, 
 		return nil, err
 	}
 	ds.addContentRules(e.GetEqualFoldAttributeValues("dITContentRules"))
+	if dse.IsActiveDirectory() {
+		ds.inferRules()
+	}
 	return ds, nil
+}
+
+// syntaxRules are the matching rules Active Directory applies to values of
+// a syntax: it publishes attribute types without EQUALITY, ORDERING or
+// SUBSTR, as its matching follows the syntax ([MS-ADTS] 3.1.1.2.2.2:
+// Unicode strings compare without regard to case, IA5 and printable
+// strings with it).
+var syntaxRules = map[string][3]string{ // equality, ordering, substrings
+	"1.3.6.1.4.1.1466.115.121.1.15": {"caseIgnoreMatch", "caseIgnoreOrderingMatch", "caseIgnoreSubstringsMatch"}, // Unicode (2.5.5.12)
+	"1.2.840.113556.1.4.905":        {"caseIgnoreMatch", "caseIgnoreOrderingMatch", "caseIgnoreSubstringsMatch"}, // Teletex (2.5.5.4)
+	"1.3.6.1.4.1.1466.115.121.1.26": {"caseExactIA5Match", "caseExactOrderingMatch", "caseExactSubstringsMatch"}, // IA5 (2.5.5.5)
+	"1.3.6.1.4.1.1466.115.121.1.44": {"caseExactMatch", "caseExactOrderingMatch", "caseExactSubstringsMatch"},    // printable (2.5.5.5)
+	"1.3.6.1.4.1.1466.115.121.1.36": {"numericStringMatch", "numericStringOrderingMatch", "numericStringSubstringsMatch"},
+	"1.3.6.1.4.1.1466.115.121.1.50": {"telephoneNumberMatch", "", "telephoneNumberSubstringsMatch"},
+	"1.3.6.1.4.1.1466.115.121.1.12": {"distinguishedNameMatch", "", ""},
+	"1.3.6.1.4.1.1466.115.121.1.27": {"integerMatch", "integerOrderingMatch", ""},
+	"1.2.840.113556.1.4.906":        {"integerMatch", "integerOrderingMatch", ""}, // large integer (2.5.5.16)
+	"1.3.6.1.4.1.1466.115.121.1.7":  {"booleanMatch", "", ""},
+	"1.3.6.1.4.1.1466.115.121.1.24": {"generalizedTimeMatch", "generalizedTimeOrderingMatch", ""},
+	"1.3.6.1.4.1.1466.115.121.1.53": {"generalizedTimeMatch", "generalizedTimeOrderingMatch", ""}, // UTC time
+	"1.3.6.1.4.1.1466.115.121.1.40": {"octetStringMatch", "octetStringOrderingMatch", ""},
+	"1.3.6.1.4.1.1466.115.121.1.38": {"objectIdentifierMatch", "", ""},
+}
+
+// inferRules gives each attribute type without matching rules those of
+// its syntax (syntaxRules), as Active Directory applies them.
+func (s *DirectorySchema) inferRules() {
+	seen := map[*AttributeType]bool{}
+	for _, a := range s.attributeTypes {
+		if seen[a] {
+			continue
+		}
+		seen[a] = true
+		rules, ok := syntaxRules[a.Syntax]
+		if !ok {
+			continue
+		}
+		for i, r := range []*string{&a.Equality, &a.Ordering, &a.Substr} {
+			if *r == "" {
+				*r = rules[i]
+			}
+		}
+	}
 }
 
 // addContentRules records DIT content rules.

@@ -107,3 +107,36 @@ func TestReadSchemaFromSlapd(t *testing.T) {
 		t.Errorf("mail is case-exact: %+v", mail)
 	}
 }
+
+// Active Directory publishes attribute types without matching rules (its
+// matching follows the syntax): inferRules gives them their syntax's, so
+// that userName eq "…" on userPrincipalName is not refused. The
+// descriptions are Samba's, as its subschema gives them.
+func TestInferRulesFromSyntax(t *testing.T) {
+	ds, err := ParseSchema([]string{
+		"( 1.2.840.113556.1.4.656 NAME 'userPrincipalName' SYNTAX '1.3.6.1.4.1.1466.115.121.1.15' SINGLE-VALUE )",
+		"( 1.2.840.113556.1.4.8 NAME 'userAccountControl' SYNTAX '1.3.6.1.4.1.1466.115.121.1.27' SINGLE-VALUE )",
+		"( 2.5.4.31 NAME 'member' SYNTAX '1.3.6.1.4.1.1466.115.121.1.12' )",
+		"( 1.2.840.113556.1.4.2 NAME 'objectGUID' SYNTAX '1.3.6.1.4.1.1466.115.121.1.40' SINGLE-VALUE NO-USER-MODIFICATION )",
+		"( 1.2.840.113556.1.4.9999 NAME 'opaque' SYNTAX '1.2.840.113556.1.4.907' )",
+	}, []string{"( 2.5.6.0 NAME 'top' ABSTRACT )"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.inferRules()
+	for _, tt := range []struct {
+		attr, equality, ordering, substr string
+		exact                            bool
+	}{
+		{"userPrincipalName", "caseIgnoreMatch", "caseIgnoreOrderingMatch", "caseIgnoreSubstringsMatch", false},
+		{"userAccountControl", "integerMatch", "integerOrderingMatch", "", false},
+		{"member", "distinguishedNameMatch", "", "", false},
+		{"objectGUID", "octetStringMatch", "octetStringOrderingMatch", "", true},
+		{"opaque", "", "", "", true}, // a security descriptor: no rule
+	} {
+		a, _ := ds.Attribute(tt.attr)
+		if a.Equality != tt.equality || a.Ordering != tt.ordering || a.Substr != tt.substr || a.CaseExact() != tt.exact {
+			t.Errorf("%s: %q %q %q exact %v, want %q %q %q %v", tt.attr, a.Equality, a.Ordering, a.Substr, a.CaseExact(), tt.equality, tt.ordering, tt.substr, tt.exact)
+		}
+	}
+}

@@ -147,6 +147,12 @@ func (r *Resources) updateGroup(ctx context.Context, id string, pre Precondition
 				return "", err
 			}
 		}
+		if !r.st.dse.PermissiveMembers() && !mops.Replace {
+			// Adding a member that is there would fail: add only the others.
+			if mc.add, err = r.absent(ctx, conn, e.DN, mc.add); err != nil {
+				return "", err
+			}
+		}
 		written = mc
 		return r.write(ctx, conn, e, current.Version, want, mc)
 	})
@@ -282,10 +288,20 @@ func (r *Resources) keepAdded(ctx context.Context, conn *Conn, groupDN string, a
 // value a modify: what keepAdded mends is rare. A group already gone, a
 // value already gone, is no error.
 func (r *Resources) swapValues(ctx context.Context, conn *Conn, groupDN string, del, add []string) error {
-	if len(add) > 0 {
+	batch := [][]string{add} // permissively, at once
+	if !r.st.dse.PermissiveMembers() {
+		batch = nil // one a modify, a value already there being no error
+		for _, v := range add {
+			batch = append(batch, []string{v})
+		}
+	}
+	for _, values := range batch {
+		if len(values) == 0 {
+			continue
+		}
 		req := ldap.NewModifyRequest(groupDN, []ldap.Control{ldap.NewControlString(OIDPermissiveModify, false, "")})
-		req.Add(r.m.Members, add)
-		if err := conn.Modify(ctx, req); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		req.Add(r.m.Members, values)
+		if err := conn.Modify(ctx, req); err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) && !r.valueExists(err) {
 			return classify("add members to "+groupDN, err)
 		}
 	}
@@ -295,6 +311,13 @@ func (r *Resources) swapValues(ctx context.Context, conn *Conn, groupDN string, 
 		}
 	}
 	return nil
+}
+
+// valueExists reports whether err says a value added is already there:
+// 20, or 68 from Active Directory for member values.
+func (r *Resources) valueExists(err error) bool {
+	return ldap.IsErrorWithCode(err, ldap.LDAPResultAttributeOrValueExists) ||
+		r.st.dse.IsActiveDirectory() && ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists)
 }
 
 // deleteValue deletes one member value from a group, putting the
@@ -308,7 +331,7 @@ func (r *Resources) deleteValue(ctx context.Context, conn *Conn, groupDN, value 
 		req.Add(r.m.Members, []string{r.m.MemberPlaceholder}) // its last member
 		err = conn.Modify(ctx, req)
 	}
-	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+	if err != nil && !r.valueMissing(err) {
 		return classify("remove "+value+" from "+groupDN, err)
 	}
 	r.store.groupRefs.forget(groupDN)
@@ -405,6 +428,23 @@ func (r *Resources) present(ctx context.Context, conn *Conn, e *ldap.Entry, dels
 		}
 		if ok {
 			out = append(out, dn)
+		}
+	}
+	return out, nil
+}
+
+// absent returns the member values of adds that the group at dn does not
+// hold, one compare a value: where the directory has no permissive modify
+// for members (389 DS, Active Directory), adding one that is there fails.
+func (r *Resources) absent(ctx context.Context, conn *Conn, dn string, adds []string) ([]string, error) {
+	var out []string
+	for _, v := range adds {
+		ok, err := conn.Compare(ctx, dn, r.m.Members, v)
+		if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
+			return nil, classify("compare member", err)
+		}
+		if !ok {
+			out = append(out, v)
 		}
 	}
 	return out, nil

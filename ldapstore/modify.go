@@ -162,10 +162,16 @@ func (r *Resources) modify(ctx context.Context, conn *Conn, e *ldap.Entry, next 
 			req.Add(r.m.Members, []string{r.m.MemberPlaceholder})
 			err = conn.Modify(ctx, req)
 		}
-		if err != nil && mc != nil && len(mc.del) > 0 && ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) {
-			// A value to delete went away since the group was read (a
-			// concurrent change took the placeholder or the member out):
-			// read again and recompute.
+		if err != nil && r.valueMissing(err) && (mc != nil && len(mc.del) > 0 || hasDeletions(req)) {
+			// A value to delete went away since the entry was read (a
+			// concurrent change took the placeholder or the member out, or
+			// changed an attribute this write makes conditional on its
+			// values): read again and recompute.
+			return errChanged
+		}
+		if err != nil && mc != nil && len(mc.add) > 0 && r.valueExists(err) {
+			// A member added meanwhile (the directory has no permissive
+			// modify for members): read again and recompute.
 			return errChanged
 		}
 		if err != nil {
@@ -192,30 +198,72 @@ func (r *Resources) modify(ctx context.Context, conn *Conn, e *ldap.Entry, next 
 
 // changes is the modify request that makes e hold next, asserting the
 // version, and the changes that would undo it.
+//
+// Where the directory has no assertion control (389 DS, Active
+// Directory), each attribute that changes is instead conditional on its
+// own values: the values read are deleted by value and the new ones added,
+// in the one modify, so that if another writer changed the attribute in
+// between, the deletion fails (noSuchAttribute) and nothing is written:
+// the entry is read again (errChanged). Attributes without an equality
+// rule cannot be deleted by value and are replaced.
 func (r *Resources) changes(e *ldap.Entry, next values, assert []ldap.Control) (*ldap.ModifyRequest, []ldap.Change) {
 	req := ldap.NewModifyRequest(e.DN, assert)
 	classes := e.GetEqualFoldAttributeValues("objectClass")
+	byValue := !r.st.dse.Supports(Feature{OID: OIDAssertion})
 	var undo []ldap.Change
 	for _, attr := range r.managed(next) {
 		old, want := e.GetEqualFoldRawAttributeValues(attr), next.get(attr)
 		if sameValues(old, want) {
 			continue
 		}
-		if len(want) == 0 {
-			if len(old) > 0 {
-				req.Delete(attr, nil)
-				undo = append(undo, ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attr, Vals: strs(old)}})
-			}
-			continue
-		}
-		if aux := r.auxiliaryFor(classes, attr); aux != "" && !slices.ContainsFunc(classes, func(c string) bool { return strings.EqualFold(c, aux) }) {
-			classes = append(classes, aux)
-			req.Add("objectClass", []string{aux})
-		}
-		req.Replace(attr, want)
 		undo = append(undo, ldap.Change{Operation: ldap.ReplaceAttribute, Modification: ldap.PartialAttribute{Type: attr, Vals: strs(old)}})
+		conditional := byValue && len(old) > 0 && r.comparable(attr)
+		switch {
+		case len(want) == 0 && len(old) == 0:
+			undo = undo[:len(undo)-1]
+		case len(want) == 0 && conditional:
+			req.Delete(attr, strs(old))
+		case len(want) == 0:
+			req.Delete(attr, nil)
+		default:
+			if aux := r.auxiliaryFor(classes, attr); aux != "" && !slices.ContainsFunc(classes, func(c string) bool { return strings.EqualFold(c, aux) }) {
+				classes = append(classes, aux)
+				req.Add("objectClass", []string{aux})
+			}
+			if conditional {
+				req.Delete(attr, strs(old))
+				req.Add(attr, want)
+			} else {
+				req.Replace(attr, want)
+			}
+		}
 	}
 	return req, undo
+}
+
+// valueMissing reports whether err says a value to delete is not there:
+// 16, or 53 from Active Directory for member values.
+func (r *Resources) valueMissing(err error) bool {
+	return ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute) ||
+		r.st.dse.IsActiveDirectory() && ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform)
+}
+
+// hasDeletions reports whether req deletes values by value.
+func hasDeletions(req *ldap.ModifyRequest) bool {
+	return slices.ContainsFunc(req.Changes, func(c ldap.Change) bool {
+		return c.Operation == ldap.DeleteAttribute && len(c.Modification.Vals) > 0
+	})
+}
+
+// comparable reports whether the directory can delete values of attr by
+// value: whether it has an equality rule for it.
+func (r *Resources) comparable(attr string) bool {
+	if r.st == nil || r.st.ds == nil {
+		return false
+	}
+	base, _, _ := strings.Cut(attr, ";")
+	at, ok := r.st.ds.Attribute(base)
+	return ok && at.Equality != ""
 }
 
 // managed lists the LDAP attributes a write may change: those the mapping

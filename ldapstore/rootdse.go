@@ -3,6 +3,7 @@ package ldapstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-ldap/ldap/v3"
@@ -48,7 +49,9 @@ type RootDSE struct {
 	NamingContexts      []string
 	SupportedControls   []string
 	SupportedExtensions []string
-	SubschemaSubentry   string
+	// SupportedCapabilities is Active Directory's list (and Samba's).
+	SupportedCapabilities []string
+	SubschemaSubentry     string
 
 	openLDAPClass bool
 }
@@ -73,6 +76,24 @@ func (d *RootDSE) IsOpenLDAP() bool {
 	return strings.Contains(strings.ToLower(d.VendorName), "openldap") || d.openLDAPClass
 }
 
+// OIDActiveDirectory is the capability Active Directory (and Samba as an
+// AD domain controller) lists in supportedCapabilities.
+const OIDActiveDirectory = "1.2.840.113556.1.4.800"
+
+// IsActiveDirectory reports whether the server says it is Active
+// Directory (Samba's AD DC says so too).
+func (d *RootDSE) IsActiveDirectory() bool {
+	return slices.Contains(d.SupportedCapabilities, OIDActiveDirectory)
+}
+
+// PermissiveMembers reports whether adding a member value that is there,
+// or deleting one that is not, is no error: the permissive modify control
+// is listed and applies to member values (Active Directory lists it but
+// not for linked attributes such as member: 68 and 53).
+func (d *RootDSE) PermissiveMembers() bool {
+	return d.Supports(Feature{OID: OIDPermissiveModify}) && !d.IsActiveDirectory()
+}
+
 // ReadRootDSE reads the root DSE.
 func (c *Conn) ReadRootDSE(ctx context.Context) (*RootDSE, error) {
 	res, err := c.Search(ctx, ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 1, 0, false,
@@ -85,12 +106,13 @@ func (c *Conn) ReadRootDSE(ctx context.Context) (*RootDSE, error) {
 	}
 	e := res.Entries[0]
 	return &RootDSE{
-		VendorName:          e.GetEqualFoldAttributeValue("vendorName"),
-		VendorVersion:       e.GetEqualFoldAttributeValue("vendorVersion"),
-		NamingContexts:      e.GetEqualFoldAttributeValues("namingContexts"),
-		SupportedControls:   e.GetEqualFoldAttributeValues("supportedControl"),
-		SupportedExtensions: e.GetEqualFoldAttributeValues("supportedExtension"),
-		SubschemaSubentry:   e.GetEqualFoldAttributeValue("subschemaSubentry"),
-		openLDAPClass:       strings.EqualFold(e.GetEqualFoldAttributeValue("structuralObjectClass"), "OpenLDAProotDSE"),
+		VendorName:            e.GetEqualFoldAttributeValue("vendorName"),
+		VendorVersion:         e.GetEqualFoldAttributeValue("vendorVersion"),
+		NamingContexts:        e.GetEqualFoldAttributeValues("namingContexts"),
+		SupportedControls:     e.GetEqualFoldAttributeValues("supportedControl"),
+		SupportedExtensions:   e.GetEqualFoldAttributeValues("supportedExtension"),
+		SupportedCapabilities: e.GetEqualFoldAttributeValues("supportedCapabilities"),
+		SubschemaSubentry:     e.GetEqualFoldAttributeValue("subschemaSubentry"),
+		openLDAPClass:         strings.EqualFold(e.GetEqualFoldAttributeValue("structuralObjectClass"), "OpenLDAProotDSE"),
 	}, nil
 }

@@ -8,3 +8,9 @@ import _ "embed"
 //
 //go:embed scimgate.schema
 var Schema string
+
+// Schema389DS is 99scimgate-389ds.ldif: the same schema as a modification
+// of 389 Directory Server's cn=schema, as ldapmodify applies it.
+//
+//go:embed 99scimgate-389ds.ldif
+var Schema389DS string

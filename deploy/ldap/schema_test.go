@@ -53,7 +53,7 @@ func TestSchemaFilesAgree(t *testing.T) {
 	if x, _ := ds.Attribute("scimExternalId"); !x.CaseExact() || !x.SingleValue {
 		t.Errorf("scimExternalId = %+v: externalId is case-exact and single", x)
 	}
-	if Schema == "" {
+	if Schema == "" || Schema389DS == "" {
 		t.Error("the embedded schema is empty")
 	}
 }

@@ -23,16 +23,7 @@ type Attribute struct {
 func ParseLDIF(text string) ([]Entry, error) {
 	var entries []Entry
 	var cur *Entry
-	var lines []string
-	// Unfold continuation lines first.
-	for _, l := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
-		if strings.HasPrefix(l, " ") && len(lines) > 0 && lines[len(lines)-1] != "" {
-			lines[len(lines)-1] += l[1:]
-			continue
-		}
-		lines = append(lines, l)
-	}
-	for n, l := range lines {
+	for n, l := range unfold(text) {
 		switch {
 		case strings.HasPrefix(l, "#"):
 			continue
@@ -40,18 +31,9 @@ func ParseLDIF(text string) ([]Entry, error) {
 			cur = nil
 			continue
 		}
-		name, value, ok := strings.Cut(l, ":")
-		if !ok {
-			return nil, fmt.Errorf("ldif line %d: no ':' in %q", n+1, l)
-		}
-		if strings.HasPrefix(value, ":") {
-			b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value[1:]))
-			if err != nil {
-				return nil, fmt.Errorf("ldif line %d: %w", n+1, err)
-			}
-			value = string(b)
-		} else {
-			value = strings.TrimLeft(value, " ")
+		name, value, err := field(n, l)
+		if err != nil {
+			return nil, err
 		}
 		if cur == nil {
 			if !strings.EqualFold(name, "dn") {
@@ -61,17 +43,48 @@ func ParseLDIF(text string) ([]Entry, error) {
 			cur = &entries[len(entries)-1]
 			continue
 		}
-		found := false
-		for i := range cur.Attributes {
-			if strings.EqualFold(cur.Attributes[i].Name, name) {
-				cur.Attributes[i].Values = append(cur.Attributes[i].Values, value)
-				found = true
-				break
-			}
-		}
-		if !found {
-			cur.Attributes = append(cur.Attributes, Attribute{Name: name, Values: []string{value}})
-		}
+		cur.add(name, value)
 	}
 	return entries, nil
+}
+
+// add appends value to the entry's attribute name.
+func (e *Entry) add(name, value string) {
+	for i := range e.Attributes {
+		if strings.EqualFold(e.Attributes[i].Name, name) {
+			e.Attributes[i].Values = append(e.Attributes[i].Values, value)
+			return
+		}
+	}
+	e.Attributes = append(e.Attributes, Attribute{Name: name, Values: []string{value}})
+}
+
+// unfold returns the lines of an LDIF text with continuation lines joined.
+func unfold(text string) []string {
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
+		if strings.HasPrefix(l, " ") && len(lines) > 0 && lines[len(lines)-1] != "" {
+			lines[len(lines)-1] += l[1:]
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines
+}
+
+// field splits line n (from 0) into an attribute name and its value,
+// decoded when it is base64 ("name:: ...").
+func field(n int, l string) (name, value string, err error) {
+	name, value, ok := strings.Cut(l, ":")
+	if !ok {
+		return "", "", fmt.Errorf("ldif line %d: no ':' in %q", n+1, l)
+	}
+	if strings.HasPrefix(value, ":") {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value[1:]))
+		if err != nil {
+			return "", "", fmt.Errorf("ldif line %d: %w", n+1, err)
+		}
+		return name, string(b), nil
+	}
+	return name, strings.TrimLeft(value, " "), nil
 }

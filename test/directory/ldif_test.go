@@ -3,6 +3,8 @@ package directory
 import (
 	"reflect"
 	"testing"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 func TestParseLDIF(t *testing.T) {
@@ -19,5 +21,26 @@ func TestParseLDIF(t *testing.T) {
 	}
 	if _, err := ParseLDIF("cn: no dn\n"); err == nil {
 		t.Error("a record without dn parsed")
+	}
+}
+
+func TestParseChanges(t *testing.T) {
+	got, err := ParseChanges("# comment\ndn: cn=a,dc=x\nchangetype: modify\nreplace: on\non: yes\n-\nadd: attr\nattr: 1\nattr:: w6k=\n-\ndelete: old\n\ndn: cn=b,dc=x\nchangetype: modify\nadd: v\nv: long\n  value\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ldap.NewModifyRequest("cn=a,dc=x", nil)
+	a.Replace("on", []string{"yes"})
+	a.Add("attr", []string{"1", "é"})
+	a.Delete("old", nil)
+	b := ldap.NewModifyRequest("cn=b,dc=x", nil)
+	b.Add("v", []string{"long value"})
+	if want := []*ldap.ModifyRequest{a, b}; !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseChanges = %+v\nwant %+v", got, want)
+	}
+	for _, bad := range []string{"cn: no dn\n", "dn: cn=a\nchangetype: add\n", "dn: cn=a\nmodify: x\n", "dn: cn=a\nadd: x\ny: 1\n"} {
+		if _, err := ParseChanges(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
 	}
 }

@@ -198,7 +198,7 @@ func (s *Server) configure(from string) error {
 			return fmt.Errorf("samba: %w", err)
 		}
 	}
-	if err := certs.Write(filepath.Join(s.Dir, "tls"), s.Addr, HostName); err != nil {
+	if err := certs.Write(filepath.Join(s.Dir, "tls"), 24*time.Hour, s.Addr, HostName); err != nil {
 		return fmt.Errorf("samba: %w", err)
 	}
 	return nil

@@ -17,7 +17,7 @@ func New(t testing.TB, opts Options) *Server {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	s, err := Start(ctx, opts)
-	proc.CheckStarted(t, "Samba AD DC", err, ErrNotInstalled)
+	proc.CheckStarted(t, err, ErrNotInstalled, "Samba AD DC")
 	t.Cleanup(func() { s.Stop() })
 	return s
 }

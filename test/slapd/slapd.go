@@ -228,7 +228,7 @@ func newServer(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("slapd: %w", err)
 	}
 	if opts.TLS {
-		if err := certs.Write(s.Dir, "127.0.0.1", "localhost"); err != nil {
+		if err := certs.Write(s.Dir, 24*time.Hour, "127.0.0.1", "localhost"); err != nil {
 			s.cleanup()
 			return nil, fmt.Errorf("slapd: %w", err)
 		}

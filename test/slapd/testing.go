@@ -36,5 +36,5 @@ func NewPair(t testing.TB, opts Options) (a, b *Server) {
 
 func checkStarted(t testing.TB, err error) {
 	t.Helper()
-	proc.CheckStarted(t, "slapd", err, ErrNotInstalled)
+	proc.CheckStarted(t, err, ErrNotInstalled, "slapd")
 }

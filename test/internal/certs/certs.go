@@ -1,5 +1,5 @@
 // Package certs makes the TLS material of the test servers' harnesses
-// (test/slapd, test/samba): a CA made for one server alone, a server
+// (test/slapd, test/ds389, test/samba): a CA made for one server alone, a server
 // certificate it signs for the server's addresses and names, and a client
 // certificate, all with Go's crypto (no openssl, and fast: P-256 keys).
 package certs
@@ -30,17 +30,16 @@ const (
 	ClientKey = "client-key.pem" // its key
 )
 
-// Certificates are valid from an hour ago (clocks differ) for a day.
-const (
-	backdating = time.Hour
-	validFor   = 24 * time.Hour
-)
+// backdating: certificates are valid from an hour ago (clocks differ).
+const backdating = time.Hour
 
 // Write writes CA, Server, ServerKey, Client and ClientKey into dir, each
-// readable by its owner alone (0600: Samba refuses a key others can read).
-// The server certificate names hosts: IP addresses go into its IP SANs,
-// anything else into its DNS SANs; the first host is also its common name.
-func Write(dir string, hosts ...string) error {
+// readable by its owner alone (0600: Samba refuses a key others can read),
+// valid for validity. The server certificate names hosts: IP addresses go
+// into its IP SANs, anything else into its DNS SANs; the first host is also
+// its common name. The CA's key is not kept: nothing else can be signed by
+// it.
+func Write(dir string, validity time.Duration, hosts ...string) error {
 	if len(hosts) == 0 {
 		return errors.New("certs: no host to certify")
 	}
@@ -53,7 +52,7 @@ func Write(dir string, hosts ...string) error {
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "scimgate test CA"},
 		NotBefore:             now.Add(-backdating),
-		NotAfter:              now.Add(validFor),
+		NotAfter:              now.Add(validity),
 		IsCA:                  true,
 		KeyUsage:              x509.KeyUsageCertSign,
 		BasicConstraintsValid: true,
@@ -67,14 +66,14 @@ func Write(dir string, hosts ...string) error {
 		return fmt.Errorf("certs: %w", err)
 	}
 	files := map[string]*pem.Block{CA: {Type: "CERTIFICATE", Bytes: caDER}}
-	if err := issue(files, Server, serverTemplate(now, hosts), caCert, caKey); err != nil {
+	if err := issue(files, Server, serverTemplate(now, validity, hosts), caCert, caKey); err != nil {
 		return err
 	}
 	client := &x509.Certificate{
 		SerialNumber: big.NewInt(3),
 		Subject:      pkix.Name{CommonName: "scimgate"},
 		NotBefore:    now.Add(-backdating),
-		NotAfter:     now.Add(validFor),
+		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
@@ -90,12 +89,12 @@ func Write(dir string, hosts ...string) error {
 }
 
 // serverTemplate is the server certificate for hosts.
-func serverTemplate(now time.Time, hosts []string) *x509.Certificate {
+func serverTemplate(now time.Time, validity time.Duration, hosts []string) *x509.Certificate {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: hosts[0]},
 		NotBefore:    now.Add(-backdating),
-		NotAfter:     now.Add(validFor),
+		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

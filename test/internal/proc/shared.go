@@ -8,19 +8,26 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 )
 
 // ErrLocked is TryLock's answer when another holds the lock.
 var ErrLocked = errors.New("lock: held by another")
 
+// BuiltFile, in a directory made by BuildOnce, is written last: it holds
+// the time the build took. A directory without it is a build that died.
+const BuiltFile = "built"
+
 // BuildOnce makes sure that dir holds what build makes, building it at most
 // once on the machine: processes that ask at the same time wait for the one
 // that builds (a lock file beside dir), and later ones find it done. build
-// works in a directory of its own, renamed to dir when it succeeds, so that
-// dir is never seen half made; name dir after a hash of what build does, as
-// nothing ever rebuilds it.
-func BuildOnce(ctx context.Context, dir string, build func(ctx context.Context, tmp string) error) error {
-	if _, err := os.Stat(dir); err == nil {
+// works in dir itself, so that the paths servers write into their files
+// are dir's; BuiltFile, written when build succeeds, says that dir is
+// complete, and a dir without it is removed and built again. Name dir after
+// a hash of what build does, as nothing rebuilds a complete one.
+func BuildOnce(ctx context.Context, dir string, build func(ctx context.Context, dir string) error) error {
+	marker := filepath.Join(dir, BuiltFile)
+	if _, err := os.Stat(marker); err == nil {
 		return nil
 	}
 	unlock, err := Lock(ctx, dir+".lock")
@@ -28,24 +35,34 @@ func BuildOnce(ctx context.Context, dir string, build func(ctx context.Context, 
 		return err
 	}
 	defer unlock()
-	if _, err := os.Stat(dir); err == nil {
+	if _, err := os.Stat(marker); err == nil {
 		return nil // built while we waited
 	}
-	tmp := dir + ".build"
-	if err := os.RemoveAll(tmp); err != nil { // what a killed build left
+	if err := os.RemoveAll(dir); err != nil { // what a killed build left
 		return fmt.Errorf("build %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(tmp, 0o700); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("build %s: %w", dir, err)
 	}
-	if err := build(ctx, tmp); err != nil {
-		os.RemoveAll(tmp)
+	start := time.Now()
+	if err := build(ctx, dir); err != nil {
+		os.RemoveAll(dir)
 		return err
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	took := time.Since(start).Round(time.Millisecond).String()
+	if err := os.WriteFile(marker, []byte(took), 0o600); err != nil {
 		return fmt.Errorf("build %s: %w", dir, err)
 	}
 	return nil
+}
+
+// BuildTime is what the build of dir took, as BuildOnce recorded it.
+func BuildTime(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, BuiltFile))
+	if err != nil {
+		return "unknown"
+	}
+	return string(b)
 }
 
 // ClaimLoopback claims a loopback address 127.0.0.N (N from 2 up) for a

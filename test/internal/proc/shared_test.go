@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,12 +18,15 @@ import (
 func TestBuildOnce(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "template")
 	var builds atomic.Int32
-	build := func(_ context.Context, tmp string) error {
+	build := func(_ context.Context, in string) error {
 		builds.Add(1)
 		time.Sleep(50 * time.Millisecond)
-		return os.WriteFile(filepath.Join(tmp, "made"), []byte("yes"), 0o600)
+		return os.WriteFile(filepath.Join(in, "made"), []byte("yes"), 0o600)
 	}
-	failing := func(context.Context, string) error { return errors.New("no") }
+	failing := func(_ context.Context, in string) error {
+		os.WriteFile(filepath.Join(in, "half"), nil, 0o600)
+		return errors.New("no")
+	}
 	if err := BuildOnce(context.Background(), dir, failing); err == nil {
 		t.Fatal("a failed build succeeded")
 	}
@@ -43,6 +47,38 @@ func TestBuildOnce(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "made")); string(b) != "yes" {
 		t.Errorf("built %q, %v", b, err)
+	}
+	if _, err := time.ParseDuration(BuildTime(dir)); err != nil {
+		t.Errorf("build time %q: %v", BuildTime(dir), err)
+	}
+}
+
+// TestBuildOnceAfterDeath: a directory without BuiltFile (its builder was
+// killed) is built again from nothing.
+func TestBuildOnceAfterDeath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "template")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "half"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := BuildOnce(context.Background(), dir, func(_ context.Context, in string) error {
+		return os.WriteFile(filepath.Join(in, "made"), nil, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{BuiltFile, "made"}; !slices.Equal(names, want) {
+		t.Errorf("the directory holds %v, want %v", names, want)
 	}
 }
 

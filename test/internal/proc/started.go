@@ -6,12 +6,11 @@ import (
 	"testing"
 )
 
-// CheckStarted ends the test t when a server named name did not start:
-// err is what its Start returned, and notInstalled its harness's error for
-// software missing from this machine. Without the software the test is
-// skipped, unless the CI environment variable is set: then it fails, so
-// that CI never passes without its integration tests.
-func CheckStarted(t testing.TB, name string, err, notInstalled error) {
+// CheckStarted ends the test t if a server did not start (err): when its
+// program is missing (err is notInstalled) the test is skipped, unless the
+// CI environment variable is set: then it fails, so that CI never passes
+// without its integration tests. name names the server in the messages.
+func CheckStarted(t testing.TB, err, notInstalled error, name string) {
 	t.Helper()
 	if errors.Is(err, notInstalled) {
 		if os.Getenv("CI") != "" {

@@ -1,0 +1,23 @@
+package ds389
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/scimgate/scimgate/test/internal/proc"
+)
+
+// New starts a server for the test t and stops it when t ends. When 389 is
+// not installed the test is skipped, unless the CI environment variable is
+// set: then it fails. The first server of a machine waits for the template
+// (about 15 s); the others start in about a second.
+func New(t testing.TB, opts Options) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, opts)
+	proc.CheckStarted(t, err, ErrNotInstalled, "389 Directory Server")
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
