@@ -20,6 +20,14 @@
 // ldaps://: Samba refuses simple binds without TLS, and AD refuses
 // unicodePwd without it.
 //
+// A gateway test takes a server as any directory.Server: samba.New(t,
+// samba.Options{LDIF: samba.UserLDIF("alice", "Passw0rd-a")}) starts one
+// with that user, added as the Administrator once it runs, and its
+// Directory() (the embedded directory.Info, as with test/slapd and
+// test/ds389) gives the ldaps:// URL, the CA, the units and the service
+// account to configure scimgate with (Info.GatewayEnv for the binary), with
+// the activedirectory profile.
+//
 // Of scimgate it knows nothing.
 package samba
 
@@ -32,7 +40,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/scimgate/scimgate/test/directory"
@@ -75,11 +82,11 @@ type Server struct {
 	Addr string // the loopback address it listens on, 127.0.0.N
 	Dir  string // its files: a copy of the template
 
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
+	proc    *proc.Process
 	release func() // of the address
 }
+
+var _ directory.Server = (*Server)(nil)
 
 // ErrNotInstalled is returned when Samba's AD DC is not on this machine,
 // or cannot run here: its LDAP ports are fixed (389, 636), so it runs as
@@ -204,80 +211,44 @@ func (s *Server) configure(from string) error {
 	return nil
 }
 
-// launch runs samba and waits until the Administrator can bind.
+// launch runs samba and waits until the Administrator can bind over
+// LDAPS (30 s at most).
 func (s *Server) launch(ctx context.Context, bin string) error {
-	logf, err := os.Create(filepath.Join(s.Dir, "samba.log"))
+	logf, err := os.Create(s.logFile())
 	if err != nil {
 		return fmt.Errorf("samba: %w", err)
 	}
 	defer logf.Close()
 	// -i keeps samba in the foreground, our child, logging to stdout; -M
 	// single makes it one process, which the death signal kills whole.
-	s.cmd = exec.Command(bin, "-i", "-M", "single", "-s", filepath.Join(s.Dir, "etc", "smb.conf"))
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{}
-	proc.SetDeathSignal(s.cmd.SysProcAttr)
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "-i", "-M", "single", "-s", filepath.Join(s.Dir, "etc", "smb.conf"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if s.proc, err = proc.Spawn(cmd); err != nil {
 		return fmt.Errorf("samba: %w", err)
 	}
-	s.exited = make(chan struct{})
-	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
-	return s.waitReady(ctx)
-}
-
-// waitReady waits until the Administrator binds over LDAPS, and kills
-// samba if that does not happen within 30 s.
-func (s *Server) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	err = s.proc.WaitReady(ctx, 30*time.Second, 50*time.Millisecond, func() error {
 		c, err := s.Dial()
 		if err == nil {
 			c.Close()
-			return nil
 		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("samba exited at start (%v): %s", s.waitErr, s.logTail())
-		case <-ctx.Done():
-			s.kill()
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			return fmt.Errorf("samba did not answer on %s within 30s (%v): %s", s.URL, err, s.logTail())
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("samba on %s: %w: %s", s.URL, err, proc.LogTail(2000, s.logFile()))
 	}
+	return nil
 }
 
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.Dir, "samba.log"))
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return strings.TrimSpace(string(b))
-}
+func (s *Server) logFile() string { return filepath.Join(s.Dir, "samba.log") }
 
 // Pid is the process id of the running samba.
-func (s *Server) Pid() int { return s.cmd.Process.Pid }
+func (s *Server) Pid() int { return s.proc.Pid() }
 
-func (s *Server) kill() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Kill()
-		<-s.exited
-	}
-}
-
-// shutdown stops samba with SIGTERM, and SIGKILL after 5 s.
+// shutdown stops samba with SIGTERM (it ends at once), and SIGKILL after
+// 5 s.
 func (s *Server) shutdown() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		s.kill()
+	if s.proc != nil {
+		s.proc.Shutdown(5 * time.Second)
 	}
 }
 

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/scimgate/scimgate/test/directory"
+	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
 // bindAs dials s over LDAPS, verifying its certificate with CAFile
@@ -51,6 +54,19 @@ func rss(t *testing.T, pid int) string {
 	return "?"
 }
 
+// templateBuildTime is what the template's build took, as it recorded.
+func templateBuildTime(t *testing.T) string {
+	bin, tool, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := template(t.Context(), bin, tool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proc.BuildTime(dir)
+}
+
 // TestServer: a server starts, on a loopback address of its own, with a
 // certificate for that address and the DC's host name; the Administrator
 // and the service account bind; the units exist; the root DSE lists the
@@ -59,7 +75,7 @@ func rss(t *testing.T, pid int) string {
 func TestServer(t *testing.T) {
 	t0 := time.Now()
 	s := New(t, Options{})
-	t.Logf("clone and start: %v, on %s (RSS %s)", time.Since(t0), s.URL, rss(t, s.Pid()))
+	t.Logf("clone and start: %v, on %s (RSS %s; template built once in %s)", time.Since(t0), s.URL, rss(t, s.Pid()), templateBuildTime(t))
 	for _, c := range []struct {
 		name, serverName, dn, password string
 		wantErr                        string
@@ -87,6 +103,7 @@ func TestServer(t *testing.T) {
 		}
 	}
 	checkRootDSE(t, c)
+	checkSchema(t, c)
 	t0 = time.Now()
 	s.Stop()
 	t.Logf("stop: %v", time.Since(t0))
@@ -133,27 +150,61 @@ func checkRootDSE(t *testing.T, c *ldap.Conn) {
 	t.Logf("supportedCapabilities %q", e.GetAttributeValues("supportedCapabilities"))
 }
 
+// samba417Types are the subschema's definitions of attributes scimgate
+// maps: as in AD, with no matching rule (no EQUALITY, ORDERING or SUBSTR:
+// AD matches by the syntax alone), and mail single-valued.
+var samba417Types = map[string]string{
+	"userPrincipalName": "( 1.2.840.113556.1.4.656 NAME 'userPrincipalName' SYNTAX '1.3.6.1.4.1.1466.115.121.1.15' SINGLE-VALUE )",
+	"sAMAccountName":    "( 1.2.840.113556.1.4.221 NAME 'sAMAccountName' SYNTAX '1.3.6.1.4.1.1466.115.121.1.15' SINGLE-VALUE )",
+	"mail":              "( 0.9.2342.19200300.100.1.3 NAME 'mail' SYNTAX '1.3.6.1.4.1.1466.115.121.1.15' SINGLE-VALUE )",
+	"member":            "( 2.5.4.31 NAME 'member' SYNTAX '1.3.6.1.4.1.1466.115.121.1.12' )",
+	"memberOf":          "( 1.2.840.113556.1.2.102 NAME 'memberOf' SYNTAX '1.3.6.1.4.1.1466.115.121.1.12' NO-USER-MODIFICATION )",
+	"objectGUID":        "( 1.2.840.113556.1.4.2 NAME 'objectGUID' SYNTAX '1.3.6.1.4.1.1466.115.121.1.40' SINGLE-VALUE NO-USER-MODIFICATION )",
+}
+
+func checkSchema(t *testing.T, c *ldap.Conn) {
+	t.Helper()
+	res, err := c.Search(ldap.NewSearchRequest("CN=Aggregate,CN=Schema,CN=Configuration,"+Suffix, ldap.ScopeBaseObject, 0, 0, 0, false,
+		"(objectClass=*)", []string{"attributeTypes"}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, v := range res.Entries[0].GetAttributeValues("attributeTypes") {
+		for name := range samba417Types {
+			if strings.Contains(v, " NAME '"+name+"' ") {
+				got[name] = v
+			}
+		}
+	}
+	if !maps.Equal(got, samba417Types) {
+		t.Errorf("attributeTypes %q, want %q", got, samba417Types)
+	}
+}
+
 // TestTwoServers: two servers run at once, each on its own address with
-// its own data (Options.LDIF added to one alone).
+// its own data: Options.LDIF (a UserLDIF) added to one alone, whose user
+// binds there with its password, and is unknown to the other. Both are
+// directory.Servers.
 func TestTwoServers(t *testing.T) {
-	contact := "CN=only-in-a," + PeopleDN
-	a := New(t, Options{LDIF: "dn: " + contact + "\nobjectClass: contact\n"})
+	user := "CN=carol," + PeopleDN
+	a := New(t, Options{LDIF: UserLDIF("carol", "Passw0rd-c")})
 	b := New(t, Options{})
 	if a.Addr == b.Addr {
 		t.Fatalf("both on %s", a.Addr)
 	}
 	for _, c := range []struct {
-		s    *Server
-		want bool
-	}{{a, true}, {b, false}} {
-		conn, err := c.s.Dial()
+		s    directory.Server
+		want uint16
+	}{{a, ldap.LDAPResultSuccess}, {b, ldap.LDAPResultInvalidCredentials}} {
+		info := c.s.Directory()
+		conn, err := info.Dial()
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		_, err = conn.Search(ldap.NewSearchRequest(contact, ldap.ScopeBaseObject, 0, 0, 0, false, "(objectClass=contact)", nil, nil))
-		if found := err == nil; found != c.want || err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-			t.Errorf("%s: search %s: %v, want found %v", c.s.Addr, contact, err, c.want)
+		if got := resultCode(conn.Bind(user, "Passw0rd-c")); got != c.want {
+			t.Errorf("%s: bind as %s: %d, want %d", info.URL, user, got, c.want)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -245,15 +244,4 @@ func sidString(b []byte) (string, error) {
 		s += "-" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32(b[i:])), 10)
 	}
 	return s, nil
-}
-
-// UnicodePwd is the value of AD's unicodePwd for password: quoted, in
-// UTF-16LE.
-func UnicodePwd(password string) string {
-	u := utf16.Encode([]rune(`"` + password + `"`))
-	b := make([]byte, 2*len(u))
-	for i, r := range u {
-		binary.LittleEndian.PutUint16(b[2*i:], r)
-	}
-	return string(b)
 }
