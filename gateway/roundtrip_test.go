@@ -39,6 +39,7 @@ func TestRoundTrip(t *testing.T) {
 		{"openldap with scimgate's schema", newUserEnv, nil},
 		{"openldap alone", newPlainEnv, nil},
 		{"389ds", new389Env, nil},
+		{"389 Directory Server", func(t *testing.T) *userEnv { return newDS389Env(t, false) }, nil},
 		{"activedirectory", newADEnv, []string{"name"}},
 		{"janssen", func(t *testing.T) *userEnv { return newJanssenEnv(t) }, nil},
 	}

@@ -219,7 +219,7 @@ func (c *Conn) ReadSchema(ctx context.Context, dse *RootDSE) (*DirectorySchema, 
 		return nil, err
 	}
 	ds.addContentRules(e.GetEqualFoldAttributeValues("dITContentRules"))
-	if dse.IsActiveDirectory() {
+	if dse.MatchesBySyntax() {
 		ds.inferRules()
 	}
 	return ds, nil

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
-	"github.com/google/uuid"
 
 	"github.com/scimgate/scimgate/internal/orderindex"
 )
@@ -44,6 +43,7 @@ type liveIndex struct {
 	gone     [][16]byte          // deleted during the refresh
 	deleted  map[[16]byte]time.Time
 	state    atomic.Value // indexState, for metrics and check
+	keyAttr  atomic.Value // string: where an entry's stream key is (see key)
 }
 
 // indexState says what the index is doing.
@@ -60,6 +60,10 @@ const (
 
 func newLiveIndex(r *Resources) *liveIndex {
 	x := &liveIndex{r: r, deleted: map[[16]byte]time.Time{}}
+	x.keyAttr.Store(keyAttributes[0])
+	if equalFold(r.m.ID, keyAttributes[1]) {
+		x.keyAttr.Store(keyAttributes[1])
+	}
 	for _, name := range indexedSortKeys {
 		if sk, err := r.sortKey(name); err == nil && sk.name != "" {
 			x.keys = append(x.keys, sk)
@@ -85,7 +89,7 @@ func (x *liveIndex) order(sk sortKey) (int, bool) {
 
 // attributes are what the stream carries of each entry.
 func (x *liveIndex) attributes() []string {
-	attrs := []string{x.r.m.ID, x.r.m.Version}
+	attrs := []string{x.r.m.ID, x.r.m.Version, keyAttributes[0], keyAttributes[1]}
 	for _, k := range x.keys {
 		attrs = append(attrs, k.attrs...)
 	}
@@ -120,6 +124,7 @@ func (x *liveIndex) Reset() {
 // Put records an entry from the stream, unless this replica deleted it a
 // moment ago (a notification of an earlier change, arriving late).
 func (x *liveIndex) Put(key [16]byte, e *ldap.Entry) {
+	x.learnKey(key, e)
 	ent, ok := x.entry(key, e)
 	if !ok {
 		return
@@ -219,16 +224,61 @@ func (x *liveIndex) removed(e *ldap.Entry) {
 	}
 }
 
-// key is an entry's stream identity: its entryUUID.
-func (x *liveIndex) key(e *ldap.Entry) ([16]byte, bool) {
-	v := e.GetEqualFoldAttributeValue("entryUUID")
-	if v == "" {
-		if id, err := x.r.idOf(e); err == nil && x.r.m.ID != "" && equalFold(x.r.m.ID, "entryUUID") {
-			v = id
+// keyAttributes are where the directory takes an entry's stream identity
+// (RFC 4533's syncUUID) from: OpenLDAP the entryUUID, 389 DS the 128 bits
+// of its nsUniqueId (measured on 389 2.3: nsUniqueId
+// 3ad75240-ecc811f1-ab588c06-7eafafdf streams as
+// 3ad75240-ecc8-11f1-ab58-8c067eafafdf; its entryUUID is another value).
+var keyAttributes = [...]string{"entryUUID", "nsUniqueId"}
+
+// learnKey notes which of keyAttributes the stream's key is, so that this
+// replica's own writes (wrote, removed) use the same key.
+func (x *liveIndex) learnKey(key [16]byte, e *ldap.Entry) {
+	for _, a := range keyAttributes {
+		if k, ok := uuidBytes(e.GetEqualFoldAttributeValue(a)); ok && k == key {
+			if x.keyAttr.Load() != a {
+				x.keyAttr.Store(a)
+			}
+			return
 		}
 	}
-	u, err := uuid.Parse(v)
-	return u, err == nil
+}
+
+// key is an entry's stream identity: its entryUUID or nsUniqueId (see
+// keyAttributes), as the stream showed it to be.
+func (x *liveIndex) key(e *ldap.Entry) ([16]byte, bool) {
+	return uuidBytes(e.GetEqualFoldAttributeValue(x.keyAttr.Load().(string)))
+}
+
+// uuidBytes reads 128 bits written as 32 hexadecimal digits, with or
+// without dashes anywhere (a UUID; a 389 nsUniqueId).
+func uuidBytes(v string) ([16]byte, bool) {
+	var b [16]byte
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if v[i] == '-' {
+			continue
+		}
+		d, ok := hexDigit(v[i])
+		if !ok || n == 32 {
+			return b, false
+		}
+		b[n/2] |= d << (4 * (1 - n%2))
+		n++
+	}
+	return b, n == 32
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 func equalFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
@@ -298,11 +348,12 @@ func (r *Resources) reread(ctx context.Context, conn *Conn, dn string) (string, 
 	return res.Entries[0].GetEqualFoldAttributeValue(r.m.Version), nil
 }
 
-// withIndexKey adds entryUUID, the order index's key, to the attributes a
-// read after a write asks, when the index is kept.
+// withIndexKey adds the order index's key (entryUUID or nsUniqueId) to the
+// attributes a read after a write asks, when the index is kept.
 func (r *Resources) withIndexKey(attrs []string) []string {
-	if r.index.Load() == nil {
+	x := r.index.Load()
+	if x == nil {
 		return attrs
 	}
-	return uniqueAttributes(append(slices.Clone(attrs), "entryUUID"))
+	return uniqueAttributes(append(slices.Clone(attrs), x.keyAttr.Load().(string)))
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/scimgate/scimgate/test/directory"
+	"github.com/scimgate/scimgate/test/ds389"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -23,6 +25,28 @@ import (
 func indexedDirectory(t *testing.T, n int) *slapd.Server {
 	t.Helper()
 	dir := slapd.New(t, slapd.Options{ServiceAccount: true, SyncProv: true})
+	addIndexed(t, dir, n)
+	return dir
+}
+
+// streamingDirectories are the directory programs whose change stream the
+// order index follows, each with its preset.
+var streamingDirectories = []struct {
+	name, preset string
+	start        func(t *testing.T, n int) directory.Server
+}{
+	{"openldap", "openldap", func(t *testing.T, n int) directory.Server { return indexedDirectory(t, n) }},
+	{"389ds", "389ds", func(t *testing.T, n int) directory.Server {
+		dir := ds389.New(t, ds389.Options{})
+		addIndexed(t, dir, n)
+		return dir
+	}},
+}
+
+// addIndexed adds indexedDirectory's users and groups to dir.
+func addIndexed(t *testing.T, ds directory.Server, n int) {
+	t.Helper()
+	dir := ds.Directory()
 	var b strings.Builder
 	families := []string{"Lovelace", "turing", "Hopper", "hopper", "Ritchie", "Émile", "Zuse"}
 	for i := range n {
@@ -38,7 +62,15 @@ func indexedDirectory(t *testing.T, n int) *slapd.Server {
 	if err := dir.AddLDIF(context.Background(), b.String()); err != nil {
 		t.Fatal(err)
 	}
-	return dir
+}
+
+func preset(t *testing.T, name string) schema.Profile {
+	t.Helper()
+	p, err := schema.Preset(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // runIndexed runs st's change streams until the test ends, or until the
@@ -194,8 +226,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // Changes made straight in the directory — add, modify of a sort key,
 // rename, delete — show in lists within 2 s, exactly.
 func TestIndexFollowsTheDirectory(t *testing.T) {
-	dir := indexedDirectory(t, 150)
-	st := newStore(t, dir)
+	for _, d := range streamingDirectories {
+		t.Run(d.name, func(t *testing.T) {
+			ds := d.start(t, 150)
+			indexFollows(t, ds.Directory(), newStoreWith(t, ds, Options{Profile: preset(t, d.preset)}))
+		})
+	}
+}
+
+func indexFollows(t *testing.T, dir *directory.Info, st *Store) {
 	runIndexed(t, st)
 	u := users(t, st)
 	c, err := dir.Dial()
@@ -239,6 +278,20 @@ func TestIndexFollowsTheDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "a deleted user gone", func() bool { return len(userNames(t, u, `userName sw "zz"`)) == 0 })
+	// This replica's own write, then the stream's word of it: one user,
+	// under the same key (on 389 the stream's is the nsUniqueId).
+	own, err := u.Create(context.Background(), map[string]any{"userName": "zz-own", "name": map[string]any{"familyName": "Own"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if got := userNames(t, u, `userName sw "zz"`); !slices.Equal(got, []string{"zz-own"}) {
+			t.Fatalf("after its own create: %q", got)
+		}
+	}
+	if err := u.Delete(context.Background(), own.ID, Precondition{}); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(userNames(t, u, "")); n != 150 {
 		t.Errorf("%d users at the end, want 150", n)
 	}
@@ -252,8 +305,15 @@ func TestIndexFollowsTheDirectory(t *testing.T) {
 // the index left as it was), and creates, renames and deletes through the
 // store still show.
 func TestIndexReadsItsWrites(t *testing.T) {
-	dir := indexedDirectory(t, 50)
-	st := newStore(t, dir)
+	for _, d := range streamingDirectories {
+		t.Run(d.name, func(t *testing.T) {
+			ds := d.start(t, 50)
+			indexReadsWrites(t, ds.Directory(), newStoreWith(t, ds, Options{Profile: preset(t, d.preset)}))
+		})
+	}
+}
+
+func indexReadsWrites(t *testing.T, dir *directory.Info, st *Store) {
 	runIndexed(t, st)() // stopped at once: the index left as it is
 	u := users(t, st)
 	created, err := u.Create(context.Background(), map[string]any{"userName": "aaa-first", "name": map[string]any{"familyName": "X"}})
@@ -334,5 +394,30 @@ func TestPackVersion(t *testing.T) {
 	}
 	if got := packVersion("W/odd"); string(got) != "W/odd" {
 		t.Errorf("an unknown version packs to %q, want it as it is", got)
+	}
+}
+
+// Stream keys read from either spelling of 128 bits: an entryUUID and a
+// 389 nsUniqueId name the same key when their digits are the same.
+func TestUUIDBytes(t *testing.T) {
+	want := [16]byte{0x3a, 0xd7, 0x52, 0x40, 0xec, 0xc8, 0x11, 0xf1, 0xab, 0x58, 0x8c, 0x06, 0x7e, 0xaf, 0xaf, 0xdf}
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"3ad75240-ecc8-11f1-ab58-8c067eafafdf", true},
+		{"3ad75240-ecc811f1-ab588c06-7eafafdf", true},
+		{"3AD75240-ECC811F1-AB588C06-7EAFAFDF", true},
+		{"3ad75240ecc811f1ab588c067eafafdf", true},
+		{"3ad75240-ecc811f1-ab588c06-7eafafd", false},
+		{"3ad75240-ecc811f1-ab588c06-7eafafdf0", false},
+		{"3ad75240-ecc811f1-ab588c06-7eafafdg", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		got, ok := uuidBytes(tc.in)
+		if ok != tc.ok || (ok && got != want) {
+			t.Errorf("uuidBytes(%q) = %x, %v", tc.in, got, ok)
+		}
 	}
 }

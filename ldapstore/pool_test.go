@@ -3,6 +3,7 @@ package ldapstore
 import (
 	"context"
 	"errors"
+	"github.com/scimgate/scimgate/test/directory"
 	"net"
 	"strings"
 	"testing"
@@ -13,8 +14,9 @@ import (
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
-func poolConfig(s *slapd.Server) Config {
-	return Config{URLs: []string{s.URL}, BindDN: s.RootDN, BindPassword: s.Password}
+func poolConfig(ds directory.Server) Config {
+	s := ds.Directory()
+	return Config{URLs: []string{s.URL}, BindDN: s.RootDN, BindPassword: s.Password, CAFile: s.CAFile}
 }
 
 func openPool(t *testing.T, cfg Config) *Pool {

@@ -52,6 +52,9 @@ type RootDSE struct {
 	// SupportedCapabilities is Active Directory's list (and Samba's).
 	SupportedCapabilities []string
 	SubschemaSubentry     string
+	// USN: the directory numbers its changes, as 389's USN plugin does
+	// (lastusn;<backend> in the root DSE, entryusn on each entry).
+	USN bool
 
 	openLDAPClass bool
 }
@@ -86,6 +89,16 @@ func (d *RootDSE) IsActiveDirectory() bool {
 	return slices.Contains(d.SupportedCapabilities, OIDActiveDirectory)
 }
 
+// Is389 reports whether the server says it is 389 Directory Server (or
+// Red Hat Directory Server, which names the same vendor).
+func (d *RootDSE) Is389() bool { return d.VendorName == "389 Project" }
+
+// MatchesBySyntax reports whether the server matches values of an
+// attribute type that names no matching rule by its syntax's rules, as
+// Active Directory (which names none) and 389 (nsUniqueId, nsAccountLock,
+// entryusn) do.
+func (d *RootDSE) MatchesBySyntax() bool { return d.IsActiveDirectory() || d.Is389() }
+
 // PermissiveMembers reports whether adding a member value that is there,
 // or deleting one that is not, is no error: the permissive modify control
 // is listed and applies to member values (Active Directory lists it but
@@ -105,7 +118,12 @@ func (c *Conn) ReadRootDSE(ctx context.Context) (*RootDSE, error) {
 		return nil, fmt.Errorf("read root DSE: %d entries", len(res.Entries))
 	}
 	e := res.Entries[0]
+	usn := false
+	for _, a := range e.Attributes {
+		usn = usn || strings.HasPrefix(strings.ToLower(a.Name), "lastusn")
+	}
 	return &RootDSE{
+		USN:                   usn,
 		VendorName:            e.GetEqualFoldAttributeValue("vendorName"),
 		VendorVersion:         e.GetEqualFoldAttributeValue("vendorVersion"),
 		NamingContexts:        e.GetEqualFoldAttributeValues("namingContexts"),

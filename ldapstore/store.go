@@ -189,23 +189,7 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 		st.users.m.SearchGroups = true
 		st.users.derive()
 	}
-	if pw := st.users.m.Password; pw != nil && pw.Kind == schema.PasswordUnicodePwd && !s.pool.tls() {
-		st.report.Limits = append(st.report.Limits, "passwords go to unicodePwd, which Active Directory accepts only over TLS: "+
-			"use an ldaps:// URL or ldap.start_tls")
-	}
-	if n, limited := sizeLimit(ctx, conn, st.users); limited {
-		st.report.Limits = append(st.report.Limits, fmt.Sprintf("the directory stops the bind DN's searches after %d entries: "+
-			"lists and searches matching more users are refused (400 tooMany); lift its size limit (deploy/ldap/README.md)", n))
-	}
-	if s.search.Index != IndexOff && !dse.Supports(Feature{OID: OIDContentSync}) {
-		st.report.Limits = append(st.report.Limits, "the directory streams no changes (RFC 4533 content sync: OpenLDAP's syncprov overlay, "+
-			"389's content sync plugin): lists keep no order index and take snapshots, whose first page costs a pass over the matches "+
-			"(seconds past a few hundred thousand); see docs/search.md")
-	}
-	if !dse.Supports(Feature{OID: OIDAssertion}) {
-		st.report.Limits = append(st.report.Limits, "the directory lacks the assertion control: If-Match is checked just before a write, "+
-			"not atomically with it, and concurrent updates of one resource can overwrite each other")
-	}
+	st.report.Limits = append(st.report.Limits, s.weaknesses(ctx, conn, st)...)
 	s.state.Store(st)
 	return st, nil
 }
@@ -251,6 +235,12 @@ func (s *Store) resources(rs resourceSetup, st *state) *Resources {
 	if m.Version != "" && !ds.HasAttribute(m.Version) {
 		m.Version = m.Modified // an ETag to the second is better than none
 	}
+	if strings.EqualFold(m.Version, "entryusn") && !st.dse.USN {
+		st.report.Limits = append(st.report.Limits, rs.section+": 389's USN plugin is off (no lastusn in the root DSE): "+
+			"versions are modifyTimestamp, to the second, and If-Match cannot tell two writes in one second apart; "+
+			"enable the USN plugin (docs/directories.md)")
+		m.Version = m.Modified
+	}
 	for _, a := range []*string{&m.Created, &m.Modified, &m.Version} {
 		if *a != "" && !ds.HasAttribute(*a) {
 			*a = ""
@@ -273,21 +263,4 @@ func (s *Store) resources(rs resourceSetup, st *state) *Resources {
 		}
 	}
 	return newResources(s, st, rs, m)
-}
-
-// sizeLimit reports whether the directory stops a paged search of the
-// users before sizeProbe entries, as slapd's default limit of 500 does for
-// every DN but the root DN, and after how many.
-func sizeLimit(ctx context.Context, conn *Conn, users *Resources) (int, bool) {
-	const sizeProbe = 1001
-	n := 0
-	errEnough := errors.New("enough")
-	err := conn.pagedSearch(ctx, ldap.NewSearchRequest(users.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
-		users.class, []string{"1.1"}, nil), scanPageSize, func(*ldap.Entry) error {
-		if n++; n >= sizeProbe {
-			return errEnough
-		}
-		return nil
-	})
-	return n, ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultAdminLimitExceeded)
 }

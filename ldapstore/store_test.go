@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/scimgate/scimgate/test/directory"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ import (
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
-func newStore(t *testing.T, s *slapd.Server) *Store {
+func newStore(t *testing.T, s directory.Server) *Store {
 	t.Helper()
 	return newStoreWith(t, s, Options{})
 }
@@ -39,7 +40,8 @@ func groups(t *testing.T, st *Store) *Resources {
 	return r
 }
 
-func newStoreWith(t *testing.T, s *slapd.Server, opts Options) *Store {
+func newStoreWith(t *testing.T, ds directory.Server, opts Options) *Store {
+	s := ds.Directory()
 	t.Helper()
 	profile, err := schema.Preset("openldap")
 	if err != nil {

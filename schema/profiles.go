@@ -233,15 +233,17 @@ func groupOfNames(id, version string) Resource {
 }
 
 // ds389 is the preset for 389 Directory Server: inetOrgPerson users with
-// nsUniqueId ids and nsAccountLock, groupOfNames groups (which 389 lets be
-// empty), the MemberOf plugin. 389 keeps no change sequence number by
-// default, so versions are modifyTimestamp, to the second.
+// nsUniqueId ids (every entry has one; entryUUID only those added over
+// LDAP) and nsAccountLock, groupOfNames groups (which 389 lets be empty),
+// the MemberOf plugin. Versions are entryusn, the USN plugin's change
+// number; without the plugin the store falls back to modifyTimestamp, to
+// the second, and says so.
 func ds389() Profile {
 	return Profile{
 		Name:        "389ds",
 		DNAttribute: "entrydn",
-		Users:       personUsers("nsUniqueId", "modifyTimestamp", &Active{Kind: ActiveBoolean, Attribute: "nsAccountLock", Invert: true}),
-		Groups:      groupOfNames("nsUniqueId", "modifyTimestamp"),
+		Users:       personUsers("nsUniqueId", "entryusn", &Active{Kind: ActiveBoolean, Attribute: "nsAccountLock", Invert: true}),
+		Groups:      groupOfNames("nsUniqueId", "entryusn"),
 	}
 }
 

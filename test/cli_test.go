@@ -149,7 +149,8 @@ func waitReady(t *testing.T, url string) {
 	t.Fatalf("%s/readyz never answered 200", url)
 }
 
-func call(t *testing.T, method, url, token, body string) (int, http.Header, map[string]any) {
+// call does a request; extra headers as pairs.
+func call(t *testing.T, method, url, token, body string, headers ...string) (int, http.Header, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
 	if token != "" {
@@ -157,6 +158,9 @@ func call(t *testing.T, method, url, token, body string) (int, http.Header, map[
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

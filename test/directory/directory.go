@@ -66,7 +66,10 @@ func (i *Info) TLSConfig() (*tls.Config, error) {
 }
 
 // Dial returns a connection to URL bound as RootDN.
-func (i *Info) Dial() (*ldap.Conn, error) {
+func (i *Info) Dial() (*ldap.Conn, error) { return i.DialAs(i.RootDN, i.Password) }
+
+// DialAs returns a connection to URL bound as dn with password.
+func (i *Info) DialAs(dn, password string) (*ldap.Conn, error) {
 	cfg, err := i.TLSConfig()
 	if err != nil {
 		return nil, err
@@ -79,7 +82,7 @@ func (i *Info) Dial() (*ldap.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Bind(i.RootDN, i.Password); err != nil {
+	if err := c.Bind(dn, password); err != nil {
 		c.Close()
 		return nil, err
 	}

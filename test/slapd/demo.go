@@ -3,6 +3,8 @@ package slapd
 import (
 	"fmt"
 	"strings"
+
+	"github.com/scimgate/scimgate/test/directory"
 )
 
 // DemoUsers is the number of users in DemoLDIF.
@@ -24,10 +26,12 @@ var (
 	}
 )
 
-// DemoLDIF returns demo data below s's people and groups units: DemoUsers
-// inetOrgPerson users with names, emails, titles and phone numbers, and a
-// handful of groupOfNames groups.
-func DemoLDIF(s *Server) string {
+// DemoLDIF returns demo data below the people and groups units of ds (any
+// directory with inetOrgPerson: slapd, 389): DemoUsers inetOrgPerson users
+// with names, emails, titles and phone numbers, and a handful of
+// groupOfNames groups.
+func DemoLDIF(ds directory.Server) string {
+	s := ds.Directory()
 	var b strings.Builder
 	uids := make([]string, DemoUsers)
 	for i := range DemoUsers {
