@@ -271,6 +271,7 @@ func TestServiceAccountRights(t *testing.T) {
 		{"reset the password", modify(user, "replace", "unicodePwd", UnicodePwd("Passw0rd-two")), ldap.LDAPResultSuccess},
 		{"rename", func() error { return c.ModifyDN(ldap.NewModifyDNRequest(user, "CN=alice2", true, "")) }, ldap.LDAPResultSuccess},
 		{"the user binds with the new password", func() error { _, err := bindAs(t, s, s.Addr, renamed, "Passw0rd-two"); return err }, ldap.LDAPResultSuccess},
+		{"not with the old one", func() error { _, err := bindAs(t, s, s.Addr, renamed, "Passw0rd-one"); return err }, ldap.LDAPResultInvalidCredentials},
 		{"create a group", add(group, map[string]string{"objectClass": "group", "sAMAccountName": "devs"}), ldap.LDAPResultSuccess},
 		{"add a member", modify(group, "add", "member", renamed), ldap.LDAPResultSuccess},
 		// Samba answers 68 (entryAlreadyExists) where RFC 4511 says 20.

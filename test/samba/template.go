@@ -32,11 +32,11 @@ func template(ctx context.Context, bin, tool string) (string, error) {
 		return "", fmt.Errorf("samba: samba -V: %w", err)
 	}
 	h := sha256.New()
-	fmt.Fprintln(h, recipeVersion, strings.TrimSpace(string(version)))
+	fmt.Fprint(h, recipeVersion, "\n", strings.TrimSpace(string(version)), "\n", globals)
 	fmt.Fprintln(h, strings.Join(provisionArgs(dirPlaceholder), "\n"))
 	fmt.Fprintln(h, delegation(userClass, "@SID@"), delegation(groupClass, "@SID@"))
 	dir := filepath.Join(os.TempDir(), "scimgate-samba-template-"+hex.EncodeToString(h.Sum(nil))[:16])
-	err = proc.BuildOnce(ctx, dir, func(ctx context.Context, tmp string) error { return build(ctx, bin, tool, tmp) })
+	err = proc.BuildOnce(ctx, dir, func(ctx context.Context, dir string) error { return build(ctx, bin, tool, dir) })
 	if err != nil {
 		return "", fmt.Errorf("samba: template: %w", err)
 	}
@@ -82,8 +82,14 @@ func build(ctx context.Context, bin, tool, dir string) error {
 // the server that copies it.
 const dirPlaceholder = "@SAMBA_DIR@"
 
+// globals are smb.conf's settings that provisioning does not keep when
+// given as options. A reset password is replaced at once: by default Samba
+// takes the previous one too for an hour (for NTLM clients that cache it),
+// in simple binds as well.
+const globals = "\told password allowed period = 0\n"
+
 // tidy removes from the stopped template what each server makes for
-// itself, and puts dirPlaceholder in smb.conf where dir is.
+// itself, puts dirPlaceholder in smb.conf where dir is, and adds globals.
 func tidy(dir string) error {
 	for _, f := range []string{"tls", "run", "samba.log", "provision.conf", "msg.lock", "msg.sock"} {
 		if err := os.RemoveAll(filepath.Join(dir, f)); err != nil {
@@ -95,7 +101,12 @@ func tidy(dir string) error {
 	if err != nil {
 		return fmt.Errorf("samba: %w", err)
 	}
-	return os.WriteFile(conf, []byte(strings.ReplaceAll(string(b), dir, dirPlaceholder)), 0o600)
+	text := strings.ReplaceAll(string(b), dir, dirPlaceholder)
+	if !strings.Contains(text, "[global]\n") {
+		return fmt.Errorf("samba: no [global] section in %s", conf)
+	}
+	text = strings.Replace(text, "[global]\n", "[global]\n"+globals, 1)
+	return os.WriteFile(conf, []byte(text), 0o600)
 }
 
 // provisionArgs are samba-tool's arguments to provision the domain into
