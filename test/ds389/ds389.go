@@ -178,7 +178,7 @@ func (s *Server) listen() error {
 }
 
 // Pid is the process id of the running ns-slapd.
-func (s *Server) Pid() int { return s.proc.cmd.Process.Pid }
+func (s *Server) Pid() int { return s.proc.Pid() }
 
 // Shutdown stops the server cleanly (SIGTERM; 389 takes 2 to 4 s), keeping
 // its files.
@@ -187,6 +187,6 @@ func (s *Server) Shutdown() error { return s.proc.shutdown() }
 // Stop kills the server and removes its files: nothing of a throwaway
 // server is worth 389's slow clean stop.
 func (s *Server) Stop() error {
-	s.proc.kill()
+	s.proc.Kill()
 	return os.RemoveAll(s.Dir)
 }

@@ -2,10 +2,7 @@ package ds389
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -84,8 +81,7 @@ func templateBuildTime(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(root, readyFile))
-	return string(b)
+	return proc.BuildTime(root)
 }
 
 // The controls and extended operations scimgate may use are advertised.
@@ -324,25 +320,4 @@ func TestTwoAtOnce(t *testing.T) {
 			t.Errorf("server %d holds %v, want %v", i, got, want)
 		}
 	}
-}
-
-// lock excludes a second holder (another open file, as in another process)
-// until the first lets go, and gives up when the context ends.
-func TestLock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lock")
-	unlock, err := lock(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	defer cancel()
-	if _, err := lock(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("second lock while held: %v", err)
-	}
-	unlock()
-	unlock2, err := lock(t.Context(), path)
-	if err != nil {
-		t.Fatalf("second lock once let go: %v", err)
-	}
-	unlock2()
 }

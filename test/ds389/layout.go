@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
 // An instance lives under a private prefix, its root: lib389 (dscreate,
@@ -125,7 +127,7 @@ func skipInCopy(rel string, d fs.DirEntry) bool {
 		return false
 	}
 	name := d.Name()
-	return rel == readyFile || strings.HasPrefix(name, "__db.") || name == "ns-slapd.log" ||
+	return rel == proc.BuiltFile || strings.HasPrefix(name, "__db.") || name == "ns-slapd.log" ||
 		strings.HasPrefix(rel, "run/") || strings.HasPrefix(rel, "var/log/") ||
 		strings.HasPrefix(name, "dse.ldif.")
 }

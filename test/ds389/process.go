@@ -7,8 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -19,10 +17,8 @@ import (
 // process is a running ns-slapd of an instance laid out under root (see
 // layout.go), in the foreground: our child, killed with us.
 type process struct {
-	root    string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
+	root string
+	*proc.Process
 }
 
 // spawn starts ns-slapd for the instance under root; its messages go to
@@ -37,78 +33,43 @@ func spawn(bin, root string) (*process, error) {
 	// debug output.
 	cmd := exec.Command(bin, "-D", configDir(root), "-i", pidFile(root), "-d", "0")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{}
-	proc.SetDeathSignal(cmd.SysProcAttr)
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Spawn(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("ds389: %w", err)
 	}
-	p := &process{root: root, cmd: cmd, exited: make(chan struct{})}
-	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
-	return p, nil
+	return &process{root: root, Process: p}, nil
 }
 
 // waitReady waits until the server answers an anonymous search of the root
 // DSE on url (plain ldap://), and kills it if it does not within 30 s.
 func (p *process) waitReady(ctx context.Context, url string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if rootDSEAnswers(url) {
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("ds389: ns-slapd exited at start (%v): %s", p.waitErr, p.logTail())
-		case <-ctx.Done():
-			p.kill()
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			p.kill()
-			return fmt.Errorf("ds389: ns-slapd did not answer on %s within 30s: %s", url, p.logTail())
-		}
+	if err := p.WaitReady(ctx, 30*time.Second, 20*time.Millisecond, func() error { return rootDSEAnswers(url) }); err != nil {
+		return fmt.Errorf("ds389: ns-slapd on %s: %w: %s", url, err, p.logTail())
 	}
+	return nil
 }
 
-func rootDSEAnswers(url string) bool {
+func rootDSEAnswers(url string) error {
 	c, err := ldap.DialURL(url, ldap.DialWithDialer(&net.Dialer{Timeout: time.Second}))
 	if err != nil {
-		return false
+		return err
 	}
 	defer c.Close()
 	_, err = c.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=*)", []string{"vendorVersion"}, nil))
-	return err == nil
+	return err
 }
 
 // logTail is the end of what ns-slapd and its error log said.
 func (p *process) logTail() string {
-	var out []string
-	for _, f := range []string{filepath.Join(p.root, "ns-slapd.log"), errorLog(p.root)} {
-		b, _ := os.ReadFile(f)
-		if len(b) > 1500 {
-			b = b[len(b)-1500:]
-		}
-		out = append(out, strings.TrimSpace(string(b)))
-	}
-	return strings.Join(out, "\n")
-}
-
-// kill kills the server at once.
-func (p *process) kill() {
-	p.cmd.Process.Kill()
-	<-p.exited
+	return proc.LogTail(1500, filepath.Join(p.root, "ns-slapd.log"), errorLog(p.root))
 }
 
 // shutdown stops the server cleanly (SIGTERM: 389 writes its caches and
 // marks its database clean), or kills it after 20 s.
 func (p *process) shutdown() error {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return nil
-	case <-time.After(20 * time.Second):
-		p.kill()
-		return fmt.Errorf("ds389: ns-slapd did not stop within 20s: %s", p.logTail())
+	if err := p.Shutdown(20 * time.Second); err != nil {
+		return fmt.Errorf("ds389: ns-slapd %w: %s", err, p.logTail())
 	}
+	return nil
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/scimgate/scimgate/test/internal/certs"
@@ -24,12 +22,8 @@ import (
 
 // recipeVersion changes with the steps of buildTemplate; the texts they
 // apply (createInf, pluginsLDIF, entriesLDIF, aciLDIF) are hashed as they
-// are.
-const recipeVersion = "1"
-
-// readyFile, in a template's root, is written last: it holds the time the
-// build took.
-const readyFile = "ready"
+// are. (2: built by proc.BuildOnce, whose marker differs from 1's.)
+const recipeVersion = "2"
 
 // certValidity is long: a template is kept across test runs.
 const certValidity = 10 * 365 * 24 * time.Hour
@@ -56,28 +50,14 @@ create_suffix_entry = True
 `
 
 // templateRoot returns the root of the template for the installed 389,
-// building it if no process has yet.
+// building it if no process has yet (proc.BuildOnce).
 func templateRoot(ctx context.Context, p programs) (string, error) {
 	root := filepath.Join(os.TempDir(), "scimgate-ds389-template-"+recipeHash(p))
-	unlock, err := lock(ctx, root+".lock")
+	err := proc.BuildOnce(ctx, root, func(ctx context.Context, root string) error { return buildTemplate(ctx, p, root) })
 	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if _, err := os.Stat(filepath.Join(root, readyFile)); err == nil {
-		return root, nil
-	}
-	// A root without the marker is a build that died: start again.
-	if err := os.RemoveAll(root); err != nil {
-		return "", fmt.Errorf("ds389: %w", err)
-	}
-	start := time.Now()
-	if err := buildTemplate(ctx, p, root); err != nil {
-		os.RemoveAll(root)
 		return "", fmt.Errorf("ds389: template: %w", err)
 	}
-	took := []byte(time.Since(start).Round(time.Millisecond).String())
-	return root, os.WriteFile(filepath.Join(root, readyFile), took, 0o600)
+	return root, nil
 }
 
 // recipeHash names the template of this recipe and this 389 (its ns-slapd
@@ -89,30 +69,6 @@ func recipeHash(p programs) string {
 		fmt.Fprintln(h, fi.Size(), fi.ModTime().UnixNano())
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-// lock takes an exclusive flock on path, waiting as long as ctx allows.
-func lock(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("ds389: %w", err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil // closing the file releases the lock
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("ds389: lock %s: %w", path, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("ds389: waiting for %s: %w", path, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // buildTemplate makes the template under root: dscreate's instance with
@@ -187,17 +143,17 @@ func importCertificates(ctx context.Context, p programs, root string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := certs.Write(dir, certValidity); err != nil {
+	if err := certs.Write(dir, certValidity, "127.0.0.1", "localhost"); err != nil {
 		return err
 	}
-	if err := lib389(ctx, root, p.dsctl, instance, "tls", "import-ca", filepath.Join(dir, "ca.pem"), "scimgate test CA"); err != nil {
+	if err := lib389(ctx, root, p.dsctl, instance, "tls", "import-ca", filepath.Join(dir, certs.CA), "scimgate test CA"); err != nil {
 		return err
 	}
 	if err := lib389(ctx, root, p.dsctl, instance, "tls", "import-server-key-cert",
-		filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")); err != nil {
+		filepath.Join(dir, certs.Server), filepath.Join(dir, certs.ServerKey)); err != nil {
 		return err
 	}
-	return os.Rename(filepath.Join(dir, "ca.pem"), filepath.Join(root, "ca.pem"))
+	return os.Rename(filepath.Join(dir, certs.CA), filepath.Join(root, certs.CA))
 }
 
 // configure serves the template for step, then stops it cleanly.

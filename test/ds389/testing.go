@@ -14,10 +14,5 @@ import (
 // (about 15 s); the others start in about a second.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	s, err := Start(ctx, opts)
-	proc.CheckStarted(t, err, ErrNotInstalled, "389 Directory Server")
-	t.Cleanup(func() { s.Stop() })
-	return s
+	return proc.NewFor(t, "389 Directory Server", ErrNotInstalled, 3*time.Minute, func(ctx context.Context) (*Server, error) { return Start(ctx, opts) })
 }

@@ -20,7 +20,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,9 +57,8 @@ type Server struct {
 	PublicURL string
 	// AdminURL serves the admin API, introspection included.
 	AdminURL string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	log      *bytes.Buffer
+	proc     *proc.Process
+	log      *bytes.Buffer // what Hydra says; read once it has ended
 }
 
 // IntrospectionURL is Hydra's RFC 7662 endpoint, which its discovery
@@ -116,7 +114,6 @@ func start(bin, dir string, opts Options) (*Server, error) {
 		Issuer:    fmt.Sprintf("http://127.0.0.1:%d/", public),
 		PublicURL: fmt.Sprintf("http://127.0.0.1:%d", public),
 		AdminURL:  fmt.Sprintf("http://127.0.0.1:%d", admin),
-		exited:    make(chan struct{}),
 		log:       &bytes.Buffer{},
 	}
 	config := fmt.Sprintf(`dsn: memory
@@ -138,39 +135,30 @@ log:
 	if err := os.WriteFile(file, []byte(config), 0o600); err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin, "serve", "all", "--dev", "-c", file)
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{}
-	proc.SetDeathSignal(s.cmd.SysProcAttr)
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(bin, "serve", "all", "--dev", "-c", file)
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	if s.proc, err = proc.Spawn(cmd); err != nil {
 		return nil, fmt.Errorf("hydra: %w", err)
 	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if res, err := http.Get(s.PublicURL + "/health/ready"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s, nil
-			}
+	err = s.proc.WaitReady(context.Background(), 30*time.Second, 50*time.Millisecond, func() error {
+		res, err := http.Get(s.PublicURL + "/health/ready")
+		if err != nil {
+			return err
 		}
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("hydra exited at start:\n%s", s.log)
-		case <-time.After(50 * time.Millisecond):
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("health/ready: %s", res.Status)
 		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("hydra did not become ready in 30s:\n%s", s.log)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hydra: %w:\n%s", err, s.log) // it has ended: the log is whole
 	}
+	return s, nil
 }
 
 // Stop kills the server.
-func (s *Server) Stop() {
-	s.cmd.Process.Kill()
-	<-s.exited
-}
+func (s *Server) Stop() { s.proc.Kill() }
 
 // Client is a registered OAuth 2.0 client.
 type Client struct {

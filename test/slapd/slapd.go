@@ -30,7 +30,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/template"
 	"time"
 
@@ -124,12 +123,10 @@ type Server struct {
 	ClientCertFile, ClientKeyFile string
 	Dir                           string
 
-	cmd     *exec.Cmd
-	bin     string // the slapd program
-	listen  string // its -h argument
-	exited  chan struct{}
-	waitErr error
-	ownDir  bool
+	proc   *proc.Process
+	bin    string // the slapd program
+	listen string // its -h argument
+	ownDir bool
 }
 
 // ErrNotInstalled is returned when slapd is not on this machine.
@@ -228,12 +225,12 @@ func newServer(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("slapd: %w", err)
 	}
 	if opts.TLS {
-		if err := certs.Write(s.Dir, 24*time.Hour); err != nil {
+		if err := certs.Write(s.Dir, 24*time.Hour, "127.0.0.1", "localhost"); err != nil {
 			s.cleanup()
-			return nil, fmt.Errorf("slapd: certificates: %w", err)
+			return nil, fmt.Errorf("slapd: %w", err)
 		}
-		s.CAFile = filepath.Join(s.Dir, "ca.pem")
-		s.ClientCertFile, s.ClientKeyFile = filepath.Join(s.Dir, "client.pem"), filepath.Join(s.Dir, "client-key.pem")
+		s.CAFile = filepath.Join(s.Dir, certs.CA)
+		s.ClientCertFile, s.ClientKeyFile = filepath.Join(s.Dir, certs.Client), filepath.Join(s.Dir, certs.ClientKey)
 	}
 	return s, nil
 }
@@ -408,41 +405,28 @@ func (s *Server) spawn() error {
 	defer logf.Close()
 	// -d 0 keeps slapd in the foreground, so that it is our child and dies
 	// with us; its messages go to slapd.log.
-	s.cmd = exec.Command(s.bin, "-f", filepath.Join(s.Dir, "slapd.conf"), "-h", s.listen, "-d", "0")
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{}
-	proc.SetDeathSignal(s.cmd.SysProcAttr)
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(s.bin, "-f", filepath.Join(s.Dir, "slapd.conf"), "-h", s.listen, "-d", "0")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if s.proc, err = proc.Spawn(cmd); err != nil {
 		return fmt.Errorf("slapd: %w", err)
 	}
-	s.exited = make(chan struct{})
-	go func() { s.waitErr = s.cmd.Wait(); close(s.exited) }()
 	return nil
 }
 
 // waitReady waits until the spawned slapd accepts connections, and kills it
 // if it does not within 15 s.
 func (s *Server) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	err := s.proc.WaitReady(ctx, 15*time.Second, 20*time.Millisecond, func() error {
 		c, err := net.DialTimeout("tcp", strings.TrimPrefix(s.URL, "ldap://"), time.Second)
 		if err == nil {
 			c.Close()
-			return nil
 		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("slapd exited at start (%v): %s", s.waitErr, s.logTail())
-		case <-ctx.Done():
-			s.kill()
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.kill()
-			return fmt.Errorf("slapd did not answer on %s within 15s: %s", s.URL, s.logTail())
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("slapd on %s: %w: %s", s.URL, err, s.logTail())
 	}
+	return nil
 }
 
 // slapadd loads the base entries, then the file if any, into the database
@@ -480,23 +464,16 @@ func (s *Server) slapadd(ctx context.Context, opts Options, sid int, base, file 
 	return nil
 }
 
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.Dir, "slapd.log"))
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return strings.TrimSpace(string(b))
-}
+func (s *Server) logTail() string { return proc.LogTail(2000, filepath.Join(s.Dir, "slapd.log")) }
 
 func (s *Server) kill() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Kill()
-		<-s.exited
+	if s.proc != nil {
+		s.proc.Kill()
 	}
 }
 
 // Pid is the process id of the running slapd.
-func (s *Server) Pid() int { return s.cmd.Process.Pid }
+func (s *Server) Pid() int { return s.proc.Pid() }
 
 // Kill kills the server at once (SIGKILL), as a crash would, keeping its
 // files and addresses for Restart.
@@ -506,13 +483,8 @@ func (s *Server) Kill() { s.kill() }
 // keeping its files and addresses for Restart. Unlike Kill, it lets slapd
 // write what it keeps in memory, such as syncprov's contextCSN.
 func (s *Server) Shutdown() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(5 * time.Second):
-			s.kill()
-		}
+	if s.proc != nil {
+		s.proc.Shutdown(5 * time.Second)
 	}
 }
 

@@ -13,12 +13,7 @@ import (
 // set: then it fails, so that CI never passes without its integration tests.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := Start(ctx, opts)
-	checkStarted(t, err)
-	t.Cleanup(func() { s.Stop() })
-	return s
+	return proc.NewFor(t, "slapd", ErrNotInstalled, 30*time.Second, func(ctx context.Context) (*Server, error) { return Start(ctx, opts) })
 }
 
 // NewPair starts two providers replicating each other (see StartPair) for
@@ -29,12 +24,7 @@ func NewPair(t testing.TB, opts Options) (a, b *Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, b, err := StartPair(ctx, opts)
-	checkStarted(t, err)
+	proc.CheckStarted(t, err, ErrNotInstalled, "slapd")
 	t.Cleanup(func() { a.Stop(); b.Stop() })
 	return a, b
-}
-
-func checkStarted(t testing.TB, err error) {
-	t.Helper()
-	proc.CheckStarted(t, err, ErrNotInstalled, "slapd")
 }

@@ -1,5 +1,8 @@
 // Package proc holds what the test servers' harnesses (test/slapd,
-// test/ds389, test/hydra) share about running a server process on loopback.
+// test/ds389, test/hydra, test/samba) share about running a server process on
+// loopback: free ports and addresses, locks shared by the test processes
+// (go test runs packages in parallel), what is built once for them all
+// (BuildOnce), the parent-death signal, and the rule of CI (CheckStarted).
 package proc
 
 import (
