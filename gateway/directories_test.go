@@ -17,12 +17,14 @@ import (
 	"github.com/scimgate/scimgate/schema"
 	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/ds389"
+	"github.com/scimgate/scimgate/test/samba"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
 // The portable suite: what a deployment relies on, run on every directory
 // program scimgate ships a preset for — a real OpenLDAP (the reference), a
-// real 389 Directory Server 2.3 — each with its preset as
+// real 389 Directory Server 2.3, a real Samba 4.17 AD DC — each with its
+// preset as
 // deploy/examples configures it and nothing standing in. The round trip
 // (roundtrip_test.go) and the client replays (replay_test.go) run on them
 // too.
@@ -39,6 +41,7 @@ func realDirectories() []realDirectory {
 	return []realDirectory{
 		{"openldap", newOpenLDAPEnv},
 		{"389ds", newDS389Env},
+		{"activedirectory", newSambaEnv},
 	}
 }
 
@@ -57,6 +60,21 @@ func newDS389Env(t *testing.T, demo bool) *userEnv {
 	t.Helper()
 	dir := ds389.New(t, ds389.Options{ScimgateSchema: true})
 	return presetEnv(t, dir, "389ds", demo, func(id string) string { return "(nsUniqueId=" + ldap.EscapeFilter(id) + ")" })
+}
+
+// newSambaEnv serves the activedirectory preset over a real Samba 4.17
+// Active Directory domain controller, through LDAPS, bound as a service
+// account with delegated rights (test/samba).
+func newSambaEnv(t *testing.T, demo bool) *userEnv {
+	t.Helper()
+	dir := samba.New(t, samba.Options{})
+	return presetEnv(t, dir, "activedirectory", demo, func(id string) string {
+		guid, err := schema.CodecGUID.Encode(id)
+		if err != nil {
+			t.Fatalf("id %q: %v", id, err)
+		}
+		return "(objectGUID=" + ldap.EscapeFilter(guid) + ")"
+	})
 }
 
 // presetEnv serves the named preset, unchanged, over ds; idFilter finds an

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/scimgate/scimgate/test/directory"
-	"github.com/scimgate/scimgate/test/ds389"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -17,6 +15,9 @@ import (
 	"github.com/scim2/filter-parser/v2"
 
 	"github.com/scimgate/scimgate/schema"
+	"github.com/scimgate/scimgate/test/directory"
+	"github.com/scimgate/scimgate/test/ds389"
+	"github.com/scimgate/scimgate/test/samba"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
@@ -25,39 +26,78 @@ import (
 func indexedDirectory(t *testing.T, n int) *slapd.Server {
 	t.Helper()
 	dir := slapd.New(t, slapd.Options{ServiceAccount: true, SyncProv: true})
-	addIndexed(t, dir, n)
+	addIndexed(t, dir, personDialect, n)
 	return dir
 }
 
-// streamingDirectories are the directory programs whose change stream the
-// order index follows, each with its preset.
+// A dialect is how a directory program spells a user entry whose userName
+// is name: its DN, the attributes to add it with, and a change of its
+// userName (a rename where the name is the RDN).
+type dialect struct {
+	dn     func(dir *directory.Info, name string) string
+	user   func(name string) []string // attribute: value lines, without the DN
+	group  string                     // object class
+	rename func(c *ldap.Conn, dir *directory.Info, from, to string) error
+}
+
+// personDialect: inetOrgPerson named by uid (OpenLDAP, 389).
+var personDialect = dialect{
+	dn: func(dir *directory.Info, name string) string { return "uid=" + name + "," + dir.PeopleDN },
+	user: func(name string) []string {
+		return []string{"objectClass: inetOrgPerson", "uid: " + name, "cn: " + name}
+	},
+	group: "groupOfNames",
+	rename: func(c *ldap.Conn, dir *directory.Info, from, to string) error {
+		return c.ModifyDN(ldap.NewModifyDNRequest("uid="+from+","+dir.PeopleDN, "uid="+to, true, ""))
+	},
+}
+
+// adDialect: Active Directory's user, named by cn, userName its
+// userPrincipalName.
+var adDialect = dialect{
+	dn: func(dir *directory.Info, name string) string { return "CN=" + name + "," + dir.PeopleDN },
+	user: func(name string) []string {
+		return []string{"objectClass: user", "cn: " + name, "sAMAccountName: " + name, "userPrincipalName: " + name}
+	},
+	group: "group",
+	rename: func(c *ldap.Conn, dir *directory.Info, from, to string) error {
+		mod := ldap.NewModifyRequest("CN="+from+","+dir.PeopleDN, nil)
+		mod.Replace("userPrincipalName", []string{to})
+		return c.Modify(mod)
+	},
+}
+
+// streamingDirectories are the directory programs whose changes the order
+// index follows, each with its preset: content sync on OpenLDAP and 389,
+// DirSync polled on Active Directory (Samba).
 var streamingDirectories = []struct {
 	name, preset string
-	start        func(t *testing.T, n int) directory.Server
+	dialect      dialect
+	start        func(t *testing.T) directory.Server
 }{
-	{"openldap", "openldap", func(t *testing.T, n int) directory.Server { return indexedDirectory(t, n) }},
-	{"389ds", "389ds", func(t *testing.T, n int) directory.Server {
-		dir := ds389.New(t, ds389.Options{})
-		addIndexed(t, dir, n)
-		return dir
+	{"openldap", "openldap", personDialect, func(t *testing.T) directory.Server {
+		return slapd.New(t, slapd.Options{ServiceAccount: true, SyncProv: true})
 	}},
+	{"389ds", "389ds", personDialect, func(t *testing.T) directory.Server { return ds389.New(t, ds389.Options{}) }},
+	{"activedirectory", "activedirectory", adDialect, func(t *testing.T) directory.Server { return samba.New(t, samba.Options{}) }},
 }
 
 // addIndexed adds indexedDirectory's users and groups to dir.
-func addIndexed(t *testing.T, ds directory.Server, n int) {
+func addIndexed(t *testing.T, ds directory.Server, d dialect, n int) {
 	t.Helper()
 	dir := ds.Directory()
 	var b strings.Builder
 	families := []string{"Lovelace", "turing", "Hopper", "hopper", "Ritchie", "Émile", "Zuse"}
 	for i := range n {
-		fmt.Fprintf(&b, "dn: uid=user%04d,%s\nobjectClass: inetOrgPerson\nuid: user%04d\ncn: User %d\nsn: %s\n", i, dir.PeopleDN, i, i, families[i%len(families)])
+		name := fmt.Sprintf("user%04d", i)
+		fmt.Fprintf(&b, "dn: %s\n%s\nsn: %s\n", d.dn(dir, name), strings.Join(d.user(name), "\n"), families[i%len(families)])
 		if i%5 != 0 {
 			fmt.Fprintf(&b, "displayName: %s %d\n", families[(i*3)%len(families)], i%17)
 		}
 		b.WriteString("\n")
 	}
 	for i := range 3 {
-		fmt.Fprintf(&b, "dn: cn=group%d,%s\nobjectClass: groupOfNames\ncn: group%d\nmember: uid=user%04d,%s\n\n", i, dir.GroupsDN, i, i, dir.PeopleDN)
+		fmt.Fprintf(&b, "dn: cn=group%d,%s\nobjectClass: %s\ncn: group%d\nmember: %s\n\n", i, dir.GroupsDN, d.group, i, d.dn(dir, fmt.Sprintf("user%04d", i)))
 	}
 	if err := dir.AddLDIF(context.Background(), b.String()); err != nil {
 		t.Fatal(err)
@@ -228,13 +268,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 func TestIndexFollowsTheDirectory(t *testing.T) {
 	for _, d := range streamingDirectories {
 		t.Run(d.name, func(t *testing.T) {
-			ds := d.start(t, 150)
-			indexFollows(t, ds.Directory(), newStoreWith(t, ds, Options{Profile: preset(t, d.preset)}))
+			ds := d.start(t)
+			addIndexed(t, ds, d.dialect, 150)
+			st := newStoreWith(t, ds, Options{Profile: preset(t, d.preset), Search: SearchConfig{PollInterval: 100 * time.Millisecond}})
+			indexFollows(t, ds.Directory(), d.dialect, st)
 		})
 	}
 }
 
-func indexFollows(t *testing.T, dir *directory.Info, st *Store) {
+func indexFollows(t *testing.T, dir *directory.Info, d dialect, st *Store) {
 	runIndexed(t, st)
 	u := users(t, st)
 	c, err := dir.Dial()
@@ -242,9 +284,7 @@ func indexFollows(t *testing.T, dir *directory.Info, st *Store) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Add(&ldap.AddRequest{DN: "uid=zz-new," + dir.PeopleDN, Attributes: []ldap.Attribute{
-		{Type: "objectClass", Vals: []string{"inetOrgPerson"}}, {Type: "uid", Vals: []string{"zz-new"}},
-		{Type: "cn", Vals: []string{"New"}}, {Type: "sn", Vals: []string{"Aaa"}}}}); err != nil {
+	if err := dir.AddLDIF(context.Background(), "dn: "+d.dn(dir, "zz-new")+"\n"+strings.Join(d.user("zz-new"), "\n")+"\nsn: Aaa\n"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "an added user listed", func() bool { return slices.Equal(userNames(t, u, `userName sw "zz"`), []string{"zz-new"}) })
@@ -259,7 +299,7 @@ func indexFollows(t *testing.T, dir *directory.Info, st *Store) {
 	if first() != "zz-new" {
 		t.Errorf("sorted by family name, %s comes first, want zz-new (Aaa)", first())
 	}
-	mod := ldap.NewModifyRequest("uid=zz-new,"+dir.PeopleDN, nil)
+	mod := ldap.NewModifyRequest(d.dn(dir, "zz-new"), nil)
 	mod.Replace("sn", []string{"Zzz"})
 	if err := c.Modify(mod); err != nil {
 		t.Fatal(err)
@@ -268,13 +308,17 @@ func indexFollows(t *testing.T, dir *directory.Info, st *Store) {
 		return first() != "zz-new" && slices.Equal(userNames(t, u, `name.familyName eq "zzz"`), []string{"zz-new"})
 	})
 
-	if err := c.ModifyDN(ldap.NewModifyDNRequest("uid=zz-new,"+dir.PeopleDN, "uid=zz-renamed", true, "")); err != nil {
+	if err := d.rename(c, dir, "zz-new", "zz-renamed"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a renamed user listed under its new name", func() bool {
 		return slices.Equal(userNames(t, u, `userName sw "zz"`), []string{"zz-renamed"})
 	})
-	if err := c.Del(ldap.NewDelRequest("uid=zz-renamed,"+dir.PeopleDN, nil)); err != nil {
+	gone := d.dn(dir, "zz-renamed")
+	if _, err := c.Search(ldap.NewSearchRequest(gone, ldap.ScopeBaseObject, 0, 0, 0, false, "(objectClass=*)", []string{"1.1"}, nil)); err != nil {
+		gone = d.dn(dir, "zz-new") // renamed in place (AD: userPrincipalName)
+	}
+	if err := c.Del(ldap.NewDelRequest(gone, nil)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a deleted user gone", func() bool { return len(userNames(t, u, `userName sw "zz"`)) == 0 })
@@ -307,13 +351,15 @@ func indexFollows(t *testing.T, dir *directory.Info, st *Store) {
 func TestIndexReadsItsWrites(t *testing.T) {
 	for _, d := range streamingDirectories {
 		t.Run(d.name, func(t *testing.T) {
-			ds := d.start(t, 50)
-			indexReadsWrites(t, ds.Directory(), newStoreWith(t, ds, Options{Profile: preset(t, d.preset)}))
+			ds := d.start(t)
+			addIndexed(t, ds, d.dialect, 50)
+			st := newStoreWith(t, ds, Options{Profile: preset(t, d.preset), Search: SearchConfig{PollInterval: 100 * time.Millisecond}})
+			indexReadsWrites(t, ds.Directory(), d.dialect, st)
 		})
 	}
 }
 
-func indexReadsWrites(t *testing.T, dir *directory.Info, st *Store) {
+func indexReadsWrites(t *testing.T, dir *directory.Info, _ dialect, st *Store) {
 	runIndexed(t, st)() // stopped at once: the index left as it is
 	u := users(t, st)
 	created, err := u.Create(context.Background(), map[string]any{"userName": "aaa-first", "name": map[string]any{"familyName": "X"}})

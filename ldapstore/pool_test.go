@@ -3,7 +3,6 @@ package ldapstore
 import (
 	"context"
 	"errors"
-	"github.com/scimgate/scimgate/test/directory"
 	"net"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
