@@ -33,7 +33,7 @@ import (
 type realDirectory struct {
 	name string
 	// start serves the preset over a fresh server, with the demo users and
-	// groups (slapd.DemoLDIF) when demo is set.
+	// groups (directory.DemoLDIF) when demo is set.
 	start func(t *testing.T, demo bool) *userEnv
 }
 
@@ -83,7 +83,11 @@ func presetEnv(t *testing.T, ds directory.Server, preset string, demo bool, idFi
 	t.Helper()
 	dir := ds.Directory()
 	if demo {
-		if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
+		dialect := directory.InetOrgPerson
+		if preset == "activedirectory" {
+			dialect = directory.ActiveDirectory
+		}
+		if err := dir.AddLDIF(context.Background(), directory.DemoLDIF(dir, dialect)); err != nil {
 			t.Fatal(err)
 		}
 	}

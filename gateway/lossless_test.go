@@ -153,6 +153,11 @@ func TestNotKeptIsRefused(t *testing.T) {
 		{"a phone type without a home", "POST", "/Users", `{"userName":"r3","phoneNumbers":[{"value":"+1 555 0100","type":"other"}]}`, 400, "invalidValue", "other"},
 		{"a home address's street", "POST", "/Users", `{"userName":"r4","addresses":[{"type":"home","streetAddress":"1 Main St"}]}`, 400, "invalidValue", `not "home"`},
 		{"a typeless phone", "POST", "/Users", `{"userName":"r5","phoneNumbers":[{"value":"+1 555 0101"}]}`, 400, "invalidValue", "phoneNumbers"},
+		// externalId is a common attribute, in no schema: without
+		// scimgate's schema it has no home here.
+		{"externalId", "POST", "/Users", `{"userName":"r6","externalId":"ext-6"}`, 400, "invalidValue", "externalId cannot be kept"},
+		{"PATCH externalId", "PATCH", "/Users/" + id, patchBody(`{"op":"add","path":"externalId","value":"ext-7"}`), 400, "invalidValue", "externalId cannot be kept"},
+		{"a group's externalId", "POST", "/Groups", `{"displayName":"g-ext","externalId":"ext-8"}`, 400, "invalidValue", "externalId cannot be kept"},
 	})
 	for _, attr := range []string{"ims", "photos"} {
 		r := u.send("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User", "")

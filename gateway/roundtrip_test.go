@@ -35,18 +35,23 @@ func TestRoundTrip(t *testing.T) {
 		// refused are removals the test directory refuses where the real
 		// one would not (slapd's person must have sn; AD's need not).
 		refused []string
+		// onePerType are the multi-valued attributes whose every type has a
+		// single-valued home (AD's mail, telephoneNumber, streetAddress...):
+		// a second value of a type is refused (400 invalidValue), not kept.
+		onePerType []string
 	}{
-		{"openldap with scimgate's schema", newUserEnv, nil},
-		{"openldap alone", newPlainEnv, nil},
-		{"389ds", new389Env, nil},
-		{"389 Directory Server", func(t *testing.T) *userEnv { return newDS389Env(t, false) }, nil},
-		{"activedirectory", newADEnv, []string{"name"}},
-		{"janssen", func(t *testing.T) *userEnv { return newJanssenEnv(t) }, nil},
+		{"openldap with scimgate's schema", newUserEnv, nil, nil},
+		{"openldap alone", newPlainEnv, nil, nil},
+		{"389ds", new389Env, nil, nil},
+		{"389 Directory Server", func(t *testing.T) *userEnv { return newDS389Env(t, false) }, nil, nil},
+		{"Samba AD", func(t *testing.T) *userEnv { return newSambaEnv(t, false) }, nil, []string{"emails", "phoneNumbers", "addresses"}},
+		{"activedirectory", newADEnv, []string{"name"}, nil},
+		{"janssen", func(t *testing.T) *userEnv { return newJanssenEnv(t) }, nil, nil},
 	}
 	for _, e := range envs {
 		t.Run(e.name, func(t *testing.T) {
 			u := e.env(t)
-			rt := &roundTrip{t: t, u: u, rng: mrand.New(mrand.NewPCG(seed, 1)), refused: e.refused}
+			rt := &roundTrip{t: t, u: u, rng: mrand.New(mrand.NewPCG(seed, 1)), refused: e.refused, onePerType: e.onePerType}
 			t.Cleanup(func() {
 				if t.Failed() {
 					t.Logf("seed %d", seed)
@@ -60,12 +65,13 @@ func TestRoundTrip(t *testing.T) {
 
 // roundTrip builds values from a gateway's /Schemas and checks them.
 type roundTrip struct {
-	t       *testing.T
-	u       *userEnv
-	rng     *mrand.Rand
-	n       int
-	manager string   // a user id, for manager.value
-	refused []string // removals the test directory refuses (see TestRoundTrip)
+	t          *testing.T
+	u          *userEnv
+	rng        *mrand.Rand
+	n          int
+	manager    string   // a user id, for manager.value
+	refused    []string // removals the test directory refuses (see TestRoundTrip)
+	onePerType []string // attributes holding one value of each type (see TestRoundTrip)
 }
 
 // schemaDoc is an attribute of /Schemas, as JSON gives it.
@@ -206,9 +212,16 @@ func (rt *roundTrip) patchAttribute(sch map[string][]schemaDoc, path, urn string
 		if a.Type == "complex" {
 			delete(more[0].(map[string]any), "primary") // one primary at most: the one there
 		}
-		if r := rt.u.send("PATCH", path, patchBody(patchOp("add", p, more))); r.status/100 != 2 {
+		r := rt.u.send("PATCH", path, patchBody(patchOp("add", p, more)))
+		switch {
+		case slices.Contains(rt.onePerType, a.Name):
+			if r.status != 400 || r.body["scimType"] != "invalidValue" {
+				t.Errorf("add a second value of one type to %s: %d %s, want 400 invalidValue", p, r.status, r.raw)
+			}
+			rt.compare("refused add to "+p, sch, want, rt.u.send("GET", path, "").body)
+		case r.status/100 != 2:
 			t.Errorf("add to %s: %d %s", p, r.status, r.raw)
-		} else {
+		default:
 			want = expect(func(doc map[string]any) { container(doc)[a.Name] = append(slices.Clone(v.([]any)), more...) })
 			rt.compare("add to "+p, sch, want, rt.u.send("GET", path, "").body)
 		}

@@ -589,10 +589,8 @@ func (r *Resources) membersOf(ctx context.Context, conn *Conn, values []string, 
 			continue
 		}
 		m := Member{ID: id, Type: users.kind, DN: e.DN}
-		for _, a := range attrs[1:] {
-			if m.Display = e.GetEqualFoldAttributeValue(a); m.Display != "" {
-				break
-			}
+		if display {
+			m.Display = users.displayOf(e)
 		}
 		out[key] = m
 	}

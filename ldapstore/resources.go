@@ -1,6 +1,7 @@
 package ldapstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -692,10 +693,8 @@ func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Res
 				continue
 			}
 			m := Member{ID: id, Type: r.kind, DN: e.DN}
-			for _, a := range display {
-				if m.Display = e.GetEqualFoldAttributeValue(a); m.Display != "" {
-					break
-				}
+			if display != nil {
+				m.Display = r.displayOf(e)
 			}
 			found[key] = m
 		}
@@ -750,18 +749,45 @@ func idsToDNs(ctx context.Context, conn *Conn, ids []string, types ...*Resources
 	return out, missing, nil
 }
 
-// displayAttributes are the LDAP attributes a member's display name is taken
-// from, the first present winning: those of displayName and name.formatted,
-// then the RDN attribute.
+// displayAttributes are the LDAP attributes a reference's display name is
+// taken from (see displayPaths and displayOf).
 func (r *Resources) displayAttributes() []string {
 	var out []string
-	for _, p := range []schema.Path{{Attr: "displayName"}, {Attr: "name", Sub: "formatted"}} {
+	for _, p := range displayPaths {
 		for _, m := range r.m.Lookup("", p.Attr, p.Sub) {
 			out = append(out, m.LDAP)
 		}
 	}
 	a, _, _ := r.m.RDNAttribute()
 	return append(out, a)
+}
+
+// displayPaths are where a reference's display name comes from, in order:
+// the displayName, the formatted name, the given and family names (joined
+// below), then the naming attribute (Active Directory's users, named by
+// userName, often have none of the others).
+var displayPaths = []schema.Path{{Attr: "displayName"}, {Attr: "name", Sub: "formatted"},
+	{Attr: "name", Sub: "givenName"}, {Attr: "name", Sub: "familyName"}}
+
+// displayOf is the display name of e as a reference (a member, a manager),
+// read from displayAttributes.
+func (r *Resources) displayOf(e *ldap.Entry) string {
+	first := func(p schema.Path) string {
+		for _, m := range r.m.Lookup("", p.Attr, p.Sub) {
+			if v := e.GetEqualFoldAttributeValue(m.LDAP); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
+	if v := cmp.Or(first(displayPaths[0]), first(displayPaths[1])); v != "" {
+		return v
+	}
+	if v := strings.TrimSpace(first(displayPaths[2]) + " " + first(displayPaths[3])); v != "" {
+		return v
+	}
+	a, _, _ := r.m.RDNAttribute()
+	return e.GetEqualFoldAttributeValue(a)
 }
 
 // auxiliaryFor returns the auxiliary class an entry of the given classes

@@ -20,6 +20,9 @@ import (
 // Read-only attributes are ignored, as RFC 7644 says they are; names that
 // no schema defines are ignored too, as the SCIM library ignores them.
 func (r *Resources) CheckStorable(attrs map[string]any) error {
+	if err := r.checkExternalID(attrs); err != nil {
+		return err
+	}
 	if err := r.checkSchema(r.schemas.Core, r.m.Schema, "", attrs); err != nil {
 		return err
 	}
@@ -35,6 +38,19 @@ func (r *Resources) CheckStorable(attrs map[string]any) error {
 		}
 		if err := r.checkSchema(adv, full, full.ID, ext); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkExternalID refuses an externalId where the mapping has no home for
+// it: a common attribute (RFC 7643 section 3.1), in no schema, so
+// checkSchema does not see it.
+func (r *Resources) checkExternalID(attrs map[string]any) error {
+	for name, v := range attrs {
+		if strings.EqualFold(name, "externalId") && v != nil && v != "" && len(r.m.Lookup("", "externalId", "")) == 0 {
+			return unstorable("", "externalId", "", "this directory has nowhere to keep it (map it in the resource type's "+
+				"attributes: docs/schema-mapping.md)")
 		}
 	}
 	return nil

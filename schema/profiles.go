@@ -249,7 +249,8 @@ func ds389() Profile {
 
 // activeDirectory is the preset for Microsoft Active Directory: user and
 // group objects, objectGUID ids, uSNChanged versions, userAccountControl
-// for active, unicodePwd for passwords.
+// for active, unicodePwd for passwords, externalId and the other
+// attributes AD has no home for in its cloud extension attributes.
 func activeDirectory() Profile {
 	users := Resource{
 		Schema:        User(),
@@ -263,9 +264,20 @@ func activeDirectory() Profile {
 		Modified:      "whenChanged",
 		Attributes: maps(
 			"userName", "userPrincipalName",
+			// AD keeps no externalId, locale, timezone, nickName or
+			// formatted name: the cloud extension attributes (Windows
+			// Server 2012 schema and later: "an arbitrary cloud-relevant
+			// string", indexed) do.
+			"externalId", "msDS-cloudExtensionAttribute1",
+			"locale", "msDS-cloudExtensionAttribute2",
+			"timezone", "msDS-cloudExtensionAttribute3",
+			"nickName", "msDS-cloudExtensionAttribute4",
+			"name.formatted", "msDS-cloudExtensionAttribute5",
 			"name.familyName", "sn",
 			"name.givenName", "givenName",
 			"name.middleName", "middleName",
+			"name.honorificPrefix", "personalTitle",
+			"name.honorificSuffix", "generationQualifier",
 			"displayName", "displayName",
 			"title", "title",
 			"userType", "employeeType",
@@ -293,9 +305,11 @@ func activeDirectory() Profile {
 		Derive: []Derivation{
 			{LDAP: "sAMAccountName", From: []string{"{userName}"}, Transform: SAMAccountName},
 		},
-		MemberOf: "memberOf",
-		Active:   &Active{Kind: ActiveBitmask, Attribute: "userAccountControl", Bit: 0x2, Initial: 0x200},
-		Password: &Password{Kind: PasswordUnicodePwd, Attribute: "unicodePwd"},
+		// A manager no user is yet, kept as given until one is.
+		KeptReferences: "msDS-cloudExtensionAttribute20",
+		MemberOf:       "memberOf",
+		Active:         &Active{Kind: ActiveBitmask, Attribute: "userAccountControl", Bit: 0x2, Initial: 0x200},
+		Password:       &Password{Kind: PasswordUnicodePwd, Attribute: "unicodePwd"},
 	}
 	groups := Resource{
 		Schema:        Group(),
@@ -306,8 +320,10 @@ func activeDirectory() Profile {
 		Version:       "uSNChanged",
 		Created:       "whenCreated",
 		Modified:      "whenChanged",
-		Attributes:    maps("displayName", "cn"),
-		Members:       "member",
+		// A group has no cloud extension attributes: its externalId goes
+		// to adminDescription, which every AD object may hold.
+		Attributes: maps("displayName", "cn", "externalId", "adminDescription"),
+		Members:    "member",
 	}
 	return Profile{Name: "activedirectory", DNAttribute: "distinguishedName", Users: users, Groups: groups}
 }
