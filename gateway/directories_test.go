@@ -460,3 +460,37 @@ func checkConcurrentMembers(u *userEnv) {
 	}
 	u.wantMembers(gid, ids, want...)
 }
+
+// What only Active Directory does, on Samba: sAMAccountName, derived from
+// a user's userName and a group's displayName, follows renames; a clash of
+// the derived name is named as such; the domain's password policy is said
+// in its own words.
+func TestActiveDirectoryNames(t *testing.T) {
+	u := newSambaEnv(t, false)
+	sam := func(base, id string) string {
+		u.t.Helper()
+		e := u.entryBelow(base, id)
+		if e == nil {
+			t.Fatalf("no entry for %s", id)
+		}
+		return e.GetAttributeValue("sAMAccountName")
+	}
+	uid, _ := u.create(`{"userName":"dave@example.org"}`)
+	gid := u.createGroup(`{"displayName":"Sales: EMEA"}`)
+	if got, got2 := sam(u.dir.PeopleDN, uid), sam(u.dir.GroupsDN, gid); got != "dave" || got2 != "Sales_ EMEA" {
+		t.Errorf("sAMAccountName %q and %q, want dave and Sales_ EMEA", got, got2)
+	}
+	u.send("PATCH", "/Users/"+uid, patchBody(`{"op":"replace","path":"userName","value":"david@example.org"}`))
+	u.send("PATCH", "/Groups/"+gid, patchBody(`{"op":"replace","path":"displayName","value":"Sales APAC"}`))
+	if got, got2 := sam(u.dir.PeopleDN, uid), sam(u.dir.GroupsDN, gid); got != "david" || got2 != "Sales APAC" {
+		t.Errorf("after renames, sAMAccountName %q and %q, want david and Sales APAC", got, got2)
+	}
+	u.refuseAll(t, []refusal{
+		{"a userName alike before the @", "POST", "/Users", `{"userName":"david@other.org"}`, 409, "uniqueness",
+			"sAMAccountName (derived from userName) is already taken"},
+		{"a short password", "POST", "/Users", `{"userName":"pat@example.org","password":"x"}`, 400, "invalidValue",
+			"password policy refused the password: check_password_restrictions: the password is too short"},
+		{"a short password by PATCH", "PATCH", "/Users/" + uid, patchBody(`{"op":"replace","path":"password","value":"x"}`), 400, "invalidValue",
+			"password policy refused the password"},
+	})
+}

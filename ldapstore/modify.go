@@ -335,7 +335,7 @@ func (r *Resources) refused(op string, err error, name string) error {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultAssertionFailed):
 		return errChanged
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultEntryAlreadyExists):
-		return classify(op, &ExistsError{Attr: rdnPath.String()})
+		return classify(op, &ExistsError{Attr: r.takenIn(le, rdnPath.String())})
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultOther) && len(name) > longName &&
 		(le.Err == nil || le.Err.Error() == "" || strings.Contains(le.Err.Error(), "DN index")):
 		return fmt.Errorf("%s: %w: %w", op, invalidf("The directory refused %s: at %d bytes it is too long for the directory to store.", rdnPath, len(name)), err)
@@ -343,6 +343,9 @@ func (r *Resources) refused(op string, err error, name string) error {
 	err = classify(op, err)
 	var ie *InvalidError
 	if errors.Is(err, ErrInvalid) && !errors.As(err, &ie) && le != nil && le.Err != nil {
+		if why, ok := r.passwordRefused(le.Err.Error()); ok {
+			return fmt.Errorf("%w: %w", invalidf("The directory's password policy refused the password: %s", why), err)
+		}
 		if attr := r.attributeIn(le.Err.Error()); attr != "" {
 			return fmt.Errorf("%w: %w", invalidf("The directory refused the value of %s.", attr), err)
 		}
@@ -350,14 +353,57 @@ func (r *Resources) refused(op string, err error, name string) error {
 	return err
 }
 
+// takenIn names what an entryAlreadyExists result says is taken: a derived
+// attribute its diagnostic names (Active Directory: "samAccountName 'dave'
+// already in use", derived from userName: two userNames alike before the
+// @), else the naming attribute rdn.
+func (r *Resources) takenIn(le *ldap.Error, rdn string) string {
+	if le == nil || le.Err == nil {
+		return rdn
+	}
+	for _, w := range diagnosticWords(le.Err.Error()) {
+		for _, d := range r.m.Derive {
+			if strings.EqualFold(d.LDAP, w) {
+				from := strings.NewReplacer("{", "", "}", "").Replace(strings.Join(d.From, " "))
+				return fmt.Sprintf("%s (derived from %s)", d.LDAP, from)
+			}
+		}
+	}
+	return rdn
+}
+
+// passwordRefused reports whether a directory's diagnostic refuses a
+// password (Active Directory's 0000052D, or one naming the password
+// attribute), and why, as the directory put it without its error code.
+func (r *Resources) passwordRefused(diagnostic string) (string, bool) {
+	pw := r.m.Password
+	if pw == nil {
+		return "", false
+	}
+	named := pw.Attribute != "" && slices.ContainsFunc(diagnosticWords(diagnostic), func(w string) bool { return strings.EqualFold(w, pw.Attribute) })
+	if !strings.Contains(diagnostic, "0000052D") && !named {
+		return "", false
+	}
+	_, why, found := strings.Cut(diagnostic, " - ")
+	if !found {
+		why = diagnostic
+	}
+	return strings.TrimSpace(why), true
+}
+
+// diagnosticWords splits a directory's diagnostic into the words an
+// attribute name could be.
+func diagnosticWords(diagnostic string) []string {
+	return strings.FieldsFunc(diagnostic, func(c rune) bool {
+		return !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	})
+}
+
 // attributeIn returns the SCIM attribute whose LDAP attribute a directory's
 // diagnostic names ("userCertificate;binary: value #0 invalid per syntax",
 // "object class 'inetOrgPerson' requires attribute 'sn'"), or "".
 func (r *Resources) attributeIn(diagnostic string) string {
-	words := strings.FieldsFunc(diagnostic, func(c rune) bool {
-		return !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
-	})
-	for _, w := range words {
+	for _, w := range diagnosticWords(diagnostic) {
 		for _, m := range r.m.Attributes {
 			if base, _, _ := strings.Cut(m.LDAP, ";"); strings.EqualFold(base, w) {
 				return schema.Path{URN: m.SCIM.URN, Attr: m.SCIM.Attr, Sub: m.SCIM.Sub}.String()

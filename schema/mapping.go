@@ -278,6 +278,10 @@ const (
 	// Active Directory forbids in a pre-Windows 2000 logon name, at most
 	// 20 characters.
 	SAMAccountName Transform = "samaccountname"
+	// GroupSAMAccountName: a group's pre-Windows 2000 name, without the
+	// characters Active Directory forbids in it, at most 64 characters
+	// (AD generates a "$XXXXXX-..." one for a group created without).
+	GroupSAMAccountName Transform = "groupsamaccountname"
 )
 
 // Apply returns v transformed.
@@ -285,15 +289,24 @@ func (t Transform) Apply(v string) string {
 	switch t {
 	case SAMAccountName:
 		v, _, _ = strings.Cut(v, "@")
-		v = strings.Map(func(r rune) rune {
-			if strings.ContainsRune(`"/\[]:;|=,+*?<>`, r) || r < ' ' {
-				return '_'
-			}
-			return r
-		}, v)
-		if r := []rune(v); len(r) > 20 {
-			v = string(r[:20])
+		return logonName(v, 20)
+	case GroupSAMAccountName:
+		return logonName(v, 64)
+	}
+	return v
+}
+
+// logonName is v without the characters Active Directory forbids in a
+// pre-Windows 2000 name, cut to max characters.
+func logonName(v string, max int) string {
+	v = strings.Map(func(r rune) rune {
+		if strings.ContainsRune(`"/\[]:;|=,+*?<>`, r) || r < ' ' {
+			return '_'
 		}
+		return r
+	}, v)
+	if r := []rune(v); len(r) > max {
+		v = string(r[:max])
 	}
 	return v
 }

@@ -323,7 +323,10 @@ func activeDirectory() Profile {
 		// A group has no cloud extension attributes: its externalId goes
 		// to adminDescription, which every AD object may hold.
 		Attributes: maps("displayName", "cn", "externalId", "adminDescription"),
-		Members:    "member",
+		Derive: []Derivation{
+			{LDAP: "sAMAccountName", From: []string{"{displayName}"}, Transform: GroupSAMAccountName},
+		},
+		Members: "member",
 	}
 	return Profile{Name: "activedirectory", DNAttribute: "distinguishedName", Users: users, Groups: groups}
 }

@@ -169,14 +169,23 @@ func TestAdvertisedShowsOnlyWhatTheDirectoryStores(t *testing.T) {
 }
 
 func TestSAMAccountName(t *testing.T) {
-	for in, want := range map[string]string{
-		"bjensen@example.com":               "bjensen",
-		"a/b\\c[d]e:f;g|h=i,j+k*l?m<n>o\"p": "a_b_c_d_e_f_g_h_i_j_",
-		"averyveryverylongusername@x":       "averyveryverylonguse",
-		"plain":                             "plain",
-	} {
-		if got := SAMAccountName.Apply(in); got != want {
-			t.Errorf("SAMAccountName(%q) = %q, want %q", in, got, want)
+	long := strings.Repeat("Engineering ", 6) // 72 characters
+	tests := []struct {
+		t       Transform
+		in, out string
+	}{
+		{SAMAccountName, "bjensen@example.com", "bjensen"},
+		{SAMAccountName, "a/b\\c[d]e:f;g|h=i,j+k*l?m<n>o\"p", "a_b_c_d_e_f_g_h_i_j_"},
+		{SAMAccountName, "averyveryverylongusername@x", "averyveryverylonguse"},
+		{SAMAccountName, "plain", "plain"},
+		{GroupSAMAccountName, "Sales EMEA", "Sales EMEA"},
+		{GroupSAMAccountName, "R&D: a/b", "R&D_ a_b"},
+		{GroupSAMAccountName, "ops@hq", "ops@hq"},
+		{GroupSAMAccountName, long, long[:64]},
+	}
+	for _, tt := range tests {
+		if got := tt.t.Apply(tt.in); got != tt.out {
+			t.Errorf("%s(%q) = %q, want %q", tt.t, tt.in, got, tt.out)
 		}
 	}
 }
