@@ -29,6 +29,11 @@ func (s *Store) weaknesses(ctx context.Context, conn *Conn, st *state) []string 
 	if dse.Is389() {
 		out = append(out, ds389Limits(ctx, conn, s.pool.cfg.BindDN)...)
 	}
+	if dse.IsActiveDirectory() {
+		out = append(out, "Active Directory: permissive modify does not cover member values (adding one that is there is 68), "+
+			"so the values to add are compared first, one Compare each; and when AD itself takes a deleted user out of a group, "+
+			"the group's uSNChanged, so its ETag, does not move (docs/directories.md)")
+	}
 	if s.search.Index != IndexOff && s.follower(st, st.users, nil) == nil {
 		out = append(out, "the directory streams no changes (RFC 4533 content sync: OpenLDAP's syncprov overlay, "+
 			"389's content sync plugin; Active Directory's DirSync): lists keep no order index and take snapshots, whose first page costs a pass over the matches "+

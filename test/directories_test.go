@@ -13,6 +13,7 @@ import (
 
 	"github.com/scimgate/scimgate/test/directory"
 	"github.com/scimgate/scimgate/test/ds389"
+	"github.com/scimgate/scimgate/test/samba"
 )
 
 // The presets as a new user runs them: the built binary configured by
@@ -31,8 +32,8 @@ type exampleDirectory struct {
 	start func(t *testing.T) (*directory.Info, string)
 	// lacks are lines check prints of what the directory lacks.
 	lacks []string
-	// unlimit lifts, and limit restores, the service account's search
-	// limits; limited is what check then says.
+	// limit puts back a search limit on the service account (nil: the
+	// directory has none to lift); limited is what check then says.
 	limit   func(t *testing.T, dir *directory.Info)
 	limited string
 }
@@ -55,6 +56,17 @@ var exampleDirectories = []exampleDirectory{
 			"nsSizeLimit: -1 (searches stop after 2,000 entries (400 tooMany)); " +
 			"nsIDListScanLimit: 1000000 (a filter matching more than 4,000 entries in an index is run unindexed)",
 	},
+	{
+		name: "activedirectory", example: "active-directory.yaml",
+		start: func(t *testing.T) (*directory.Info, string) {
+			s := samba.New(t, samba.Options{})
+			return s.Directory(), s.URL // the example: ldaps://
+		},
+		lacks: []string{"assertion: no", "matched values: no", "password modify: no", "content sync (change stream): no",
+			"DirSync (Active Directory's change stream): yes",
+			"the directory lacks the assertion control: If-Match is checked when the entry is read",
+			"Active Directory: permissive modify does not cover member values"},
+	},
 }
 
 func TestExamplesOnRealDirectories(t *testing.T) {
@@ -74,12 +86,18 @@ func TestExamplesOnRealDirectories(t *testing.T) {
 					t.Errorf("check does not say %q:\n%s", want, out)
 				}
 			}
-			if strings.Contains(out, d.limited[:40]) {
+			if d.limited != "" && strings.Contains(out, d.limited[:40]) {
 				t.Errorf("check reports limits the account does not have:\n%s", out)
+			}
+			if strings.Contains(out, "the directory streams no changes") {
+				t.Errorf("check says there is no change stream:\n%s", out)
 			}
 			start(t, env, "serve", "--config", config)
 			waitReady(t, "http://"+addr)
 			lifeCycle(t, "http://"+addr+"/scim/v2", dir)
+			if d.limit == nil {
+				return
+			}
 			d.limit(t, dir)
 			if out, _ := runScimgate(t, env, "check", "--config", config); !strings.Contains(out, d.limited) {
 				t.Errorf("check does not say %q:\n%s", d.limited, out)
@@ -135,7 +153,7 @@ func lifeCycle(t *testing.T, base string, dir *directory.Info) {
 	if status, _, _ := patch(`{"op":"replace","path":"title","value":"Stale"}`, "If-Match", etag); status != 412 {
 		t.Errorf("PATCH with a stale If-Match: %d", status)
 	}
-	userDN := entryDN(t, dir, dir.PeopleDN, "(uid=ex-jane)")
+	userDN := entryDN(t, dir, dir.PeopleDN, "(|(uid=ex-jane)(userPrincipalName=ex-jane))")
 	if c, err := dir.DialAs(userDN, "Ex4mple-Secret!"); err != nil {
 		t.Errorf("the password does not bind: %v", err)
 	} else {
