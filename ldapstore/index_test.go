@@ -265,13 +265,18 @@ func eventually(t *testing.T, what string, cond func() bool) {
 
 // Changes made straight in the directory — add, modify of a sort key,
 // rename, delete — show in lists within 2 s, exactly.
-func TestIndexFollowsTheDirectory(t *testing.T) {
+func TestIndexFollowsTheDirectory(t *testing.T) { onStreamingDirectories(t, 150, indexFollows) }
+
+// onStreamingDirectories runs test on each of streamingDirectories, with n
+// users (addIndexed) and a store with its preset (DirSync polled every
+// 100 ms).
+func onStreamingDirectories(t *testing.T, n int, test func(*testing.T, *directory.Info, dialect, *Store)) {
 	for _, d := range streamingDirectories {
 		t.Run(d.name, func(t *testing.T) {
 			ds := d.start(t)
-			addIndexed(t, ds, d.dialect, 150)
+			addIndexed(t, ds, d.dialect, n)
 			st := newStoreWith(t, ds, Options{Profile: preset(t, d.preset), Search: SearchConfig{PollInterval: 100 * time.Millisecond}})
-			indexFollows(t, ds.Directory(), d.dialect, st)
+			test(t, ds.Directory(), d.dialect, st)
 		})
 	}
 }
@@ -348,16 +353,7 @@ func indexFollows(t *testing.T, dir *directory.Info, d dialect, st *Store) {
 // stream's delay: here the stream is gone altogether (its context ended,
 // the index left as it was), and creates, renames and deletes through the
 // store still show.
-func TestIndexReadsItsWrites(t *testing.T) {
-	for _, d := range streamingDirectories {
-		t.Run(d.name, func(t *testing.T) {
-			ds := d.start(t)
-			addIndexed(t, ds, d.dialect, 50)
-			st := newStoreWith(t, ds, Options{Profile: preset(t, d.preset), Search: SearchConfig{PollInterval: 100 * time.Millisecond}})
-			indexReadsWrites(t, ds.Directory(), d.dialect, st)
-		})
-	}
-}
+func TestIndexReadsItsWrites(t *testing.T) { onStreamingDirectories(t, 50, indexReadsWrites) }
 
 func indexReadsWrites(t *testing.T, dir *directory.Info, _ dialect, st *Store) {
 	runIndexed(t, st)() // stopped at once: the index left as it is

@@ -161,11 +161,7 @@ func launch(ctx context.Context, p programs, root string) (*Server, error) {
 
 // listen gives the stopped instance two free ports.
 func (s *Server) listen() error {
-	port, err := proc.FreePort()
-	if err != nil {
-		return err
-	}
-	securePort, err := proc.FreePort()
+	port, securePort, err := freePorts()
 	if err != nil {
 		return err
 	}
@@ -189,4 +185,12 @@ func (s *Server) Shutdown() error { return s.proc.shutdown() }
 func (s *Server) Stop() error {
 	s.proc.Kill()
 	return os.RemoveAll(s.Dir)
+}
+
+// freePorts returns two free ports of 127.0.0.1: LDAP's and LDAPS's.
+func freePorts() (port, securePort int, err error) {
+	if port, err = proc.FreePort(); err == nil {
+		securePort, err = proc.FreePort()
+	}
+	return port, securePort, err
 }

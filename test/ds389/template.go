@@ -118,11 +118,7 @@ func lib389(ctx context.Context, root, bin string, args ...string) error {
 // dscreate creates the instance. It starts it on its own for a moment (on
 // every interface: nothing to do about that), so its ports are free ones.
 func dscreate(ctx context.Context, p programs, root string) error {
-	port, err := proc.FreePort()
-	if err != nil {
-		return err
-	}
-	securePort, err := proc.FreePort()
+	port, securePort, err := freePorts()
 	if err != nil {
 		return err
 	}
