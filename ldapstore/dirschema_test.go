@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/scimgate/scimgate/schema"
 	"github.com/scimgate/scimgate/test/slapd"
 )
 
@@ -137,6 +138,38 @@ func TestInferRulesFromSyntax(t *testing.T) {
 		a, _ := ds.Attribute(tt.attr)
 		if a.Equality != tt.equality || a.Ordering != tt.ordering || a.Substr != tt.substr || a.CaseExact() != tt.exact {
 			t.Errorf("%s: %q %q %q exact %v, want %q %q %q %v", tt.attr, a.Equality, a.Ordering, a.Substr, a.CaseExact(), tt.equality, tt.ordering, tt.substr, tt.exact)
+		}
+	}
+}
+
+// Versions come from the version attribute where the directory keeps it,
+// else the modification time; 389's entryusn only with its USN plugin on
+// (the root DSE's lastusn), which a real 389 cannot be asked to drop in a
+// test without a restart: this is a unit test of the choice.
+func TestVersionAttribute(t *testing.T) {
+	ds, err := ParseSchema([]string{
+		"( 2.16.840.1.113730.3.1.2096 NAME 'entryusn' SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+		"( 2.5.18.2 NAME 'modifyTimestamp' EQUALITY generalizedTimeMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.24 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+	}, []string{"( 2.5.6.0 NAME 'top' ABSTRACT MUST objectClass )"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		version string
+		usn     bool
+		want    string
+		limited bool
+	}{
+		{"entryusn", true, "entryusn", false},
+		{"entryusn", false, "modifyTimestamp", true},
+		{"entryCSN", true, "modifyTimestamp", false}, // not in this schema
+		{"modifyTimestamp", false, "modifyTimestamp", false},
+	}
+	for _, tt := range tests {
+		st := &state{dse: &RootDSE{USN: tt.usn}, ds: ds}
+		got := versionAttribute(st, "users", schema.Resource{Version: tt.version, Modified: "modifyTimestamp"})
+		if got != tt.want || (len(st.report.Limits) > 0) != tt.limited {
+			t.Errorf("version %s, USN %v: %s, limits %q", tt.version, tt.usn, got, st.report.Limits)
 		}
 	}
 }

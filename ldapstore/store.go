@@ -194,6 +194,23 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 	return st, nil
 }
 
+// versionAttribute is what the versions (ETags) of m's resources are read
+// from: its version attribute where the directory keeps it, else the
+// modification time (to the second: better than no ETag), as on 389
+// without its USN plugin, which is reported.
+func versionAttribute(st *state, section string, m schema.Resource) string {
+	if m.Version != "" && !st.ds.HasAttribute(m.Version) {
+		return m.Modified
+	}
+	if strings.EqualFold(m.Version, "entryusn") && !st.dse.USN {
+		st.report.Limits = append(st.report.Limits, section+": 389's USN plugin is off (no lastusn in the root DSE): "+
+			"versions are modifyTimestamp, to the second, and If-Match cannot tell two writes in one second apart; "+
+			"enable the USN plugin (docs/directories.md)")
+		return m.Modified
+	}
+	return m.Version
+}
+
 // resources restricts a resource type's mapping to what the directory can
 // hold, recording what it leaves out.
 func (s *Store) resources(rs resourceSetup, st *state) *Resources {
@@ -232,15 +249,7 @@ func (s *Store) resources(rs resourceSetup, st *state) *Resources {
 	if m.Members != "" && !usable(m.Members) {
 		problem("members: the directory has no attribute type %q", m.Members)
 	}
-	if m.Version != "" && !ds.HasAttribute(m.Version) {
-		m.Version = m.Modified // an ETag to the second is better than none
-	}
-	if strings.EqualFold(m.Version, "entryusn") && !st.dse.USN {
-		st.report.Limits = append(st.report.Limits, rs.section+": 389's USN plugin is off (no lastusn in the root DSE): "+
-			"versions are modifyTimestamp, to the second, and If-Match cannot tell two writes in one second apart; "+
-			"enable the USN plugin (docs/directories.md)")
-		m.Version = m.Modified
-	}
+	m.Version = versionAttribute(st, rs.section, m)
 	for _, a := range []*string{&m.Created, &m.Modified, &m.Version} {
 		if *a != "" && !ds.HasAttribute(*a) {
 			*a = ""
