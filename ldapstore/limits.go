@@ -28,6 +28,10 @@ func (s *Store) weaknesses(ctx context.Context, conn *Conn, st *state) []string 
 	}
 	if dse.Is389() {
 		out = append(out, ds389Limits(ctx, conn, s.pool.cfg.BindDN)...)
+		if pw := st.users.m.Password; pw != nil && pw.Kind == schema.PasswordExtended && !s.pool.tls() {
+			out = append(out, "389 Directory Server refuses the Password Modify operation in clear: passwords cannot be set "+
+				"without an ldaps:// URL or ldap.start_tls")
+		}
 	}
 	if dse.IsActiveDirectory() {
 		out = append(out, "Active Directory: permissive modify does not cover member values (adding one that is there is 68), "+

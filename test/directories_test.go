@@ -30,8 +30,10 @@ type exampleDirectory struct {
 	// start returns the running directory and the URL the example's
 	// transport reaches it at.
 	start func(t *testing.T) (*directory.Info, string)
-	// lacks are lines check prints of what the directory lacks.
-	lacks []string
+	// lacks are lines check prints of what the directory lacks;
+	// inClear what it says without TLS ("": not tried).
+	lacks   []string
+	inClear string
 	// limit puts back a search limit on the service account (nil: the
 	// directory has none to lift); limited is what check then says.
 	limit   func(t *testing.T, dir *directory.Info)
@@ -47,6 +49,7 @@ var exampleDirectories = []exampleDirectory{
 		},
 		lacks: []string{"assertion: no", "permissive modify: no", "matched values: no", "content sync (change stream): yes",
 			"the directory lacks the assertion control: If-Match is checked when the entry is read"},
+		inClear: "389 Directory Server refuses the Password Modify operation in clear",
 		limit: func(t *testing.T, dir *directory.Info) {
 			if err := dir.ModifyLDIF(context.Background(), "dn: "+dir.ServiceDN+"\nchangetype: modify\ndelete: nsSizeLimit\n-\ndelete: nsIDListScanLimit\n"); err != nil {
 				t.Fatal(err)
@@ -95,6 +98,12 @@ func TestExamplesOnRealDirectories(t *testing.T) {
 			start(t, env, "serve", "--config", config)
 			waitReady(t, "http://"+addr)
 			lifeCycle(t, "http://"+addr+"/scim/v2", dir)
+			if d.inClear != "" {
+				out, _ := runScimgate(t, append(env, "SCIMGATE_LDAP_START_TLS=false"), "check", "--config", config)
+				if !strings.Contains(out, d.inClear) {
+					t.Errorf("check in clear does not say %q:\n%s", d.inClear, out)
+				}
+			}
 			if d.limit == nil {
 				return
 			}
