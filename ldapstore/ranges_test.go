@@ -1,11 +1,16 @@
 package ldapstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/scimgate/scimgate/test/samba"
 )
 
 func TestParseRange(t *testing.T) {
@@ -74,4 +79,61 @@ func TestCompleteRanges(t *testing.T) {
 	if err := completeRanges(e, func(string) (*ldap.Entry, error) { return nil, errors.New("down") }); err == nil {
 		t.Error("a failed range read was ignored")
 	}
+}
+
+// On a real Samba AD DC, a group's members come back whole however they
+// are asked: as member (Samba has no 1,500-value cap), as
+// member;range=0-* whole under that name, or in explicit ranges the
+// reader follows to the end — every shape the reader must take, as Samba
+// gives them.
+func TestRangesOnSamba(t *testing.T) {
+	s := samba.New(t, samba.Options{})
+	var ldif strings.Builder
+	var want []string
+	for i := range 5 {
+		dn := fmt.Sprintf("CN=r%d,%s", i, s.PeopleDN)
+		fmt.Fprintf(&ldif, "dn: %s\nobjectClass: user\ncn: r%d\nsAMAccountName: r%d\n\n", dn, i, i)
+		want = append(want, strings.ToLower(dn))
+	}
+	ldif.WriteString("dn: CN=big," + s.GroupsDN + "\nobjectClass: group\ncn: big\n")
+	for _, dn := range want {
+		ldif.WriteString("member: " + dn + "\n")
+	}
+	if err := s.AddLDIF(context.Background(), ldif.String()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := openPool(t, poolConfig(s)).Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	for _, asked := range []string{"member", "member;range=0-*", "member;range=0-1", "member;range=0-0"} {
+		res, err := conn.Search(context.Background(), ldap.NewSearchRequest("CN=big,"+s.GroupsDN, ldap.ScopeBaseObject, 0, 0, 0, false,
+			"(objectClass=*)", []string{asked}, nil))
+		if err != nil || len(res.Entries) != 1 {
+			t.Fatalf("%s: %v %v", asked, res, err)
+		}
+		e := res.Entries[0]
+		t.Logf("asked %s: Samba answered %v", asked, attrShapes(e))
+		if err := ranged(context.Background(), conn, e); err != nil {
+			t.Fatalf("%s: %v", asked, err)
+		}
+		var got []string
+		for _, v := range e.GetAttributeValues("member") {
+			got = append(got, strings.ToLower(v))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("asked %s: members %q, want %q (attributes %v)", asked, got, want, attrShapes(e))
+		}
+	}
+}
+
+// attrShapes are an entry's attribute names with their numbers of values.
+func attrShapes(e *ldap.Entry) []string {
+	var out []string
+	for _, a := range e.Attributes {
+		out = append(out, fmt.Sprintf("%s (%d)", a.Name, len(a.Values)))
+	}
+	return out
 }
