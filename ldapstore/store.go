@@ -189,6 +189,12 @@ func (s *Store) load(ctx context.Context) (*state, error) {
 		st.users.m.SearchGroups = true
 		st.users.derive()
 	}
+	if ok, why := starSafe(ctx, conn, dse, st.users); ok {
+		st.users.useStar()
+		st.groups.useStar()
+	} else if why != "" {
+		st.report.Limits = append(st.report.Limits, why)
+	}
 	st.report.Limits = append(st.report.Limits, s.weaknesses(ctx, conn, st)...)
 	s.state.Store(st)
 	return st, nil

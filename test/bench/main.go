@@ -83,6 +83,7 @@ var sections = []struct {
 	run  func(*env) error
 }{
 	{"username-eq", benchUserNameEq},
+	{"cpu", benchCPU},
 	{"paging", benchPaging},
 	{"walks", benchWalks},
 	{"groups", benchGroups},
@@ -614,14 +615,20 @@ type gateway struct {
 // startGateway starts a gateway process over dir; authEnv configures its
 // authentication (default: the static token "bench-token").
 func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server, authEnv ...string) (*gateway, error) {
+	return startGatewayWith(ctx, bin, work, name, dir, os.Stderr, authEnv...)
+}
+
+// startGatewayWith is startGateway with the gateway's log to stderr and
+// env added last (overriding the bench's settings).
+func startGatewayWith(ctx context.Context, bin, work, name string, dir *slapd.Server, stderr io.Writer, env ...string) (*gateway, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	addr := l.Addr().String()
 	l.Close()
-	if len(authEnv) == 0 {
-		authEnv = tokenEnv(work, name)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "SCIMGATE_AUTH_MODE=") }) {
+		env = append(tokenEnv(work, name), env...)
 	}
 	cmd := exec.CommandContext(ctx, bin, "serve")
 	cmd.Env = append(append(os.Environ(), dir.GatewayEnv()...),
@@ -629,8 +636,8 @@ func startGateway(ctx context.Context, bin, work, name string, dir *slapd.Server
 		"SCIMGATE_LOG_LEVEL=warn",
 		"GOGC="+os.Getenv("GATEWAY_GOGC"),
 	)
-	cmd.Env = append(cmd.Env, authEnv...)
-	cmd.Stderr = os.Stderr
+	cmd.Env = append(cmd.Env, env...) // the last of a name wins
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -655,10 +662,15 @@ func (g *gateway) stop() { g.cmd.Process.Kill(); g.cmd.Wait() }
 // tokenEnv configures a gateway's authentication: the static token
 // "bench-token", reading users and groups and writing groups.
 func tokenEnv(work, name string) []string {
+	return tokenEnvScopes(work, name, "https://jans.io/scim/users.read", "https://jans.io/scim/groups.read", "https://jans.io/scim/groups.write")
+}
+
+// tokenEnvScopes is tokenEnv with the token's scopes.
+func tokenEnvScopes(work, name string, scopes ...string) []string {
 	sum := sha256.Sum256([]byte(token))
 	tokens := filepath.Join(work, "tokens-"+name+".yaml")
-	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [https://jans.io/scim/users.read, https://jans.io/scim/groups.read, https://jans.io/scim/groups.write]\n",
-		hex.EncodeToString(sum[:]))), 0o600)
+	os.WriteFile(tokens, []byte(fmt.Sprintf("- name: bench\n  sha256: %s\n  scopes: [%s]\n",
+		hex.EncodeToString(sum[:]), strings.Join(scopes, ", "))), 0o600)
 	return []string{"SCIMGATE_AUTH_MODE=token", "SCIMGATE_AUTH_TOKENS_FILE=" + tokens}
 }
 
@@ -712,12 +724,19 @@ func newLeanClientWith(base, token string) (*leanClient, error) {
 
 func (c *leanClient) close() { c.conn.Close() }
 
-func (c *leanClient) get(path string) ([]byte, error) {
-	req := "GET " + c.path + path + " HTTP/1.1\r\nHost: " + c.host + "\r\n"
+func (c *leanClient) get(path string) ([]byte, error) { return c.do("GET", path, "") }
+
+// do sends one request (a body as SCIM JSON) and reads its answer, which
+// must be 200.
+func (c *leanClient) do(method, path, body string) ([]byte, error) {
+	req := method + " " + c.path + path + " HTTP/1.1\r\nHost: " + c.host + "\r\n"
 	if c.token != "" {
 		req += "Authorization: Bearer " + c.token + "\r\n"
 	}
-	req += "\r\n"
+	if body != "" {
+		req += "Content-Type: application/scim+json\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n"
+	}
+	req += "\r\n" + body
 	if _, err := io.WriteString(c.conn, req); err != nil {
 		return nil, err
 	}
@@ -725,7 +744,7 @@ func (c *leanClient) get(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	length := -1
+	length, chunked := -1, false
 	for {
 		line, err := c.r.ReadString('\n')
 		if err != nil {
@@ -734,21 +753,56 @@ func (c *leanClient) get(path string) ([]byte, error) {
 		if line == "\r\n" {
 			break
 		}
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Content-Length") {
+		k, v, _ := strings.Cut(line, ":")
+		switch {
+		case strings.EqualFold(k, "Content-Length"):
 			length, _ = strconv.Atoi(strings.TrimSpace(v))
+		case strings.EqualFold(k, "Transfer-Encoding") && strings.Contains(strings.ToLower(v), "chunked"):
+			chunked = true
 		}
 	}
-	if length < 0 {
+	var answer []byte
+	switch {
+	case chunked:
+		if answer, err = readChunked(c.r); err != nil {
+			return nil, err
+		}
+	case length >= 0:
+		answer = make([]byte, length)
+		if _, err := io.ReadFull(c.r, answer); err != nil {
+			return nil, err
+		}
+	default:
 		return nil, fmt.Errorf("no Content-Length in the response")
 	}
-	body := make([]byte, length)
-	if _, err := io.ReadFull(c.r, body); err != nil {
-		return nil, err
-	}
 	if !strings.HasPrefix(status, "HTTP/1.1 200") {
-		return nil, fmt.Errorf("GET %s: %s %.300s", path, strings.TrimSpace(status), body)
+		return nil, fmt.Errorf("%s %s: %s %.300s", method, path, strings.TrimSpace(status), answer)
 	}
-	return body, nil
+	return answer, nil
+}
+
+// readChunked reads an HTTP/1.1 chunked body.
+func readChunked(r *bufio.Reader) ([]byte, error) {
+	var out []byte
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		size, err := strconv.ParseInt(strings.TrimSpace(strings.SplitN(line, ";", 2)[0]), 16, 64)
+		if err != nil {
+			return nil, fmt.Errorf("chunk size %q: %w", line, err)
+		}
+		if size == 0 {
+			_, err := r.ReadString('\n') // the blank line after the last chunk (no trailers)
+			return out, err
+		}
+		chunk := make([]byte, size+2) // and its CRLF
+		if _, err := io.ReadFull(r, chunk); err != nil {
+			return nil, err
+		}
+		out = append(out, chunk[:size]...)
+	}
 }
 
 func getRaw(c *http.Client, u string) ([]byte, error) {
