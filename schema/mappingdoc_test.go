@@ -64,7 +64,8 @@ func scimgateAttributes(t *testing.T) map[string]bool {
 }
 
 // writeResourceTable writes one resource type's table: a row per mapping,
-// in the preset's order, then the attributes kept by a strategy.
+// in the order of the SCIM schemas' attributes, then the attributes kept by
+// a strategy.
 func writeResourceTable(b *strings.Builder, kind string, r Resource, scimgate map[string]bool) {
 	fmt.Fprintf(b, "%s — object classes %s, RDN `%s`:\n\n", kind, codeList(append(append([]string(nil), r.ObjectClasses...), r.ExtraClasses...)), r.RDN)
 	b.WriteString("| SCIM | LDAP | how |\n|---|---|---|\n")
@@ -74,7 +75,7 @@ func writeResourceTable(b *strings.Builder, kind string, r Resource, scimgate ma
 		}
 		return ""
 	}
-	for _, am := range r.Attributes {
+	for _, am := range inSchemaOrder(r) {
 		fmt.Fprintf(b, "| `%s` | `%s` | %s%s |\n", am.SCIM, am.LDAP, howKept(am), needs(am.LDAP))
 	}
 	row := func(scim, ldap, how string) {
@@ -106,6 +107,45 @@ func writeResourceTable(b *strings.Builder, kind string, r Resource, scimgate ma
 	row("—", r.DerivedMarker, "names the attributes the gateway derived")
 	row(EnterpriseUserURN+":manager.value", r.KeptReferences, "a manager that names no user yet, as given (users.manager.unresolved: keep)")
 	b.WriteString("\n")
+}
+
+// inSchemaOrder is r's mappings ordered as their attributes and
+// sub-attributes come in the core schema, then in each extension (the
+// presets list them in other orders: shared parts first or last).
+func inSchemaOrder(r Resource) []AttributeMap {
+	var rank func(am AttributeMap) int
+	rank = func(am AttributeMap) int {
+		if strings.EqualFold(am.SCIM.Attr, "externalId") && am.SCIM.URN == "" { // a common attribute: after userName
+			return rank(AttributeMap{SCIM: Path{Attr: "userName"}}) + 500
+		}
+		schemas := append([]Schema{r.Schema}, r.Extensions...)
+		for si, sc := range schemas {
+			if !strings.EqualFold(sc.ID, am.SCIM.URN) && (am.SCIM.URN != "" || si > 0) {
+				continue
+			}
+			for ai, a := range sc.Attributes {
+				if !strings.EqualFold(a.Name, am.SCIM.Attr) {
+					continue
+				}
+				sub := 0
+				for i, s := range a.SubAttributes {
+					if strings.EqualFold(s.Name, am.SCIM.Sub) {
+						sub = i + 1
+					}
+					if strings.EqualFold(s.Name, "type") && am.SCIM.Type != "" {
+						if t := slices.IndexFunc(s.CanonicalValues, func(v string) bool { return strings.EqualFold(v, am.SCIM.Type) }); t >= 0 {
+							sub += (t + 1) * 100 // by type first, in the schema's order of types
+						}
+					}
+				}
+				return si*1_000_000 + ai*1_000 + sub
+			}
+		}
+		return 1 << 30
+	}
+	out := slices.Clone(r.Attributes)
+	slices.SortStableFunc(out, func(a, b AttributeMap) int { return rank(a) - rank(b) })
+	return out
 }
 
 func howKept(am AttributeMap) string {

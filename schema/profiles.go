@@ -72,52 +72,60 @@ func maps(pairs ...string) []AttributeMap {
 
 const ent = EnterpriseUserURN + ":"
 
-// personMaps are the mappings that inetOrgPerson directories (OpenLDAP,
-// 389) share; the scim* attributes are those of deploy/ldap/scimgate.schema,
-// left out at start where the directory lacks them.
-func personMaps() []AttributeMap {
+// standardMaps are the mappings to attribute types that every preset's
+// directory names alike: X.500's person and organizationalPerson and
+// inetOrgPerson's, which Active Directory's user holds too.
+func standardMaps() []AttributeMap {
 	return maps(
-		"userName", "uid",
-		"externalId", "scimExternalId",
-		"name.formatted", "cn",
 		"name.familyName", "sn",
 		"name.givenName", "givenName",
-		"name.middleName", "scimMiddleName",
-		"name.honorificPrefix", "scimHonorificPrefix",
-		"name.honorificSuffix", "scimHonorificSuffix",
 		"displayName", "displayName",
-		"nickName", "scimNickName",
-		"profileUrl", "scimProfileUrl",
 		"title", "title",
-		"userType", "scimUserType",
 		"preferredLanguage", "preferredLanguage",
-		"locale", "scimLocale",
-		"timezone", "scimTimezone",
 		`emails[type eq "work"].value`, "mail",
-		`emails[type eq "home"].value`, "scimHomeEmail",
-		`emails[type eq "other"].value`, "scimOtherEmail",
 		`phoneNumbers[type eq "work"].value`, "telephoneNumber",
 		`phoneNumbers[type eq "mobile"].value`, "mobile",
 		`phoneNumbers[type eq "fax"].value`, "facsimileTelephoneNumber",
 		`phoneNumbers[type eq "home"].value`, "homePhone",
 		`phoneNumbers[type eq "pager"].value`, "pager",
-		`addresses[type eq "work"].formatted`, "postalAddress:postaladdress",
-		`addresses[type eq "work"].streetAddress`, "street",
 		`addresses[type eq "work"].locality`, "l",
 		`addresses[type eq "work"].region`, "st",
 		`addresses[type eq "work"].postalCode`, "postalCode",
 		`addresses[type eq "work"].country`, "co",
+		ent+"employeeNumber", "employeeNumber",
+		ent+"manager.value", "manager:dn",
+	)
+}
+
+// personMaps are the mappings that inetOrgPerson directories (OpenLDAP,
+// 389) share; the scim* attributes are those of deploy/ldap/scimgate.schema,
+// left out at start where the directory lacks them.
+func personMaps() []AttributeMap {
+	return append(standardMaps(), maps(
+		"userName", "uid",
+		"externalId", "scimExternalId",
+		"name.formatted", "cn",
+		"name.middleName", "scimMiddleName",
+		"name.honorificPrefix", "scimHonorificPrefix",
+		"name.honorificSuffix", "scimHonorificSuffix",
+		"nickName", "scimNickName",
+		"profileUrl", "scimProfileUrl",
+		"userType", "scimUserType",
+		"locale", "scimLocale",
+		"timezone", "scimTimezone",
+		`emails[type eq "home"].value`, "scimHomeEmail",
+		`emails[type eq "other"].value`, "scimOtherEmail",
+		`addresses[type eq "work"].formatted`, "postalAddress:postaladdress",
+		`addresses[type eq "work"].streetAddress`, "street",
 		`addresses[type eq "home"].formatted`, "homePostalAddress:postaladdress",
 		"roles.value", "scimRole",
 		"entitlements.value", "scimEntitlement",
 		"x509Certificates.value", "userCertificate;binary:binary",
-		ent+"employeeNumber", "employeeNumber",
 		ent+"costCenter", "scimCostCenter",
 		ent+"organization", "o",
 		ent+"division", "scimDivision",
 		ent+"department", "departmentNumber",
-		ent+"manager.value", "manager:dn",
-	)
+	)...)
 }
 
 // personUserMaps are personMaps with, where scimgate's schema is installed,
@@ -262,7 +270,7 @@ func activeDirectory() Profile {
 		Version:       "uSNChanged",
 		Created:       "whenCreated",
 		Modified:      "whenChanged",
-		Attributes: maps(
+		Attributes: append(standardMaps(), maps(
 			"userName", "userPrincipalName",
 			// AD keeps no externalId, locale, timezone, nickName or
 			// formatted name: the cloud extension attributes (Windows
@@ -273,35 +281,18 @@ func activeDirectory() Profile {
 			"timezone", "msDS-cloudExtensionAttribute3",
 			"nickName", "msDS-cloudExtensionAttribute4",
 			"name.formatted", "msDS-cloudExtensionAttribute5",
-			"name.familyName", "sn",
-			"name.givenName", "givenName",
 			"name.middleName", "middleName",
 			"name.honorificPrefix", "personalTitle",
 			"name.honorificSuffix", "generationQualifier",
-			"displayName", "displayName",
-			"title", "title",
 			"userType", "employeeType",
-			"preferredLanguage", "preferredLanguage",
 			"profileUrl", "wWWHomePage",
-			`emails[type eq "work"].value`, "mail",
 			`emails[type eq "other"].value`, "otherMailbox",
-			`phoneNumbers[type eq "work"].value`, "telephoneNumber",
-			`phoneNumbers[type eq "mobile"].value`, "mobile",
-			`phoneNumbers[type eq "fax"].value`, "facsimileTelephoneNumber",
-			`phoneNumbers[type eq "home"].value`, "homePhone",
-			`phoneNumbers[type eq "pager"].value`, "pager",
 			`addresses[type eq "work"].streetAddress`, "streetAddress",
-			`addresses[type eq "work"].locality`, "l",
-			`addresses[type eq "work"].region`, "st",
-			`addresses[type eq "work"].postalCode`, "postalCode",
-			`addresses[type eq "work"].country`, "co",
 			"x509Certificates.value", "userCertificate:binary",
-			ent+"employeeNumber", "employeeNumber",
 			ent+"organization", "company",
 			ent+"division", "division",
 			ent+"department", "department",
-			ent+"manager.value", "manager:dn",
-		),
+		)...),
 		Derive: []Derivation{
 			{LDAP: "sAMAccountName", From: []string{"{userName}"}, Transform: SAMAccountName},
 		},
