@@ -260,16 +260,14 @@ func TestDockerfile(t *testing.T) {
 			}
 		}
 	}
-	// Every package the binary is built from is copied into the build stage.
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "../cmd/scimgate").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	for _, pkg := range strings.Fields(string(out)) {
-		dir, ok := strings.CutPrefix(pkg, "github.com/scimgate/scimgate/")
-		if !ok {
-			continue
+	// Every package the binary is built from is copied into the build
+	// stage, and nothing of the tests is.
+	for _, src := range copied {
+		if src == "test" || strings.HasPrefix(src, "test/") {
+			t.Errorf("the Dockerfile copies %s: the binary must not need the tests", src)
 		}
+	}
+	for _, dir := range binaryPackages(t) {
 		if !slices.ContainsFunc(copied, func(src string) bool { return dir == src || strings.HasPrefix(dir, src+"/") }) {
 			t.Errorf("the Dockerfile does not copy %s, which the binary needs", dir)
 		}
@@ -300,4 +298,36 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("the unit lacks %q", strings.TrimSpace(want))
 		}
 	}
+}
+
+// TestBinaryImportsNoTest: the binary is built from none of the test
+// harnesses' packages (test/...): what `scimgate dev` runs is under
+// internal/.
+func TestBinaryImportsNoTest(t *testing.T) {
+	var bad []string
+	for _, dir := range binaryPackages(t) {
+		if dir == "test" || strings.HasPrefix(dir, "test/") {
+			bad = append(bad, dir)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("cmd/scimgate imports %v", bad)
+	}
+}
+
+// binaryPackages lists the packages of this module that cmd/scimgate is
+// built from, as directories relative to the module's root.
+func binaryPackages(t *testing.T) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "../cmd/scimgate").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var dirs []string
+	for _, pkg := range strings.Fields(string(out)) {
+		if dir, ok := strings.CutPrefix(pkg, "github.com/scimgate/scimgate/"); ok {
+			dirs = append(dirs, dir)
+		}
+	}
+	return dirs
 }

@@ -15,14 +15,14 @@ import (
 
 	"github.com/scimgate/scimgate/gateway"
 	"github.com/scimgate/scimgate/gateway/config"
+	"github.com/scimgate/scimgate/internal/devdir"
 	"github.com/scimgate/scimgate/ldapstore"
-	"github.com/scimgate/scimgate/test/slapd"
 )
 
 // dev starts a throwaway OpenLDAP with demo data and the gateway in front of
 // it, prints a curl command that works, and stops both at Ctrl-C.
 func dev(ctx context.Context, listen string, stdout, stderr io.Writer) error {
-	if _, err := slapd.Binary(); err != nil {
+	if _, err := devdir.Binary(); err != nil {
 		fmt.Fprintf(stderr, "scimgate dev needs OpenLDAP's slapd to run a throwaway directory.\n%v\n", err)
 		return errReported
 	}
@@ -36,13 +36,13 @@ func dev(ctx context.Context, listen string, stdout, stderr io.Writer) error {
 	defer l.Close()
 
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	dir, err := slapd.Start(sctx, slapd.Options{ScimgateSchema: true, PPolicy: true})
+	dir, err := devdir.Start(sctx, devdir.Options{ScimgateSchema: true, PPolicy: true})
 	cancel()
 	if err != nil {
 		return fmt.Errorf("start slapd: %w", err)
 	}
 	defer dir.Stop()
-	if err := dir.AddLDIF(ctx, slapd.DemoLDIF(dir)); err != nil {
+	if err := dir.AddLDIF(ctx, devdir.DemoLDIF(dir)); err != nil {
 		return fmt.Errorf("load demo data: %w", err)
 	}
 
@@ -77,7 +77,7 @@ Try:
 
 Ctrl-C stops both and removes %s.
 
-`, dir.URL, dir.RootDN, dir.Password, slapd.DemoUsers, base, token, base, token, base, dir.Dir)
+`, dir.URL, dir.RootDN, dir.Password, devdir.DemoUsers, base, token, base, token, base, dir.Dir)
 	return serveConfig(ctx, cfg, l, log, level)
 }
 

@@ -32,8 +32,8 @@ import (
 	"path/filepath"
 
 	ldapschema "github.com/scimgate/scimgate/deploy/ldap"
+	"github.com/scimgate/scimgate/internal/proc"
 	"github.com/scimgate/scimgate/test/directory"
-	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
 // Options configure a server. The zero value is the template as it is.

@@ -11,7 +11,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/internal/proc"
+	"github.com/scimgate/scimgate/test/directory"
 )
 
 // dialAs connects to s's ldaps:// URL, verified with its CAFile, bound as
@@ -306,7 +307,7 @@ func TestTwoAtOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for i, s := range servers {
-		proc.CheckStarted(t, errs[i], ErrNotInstalled, "389 Directory Server")
+		directory.CheckStarted(t, errs[i], ErrNotInstalled, "389 Directory Server")
 		t.Cleanup(func() { s.Stop() })
 	}
 	t.Logf("two servers started at once in %v and %v", took[0], took[1])

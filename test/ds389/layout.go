@@ -11,7 +11,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/internal/proc"
 )
 
 // An instance lives under a private prefix, its root: lib389 (dscreate,

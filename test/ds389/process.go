@@ -11,7 +11,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/internal/proc"
 )
 
 // process is a running ns-slapd of an instance laid out under root (see

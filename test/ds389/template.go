@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/scimgate/scimgate/test/internal/certs"
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/internal/certs"
+	"github.com/scimgate/scimgate/internal/proc"
 )
 
 // The template is an instance configured once (the slow part: dscreate,

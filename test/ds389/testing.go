@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/test/directory"
 )
 
 // New starts a server for the test t and stops it when t ends. When 389 is
@@ -14,5 +14,5 @@ import (
 // (about 15 s); the others start in about a second.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	return proc.NewFor(t, "389 Directory Server", ErrNotInstalled, 3*time.Minute, func(ctx context.Context) (*Server, error) { return Start(ctx, opts) })
+	return directory.NewFor(t, "389 Directory Server", ErrNotInstalled, 3*time.Minute, func(ctx context.Context) (*Server, error) { return Start(ctx, opts) })
 }

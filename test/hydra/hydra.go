@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/internal/proc"
 )
 
 // ErrNotInstalled is returned when the Hydra binary has not been built.

@@ -42,9 +42,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimgate/scimgate/internal/certs"
+	"github.com/scimgate/scimgate/internal/proc"
 	"github.com/scimgate/scimgate/test/directory"
-	"github.com/scimgate/scimgate/test/internal/certs"
-	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
 // The domain every server holds.

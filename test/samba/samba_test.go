@@ -14,8 +14,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/scimgate/scimgate/internal/proc"
 	"github.com/scimgate/scimgate/test/directory"
-	"github.com/scimgate/scimgate/test/internal/proc"
 )
 
 // bindAs dials s over LDAPS, verifying its certificate with CAFile

@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/internal/proc"
 )
 
 // recipeVersion names what build makes beyond provisionArgs and

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/test/directory"
 )
 
 // New starts a server for the test t and stops it when t ends. Without
@@ -15,5 +15,5 @@ import (
 // the others start in about half a second.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	return proc.NewFor(t, "Samba AD DC", ErrNotInstalled, 3*time.Minute, func(ctx context.Context) (*Server, error) { return Start(ctx, opts) })
+	return directory.NewFor(t, "Samba AD DC", ErrNotInstalled, 3*time.Minute, func(ctx context.Context) (*Server, error) { return Start(ctx, opts) })
 }

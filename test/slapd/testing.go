@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/scimgate/scimgate/test/internal/proc"
+	"github.com/scimgate/scimgate/test/directory"
 )
 
 // New starts a server for the test t and stops it when t ends. When slapd is
@@ -13,7 +13,7 @@ import (
 // set: then it fails, so that CI never passes without its integration tests.
 func New(t testing.TB, opts Options) *Server {
 	t.Helper()
-	return proc.NewFor(t, "slapd", ErrNotInstalled, 30*time.Second, func(ctx context.Context) (*Server, error) { return Start(ctx, opts) })
+	return directory.NewFor(t, "slapd", ErrNotInstalled, 30*time.Second, func(ctx context.Context) (*Server, error) { return Start(ctx, opts) })
 }
 
 // NewPair starts two providers replicating each other (see StartPair) for
@@ -24,7 +24,7 @@ func NewPair(t testing.TB, opts Options) (a, b *Server) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, b, err := StartPair(ctx, opts)
-	proc.CheckStarted(t, err, ErrNotInstalled, "slapd")
+	directory.CheckStarted(t, err, ErrNotInstalled, "slapd")
 	t.Cleanup(func() { a.Stop(); b.Stop() })
 	return a, b
 }

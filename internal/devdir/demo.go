@@ -1,6 +1,6 @@
-package slapd
+package devdir
 
-import "github.com/scimgate/scimgate/test/directory"
+import "github.com/scimgate/scimgate/internal/directory"
 
 // DemoUsers is the number of users in DemoLDIF.
 const DemoUsers = directory.DemoUsers

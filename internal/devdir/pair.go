@@ -1,4 +1,4 @@
-package slapd
+package devdir
 
 import (
 	"context"

@@ -1,5 +1,6 @@
-// Package certs makes the TLS material of the test servers' harnesses
-// (test/slapd, test/ds389, test/samba): a CA made for one server alone, a server
+// Package certs makes the TLS material of throwaway servers, for
+// internal/devdir (`scimgate dev` and test/slapd) and the test harnesses
+// test/ds389 and test/samba: a CA made for one server alone, a server
 // certificate it signs for the server's addresses and names, and a client
 // certificate, all with Go's crypto (no openssl, and fast: P-256 keys).
 package certs
