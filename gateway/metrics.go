@@ -124,6 +124,9 @@ func (m *metrics) registerPool(pool *ldapstore.Pool) {
 	counter("scimgate_ldap_pool_broken_closed_total", "Connections closed after a network error or time-out.", func(s ldapstore.PoolStats) float64 { return float64(s.BrokenClosed) })
 	counter("scimgate_ldap_pool_failback_closed_total", "Connections to a fallback server closed to move back.", func(s ldapstore.PoolStats) float64 { return float64(s.FailbackClosed) })
 	counter("scimgate_ldap_pool_fail_fast_total", "Borrows refused at once with every server in backoff.", func(s ldapstore.PoolStats) float64 { return float64(s.FailFast) })
+	counter("scimgate_ldap_pool_max_idle_time_closed_total", "Connections closed after sitting idle longer than ldap.conn_max_idle_time.", func(s ldapstore.PoolStats) float64 { return float64(s.MaxIdleTimeClosed) })
+	counter("scimgate_ldap_pool_double_releases_total", "Connections released twice (a bug in scimgate; ignored).", func(s ldapstore.PoolStats) float64 { return float64(s.DoubleReleases) })
+	counter("scimgate_ldap_pool_bad_conn_retries_total", "Searches and compares retried on a fresh connection after an idle one turned out dead.", func(s ldapstore.PoolStats) float64 { return float64(s.BadConnRetries) })
 	for i, sv := range pool.Stats().Servers {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "scimgate_ldap_server_up", Help: "1 when the directory server answers dials (not in backoff), 0 otherwise.",

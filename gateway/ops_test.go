@@ -87,6 +87,12 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("pool series: open %v, dials %v, up %v", after[`scimgate_ldap_pool_open_connections`],
 			after[`scimgate_ldap_pool_dials_total`], after[`scimgate_ldap_server_up{url="`+dir.URL+`"}`])
 	}
+	for _, series := range []string{`scimgate_ldap_pool_max_idle_time_closed_total`, `scimgate_ldap_pool_double_releases_total`,
+		`scimgate_ldap_pool_bad_conn_retries_total`} {
+		if v, ok := after[series]; !ok || v != 0 {
+			t.Errorf("%s = %v (exported %v), want 0", series, v, ok)
+		}
+	}
 	for series := range after {
 		for _, secret := range []string{testToken, "metrics.user", "alovelace", r.body["id"].(string)} {
 			if strings.Contains(series, secret) {

@@ -40,6 +40,8 @@ import (
 //	  dial_timeout: 5s
 //	  operation_timeout: 30s
 //	  conn_max_lifetime: 30m
+//	  # Idle connections unused this long are closed; 0 keeps them.
+//	  conn_max_idle_time: 5m
 //	  health_check_after: 30s
 //	  # Failover: a server that does not answer is retried after a backoff up to this;
 //	  # connections to a fallback server move back to the first one after failback_after.
@@ -88,6 +90,13 @@ type Config struct {
 	// Default 30m.
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
 
+	// ConnMaxIdleTime closes connections that sit idle longer than this,
+	// found by a cleaner that runs every half of it (every second at
+	// least) and when borrowed, as database/sql's SetConnMaxIdleTime: a
+	// quiet gateway keeps no connection that a firewall or the directory
+	// may have dropped silently. 0 is no limit. Default 5m.
+	ConnMaxIdleTime time.Duration `yaml:"conn_max_idle_time"`
+
 	// HealthCheckAfter is how long a connection may sit idle before it is
 	// checked with a cheap request when borrowed. Default 30s.
 	HealthCheckAfter time.Duration `yaml:"health_check_after"`
@@ -131,6 +140,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.ConnMaxLifetime == 0 {
 		c.ConnMaxLifetime = 30 * time.Minute
+	}
+	if c.ConnMaxIdleTime == 0 {
+		c.ConnMaxIdleTime = 5 * time.Minute
 	}
 	if c.HealthCheckAfter == 0 {
 		c.HealthCheckAfter = 30 * time.Second
@@ -196,7 +208,7 @@ func (c Config) Validate() error {
 	}
 	for key, d := range map[string]time.Duration{
 		"dial_timeout": c.DialTimeout, "operation_timeout": c.OperationTimeout,
-		"conn_max_lifetime": c.ConnMaxLifetime, "health_check_after": c.HealthCheckAfter,
+		"conn_max_lifetime": c.ConnMaxLifetime, "conn_max_idle_time": c.ConnMaxIdleTime, "health_check_after": c.HealthCheckAfter,
 		"retry_backoff_max": c.RetryBackoffMax, "failback_after": c.FailbackAfter,
 	} {
 		if d < 0 {

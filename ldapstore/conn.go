@@ -2,19 +2,36 @@ package ldapstore
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
 
-// Conn is one bound connection borrowed from a Pool. It is not safe for
-// concurrent use. Every operation takes a context: its deadline bounds the
-// operation, and when it ends early the connection is closed, which makes the
-// server abandon the operation, and the connection is not reused.
-type Conn struct {
-	pool     *Pool
-	c        *ldap.Conn
+// wire is what the pool needs of an LDAP connection: a *ldap.Conn, or a
+// fake in the pool's unit tests.
+type wire interface {
+	Bind(username, password string) error
+	StartTLS(config *tls.Config) error
+	Search(req *ldap.SearchRequest) (*ldap.SearchResult, error)
+	SearchAsync(ctx context.Context, req *ldap.SearchRequest, bufferSize int) ldap.Response
+	Compare(dn, attribute, value string) (bool, error)
+	Add(req *ldap.AddRequest) error
+	Modify(req *ldap.ModifyRequest) error
+	ModifyDN(req *ldap.ModifyDNRequest) error
+	Del(req *ldap.DelRequest) error
+	PasswordModify(req *ldap.PasswordModifyRequest) (*ldap.PasswordModifyResult, error)
+	SetTimeout(timeout time.Duration)
+	IsClosing() bool
+	Close() error
+}
+
+// pooledConn is one connection the pool owns, open to one server and
+// lent to one borrower at a time (database/sql's driverConn).
+type pooledConn struct {
+	c        wire
 	url      string
 	server   *server // what the pool knows of the server it is open to
 	created  time.Time
@@ -22,8 +39,33 @@ type Conn struct {
 	broken   bool
 }
 
-// Release gives the connection back to its pool.
-func (c *Conn) Release() { c.pool.release(c) }
+// Conn is one borrowing of a pooled connection: Pool.Conn returns a new
+// one each time, and Release ends it. It is not safe for concurrent use.
+// Every operation takes a context: its deadline bounds the operation, and
+// when it ends early the connection is closed, which makes the server
+// abandon the operation, and the connection is not reused.
+type Conn struct {
+	*pooledConn
+	pool *Pool
+	// unproven is set while a connection taken from the idle list has had
+	// no answer in this borrowing: a search or compare that finds it dead
+	// is retried once on a fresh connection (read).
+	unproven bool
+	released atomic.Bool
+}
+
+// Release gives the connection back to its pool. Releasing it again is a
+// mistake the pool ignores and counts (PoolStats.DoubleReleases): the
+// connection may already be lent to another borrower.
+func (c *Conn) Release() {
+	if c.released.Swap(true) {
+		c.pool.mu.Lock()
+		c.pool.stats.DoubleReleases++
+		c.pool.mu.Unlock()
+		return
+	}
+	c.pool.release(c.pooledConn)
+}
 
 // URL is the directory server this connection is open to.
 func (c *Conn) URL() string { return c.url }
@@ -32,7 +74,7 @@ func (c *Conn) URL() string { return c.url }
 // whose size is bounded (by a filter, a size limit or a paging control).
 func (c *Conn) Search(ctx context.Context, req *ldap.SearchRequest) (*ldap.SearchResult, error) {
 	var res *ldap.SearchResult
-	err := c.do(ctx, "search", func() (err error) {
+	err := c.read(ctx, "search", func() (err error) {
 		res, err = c.c.Search(req)
 		return err
 	})
@@ -42,7 +84,7 @@ func (c *Conn) Search(ctx context.Context, req *ldap.SearchRequest) (*ldap.Searc
 // Compare reports whether the entry dn has the value in attr.
 func (c *Conn) Compare(ctx context.Context, dn, attr, value string) (bool, error) {
 	var ok bool
-	err := c.do(ctx, "compare", func() (err error) {
+	err := c.read(ctx, "compare", func() (err error) {
 		ok, err = c.c.Compare(dn, attr, value)
 		return err
 	})
@@ -84,7 +126,44 @@ func (c *Conn) do(ctx context.Context, kind string, op func() error) error {
 	if err == nil && kind != "search" && kind != "compare" {
 		c.pool.writes.Add(1)
 	}
+	if !c.broken {
+		c.unproven = false // the server answered
+	}
 	return err
+}
+
+// read runs op, a search or a compare, as do does. When op fails because a
+// connection taken from the idle list was dead before this borrowing used
+// it (closed under the request, not timed out, the request's context still
+// running), read dials a fresh connection in its place and runs op once
+// more, as database/sql retries on driver.ErrBadConn. Writes never come
+// here: a write whose answer was lost may have been applied.
+func (c *Conn) read(ctx context.Context, kind string, op func() error) error {
+	err := c.do(ctx, kind, op)
+	if err == nil || !c.unproven || !c.broken || !c.c.IsClosing() || ctx.Err() != nil {
+		return err
+	}
+	if derr := c.redial(ctx); derr != nil {
+		return err
+	}
+	return c.do(ctx, kind, op)
+}
+
+// redial replaces the borrowed connection, found dead, by a fresh one,
+// which keeps the borrowing's slot.
+func (c *Conn) redial(ctx context.Context) error {
+	pc, err := c.pool.dial(ctx)
+	if err != nil {
+		return err
+	}
+	dead := c.pooledConn
+	c.pool.mu.Lock()
+	c.pool.stats.BrokenClosed++
+	c.pool.stats.BadConnRetries++
+	c.pool.mu.Unlock()
+	go dead.c.Close()
+	c.pooledConn, c.unproven = pc, false
+	return nil
 }
 
 func (c *Conn) run(ctx context.Context, op func() error) error {
@@ -137,13 +216,20 @@ func (c *Conn) healthy(ctx context.Context) bool {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.pool.cfg.DialTimeout)
 	defer cancel()
-	return c.ping(ctx) == nil
+	// do, not read: a dead connection here is closed, not retried.
+	return c.do(ctx, "search", func() error { _, err := c.c.Search(pingRequest()); return err }) == nil
 }
 
-// ping reads the root DSE's objectClass: every server answers it cheaply.
+// pingRequest reads the root DSE's objectClass: every server answers it
+// cheaply.
+func pingRequest() *ldap.SearchRequest {
+	return ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
+		1, 0, false, "(objectClass=*)", []string{"1.1"}, nil)
+}
+
+// ping checks that the directory answers on c.
 func (c *Conn) ping(ctx context.Context) error {
-	_, err := c.Search(ctx, ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-		1, 0, false, "(objectClass=*)", []string{"1.1"}, nil))
+	_, err := c.Search(ctx, pingRequest())
 	if err != nil {
 		return fmt.Errorf("ldap: ping %s: %w", c.url, err)
 	}
@@ -155,19 +241,21 @@ func (c *Conn) ping(ctx context.Context) error {
 // page is collected, and nothing of an entry outlives fn but what fn
 // keeps. Entries that come before an error (a size limit) count. When fn
 // fails, the search stops and the connection, which may still receive the
-// rest of the page, is not reused.
+// rest of the page, is not reused. A connection from the idle list found
+// dead before any answer is replaced and the page asked again (read).
 func (c *Conn) pagedSearch(ctx context.Context, req *ldap.SearchRequest, pageSize uint32, fn func(*ldap.Entry) error) error {
 	paging := ldap.NewControlPaging(pageSize)
 	req.Controls = append(req.Controls, paging)
 	for {
 		var cookie []byte
 		var fnErr error
-		err := c.do(ctx, "search", func() error {
+		err := c.read(ctx, "search", func() error {
 			sctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			res := c.c.SearchAsync(sctx, req, streamBuffer)
 			for res.Next() {
 				if e := res.Entry(); e != nil {
+					c.unproven = false // an entry came: never run fn twice on it
 					if fnErr = fn(e); fnErr != nil {
 						c.broken = true
 						return nil

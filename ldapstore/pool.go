@@ -28,10 +28,19 @@ import (
 // waiting. Connections to a server other than the first are closed on
 // release once FailbackAfter old while a preferred server is not in
 // backoff, so that the pool moves back when the first server recovers.
+//
+// Also as database/sql: a connection released twice is released once;
+// connections idle longer than ConnMaxIdleTime are closed, by a cleaner
+// and at checkout; a search or compare that finds a connection from the
+// idle list dead is retried once on a fresh connection.
 type Pool struct {
 	cfg      Config
 	password string
 	slots    chan struct{} // one token per open-or-opening busy connection
+	seams    seams
+
+	stopCleaner chan struct{} // closed by Close
+	cleanerDone chan struct{} // closed when the cleaner has stopped; nil: no cleaner
 
 	// operations counts what Conn.do sends, without the lock.
 	operations atomic.Int64
@@ -40,7 +49,7 @@ type Pool struct {
 	writes atomic.Uint64
 
 	mu      sync.Mutex
-	idle    []*Conn // most recently used last
+	idle    []*pooledConn // most recently used last
 	closed  bool
 	stats   PoolStats
 	servers []*server // in the order of Config.URLs
@@ -177,6 +186,10 @@ type PoolStats struct {
 	HealthCheckFailed int64 // idle connections found dead when borrowed
 	MaxIdleClosed     int64 // connections closed because MaxIdle were already idle
 	MaxLifetimeClosed int64 // connections closed because they reached ConnMaxLifetime
+	MaxIdleTimeClosed int64 // connections closed because they sat idle longer than ConnMaxIdleTime
+
+	DoubleReleases int64 // Release calls on a borrowing already released, ignored
+	BadConnRetries int64 // searches and compares retried on a fresh connection after an idle one turned out dead
 
 	Operations int64 // LDAP operations sent: searches (each page of a paged one), modifies, adds, ...
 
@@ -197,20 +210,45 @@ type ServerStats struct {
 // ErrPoolClosed is returned by Conn after Close.
 var ErrPoolClosed = errors.New("ldapstore: pool closed")
 
+// seams are what the pool's unit tests replace: how a server's URL becomes
+// a bound connection, and how often the cleaner looks for idle connections
+// to close. Zero fields take the real ones.
+type seams struct {
+	dial       func(ctx context.Context, url string) (wire, error)
+	cleanEvery time.Duration
+}
+
 // Open returns a pool for cfg, which must be valid. Like sql.Open it does not
-// connect; use Ping to check that the directory answers.
-func Open(cfg Config) (*Pool, error) {
+// connect; use Ping to check that the directory answers. A zero
+// ConnMaxIdleTime is no limit here, as in database/sql: the 5m default
+// comes from WithDefaults, where the configuration is read.
+func Open(cfg Config) (*Pool, error) { return open(cfg, seams{}) }
+
+func open(cfg Config, sm seams) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	maxIdleTime := cfg.ConnMaxIdleTime
 	cfg = cfg.WithDefaults()
+	cfg.ConnMaxIdleTime = maxIdleTime
 	pw, err := cfg.password()
 	if err != nil {
 		return nil, err
 	}
-	p := &Pool{cfg: cfg, password: pw, slots: make(chan struct{}, cfg.MaxOpen)}
+	p := &Pool{cfg: cfg, password: pw, slots: make(chan struct{}, cfg.MaxOpen), seams: sm}
+	if p.seams.dial == nil {
+		p.seams.dial = p.dialURL
+	}
 	for i, u := range cfg.URLs {
 		p.servers = append(p.servers, &server{url: u, rank: i})
+	}
+	if cfg.ConnMaxIdleTime > 0 {
+		every := p.seams.cleanEvery
+		if every == 0 {
+			every = max(cfg.ConnMaxIdleTime/2, time.Second)
+		}
+		p.stopCleaner, p.cleanerDone = make(chan struct{}), make(chan struct{})
+		go p.cleaner(every)
 	}
 	return p, nil
 }
@@ -218,6 +256,20 @@ func Open(cfg Config) (*Pool, error) {
 // Conn borrows a connection, dialling one if none is idle. It waits while
 // MaxOpen connections are busy, until ctx ends. The caller must Release it.
 func (p *Pool) Conn(ctx context.Context) (*Conn, error) {
+	if err := p.acquire(ctx); err != nil {
+		return nil, err
+	}
+	c, err := p.take(ctx)
+	if err != nil {
+		<-p.slots
+		return nil, err
+	}
+	return c, nil
+}
+
+// acquire takes a slot for one borrowed connection, waiting while MaxOpen
+// are busy, until ctx ends.
+func (p *Pool) acquire(ctx context.Context) error {
 	select {
 	case p.slots <- struct{}{}:
 	default:
@@ -232,15 +284,18 @@ func (p *Pool) Conn(ctx context.Context) (*Conn, error) {
 		p.stats.WaitCount++
 		p.stats.WaitDuration += time.Since(start)
 		p.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
+		return err
 	}
+	return nil
+}
+
+// take hands out the most recently used idle connection that is neither
+// idle too long nor dead, or else a new one. The caller holds a slot.
+func (p *Pool) take(ctx context.Context) (*Conn, error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			<-p.slots
 			return nil, ErrPoolClosed
 		}
 		n := len(p.idle)
@@ -248,9 +303,16 @@ func (p *Pool) Conn(ctx context.Context) (*Conn, error) {
 			p.mu.Unlock()
 			break
 		}
-		c := p.idle[n-1]
+		pc := p.idle[n-1]
 		p.idle = p.idle[:n-1]
+		if p.idleExpired(pc, time.Now()) {
+			p.stats.MaxIdleTimeClosed++
+			p.mu.Unlock()
+			go pc.c.Close()
+			continue
+		}
 		p.mu.Unlock()
+		c := &Conn{pooledConn: pc, pool: p, unproven: true}
 		if c.healthy(ctx) {
 			c.broken = false
 			return c, nil
@@ -258,19 +320,63 @@ func (p *Pool) Conn(ctx context.Context) (*Conn, error) {
 		p.mu.Lock()
 		p.stats.HealthCheckFailed++
 		p.mu.Unlock()
-		c.c.Close()
+		pc.c.Close()
 	}
-	c, err := p.dial(ctx)
+	pc, err := p.dial(ctx)
 	if err != nil {
-		<-p.slots
 		return nil, err
 	}
-	return c, nil
+	return &Conn{pooledConn: pc, pool: p}, nil
+}
+
+// idleExpired reports whether pc has sat idle longer than ConnMaxIdleTime.
+func (p *Pool) idleExpired(pc *pooledConn, now time.Time) bool {
+	return p.cfg.ConnMaxIdleTime > 0 && now.Sub(pc.lastUsed) > p.cfg.ConnMaxIdleTime
+}
+
+// cleaner closes, every so often until Close, the connections idle longer
+// than ConnMaxIdleTime, so that a quiet gateway holds none open for long.
+func (p *Pool) cleaner(every time.Duration) {
+	defer close(p.cleanerDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stopCleaner:
+			return
+		case <-t.C:
+			p.closeIdleExpired()
+		}
+	}
+}
+
+// closeIdleExpired closes the idle connections idle longer than
+// ConnMaxIdleTime.
+func (p *Pool) closeIdleExpired() {
+	now := time.Now()
+	var expired []*pooledConn
+	p.mu.Lock()
+	kept := p.idle[:0]
+	for _, pc := range p.idle {
+		if p.idleExpired(pc, now) {
+			expired = append(expired, pc)
+		} else {
+			kept = append(kept, pc)
+		}
+	}
+	clear(p.idle[len(kept):])
+	p.idle = kept
+	p.stats.MaxIdleTimeClosed += int64(len(expired))
+	p.mu.Unlock()
+	for _, pc := range expired {
+		pc.c.Close()
+	}
 }
 
 // release returns c to the pool, or closes it if it is broken, too old, or
-// MaxIdle connections are idle already.
-func (p *Pool) release(c *Conn) {
+// MaxIdle connections are idle already. Conn.Release calls it once per
+// borrowing.
+func (p *Pool) release(c *pooledConn) {
 	defer func() { <-p.slots }()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -329,13 +435,17 @@ func (p *Pool) Ping(ctx context.Context) error {
 	return c.ping(ctx)
 }
 
-// Close closes the idle connections and makes later Conn calls fail;
-// borrowed connections are closed when they are released.
+// Close stops the cleaner, closes the idle connections and makes later
+// Conn calls fail; borrowed connections are closed when they are released.
 func (p *Pool) Close() error {
 	p.mu.Lock()
-	idle := p.idle
+	idle, wasClosed := p.idle, p.closed
 	p.idle, p.closed = nil, true
 	p.mu.Unlock()
+	if p.cleanerDone != nil && !wasClosed {
+		close(p.stopCleaner)
+		<-p.cleanerDone
+	}
 	for _, c := range idle {
 		c.c.Close()
 	}
@@ -345,7 +455,7 @@ func (p *Pool) Close() error {
 // dial connects to the first of the configured servers, not in backoff, that
 // answers, upgrades with StartTLS when configured, and binds. When every
 // server is in backoff it fails at once.
-func (p *Pool) dial(ctx context.Context) (*Conn, error) {
+func (p *Pool) dial(ctx context.Context) (*pooledConn, error) {
 	now := time.Now()
 	var candidates []*server
 	next := time.Time{}
@@ -369,10 +479,10 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 		// Each server gets the whole dial timeout: a hung first one must
 		// leave time for the next.
 		uctx, cancel := context.WithTimeout(ctx, p.cfg.DialTimeout)
-		c, err := p.dialURL(uctx, sv.url)
+		w, err := p.seams.dial(uctx, sv.url)
 		cancel()
 		if err == nil {
-			c.server = sv
+			c := &pooledConn{c: w, url: sv.url, server: sv, created: time.Now()}
 			p.mu.Lock()
 			p.stats.Dials++
 			sv.dials++
@@ -407,8 +517,13 @@ func (p *Pool) Dedicated(ctx context.Context) (*ldap.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.c.SetTimeout(0) // a persistent search has no end
-	return c.c, nil
+	lc, ok := c.c.(*ldap.Conn)
+	if !ok {
+		c.c.Close()
+		return nil, fmt.Errorf("ldapstore: the pool's dialer gave a %T, not an LDAP connection", c.c)
+	}
+	lc.SetTimeout(0) // a persistent search has no end
+	return lc, nil
 }
 
 // retryBackoffMin is the backoff after a server's first failed dial.
@@ -439,7 +554,9 @@ func (p *Pool) preferredUpLocked(rank int) bool {
 	return false
 }
 
-func (p *Pool) dialURL(ctx context.Context, raw string) (*Conn, error) {
+// dialURL connects to one server, upgrades with StartTLS when configured,
+// and binds.
+func (p *Pool) dialURL(ctx context.Context, raw string) (wire, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("ldap: %q: %w", raw, err)
@@ -470,7 +587,7 @@ func (p *Pool) dialURL(ctx context.Context, raw string) (*Conn, error) {
 	}
 	lc := ldap.NewConn(nc, u.Scheme == "ldaps")
 	lc.Start()
-	c := &Conn{pool: p, c: lc, url: raw, created: time.Now()}
+	c := &Conn{pooledConn: &pooledConn{c: lc, url: raw}, pool: p} // for do: observed, bounded by ctx
 	if u.Scheme == "ldap" && p.cfg.StartTLS {
 		if err := c.do(ctx, "starttls", func() error { return lc.StartTLS(tlsCfg) }); err != nil {
 			lc.Close()
@@ -483,7 +600,7 @@ func (p *Pool) dialURL(ctx context.Context, raw string) (*Conn, error) {
 			return nil, fmt.Errorf("ldap: bind to %s as %s: %w", raw, p.cfg.BindDN, err)
 		}
 	}
-	return c, nil
+	return lc, nil
 }
 
 // isBindFailure tells a refused bind (wrong password, unknown DN), which no

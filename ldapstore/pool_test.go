@@ -170,7 +170,7 @@ func TestPoolReusesLimitsAndRecovers(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	a.Release()
 	c := <-got
-	if c != a {
+	if c.c != a.c {
 		t.Error("the waiter did not get the released connection")
 	}
 	b.Release()
@@ -217,6 +217,7 @@ func TestConfigValidate(t *testing.T) {
 		{"missing ca", Config{URLs: []string{"ldaps://h"}, CAFile: "/nonexistent.pem"}, "ldap.ca_file"},
 		{"idle over open", Config{URLs: []string{"ldap://h"}, MaxOpen: 2, MaxIdle: 3}, "ldap.max_idle: 3 is more than max_open (2)"},
 		{"negative timeout", Config{URLs: []string{"ldap://h"}, DialTimeout: -1}, "ldap.dial_timeout: must not be negative"},
+		{"negative idle time", Config{URLs: []string{"ldap://h"}, ConnMaxIdleTime: -time.Second}, "ldap.conn_max_idle_time: must not be negative, got -1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
