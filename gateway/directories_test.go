@@ -409,18 +409,23 @@ func (u *userEnv) wantMembers(gid string, ids map[string]string, names ...string
 	}
 }
 
-// wantGroups checks a user's groups.
+// wantGroups checks a user's groups. They are the directory's memberOf,
+// which slapd's refint overlay rewrites in the background after a group is
+// renamed (refint_attributes memberOf): wait for it.
 func (u *userEnv) wantGroups(id string, gids ...string) {
 	u.t.Helper()
-	r := u.send("GET", "/Users/"+id+"?attributes=groups", "")
-	var got []string
-	list, _ := r.body["groups"].([]any)
-	for _, g := range list {
-		got = append(got, g.(map[string]any)["value"].(string))
-	}
-	slices.Sort(got)
 	slices.Sort(gids)
-	if !slices.Equal(got, gids) {
+	var got []string
+	if !eventually(func() bool {
+		r := u.send("GET", "/Users/"+id+"?attributes=groups", "")
+		list, _ := r.body["groups"].([]any)
+		got = got[:0]
+		for _, g := range list {
+			got = append(got, g.(map[string]any)["value"].(string))
+		}
+		slices.Sort(got)
+		return slices.Equal(got, gids)
+	}) {
 		u.t.Errorf("user %s in groups %q, want %q", id, got, gids)
 	}
 }
