@@ -241,7 +241,7 @@ func (c PatchConfig) Validate() error {
 }
 
 // ResponseConfig is the gateway's part of the "users" and "groups"
-// sections (the rest is ldapstore.ResourceConfig): how it answers writes
+// sections (the rest is ldapstore.UsersConfig, GroupsConfig): how it answers writes
 // of that resource type. RFC 7644 section 3.5.2 lets a PATCH answer 200
 // with the resource or 204 without it; either way the new ETag comes with
 // it, and with attributes or excludedAttributes the answer is 200 with

@@ -57,7 +57,7 @@ func TestFailoverUnderLoad(t *testing.T) {
 	defer pool.Close()
 	profile, _ := schema.Preset("openldap")
 	store, err := ldapstore.NewStore(pool, ldapstore.Options{Profile: profile,
-		Users: ldapstore.ResourceConfig{BaseDN: a.PeopleDN}, Groups: ldapstore.ResourceConfig{BaseDN: a.GroupsDN}})
+		Users: ldapstore.UsersConfig{ResourceConfig: ldapstore.ResourceConfig{BaseDN: a.PeopleDN}}, Groups: ldapstore.GroupsConfig{ResourceConfig: ldapstore.ResourceConfig{BaseDN: a.GroupsDN}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -424,7 +424,7 @@ func TestPatchResponses(t *testing.T) {
 // groups found by searching (the memberof overlay here keeps only
 // groupOfNames), the placeholder for empty groups.
 func TestUniqueMemberGroups(t *testing.T) {
-	u := newGroupModelEnv(t, schema.MappingConfig{ObjectClasses: []string{"groupOfUniqueNames"}, Members: "uniqueMember"})
+	u := newGroupModelEnv(t, schema.GroupMappingConfig{MappingConfig: schema.MappingConfig{ObjectClasses: []string{"groupOfUniqueNames"}}, Members: "uniqueMember"})
 	ada, alan := u.idOf("alovelace"), u.idOf("ahopper")
 	g := u.createGroup(`{"displayName":"Unique","members":[{"value":"` + ada + `"}]}`)
 	e := u.groupEntry(g)
@@ -450,8 +450,8 @@ func TestUniqueMemberGroups(t *testing.T) {
 // posixGroup groups, configured: memberUid holds the users' uid, not DNs;
 // users' groups are found by searching for their uid.
 func TestPosixGroups(t *testing.T) {
-	u := newGroupModelEnv(t, schema.MappingConfig{ObjectClasses: []string{"posixGroup"},
-		Members: "memberUid", MemberValue: "uid", CreateAttributes: map[string][]string{"gidNumber": {"10000"}}})
+	u := newGroupModelEnv(t, schema.GroupMappingConfig{Members: "memberUid", MemberValue: "uid",
+		MappingConfig: schema.MappingConfig{ObjectClasses: []string{"posixGroup"}, CreateAttributes: map[string][]string{"gidNumber": {"10000"}}}})
 	ada, alan := u.idOf("alovelace"), u.idOf("ahopper")
 	g := u.createGroup(`{"displayName":"staff","members":[{"value":"` + ada + `"},{"value":"` + alan + `"}]}`)
 	wantAttr(t, u.groupEntry(g), "memberUid", "alovelace", "ahopper")
@@ -479,11 +479,11 @@ func TestPosixGroups(t *testing.T) {
 // newGroupModelEnv serves the demo directory with groups mapped as given
 // and users' groups found by searching the groups (the memberof overlay of
 // the harness keeps memberOf for groupOfNames only).
-func newGroupModelEnv(t *testing.T, groups schema.MappingConfig) *userEnv {
+func newGroupModelEnv(t *testing.T, groups schema.GroupMappingConfig) *userEnv {
 	t.Helper()
 	return newUserEnvWith(t, ldapstore.Options{
-		Users:  ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{MemberOf: "none"}},
-		Groups: ldapstore.ResourceConfig{MappingConfig: groups},
+		Users:  ldapstore.UsersConfig{UserMappingConfig: schema.UserMappingConfig{MemberOf: "none"}},
+		Groups: ldapstore.GroupsConfig{GroupMappingConfig: groups},
 	})
 }
 
@@ -495,7 +495,7 @@ func TestGatewayRemovesDeletedMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
-		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{RemoveDeletedMembers: true}},
+		Groups: ldapstore.GroupsConfig{GroupMappingConfig: schema.GroupMappingConfig{RemoveDeletedMembers: true}},
 	})
 	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	ada, alan := u.idOf("alovelace"), u.idOf("ahopper")

@@ -131,13 +131,13 @@ func TestConfiguredMapping(t *testing.T) {
 	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
 		t.Fatal(err)
 	}
-	hs := newGateway(t, dir, zap.NewNop(), ldapstore.Options{Users: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{
+	hs := newGateway(t, dir, zap.NewNop(), ldapstore.Options{Users: ldapstore.UsersConfig{UserMappingConfig: schema.UserMappingConfig{
 		MemberOf: "isMemberOf",
-		Active:   schema.StrategyConfig{Strategy: "boolean", Attribute: "scimActive", Invert: true},
-		Extensions: []schema.ExtensionConfig{{URN: gluuURN, Name: "GluuUser", Attributes: []schema.ExtensionAttributeConfig{
+		Active:   schema.ActiveConfig{Strategy: "boolean", Attribute: "scimActive", Invert: true},
+		MappingConfig: schema.MappingConfig{Extensions: []schema.ExtensionConfig{{URN: gluuURN, Name: "GluuUser", Attributes: []schema.ExtensionAttributeConfig{
 			{Name: "favoriteColor", LDAP: "employeeType", Required: true},
 			{Name: "roomNumber", Type: "integer", LDAP: "roomNumber"},
-		}}},
+		}}}},
 	}}})
 	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 
@@ -216,9 +216,9 @@ func new389Env(t *testing.T) *userEnv {
 	}
 	profile.DNAttribute = "entryDN"
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{Profile: profile,
-		Users: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID",
-			AuxiliaryClasses: []string{"scimgateUser", "nsAccountLockStandIn"}}},
-		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID",
+		Users: ldapstore.UsersConfig{UserMappingConfig: schema.UserMappingConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID",
+			AuxiliaryClasses: []string{"scimgateUser", "nsAccountLockStandIn"}}}},
+		Groups: ldapstore.GroupsConfig{GroupMappingConfig: schema.GroupMappingConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID"},
 			MemberPlaceholder: schema.DefaultMemberPlaceholder}},
 	})
 	return &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
@@ -250,14 +250,14 @@ func newADEnv(t *testing.T) *userEnv {
 	// slapd names an entry's DN entryDN; AD distinguishedName.
 	profile.DNAttribute = "entryDN"
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{Profile: profile,
-		Users: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{
+		Users: ldapstore.UsersConfig{UserMappingConfig: schema.UserMappingConfig{MappingConfig: schema.MappingConfig{
 			IDAttribute: "entryUUID", VersionAttribute: "entryCSN",
 			AuxiliaryClasses: []string{"securityPrincipal", "adOrganizationalPerson"}, CreateAttributes: generated,
 			// slapd's userCertificate takes values with ;binary, AD's as they are.
 			Attributes: []schema.AttributeConfig{{SCIM: "x509Certificates.value", LDAP: "userCertificate;binary", Codec: "binary"}},
-		}},
-		Groups: ldapstore.ResourceConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID", VersionAttribute: "entryCSN",
-			CreateAttributes: groupGenerated}},
+		}}},
+		Groups: ldapstore.GroupsConfig{GroupMappingConfig: schema.GroupMappingConfig{MappingConfig: schema.MappingConfig{IDAttribute: "entryUUID", VersionAttribute: "entryCSN",
+			CreateAttributes: groupGenerated}}},
 	})
 	return &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 }

@@ -682,8 +682,8 @@ func TestLongNames(t *testing.T) {
 func TestMaxNameLengthIsConfigured(t *testing.T) {
 	dir := slapd.New(t, slapd.Options{ScimgateSchema: true, ServiceAccount: true})
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{
-		Users:  ldapstore.ResourceConfig{MaxNameLength: 8},
-		Groups: ldapstore.ResourceConfig{MaxNameLength: 5},
+		Users:  ldapstore.UsersConfig{ResourceConfig: ldapstore.ResourceConfig{MaxNameLength: 8}},
+		Groups: ldapstore.GroupsConfig{ResourceConfig: ldapstore.ResourceConfig{MaxNameLength: 5}},
 	})
 	u := &userEnv{t: t, dir: dir.Directory(), base: hs.URL + "/scim/v2"}
 	id, _ := u.create(`{"userName":"eight-ch"}`)

@@ -323,18 +323,13 @@ func (c ManagerConfig) Validate() error {
 // cannot index a DN whose naming value is longer than about 240 bytes.
 const DefaultMaxNameLength = 200
 
-// ResourceConfig is the "users" or "groups" section of the configuration:
-// where the resources live, and how their mapping differs from the
-// directory profile's (see schema.MappingConfig).
+// ResourceConfig is what the "users" and "groups" sections share: where
+// the resources live. Each section adds the keys of its mapping
+// (UsersConfig, GroupsConfig).
 //
 //	users:
 //	  base_dn: ou=people,dc=example,dc=org
 //	  max_name_length: 200   # most characters of a userName (groups: of a displayName)
-//	  manager:               # users only: what a manager.value that is no user's id names
-//	    resolve: [id, employeeNumber, userName]
-//	    unresolved: keep     # keep (as given, until that user appears) | reject (400) | drop
-//	  attributes:
-//	    - {scim: externalId, ldap: employeeNumber}
 type ResourceConfig struct {
 	// BaseDN is the subtree that holds the resources; new entries are
 	// created directly below it.
@@ -345,8 +340,39 @@ type ResourceConfig struct {
 	// invalidValue before any LDAP work. It keeps names within what the
 	// directory can index as a DN. 0: the default, 200.
 	MaxNameLength int `yaml:"max_name_length"`
+}
 
-	schema.MappingConfig `yaml:",inline"`
+// UsersConfig is the "users" section of the configuration: where users
+// live, and how their mapping differs from the directory profile's (see
+// schema.UserMappingConfig). Keys only groups have (members...) are
+// unknown here.
+//
+//	users:
+//	  base_dn: ou=people,dc=example,dc=org
+//	  max_name_length: 200
+//	  manager:               # what a manager.value that is no user's id names (ManagerConfig)
+//	    resolve: [id, employeeNumber, userName]
+//	    unresolved: keep     # keep (as given, until that user appears) | reject (400) | drop
+//	  member_of: memberOf
+//	  attributes:
+//	    - {scim: externalId, ldap: employeeNumber}
+type UsersConfig struct {
+	ResourceConfig           `yaml:",inline"`
+	schema.UserMappingConfig `yaml:",inline"`
+}
+
+// GroupsConfig is the "groups" section of the configuration: where groups
+// live, and how their mapping differs from the directory profile's (see
+// schema.GroupMappingConfig). Keys only users have (active, password,
+// member_of...) are unknown here.
+//
+//	groups:
+//	  base_dn: ou=groups,dc=example,dc=org
+//	  max_name_length: 200
+//	  members: uniqueMember
+type GroupsConfig struct {
+	ResourceConfig            `yaml:",inline"`
+	schema.GroupMappingConfig `yaml:",inline"`
 }
 
 // ManagerConfig is users.manager: how the Enterprise User's manager.value

@@ -28,7 +28,7 @@ func TestStarAttributes(t *testing.T) {
 			cfg := poolConfig(dir)
 			cfg.BindDN, cfg.BindPassword = dir.ServiceDN, dir.ServicePassword
 			st, err := NewStore(openPool(t, cfg), Options{Profile: preset(t, "openldap"),
-				Users: ResourceConfig{BaseDN: dir.PeopleDN}, Groups: ResourceConfig{BaseDN: dir.GroupsDN}})
+				Users: UsersConfig{ResourceConfig: ResourceConfig{BaseDN: dir.PeopleDN}}, Groups: GroupsConfig{ResourceConfig: ResourceConfig{BaseDN: dir.GroupsDN}}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,8 +15,8 @@ import (
 
 // Options say where resources live and how they are mapped.
 type Options struct {
-	Users  ResourceConfig
-	Groups ResourceConfig
+	Users  UsersConfig
+	Groups GroupsConfig
 	// Manager is users.manager; zero: its defaults.
 	Manager ManagerConfig
 	Profile schema.Profile
@@ -96,11 +96,12 @@ func NewStore(pool *Pool, opts Options) (*Store, error) {
 		snapshots: newSnapshotCache(int(search.SnapshotCache), search.SnapshotMaxAge), groupRefs: newRefCache(refTTL, 100_000),
 		scans: newScans(pool, search.MaxConcurrentScans, search.SnapshotMaxAge)}
 	var errs []error
-	var err error
-	s.users, err = setup("users", "User", opts.Users, opts.Profile.Users)
+	m, err := opts.Profile.Users.ApplyUsers("users", opts.Users.UserMappingConfig)
+	s.users, err = setup("users", "User", opts.Users.ResourceConfig, m, err)
 	s.users.manager = opts.Manager.withDefaults()
 	errs = append(errs, err, opts.Manager.Validate())
-	s.groups, err = setup("groups", "Group", opts.Groups, opts.Profile.Groups)
+	m, err = opts.Profile.Groups.ApplyGroups("groups", opts.Groups.GroupMappingConfig)
+	s.groups, err = setup("groups", "Group", opts.Groups.ResourceConfig, m, err)
 	errs = append(errs, err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -108,14 +109,15 @@ func NewStore(pool *Pool, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func setup(section, kind string, cfg ResourceConfig, preset schema.Resource) (resourceSetup, error) {
+// setup checks cfg and m, the profile's mapping as configured, applying
+// which failed with mapErr.
+func setup(section, kind string, cfg ResourceConfig, m schema.Resource, mapErr error) (resourceSetup, error) {
 	if err := cfg.Validate(section); err != nil {
 		return resourceSetup{}, err
 	}
 	base, _ := ldap.ParseDN(cfg.BaseDN)
-	m, err := preset.Apply(section, cfg.MappingConfig)
-	if err != nil {
-		return resourceSetup{}, err
+	if mapErr != nil {
+		return resourceSetup{}, mapErr
 	}
 	if _, _, err := m.RDNAttribute(); err != nil {
 		return resourceSetup{}, fmt.Errorf("%s.rdn: %w", section, err)

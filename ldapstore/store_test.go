@@ -297,7 +297,7 @@ func TestLoadReportsTheSizeLimit(t *testing.T) {
 		}
 		profile, _ := schema.Preset("openldap")
 		st, err := NewStore(openPool(t, Config{URLs: []string{s.URL}, BindDN: s.ServiceDN, BindPassword: s.ServicePassword}),
-			Options{Profile: profile, Users: ResourceConfig{BaseDN: s.PeopleDN}, Groups: ResourceConfig{BaseDN: s.GroupsDN}})
+			Options{Profile: profile, Users: UsersConfig{ResourceConfig: ResourceConfig{BaseDN: s.PeopleDN}}, Groups: GroupsConfig{ResourceConfig: ResourceConfig{BaseDN: s.GroupsDN}}})
 		if err != nil {
 			t.Fatal(err)
 		}

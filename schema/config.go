@@ -6,14 +6,17 @@ import (
 	"strings"
 )
 
-// MappingConfig changes a profile's mapping for one resource type: the part
-// of the "users" and "groups" configuration sections below base_dn.
+// MappingConfig changes a profile's mapping for one resource type: the keys
+// of the "users" and "groups" configuration sections below base_dn that
+// both share. Each section adds its own (UserMappingConfig,
+// GroupMappingConfig); a key of the other type is an unknown key.
 //
 //	users:
 //	  object_classes: [inetOrgPerson]
 //	  auxiliary_classes: [scimgateUser]
 //	  rdn: uid={userName}
 //	  id_attribute: entryUUID
+//	  id_codec: string
 //	  version_attribute: entryCSN
 //	  attributes:                      # added to the profile's, or replacing the one for the same SCIM path
 //	    - {scim: externalId, ldap: employeeNumber}
@@ -21,8 +24,6 @@ import (
 //	    - {scim: nickName, ldap: ""}   # an empty ldap removes the profile's mapping
 //	  create_attributes:               # constant values of every new entry
 //	    description: [provisioned by scimgate]
-//	  active: {strategy: boolean, attribute: scimActive}
-//	  password: {strategy: extended}
 //	  extensions:
 //	    - urn: urn:ietf:params:scim:schemas:extension:gluu:2.0:User
 //	      name: GluuUser
@@ -42,36 +43,58 @@ type MappingConfig struct {
 	IDCodec     string `yaml:"id_codec"`
 	// VersionAttribute changes with every modification: the ETag.
 	VersionAttribute string `yaml:"version_attribute"`
-	// MemberOf lists an entry's groups, maintained by the directory;
-	// "none" where the directory keeps no such attribute (groups are then
-	// searched for the member).
-	MemberOf string `yaml:"member_of"`
-	// Members (groups) is the attribute holding the members: member
-	// (groupOfNames), uniqueMember (groupOfUniqueNames), memberUid
-	// (posixGroup, with member_value: uid).
-	Members string `yaml:"members"`
-	// MemberValue (groups) is the members' attribute whose value Members
-	// holds, where it holds no DNs: uid for posixGroup's memberUid. Such
-	// groups have users as members, not groups.
-	MemberValue string `yaml:"member_value"`
-	// RemoveDeletedMembers (groups): scimgate itself removes a deleted user
-	// or group from the groups it was in, for directories that do not
-	// (OpenLDAP without the refint overlay).
-	RemoveDeletedMembers bool `yaml:"remove_deleted_members"`
-	// MemberPlaceholder (groups) is a DN kept as the only member of an
-	// empty group where the schema requires a member (OpenLDAP's
-	// groupOfNames); it is never shown, counted or matched. "none" turns
-	// it off.
-	MemberPlaceholder string `yaml:"member_placeholder"`
 	// Attributes add to or replace the profile's mappings.
 	Attributes []AttributeConfig `yaml:"attributes"`
 	// CreateAttributes are written, as given, to every new entry.
 	CreateAttributes map[string][]string `yaml:"create_attributes"`
-	// Active and Password replace the profile's strategies.
-	Active   StrategyConfig `yaml:"active"`
-	Password StrategyConfig `yaml:"password"`
 	// Extensions declare schema extensions of this resource type.
 	Extensions []ExtensionConfig `yaml:"extensions"`
+}
+
+// UserMappingConfig is the mapping part of the "users" section: the shared
+// keys, and those only users have.
+//
+//	users:
+//	  member_of: memberOf              # none: search the groups for the member instead
+//	  active: {strategy: boolean, attribute: scimActive}
+//	  password: {strategy: extended}
+type UserMappingConfig struct {
+	MappingConfig `yaml:",inline"`
+	// MemberOf lists an entry's groups, maintained by the directory;
+	// "none" where the directory keeps no such attribute (groups are then
+	// searched for the member).
+	MemberOf string `yaml:"member_of"`
+	// Active and Password replace the profile's strategies.
+	Active   ActiveConfig   `yaml:"active"`
+	Password PasswordConfig `yaml:"password"`
+}
+
+// GroupMappingConfig is the mapping part of the "groups" section: the
+// shared keys, and those only groups have.
+//
+//	groups:
+//	  members: member                  # uniqueMember, memberUid...
+//	  member_value: ""                 # posixGroup: uid
+//	  remove_deleted_members: false
+//	  member_placeholder: cn=empty-group-placeholder
+type GroupMappingConfig struct {
+	MappingConfig `yaml:",inline"`
+	// Members is the attribute holding the members: member
+	// (groupOfNames), uniqueMember (groupOfUniqueNames), memberUid
+	// (posixGroup, with member_value: uid).
+	Members string `yaml:"members"`
+	// MemberValue is the members' attribute whose value Members holds,
+	// where it holds no DNs: uid for posixGroup's memberUid. Such groups
+	// have users as members, not groups.
+	MemberValue string `yaml:"member_value"`
+	// RemoveDeletedMembers: scimgate itself removes a deleted user or
+	// group from the groups it was in, for directories that do not
+	// (OpenLDAP without the refint overlay).
+	RemoveDeletedMembers bool `yaml:"remove_deleted_members"`
+	// MemberPlaceholder is a DN kept as the only member of an empty group
+	// where the schema requires a member (OpenLDAP's groupOfNames); it is
+	// never shown, counted or matched. "none" turns it off.
+	MemberPlaceholder string `yaml:"member_placeholder"`
 }
 
 // AttributeConfig maps one SCIM path to one LDAP attribute.
@@ -86,10 +109,10 @@ type AttributeConfig struct {
 	Codec string `yaml:"codec"`
 }
 
-// StrategyConfig chooses how "active" or "password" is stored.
-type StrategyConfig struct {
-	// Strategy: for active, lock, boolean, bitmask, status or none; for password,
-	// extended, unicodepwd, attribute or none. Empty keeps the profile's.
+// ActiveConfig chooses how "active" is stored.
+type ActiveConfig struct {
+	// Strategy: lock, boolean, bitmask, status or none. Empty keeps the
+	// profile's.
 	Strategy  string `yaml:"strategy"`
 	Attribute string `yaml:"attribute"`
 	// LockValue (lock), Invert (boolean), Bit and Initial (bitmask), Also
@@ -99,6 +122,14 @@ type StrategyConfig struct {
 	Invert    bool   `yaml:"invert"`
 	Bit       int64  `yaml:"bit"`
 	Initial   int64  `yaml:"initial"`
+}
+
+// PasswordConfig chooses how "password" is stored.
+type PasswordConfig struct {
+	// Strategy: extended, unicodepwd, attribute or none. Empty keeps the
+	// profile's.
+	Strategy  string `yaml:"strategy"`
+	Attribute string `yaml:"attribute"`
 }
 
 // ExtensionConfig declares a schema extension and where its attributes live.
@@ -125,15 +156,76 @@ type ExtensionAttributeConfig struct {
 	Codec      string `yaml:"codec"`
 }
 
-// Apply returns r changed by c. Errors name the keys under section.
+// Apply returns r changed by c, the keys every resource type has. Errors
+// name the keys under section.
 func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s.%s: %s", section, key, fmt.Sprintf(format, args...)))
+	bad := &problems{section: section}
+	r = r.applyEntry(c, bad)
+	r = r.applyExtensions(c.Extensions, bad)
+	r = r.applyAttributes(c.Attributes, bad)
+	r = r.applyCreate(c.CreateAttributes)
+	return r, bad.err()
+}
+
+// ApplyUsers returns the users' r changed by c: the shared keys, then
+// member_of, active and password. Errors name the keys under section.
+func (r Resource) ApplyUsers(section string, c UserMappingConfig) (Resource, error) {
+	r, err := r.Apply(section, c.MappingConfig)
+	bad := &problems{section: section}
+	switch {
+	case strings.EqualFold(c.MemberOf, "none"):
+		r.MemberOf = ""
+	case c.MemberOf != "":
+		r.MemberOf = c.MemberOf
 	}
-	if r.Schema.ID == GroupURN && (c.Active.Strategy != "" || c.Password.Strategy != "") {
-		bad("active", "groups have neither active nor password")
+	r = r.applyActive(c.Active, bad)
+	r = r.applyPassword(c.Password, bad)
+	return r, errors.Join(err, bad.err())
+}
+
+// ApplyGroups returns the groups' r changed by c: the shared keys, then
+// how members are kept. Errors name the keys under section.
+func (r Resource) ApplyGroups(section string, c GroupMappingConfig) (Resource, error) {
+	r, err := r.Apply(section, c.MappingConfig)
+	bad := &problems{section: section}
+	if c.Members != "" {
+		r.Members = c.Members
 	}
+	if c.RemoveDeletedMembers {
+		r.RemoveDeletedMembers = true
+	}
+	if c.MemberValue != "" {
+		r.MemberValue = c.MemberValue
+		r.MemberPlaceholder = "" // a placeholder is a DN
+	}
+	switch {
+	case c.MemberPlaceholder == "":
+	case strings.EqualFold(c.MemberPlaceholder, "none"):
+		r.MemberPlaceholder = ""
+	case !strings.Contains(c.MemberPlaceholder, "="):
+		bad.add("member_placeholder", "%q is not a DN such as cn=empty-group-placeholder", c.MemberPlaceholder)
+	default:
+		r.MemberPlaceholder = c.MemberPlaceholder
+	}
+	return r, errors.Join(err, bad.err())
+}
+
+// problems collects what is wrong with a section's keys, each error named
+// section.key.
+type problems struct {
+	section string
+	errs    []error
+}
+
+func (p *problems) add(key, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("%s.%s: %s", p.section, key, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) err() error { return errors.Join(p.errs...) }
+
+// applyEntry sets what new entries are and how they are named, identified
+// and versioned.
+func (r Resource) applyEntry(c MappingConfig, bad *problems) Resource {
 	if len(c.ObjectClasses) > 0 {
 		r.ObjectClasses = c.ObjectClasses
 	}
@@ -143,7 +235,7 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 	if c.RDN != "" {
 		r.RDN = c.RDN
 		if _, _, err := r.RDNAttribute(); err != nil {
-			bad("rdn", "%v", err)
+			bad.add("rdn", "%v", err)
 		}
 	}
 	if c.IDAttribute != "" {
@@ -152,73 +244,50 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 	if c.IDCodec != "" {
 		codec, err := ParseCodec(c.IDCodec)
 		if err != nil || (codec != CodecString && codec != CodecGUID) {
-			bad("id_codec", "must be string or guid")
+			bad.add("id_codec", "must be string or guid")
 		}
 		r.IDCodec = codec
 	}
 	if c.VersionAttribute != "" {
 		r.Version = c.VersionAttribute
 	}
-	switch {
-	case strings.EqualFold(c.MemberOf, "none"):
-		r.MemberOf = ""
-	case c.MemberOf != "":
-		r.MemberOf = c.MemberOf
-	}
-	if c.Members != "" {
-		if r.Schema.ID != GroupURN {
-			bad("members", "only groups have members")
-		}
-		r.Members = c.Members
-	}
-	if c.RemoveDeletedMembers {
-		if r.Schema.ID != GroupURN {
-			bad("remove_deleted_members", "only groups have members")
-		}
-		r.RemoveDeletedMembers = true
-	}
-	if c.MemberValue != "" {
-		if r.Schema.ID != GroupURN {
-			bad("member_value", "only groups have members")
-		}
-		r.MemberValue = c.MemberValue
-		r.MemberPlaceholder = "" // a placeholder is a DN
-	}
-	switch {
-	case c.MemberPlaceholder == "":
-	case r.Schema.ID != GroupURN:
-		bad("member_placeholder", "only groups have members")
-	case strings.EqualFold(c.MemberPlaceholder, "none"):
-		r.MemberPlaceholder = ""
-	case !strings.Contains(c.MemberPlaceholder, "="):
-		bad("member_placeholder", "%q is not a DN such as cn=empty-group-placeholder", c.MemberPlaceholder)
-	default:
-		r.MemberPlaceholder = c.MemberPlaceholder
-	}
+	return r
+}
+
+// applyExtensions adds the declared extensions and their mappings. It
+// copies r.Attributes first, so that the preset r came from is unchanged.
+func (r Resource) applyExtensions(exts []ExtensionConfig, bad *problems) Resource {
 	r.Attributes = append([]AttributeMap(nil), r.Attributes...)
-	for _, e := range c.Extensions {
+	for _, e := range exts {
 		s, maps, err := e.schema()
 		if err != nil {
-			bad("extensions", "%v", err)
+			bad.add("extensions", "%v", err)
 			continue
 		}
 		r.Extensions = append(append([]Schema(nil), r.Extensions...), s)
 		r.Attributes = append(r.Attributes, maps...)
 	}
-	for i, a := range c.Attributes {
+	return r
+}
+
+// applyAttributes adds or replaces the mapping of each SCIM path, or
+// removes it where the LDAP attribute is empty. r.Attributes must be r's
+// own (applyExtensions).
+func (r Resource) applyAttributes(attrs []AttributeConfig, bad *problems) Resource {
+	for i, a := range attrs {
 		key := fmt.Sprintf("attributes[%d]", i)
 		p, err := ParsePath(a.SCIM)
 		if err != nil {
-			bad(key+".scim", "%v", err)
+			bad.add(key+".scim", "%v", err)
 			continue
 		}
 		codec, err := ParseCodec(a.Codec)
 		if err != nil {
-			bad(key+".codec", "%v", err)
+			bad.add(key+".codec", "%v", err)
 			continue
 		}
 		if !r.knows(p) {
-			bad(key+".scim", "%s is not an attribute of the %s schema or its extensions", p, r.Schema.Name)
+			bad.add(key+".scim", "%s is not an attribute of the %s schema or its extensions", p, r.Schema.Name)
 			continue
 		}
 		// The new mapping replaces any for the same path.
@@ -233,54 +302,71 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 			r.Attributes = append(r.Attributes, AttributeMap{SCIM: p, LDAP: a.LDAP, Codec: codec})
 		}
 	}
-	if len(c.CreateAttributes) > 0 {
-		create := map[string][]string{}
-		for k, v := range r.Create {
-			create[k] = v
-		}
-		for k, v := range c.CreateAttributes {
-			create[k] = v
-		}
-		r.Create = create
+	return r
+}
+
+// applyCreate adds the constant attributes of new entries to the
+// profile's, in a map of r's own.
+func (r Resource) applyCreate(attrs map[string][]string) Resource {
+	if len(attrs) == 0 {
+		return r
 	}
-	switch s := strings.ToLower(c.Active.Strategy); s {
+	create := map[string][]string{}
+	for k, v := range r.Create {
+		create[k] = v
+	}
+	for k, v := range attrs {
+		create[k] = v
+	}
+	r.Create = create
+	return r
+}
+
+// applyActive replaces the strategy of "active".
+func (r Resource) applyActive(c ActiveConfig, bad *problems) Resource {
+	switch s := strings.ToLower(c.Strategy); s {
 	case "":
 	case "none":
 		r.Active = nil
 	case string(ActiveLock), string(ActiveBoolean), string(ActiveBitmask), string(ActiveStatus):
-		if c.Active.Attribute == "" {
-			bad("active.attribute", "the %s strategy needs an attribute", s)
+		if c.Attribute == "" {
+			bad.add("active.attribute", "the %s strategy needs an attribute", s)
 		}
-		r.Active = &Active{Kind: ActiveKind(s), Attribute: c.Active.Attribute, LockValue: c.Active.LockValue,
-			Invert: c.Active.Invert, Bit: c.Active.Bit, Initial: c.Active.Initial, Also: c.Active.Also}
+		r.Active = &Active{Kind: ActiveKind(s), Attribute: c.Attribute, LockValue: c.LockValue,
+			Invert: c.Invert, Bit: c.Bit, Initial: c.Initial, Also: c.Also}
 		if s == string(ActiveLock) && r.Active.LockValue == "" {
 			r.Active.LockValue = "000001010000Z"
 		}
 		if s == string(ActiveBitmask) && r.Active.Bit == 0 {
-			bad("active.bit", "the bitmask strategy needs the bit that disables, e.g. 2")
+			bad.add("active.bit", "the bitmask strategy needs the bit that disables, e.g. 2")
 		}
 	default:
-		bad("active.strategy", "%q is not lock, boolean, bitmask, status or none", c.Active.Strategy)
+		bad.add("active.strategy", "%q is not lock, boolean, bitmask, status or none", c.Strategy)
 	}
-	switch s := strings.ToLower(c.Password.Strategy); s {
+	return r
+}
+
+// applyPassword replaces the strategy of "password".
+func (r Resource) applyPassword(c PasswordConfig, bad *problems) Resource {
+	switch s := strings.ToLower(c.Strategy); s {
 	case "":
 	case "none":
 		r.Password = nil
 	case string(PasswordExtended):
 		r.Password = &Password{Kind: PasswordExtended}
 	case string(PasswordUnicodePwd), string(PasswordAttribute):
-		attr := c.Password.Attribute
+		attr := c.Attribute
 		if attr == "" && s == string(PasswordUnicodePwd) {
 			attr = "unicodePwd"
 		}
 		if attr == "" {
-			bad("password.attribute", "the attribute strategy needs an attribute, e.g. userPassword")
+			bad.add("password.attribute", "the attribute strategy needs an attribute, e.g. userPassword")
 		}
 		r.Password = &Password{Kind: PasswordKind(s), Attribute: attr}
 	default:
-		bad("password.strategy", "%q is not extended, unicodepwd, attribute or none", c.Password.Strategy)
+		bad.add("password.strategy", "%q is not extended, unicodepwd, attribute or none", c.Strategy)
 	}
-	return r, errors.Join(errs...)
+	return r
 }
 
 // knows reports whether p names an attribute of the resource's schemas.

@@ -192,21 +192,24 @@ func TestSAMAccountName(t *testing.T) {
 
 func TestApplyMappingConfig(t *testing.T) {
 	p, _ := Preset("openldap")
-	users, err := p.Users.Apply("users", MappingConfig{
-		RDN:         "cn={displayName}",
-		IDAttribute: "uid",
-		Attributes: []AttributeConfig{
-			{SCIM: "externalId", LDAP: "employeeNumber"},
-			{SCIM: "nickName", LDAP: ""},
-			{SCIM: `emails[type eq "home"].value`, LDAP: "otherMailbox"},
-			{SCIM: "urn:x:gluu:User:favoriteColor", LDAP: "favColor"},
+	users, err := p.Users.ApplyUsers("users", UserMappingConfig{
+		MappingConfig: MappingConfig{
+			RDN:         "cn={displayName}",
+			IDAttribute: "uid",
+			Attributes: []AttributeConfig{
+				{SCIM: "externalId", LDAP: "employeeNumber"},
+				{SCIM: "nickName", LDAP: ""},
+				{SCIM: `emails[type eq "home"].value`, LDAP: "otherMailbox"},
+				{SCIM: "urn:x:gluu:User:favoriteColor", LDAP: "favColor"},
+			},
+			Extensions: []ExtensionConfig{{URN: "urn:x:gluu:User", Attributes: []ExtensionAttributeConfig{
+				{Name: "favoriteColor", LDAP: "favColor"}, {Name: "shoeSize", Type: "integer", LDAP: "shoeSize"},
+			}}},
+			CreateAttributes: map[string][]string{"description": {"via scimgate"}},
 		},
-		Active:   StrategyConfig{Strategy: "boolean", Attribute: "scimActive"},
-		Password: StrategyConfig{Strategy: "none"},
-		Extensions: []ExtensionConfig{{URN: "urn:x:gluu:User", Attributes: []ExtensionAttributeConfig{
-			{Name: "favoriteColor", LDAP: "favColor"}, {Name: "shoeSize", Type: "integer", LDAP: "shoeSize"},
-		}}},
-		CreateAttributes: map[string][]string{"description": {"via scimgate"}},
+		MemberOf: "none",
+		Active:   ActiveConfig{Strategy: "boolean", Attribute: "scimActive"},
+		Password: PasswordConfig{Strategy: "none"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +227,7 @@ func TestApplyMappingConfig(t *testing.T) {
 	if got["urn:x:gluu:User:shoeSize"].Codec != CodecInteger || got["urn:x:gluu:User:favoriteColor"].LDAP != "favColor" {
 		t.Errorf("extension mappings: %v", got)
 	}
-	if users.ID != "uid" || users.RDN != "cn={displayName}" || users.Password != nil ||
+	if users.ID != "uid" || users.RDN != "cn={displayName}" || users.Password != nil || users.MemberOf != "" ||
 		users.Active.Kind != ActiveBoolean || users.Create["description"][0] != "via scimgate" {
 		t.Errorf("resource = %+v", users)
 	}
@@ -232,21 +235,63 @@ func TestApplyMappingConfig(t *testing.T) {
 	if len(ext) != 2 || ext[1].ID != "urn:x:gluu:User" || len(ext[1].Attributes) != 2 {
 		t.Errorf("extensions advertised = %+v", ext)
 	}
-	if len(p.Users.Extensions) != 1 || len(p.Users.Lookup("", "nickName", "")) != 1 {
+	if len(p.Users.Extensions) != 1 || len(p.Users.Lookup("", "nickName", "")) != 1 || p.Users.MemberOf == "" {
 		t.Error("Apply changed the preset it was given")
 	}
 
-	_, err = p.Users.Apply("users", MappingConfig{
-		RDN:        "uid=userName",
-		Attributes: []AttributeConfig{{SCIM: "favoriteColor", LDAP: "x"}, {SCIM: "title", LDAP: "t", Codec: "weird"}},
-		Active:     StrategyConfig{Strategy: "sometimes"},
-		Password:   StrategyConfig{Strategy: "attribute"},
-		Extensions: []ExtensionConfig{{URN: "nope"}},
+	_, err = p.Users.ApplyUsers("users", UserMappingConfig{
+		MappingConfig: MappingConfig{
+			RDN:        "uid=userName",
+			Attributes: []AttributeConfig{{SCIM: "favoriteColor", LDAP: "x"}, {SCIM: "title", LDAP: "t", Codec: "weird"}},
+			Extensions: []ExtensionConfig{{URN: "nope"}},
+		},
+		Active:   ActiveConfig{Strategy: "sometimes"},
+		Password: PasswordConfig{Strategy: "attribute"},
 	})
 	for _, want := range []string{"users.rdn", "users.attributes[0].scim: favoriteColor is not an attribute", "users.attributes[1].codec", "users.active.strategy", "users.password.attribute", "users.extensions"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not mention %q", err, want)
 		}
+	}
+}
+
+func TestApplyGroupMappingConfig(t *testing.T) {
+	p, _ := Preset("openldap")
+	tests := []struct {
+		name string
+		in   GroupMappingConfig
+		want func(Resource) bool
+		err  string
+	}{
+		{"posixGroup", GroupMappingConfig{MappingConfig: MappingConfig{ObjectClasses: []string{"posixGroup"}}, Members: "memberUid", MemberValue: "uid", RemoveDeletedMembers: true},
+			func(r Resource) bool {
+				return r.Members == "memberUid" && r.MemberValue == "uid" && r.MemberPlaceholder == "" && r.RemoveDeletedMembers &&
+					r.ObjectClasses[0] == "posixGroup"
+			}, ""},
+		{"placeholder", GroupMappingConfig{MemberPlaceholder: "cn=nobody"},
+			func(r Resource) bool { return r.MemberPlaceholder == "cn=nobody" && r.Members == "member" }, ""},
+		{"no placeholder", GroupMappingConfig{MemberPlaceholder: "None"},
+			func(r Resource) bool { return r.MemberPlaceholder == "" }, ""},
+		{"placeholder not a DN", GroupMappingConfig{MemberPlaceholder: "nobody"}, nil, `groups.member_placeholder: "nobody" is not a DN`},
+		{"shared keys checked too", GroupMappingConfig{MappingConfig: MappingConfig{IDCodec: "base64"}, MemberPlaceholder: "nobody"}, nil,
+			"groups.id_codec: must be string or guid\ngroups.member_placeholder"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := p.Groups.ApplyGroups("groups", tt.in)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Errorf("error %v does not mention %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || !tt.want(got) {
+				t.Errorf("ApplyGroups = %+v, %v", got, err)
+			}
+		})
+	}
+	if p.Groups.MemberPlaceholder != DefaultMemberPlaceholder {
+		t.Error("ApplyGroups changed the preset it was given")
 	}
 }
 

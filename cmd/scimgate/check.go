@@ -113,7 +113,7 @@ func check(ctx context.Context, configFile string, w io.Writer) error {
 		at, oc := ds.Counts()
 		line("ok", "schema", "%d attribute types, %d object classes", at, oc)
 		profile, _ := schema.Preset(cfg.Directory.Profile)
-		store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users.ResourceConfig, Groups: cfg.Groups.ResourceConfig, Manager: cfg.Users.Manager, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
+		store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users.UsersConfig, Groups: cfg.Groups.GroupsConfig, Manager: cfg.Users.Manager, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
 		if err != nil {
 			line("FAIL", "mapping", "%v", err)
 		} else if report, err := store.Load(ctx); err != nil {

@@ -64,7 +64,7 @@ func serveConfig(ctx context.Context, cfg config.Config, l net.Listener, log *za
 	if err != nil {
 		return err
 	}
-	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users.ResourceConfig, Groups: cfg.Groups.ResourceConfig, Manager: cfg.Users.Manager, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
+	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users.UsersConfig, Groups: cfg.Groups.GroupsConfig, Manager: cfg.Users.Manager, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ type Config struct {
 	Server    gateway.ServerConfig   `yaml:"server"`
 	LDAP      ldapstore.Config       `yaml:"ldap"`
 	Users     Users                  `yaml:"users"`
-	Groups    Resource               `yaml:"groups"`
+	Groups    Groups                 `yaml:"groups"`
 	Search    ldapstore.SearchConfig `yaml:"search"`
 	Directory Directory              `yaml:"directory"`
 	Auth      gateway.AuthConfig     `yaml:"auth"`
@@ -45,29 +45,32 @@ type Config struct {
 	Tracing   Tracing                `yaml:"tracing"`
 }
 
-// Resource is the "users" or "groups" section: where the resources live
-// and how they map (ldapstore.ResourceConfig), and how the gateway answers
-// their writes (gateway.ResponseConfig), side by side.
-type Resource struct {
-	ldapstore.ResourceConfig `yaml:",inline"`
-	gateway.ResponseConfig   `yaml:",inline"`
-}
-
-// Validate reports every problem of the section, each naming its key.
-func (r Resource) Validate(section string) error {
-	return errors.Join(r.ResourceConfig.Validate(section), r.ResponseConfig.Validate(section))
-}
-
-// Users is the "users" section: a Resource, and how a user's manager is
-// found (users.manager, which groups do not have).
+// Users is the "users" section: where users live and how they map
+// (ldapstore.UsersConfig), how the gateway answers their writes
+// (gateway.ResponseConfig), and how a user's manager is found
+// (users.manager), side by side. Keys only groups have are unknown here.
 type Users struct {
-	Resource `yaml:",inline"`
-	Manager  ldapstore.ManagerConfig `yaml:"manager"`
+	ldapstore.UsersConfig  `yaml:",inline"`
+	gateway.ResponseConfig `yaml:",inline"`
+	Manager                ldapstore.ManagerConfig `yaml:"manager"`
 }
 
 // Validate reports every problem of the section, each naming its key.
 func (u Users) Validate() error {
-	return errors.Join(u.Resource.Validate("users"), u.Manager.Validate())
+	return errors.Join(u.ResourceConfig.Validate("users"), u.ResponseConfig.Validate("users"), u.Manager.Validate())
+}
+
+// Groups is the "groups" section: where groups live and how they map
+// (ldapstore.GroupsConfig), and how the gateway answers their writes
+// (gateway.ResponseConfig). Keys only users have are unknown here.
+type Groups struct {
+	ldapstore.GroupsConfig `yaml:",inline"`
+	gateway.ResponseConfig `yaml:",inline"`
+}
+
+// Validate reports every problem of the section, each naming its key.
+func (g Groups) Validate() error {
+	return errors.Join(g.ResourceConfig.Validate("groups"), g.ResponseConfig.Validate("groups"))
 }
 
 // Tracing is the "tracing" section: OpenTelemetry traces, sent over
@@ -123,8 +126,8 @@ func Default() Config {
 	return Config{
 		Server:    gateway.DefaultServerConfig(),
 		LDAP:      ldapstore.Config{}.WithDefaults(),
-		Users:     Users{Resource: Resource{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusOK}}},
-		Groups:    Resource{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusNoContent}},
+		Users:     Users{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusOK}},
+		Groups:    Groups{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusNoContent}},
 		Search:    ldapstore.SearchConfig{}.WithDefaults(),
 		Directory: Directory{Profile: "openldap"},
 		Auth:      gateway.DefaultAuthConfig(),
@@ -167,7 +170,7 @@ func (c Config) Validate() error {
 		c.LDAP.Validate(),
 		c.Search.Validate(),
 		c.Users.Validate(),
-		c.Groups.Validate("groups"),
+		c.Groups.Validate(),
 		c.Auth.Validate(),
 		c.Bulk.Validate(),
 		c.Patch.Validate(),

@@ -131,6 +131,15 @@ func TestLoadNamesTheWrongKey(t *testing.T) {
 		{"manager settings", minimal, []string{"SCIMGATE_USERS_MANAGER_UNRESOLVED=ignore", "SCIMGATE_USERS_MANAGER_RESOLVE=id,name[x"},
 			[]string{"users.manager.unresolved: \"ignore\" is not keep, reject or drop", "users.manager.resolve: \"name[x\" is not a SCIM attribute"}},
 		{"groups have no manager", minimal, []string{"SCIMGATE_GROUPS_MANAGER_UNRESOLVED=keep"}, []string{"SCIMGATE_GROUPS_MANAGER_UNRESOLVED: no such setting"}},
+		{"groups have no user keys", minimal, []string{"SCIMGATE_GROUPS_PASSWORD_STRATEGY=none", "SCIMGATE_GROUPS_ACTIVE_BIT=2", "SCIMGATE_GROUPS_MEMBER_OF=memberOf"},
+			[]string{"SCIMGATE_GROUPS_PASSWORD_STRATEGY: no such setting", "SCIMGATE_GROUPS_ACTIVE_BIT: no such setting", "SCIMGATE_GROUPS_MEMBER_OF: no such setting"}},
+		{"users have no group keys", minimal, []string{"SCIMGATE_USERS_MEMBERS=member", "SCIMGATE_USERS_MEMBER_PLACEHOLDER=none", "SCIMGATE_USERS_MEMBER_VALUE=uid", "SCIMGATE_USERS_REMOVE_DELETED_MEMBERS=true"},
+			[]string{"SCIMGATE_USERS_MEMBERS: no such setting", "SCIMGATE_USERS_MEMBER_PLACEHOLDER: no such setting", "SCIMGATE_USERS_MEMBER_VALUE: no such setting", "SCIMGATE_USERS_REMOVE_DELETED_MEMBERS: no such setting"}},
+		{"password has no active keys", minimal, []string{"SCIMGATE_USERS_PASSWORD_BIT=2"}, []string{"SCIMGATE_USERS_PASSWORD_BIT: no such setting"}},
+		{"groups have no member_of in the file", strings.Replace(minimal, "groups:\n", "groups:\n  member_of: memberOf\n", 1), nil, []string{"field member_of not found"}},
+		{"groups have no active in the file", strings.Replace(minimal, "groups:\n", "groups:\n  active: {strategy: none}\n", 1), nil, []string{"field active not found"}},
+		{"users have no members in the file", strings.Replace(minimal, "users:\n", "users:\n  member_placeholder: none\n", 1), nil, []string{"field member_placeholder not found"}},
+		{"password has no lock_value in the file", strings.Replace(minimal, "users:\n", "users:\n  password: {strategy: extended, lock_value: x}\n", 1), nil, []string{"field lock_value not found"}},
 		{"both password forms", minimal, []string{"SCIMGATE_LDAP_BIND_PASSWORD_FILE=/etc/hostname"}, []string{"ldap.bind_password_file: set either"}},
 	}
 	for _, tt := range tests {

@@ -586,7 +586,7 @@ func storeOperations(ctx context.Context, dir *slapd.Server, id string) (int64, 
 	defer pool.Close()
 	profile, _ := schema.Preset("openldap")
 	store, err := ldapstore.NewStore(pool, ldapstore.Options{Profile: profile,
-		Users: ldapstore.ResourceConfig{BaseDN: dir.PeopleDN}, Groups: ldapstore.ResourceConfig{BaseDN: dir.GroupsDN}})
+		Users: ldapstore.UsersConfig{ResourceConfig: ldapstore.ResourceConfig{BaseDN: dir.PeopleDN}}, Groups: ldapstore.GroupsConfig{ResourceConfig: ldapstore.ResourceConfig{BaseDN: dir.GroupsDN}}})
 	if err != nil {
 		return 0, err
 	}
