@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"bytes"
@@ -14,11 +14,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Authentication modes.
+// Authentication modes (auth.mode).
 const (
-	AuthOAuth  = "oauth"
-	AuthToken  = "token"
-	AuthBypass = "bypass"
+	ModeOAuth  = "oauth"
+	ModeToken  = "token"
+	ModeBypass = "bypass"
 )
 
 // How the gateway authenticates itself to the introspection endpoint.
@@ -35,7 +35,7 @@ const (
 	IntrospectNone = "none"
 )
 
-// AuthConfig is the "auth" section of the configuration.
+// Config is the "auth" section of the configuration.
 //
 //	auth:
 //	  mode: oauth                        # oauth | token | bypass
@@ -77,7 +77,7 @@ const (
 //	    groups_write: https://jans.io/scim/groups.write
 //	    bulk: https://jans.io/scim/bulk
 //	    all_resources_search: https://jans.io/scim/all-resources.search
-type AuthConfig struct {
+type Config struct {
 	// Mode is how requests are authenticated: "oauth" (bearer tokens from
 	// an authorization server), "token" (static bearer tokens, below), or
 	// "bypass" (no checks at all: protect the network instead).
@@ -221,10 +221,10 @@ var DefaultJWTAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384",
 
 var hmacAlgorithms = []string{"HS256", "HS384", "HS512"}
 
-// DefaultAuthConfig is the auth section where the file says nothing.
-func DefaultAuthConfig() AuthConfig {
-	return AuthConfig{
-		Mode:                AuthOAuth,
+// DefaultConfig is the auth section where the file says nothing.
+func DefaultConfig() Config {
+	return Config{
+		Mode:                ModeOAuth,
 		JWTAlgorithms:       DefaultJWTAlgorithms,
 		ScopeClaims:         []string{"scope", "scp"},
 		CacheTTL:            5 * time.Minute,
@@ -251,7 +251,7 @@ type StaticToken struct {
 }
 
 // LoadTokens returns the inline tokens and those of TokensFile.
-func (c AuthConfig) LoadTokens() ([]StaticToken, error) {
+func (c Config) LoadTokens() ([]StaticToken, error) {
 	tokens := append([]StaticToken(nil), c.Tokens...)
 	if c.TokensFile == "" {
 		return tokens, nil
@@ -270,7 +270,7 @@ func (c AuthConfig) LoadTokens() ([]StaticToken, error) {
 }
 
 // secret returns the client secret, from ClientSecretFile if it is set.
-func (c AuthConfig) secret() (string, error) {
+func (c Config) secret() (string, error) {
 	if c.ClientSecretFile == "" {
 		return c.ClientSecret, nil
 	}
@@ -279,7 +279,7 @@ func (c AuthConfig) secret() (string, error) {
 }
 
 // hmacKey returns the JWT HMAC key, nil without JWTHMACKeyFile.
-func (c AuthConfig) hmacKey() ([]byte, error) {
+func (c Config) hmacKey() ([]byte, error) {
 	if c.JWTHMACKeyFile == "" {
 		return nil, nil
 	}
@@ -297,7 +297,7 @@ func readSecretFile(key, file string) ([]byte, error) {
 }
 
 // introspectionAuth is IntrospectionAuth with its default applied.
-func (c AuthConfig) introspectionAuth() string {
+func (c Config) introspectionAuth() string {
 	switch {
 	case c.IntrospectionAuth != "":
 		return c.IntrospectionAuth
@@ -308,15 +308,15 @@ func (c AuthConfig) introspectionAuth() string {
 }
 
 // Validate reports every problem, each naming its key.
-func (c AuthConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("auth.%s: %s", key, fmt.Sprintf(format, args...)))
 	}
 	switch c.Mode {
-	case AuthOAuth:
+	case ModeOAuth:
 		errs = append(errs, c.validateOAuth())
-	case AuthToken, AuthBypass:
+	case ModeToken, ModeBypass:
 	default:
 		bad("mode", "%q is not one of oauth, token, bypass", c.Mode)
 	}
@@ -324,7 +324,7 @@ func (c AuthConfig) Validate() error {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if c.Mode == AuthToken && err == nil && len(tokens) == 0 {
+	if c.Mode == ModeToken && err == nil && len(tokens) == 0 {
 		bad("tokens", "token mode needs at least one token (in auth.tokens or auth.tokens_file; `scimgate token new` makes one)")
 	}
 	names := map[string]bool{}
@@ -365,7 +365,7 @@ func (c AuthConfig) Validate() error {
 }
 
 // validateOAuth checks the keys of oauth mode.
-func (c AuthConfig) validateOAuth() error {
+func (c Config) validateOAuth() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("auth.%s: %s", key, fmt.Sprintf(format, args...)))
