@@ -56,10 +56,12 @@ func oauthFor(t *testing.T, as *authtest.Server, clk *clock, change func(*Config
 	return a
 }
 
-// outcome is how a check ended: "ok", "invalid: <reason>" or "unavailable".
+// outcome is how a check ended: "ok", "invalid: <reason>", "throttled" or
+// "unavailable".
 func outcome(id *Identity, err error) string {
 	var bad *Refusal
 	var down *Unavailable
+	var throttled *Throttled
 	switch {
 	case err == nil && id != nil:
 		return "ok"
@@ -67,6 +69,8 @@ func outcome(id *Identity, err error) string {
 		return "invalid: " + bad.Reason
 	case errors.As(err, &down):
 		return "unavailable"
+	case errors.As(err, &throttled):
+		return "throttled"
 	}
 	return fmt.Sprintf("unexpected %v %v", id, err)
 }

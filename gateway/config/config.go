@@ -3,8 +3,8 @@
 // validation that names the wrong key and says why.
 //
 // It only assembles and checks the sections that the other packages define
-// (gateway.ServerConfig, ldapstore.Config, ...); what each key means is
-// documented beside its field there.
+// (gateway.ServerConfig, auth.Config, ldapstore.Config, ...); what each key
+// means is documented beside its field there.
 package config
 
 import (
