@@ -65,7 +65,7 @@ func (s *Server) auditWrites(next echo.HandlerFunc) echo.HandlerFunc {
 			fields = append(fields, zap.String("client_request_id", ri.clientRequestID))
 		}
 		if ri.identity != nil {
-			fields = append(fields, ri.identity.logFields()...)
+			fields = append(fields, logFields(ri.identity)...)
 		} else {
 			fields = append(fields, zap.String("client", "")) // not authenticated
 		}

@@ -5,35 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
+
+	"github.com/scimgate/scimgate/gateway/auth"
 )
 
-// Identity is who a request acts for.
-type Identity struct {
-	// Name identifies the client in logs: a static token's name, else the
-	// OAuth client id, else the subject.
-	Name string
-	// ClientID and Subject are the OAuth token's client_id and sub.
-	ClientID, Subject string
-	Scopes            []string
-	// Claims are the OAuth token's claims (JWT or introspection answer),
-	// for /Me; nil for static tokens.
-	Claims map[string]any
-	bypass bool
-}
-
-// Has reports whether the identity holds the scope.
-func (id *Identity) Has(scope string) bool {
-	return id != nil && (id.bypass || slices.Contains(id.Scopes, scope))
-}
-
 // logFields describe the identity in log lines: never the token.
-func (id *Identity) logFields() []zap.Field {
+func logFields(id *auth.Identity) []zap.Field {
 	f := []zap.Field{zap.String("client", id.Name)}
 	if id.Subject != "" && id.Subject != id.Name {
 		f = append(f, zap.String("subject", id.Subject))
@@ -41,47 +23,13 @@ func (id *Identity) logFields() []zap.Field {
 	return f
 }
 
-// authenticator finds the identity behind a bearer token. It returns an
-// *invalidToken when the token is not good (401) and an *authUnavailable
-// when it cannot tell (503).
-type authenticator interface {
-	authenticate(ctx context.Context, token string) (*Identity, error)
+// authObserver counts token checks (auth.Observer).
+type authObserver struct{ m *metrics }
+
+func (o authObserver) CacheLookup(hit bool) { o.m.cacheLookup(hit) }
+func (o authObserver) Introspected(outcome string, d time.Duration) {
+	o.m.introspected(outcome, d)
 }
-
-// invalidToken: the token is not valid. Reason says why in the words of
-// the protocol, for the client (error_description); Detail says more, for
-// the log only (an issuer's URL, a library's error). Neither holds the
-// token.
-type invalidToken struct{ Reason, Detail string }
-
-func (e *invalidToken) Error() string { return "invalid token: " + e.Reason }
-
-// Why a token is refused, as clients are told.
-const (
-	reasonExpired     = "the token has expired"
-	reasonNotYetValid = "the token is not valid yet"
-	reasonIssuer      = "the token was issued by another issuer"
-	reasonAudience    = "the token was not issued for this server"
-	reasonSignature   = "the token's signature does not verify"
-	reasonMalformed   = "the token is malformed or signed with an algorithm this server does not accept"
-	reasonInactive    = "the token is not active"
-	reasonRefused     = "the authorization server refused the token"
-	reasonRefresh     = "the token is a refresh token, not an access token"
-	reasonNotJWT      = "the token is not a JWT, the only kind this server accepts"
-	reasonUnknown     = "the token is unknown"
-	reasonTooLong     = "the token is too long"
-)
-
-// refuse is an *invalidToken for reason; detail, for the log, may be "".
-func refuse(reason, detail string) error {
-	return &invalidToken{Reason: reason, Detail: detail}
-}
-
-// authUnavailable: the authorization server could not be asked.
-type authUnavailable struct{ Err error }
-
-func (e *authUnavailable) Error() string { return "authorization server unavailable: " + e.Err.Error() }
-func (e *authUnavailable) Unwrap() error { return e.Err }
 
 const realm = `Bearer realm="scimgate"`
 
@@ -94,14 +42,14 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if s.auth == nil {
-			ri.identity = &Identity{Name: "bypass", bypass: true}
+			ri.identity = &auth.Identity{Name: "bypass", AllScopes: true}
 		} else {
 			id, err := s.identify(c.Request(), ri)
 			if err != nil {
 				return err
 			}
 			ri.identity = id
-			ri.log = ri.log.With(id.logFields()...)
+			ri.log = ri.log.With(logFields(id)...)
 		}
 		if err := s.rateLimit(ri.identity); err != nil {
 			return err
@@ -114,7 +62,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 // error that answers it: 401 for no token or a bad one, 429 when the
 // client's address has spent its budget of failed authentications, 503
 // when the authorization server cannot be asked.
-func (s *Server) identify(r *http.Request, ri *requestInfo) (*Identity, error) {
+func (s *Server) identify(r *http.Request, ri *requestInfo) (*auth.Identity, error) {
 	scheme, token, ok := strings.Cut(r.Header.Get(echo.HeaderAuthorization), " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
@@ -125,14 +73,14 @@ func (s *Server) identify(r *http.Request, ri *requestInfo) (*Identity, error) {
 	}
 	if len(token) > s.maxTokenBytes {
 		s.metrics.authFailed("token_too_long")
-		ri.log.Info("token refused", zap.String("reason", reasonTooLong), zap.Int("bytes", len(token)))
-		return nil, invalidTokenError(reasonTooLong)
+		ri.log.Info("token refused", zap.String("reason", auth.ReasonTooLong), zap.Int("bytes", len(token)))
+		return nil, invalidTokenError(auth.ReasonTooLong)
 	}
-	ctx := context.WithValue(r.Context(), failureGateKey{}, failureGate{l: s.failures, addr: ri.remote})
-	id, err := s.auth.authenticate(ctx, token)
-	var bad *invalidToken
-	var throttled *authThrottled
-	var down *authUnavailable
+	ctx := auth.WithBudget(r.Context(), failureGate{l: s.failures, addr: ri.remote})
+	id, err := s.auth.Authenticate(ctx, token)
+	var bad *auth.Refusal
+	var throttled *auth.Throttled
+	var down *auth.Unavailable
 	switch {
 	case err == nil:
 		return id, nil
@@ -162,7 +110,7 @@ func invalidTokenError(reason string) *scimError {
 
 // rateLimit takes one request of id's rate budget (server.rate_limit), or
 // answers 429.
-func (s *Server) rateLimit(id *Identity) error {
+func (s *Server) rateLimit(id *auth.Identity) error {
 	if s.limiter == nil {
 		return nil
 	}
@@ -204,4 +152,15 @@ func insufficientScope(scope string) *scimError {
 	e := newError(http.StatusForbidden, "", "The token lacks the scope %s.", scope)
 	e.Header = http.Header{"WWW-Authenticate": {fmt.Sprintf(`%s, error="insufficient_scope", scope=%s`, realm, quoteHeader(scope))}}
 	return e
+}
+
+// CheckAuthServer reaches the authorization server's discovery document if
+// that has not been done yet, and says what went wrong. Nil in the modes
+// without an authorization server.
+func (s *Server) CheckAuthServer(ctx context.Context) error {
+	a, ok := s.auth.(*auth.OAuth)
+	if !ok {
+		return nil
+	}
+	return a.Discover(ctx)
 }

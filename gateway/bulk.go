@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/scimgate/scimgate/gateway/auth"
 )
 
 // POST /Bulk (RFC 7644 section 3.7). Each operation runs as a sub-request
@@ -256,7 +258,7 @@ func walkStrings(v any, f func(string) string) any {
 
 // runOp runs one operation, its bulkId references replaced by the ids
 // they stand for, and records what a POST created.
-func (s *Server) runOp(ctx context.Context, identity *Identity, p *plannedOp, created map[string]string) bulkResult {
+func (s *Server) runOp(ctx context.Context, identity *auth.Identity, p *plannedOp, created map[string]string) bulkResult {
 	resolve := func(s string) string {
 		if ref, ok := strings.CutPrefix(s, bulkIDPrefix); ok {
 			if id, ok := created[ref]; ok {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/schema"
 )
 
@@ -332,14 +333,14 @@ func DefaultMeConfig() MeConfig {
 	return MeConfig{Attribute: "userName", Methods: []string{http.MethodGet}}
 }
 
-// Validate reports every problem, each naming its key; auth is the auth
+// Validate reports every problem, each naming its key; a is the auth
 // section, which /Me's writes depend on.
-func (c MeConfig) Validate(auth AuthConfig) error {
+func (c MeConfig) Validate(a auth.Config) error {
 	var errs []error
 	if c.Claim != "" && c.Attribute == "" {
 		errs = append(errs, errors.New("me.attribute: name the users' attribute that holds the claim's value, e.g. userName"))
 	}
-	if c.Claim != "" && c.writes() && auth.Audience == "" && c.Scope == "" {
+	if c.Claim != "" && c.writes() && a.Audience == "" && c.Scope == "" {
 		errs = append(errs, errors.New("me.methods: writes through /Me need auth.audience (tokens issued for this gateway only) or me.scope "+
 			"(a scope such tokens hold): otherwise a token issued for any other client could change its user's entry"))
 	}

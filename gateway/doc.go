@@ -11,4 +11,6 @@
 //
 // It must not speak LDAP itself: everything about the directory goes through
 // ldapstore, and it reads SCIM schemas and mappings from package schema.
+// Who a token stands for is package auth's to decide (auth.Authenticator);
+// auth.go only reads the bearer token and answers auth's refusals.
 package gateway

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 	"github.com/scimgate/scimgate/test/slapd"
@@ -63,7 +64,7 @@ func TestFailoverUnderLoad(t *testing.T) {
 	}
 	cfg := DefaultServerConfig()
 	cfg.RequestTimeout = deadline
-	srv, err := New(Options{Server: cfg, Auth: AuthConfig{Mode: AuthBypass}, Store: store, Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))})
+	srv, err := New(Options{Server: cfg, Auth: auth.Config{Mode: auth.ModeBypass}, Store: store, Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 	"github.com/scimgate/scimgate/test/directory"
@@ -27,9 +28,9 @@ import (
 
 const testToken = "test-token-with-every-scope"
 
-func tokenConfig(name, token string, scopes ...string) StaticToken {
+func tokenConfig(name, token string, scopes ...string) auth.StaticToken {
 	sum := sha256.Sum256([]byte(token))
-	return StaticToken{Name: name, SHA256: hex.EncodeToString(sum[:]), Scopes: scopes}
+	return auth.StaticToken{Name: name, SHA256: hex.EncodeToString(sum[:]), Scopes: scopes}
 }
 
 // newTestGateway serves a gateway over dir with static tokens: testToken
@@ -95,18 +96,18 @@ func newGatewayServerURLs(t testing.TB, ds directory.Server, urls []string, log 
 	go store.Run(runCtx)
 	cfg := DefaultServerConfig()
 	cfg.MaxBodyBytes = 4096
-	auth := DefaultAuthConfig()
-	auth.Mode = AuthToken
-	auth.Tokens = []StaticToken{
-		tokenConfig("all", testToken, JanssenScopes.All()...),
-		tokenConfig("reader", "reader-token", JanssenScopes.UsersRead),
-		tokenConfig("bulk-only", "bulk-only-token", JanssenScopes.Bulk),
-		tokenConfig("searcher", "searcher-token", JanssenScopes.AllResourcesSearch, JanssenScopes.UsersRead),
+	ac := auth.DefaultConfig()
+	ac.Mode = auth.ModeToken
+	ac.Tokens = []auth.StaticToken{
+		tokenConfig("all", testToken, auth.JanssenScopes.All()...),
+		tokenConfig("reader", "reader-token", auth.JanssenScopes.UsersRead),
+		tokenConfig("bulk-only", "bulk-only-token", auth.JanssenScopes.Bulk),
+		tokenConfig("searcher", "searcher-token", auth.JanssenScopes.AllResourcesSearch, auth.JanssenScopes.UsersRead),
 	}
-	if err := auth.Validate(); err != nil {
+	if err := ac.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Server: cfg, Auth: auth, Store: store, Logger: log}
+	o := Options{Server: cfg, Auth: ac, Store: store, Logger: log}
 	for _, mod := range mods {
 		mod(&o)
 	}

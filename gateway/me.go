@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 )
@@ -62,7 +63,7 @@ func (s *Server) meHandler(c echo.Context) error {
 
 // meUser finds the one user the token's claim names, with its id and
 // active.
-func (s *Server) meUser(ctx context.Context, id *Identity) (ldapstore.Resource, error) {
+func (s *Server) meUser(ctx context.Context, id *auth.Identity) (ldapstore.Resource, error) {
 	value := claimString(id.Claims[s.me.Claim])
 	if value == "" {
 		return ldapstore.Resource{}, newError(http.StatusNotFound, "", "The token has no %s claim naming a user.", s.me.Claim)
@@ -95,14 +96,14 @@ func (s *Server) meUser(ctx context.Context, id *Identity) (ldapstore.Resource, 
 // only the users scope its method needs ("the user's own rights"), its
 // writes leaving the read-only attributes as they are, and answers what
 // it answered.
-func (s *Server) meForward(c echo.Context, id *Identity, userID string, body []byte) error {
+func (s *Server) meForward(c echo.Context, id *auth.Identity, userID string, body []byte) error {
 	r := c.Request()
 	ctx := r.Context()
 	scope := s.scopes.UsersRead
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		scope = s.scopes.UsersWrite
 	}
-	self := &Identity{Name: id.Name, ClientID: id.ClientID, Subject: id.Subject, Claims: id.Claims, Scopes: []string{scope}}
+	self := &auth.Identity{Name: id.Name, ClientID: id.ClientID, Subject: id.Subject, Claims: id.Claims, Scopes: []string{scope}}
 	header := http.Header{}
 	for _, h := range []string{"Content-Type", "If-Match", "If-None-Match", "Group-Overhead-Bypass"} {
 		if v, ok := r.Header[h]; ok {

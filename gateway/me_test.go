@@ -12,6 +12,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/scimgate/scimgate/gateway/auth"
+	"github.com/scimgate/scimgate/gateway/auth/authtest"
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 	"github.com/scimgate/scimgate/test/directory"
@@ -25,11 +27,11 @@ func TestMe(t *testing.T) {
 	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
 		t.Fatal(err)
 	}
-	as := newFakeAS(t)
+	as := authtest.New(t)
 	gateway := func(me MeConfig) string { return meGateway(t, dir, as, me) }
 	token := func(sub string) string {
 		// A user's token: no users scopes at all.
-		return as.jwt(map[string]any{"sub": sub, "exp": time.Now().Add(time.Hour).Unix(), "scope": "openid profile"})
+		return as.JWT(map[string]any{"sub": sub, "exp": time.Now().Add(time.Hour).Unix(), "scope": "openid profile"})
 	}
 	readOnly := gateway(MeConfig{Claim: "sub", Attribute: "userName"})
 	patchable := gateway(MeConfig{Claim: "sub", Attribute: "userName", Methods: []string{"GET", "PATCH"}, Scope: "profile"})
@@ -48,7 +50,7 @@ func TestMe(t *testing.T) {
 	}
 	wantSCIMError(t, do(t, "PATCH", readOnly+"/Me", token("alovelace"), contentTypeSCIM, patch), 403, "")
 	wantSCIMError(t, do(t, "GET", readOnly+"/Me", token("nobody"), "", ""), 404, "")
-	wantSCIMError(t, do(t, "GET", readOnly+"/Me", as.jwt(map[string]any{"exp": time.Now().Add(time.Hour).Unix()}), "", ""), 404, "")
+	wantSCIMError(t, do(t, "GET", readOnly+"/Me", as.JWT(map[string]any{"exp": time.Now().Add(time.Hour).Unix()}), "", ""), 404, "")
 	wantSCIMError(t, do(t, "POST", readOnly+"/Me", token("alovelace"), contentTypeSCIM, `{"userName":"x"}`), 501, "")
 	wantSCIMError(t, do(t, "GET", off+"/Me", token("alovelace"), "", ""), 501, "")
 	wantSCIMError(t, do(t, "GET", readOnly+"/Me", "", "", ""), 401, "")
@@ -75,14 +77,14 @@ func TestMeReadOnly(t *testing.T) {
 	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
 		t.Fatal(err)
 	}
-	as := newFakeAS(t)
+	as := authtest.New(t)
 	gateway := func(me MeConfig) string { return meGateway(t, dir, as, me) }
 	methods := []string{"GET", "PUT", "PATCH", "DELETE"}
 	me := gateway(MeConfig{Claim: "sub", Attribute: "userName", Methods: methods, Scope: "profile"})
 	withPassword := gateway(MeConfig{Claim: "sub", Attribute: "userName", Methods: methods, Scope: "profile", Writable: []string{"password"}})
 	exp := time.Now().Add(time.Hour).Unix()
-	admin := as.jwt(map[string]any{"sub": "admin", "exp": exp, "scope": strings.Join(JanssenScopes.All(), " ")})
-	user := as.jwt(map[string]any{"sub": "alovelace", "exp": exp, "scope": "openid profile"})
+	admin := as.JWT(map[string]any{"sub": "admin", "exp": exp, "scope": strings.Join(auth.JanssenScopes.All(), " ")})
+	user := as.JWT(map[string]any{"sub": "alovelace", "exp": exp, "scope": "openid profile"})
 
 	r := do(t, "GET", me+`/Users?filter=userName%20eq%20%22alovelace%22`, admin, "", "")
 	id := resources(r)[0]["id"].(string)
@@ -161,8 +163,8 @@ func TestMeReadOnly(t *testing.T) {
 // Writes through /Me need tokens meant for this gateway: start refuses
 // write methods with neither auth.audience nor me.scope.
 func TestMeWritesNeedAudienceOrScope(t *testing.T) {
-	auth := DefaultAuthConfig()
-	auth.Issuer = "https://as.example.org"
+	ac := auth.DefaultConfig()
+	ac.Issuer = "https://as.example.org"
 	for _, tt := range []struct {
 		name     string
 		me       MeConfig
@@ -177,7 +179,7 @@ func TestMeWritesNeedAudienceOrScope(t *testing.T) {
 		{"writable me.attribute", MeConfig{Claim: "sub", Attribute: "emails.value", Scope: "x", Writable: []string{"emails", "password"}}, "", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			a := auth
+			a := ac
 			a.Audience = tt.audience
 			err := tt.me.Validate(a)
 			if (err == nil) != tt.ok {
@@ -226,11 +228,11 @@ func readEntry(t *testing.T, ds directory.Server, dn string) map[string][]string
 
 // meGateway serves a gateway over dir whose tokens as issues, with /Me as
 // me says, and returns its base URL.
-func meGateway(t *testing.T, ds directory.Server, as *fakeAS, me MeConfig) string {
+func meGateway(t *testing.T, ds directory.Server, as *authtest.Server, me MeConfig) string {
 	t.Helper()
 	dir := ds.Directory()
 	hs := newGateway(t, dir, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), ldapstore.Options{}, func(o *Options) {
-		o.Auth = DefaultAuthConfig()
+		o.Auth = auth.DefaultConfig()
 		o.Auth.Issuer = as.URL
 		o.Me = me
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"go.uber.org/zap"
 
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/schema"
 )
 
@@ -25,8 +26,8 @@ type requestInfo struct {
 	clientRequestID string
 	remote          string // the client's address (proxy.go)
 	log             *zap.Logger
-	baseURL         string    // absolute URL of the SCIM base path, for locations
-	identity        *Identity // who the request acts for; nil before authentication
+	baseURL         string         // absolute URL of the SCIM base path, for locations
+	identity        *auth.Identity // who the request acts for; nil before authentication
 	// failure is how resource handlers report an error past the SCIM
 	// library, which can only pass a few statuses (not 503) and would put
 	// a non-SCIM error's raw text in the body: scim.go answers it instead.

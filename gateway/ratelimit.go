@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"math"
 	"net/http"
 	"strconv"
@@ -143,41 +142,24 @@ func (l *failureLimiter) refilled(b *bucket, now time.Time) float64 {
 }
 
 // failureGate is a request's access to its client address's budget of
-// failed authentications, for the authenticators; the zero gate (no
-// limit, or no request) lets everything through.
+// failed authentications (auth.Budget); the zero gate (no limit) lets
+// everything through.
 type failureGate struct {
 	l    *failureLimiter
 	addr string
 }
 
-type failureGateKey struct{}
-
-func gateFrom(ctx context.Context) failureGate {
-	g, _ := ctx.Value(failureGateKey{}).(failureGate)
-	return g
-}
-
-// take draws on the budget before a check that may fail: an *authThrottled
-// when it is spent.
-func (g failureGate) take() error {
+// Take draws on the budget before a check that may fail.
+func (g failureGate) Take() (bool, time.Duration) {
 	if g.l == nil {
-		return nil
+		return true, 0
 	}
-	if ok, wait := g.l.take(g.addr); !ok {
-		return &authThrottled{Wait: wait}
-	}
-	return nil
+	return g.l.take(g.addr)
 }
 
-// refund gives back what take drew, once the check did not fail.
-func (g failureGate) refund() {
+// Refund gives back what Take drew, once the check did not fail.
+func (g failureGate) Refund() {
 	if g.l != nil {
 		g.l.refund(g.addr)
 	}
 }
-
-// authThrottled: the client's address has spent its budget of failed
-// authentications; the token was not checked.
-type authThrottled struct{ Wait time.Duration }
-
-func (e *authThrottled) Error() string { return "too many failed authentications from this address" }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,13 +24,14 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/ldapstore"
 )
 
 // Options are what a Server is built from.
 type Options struct {
 	Server ServerConfig
-	Auth   AuthConfig
+	Auth   auth.Config
 	Bulk   BulkConfig
 	Patch  PatchConfig
 	Me     MeConfig
@@ -53,8 +56,8 @@ type Server struct {
 	publicURL        string
 	log              *zap.Logger
 	store            *ldapstore.Store
-	auth             authenticator // nil in bypass mode
-	scopes           Scopes
+	auth             auth.Authenticator // nil in bypass mode
+	scopes           auth.Scopes
 	protectDiscovery bool
 	bulk             BulkConfig
 	patch            PatchConfig
@@ -98,7 +101,7 @@ func New(o Options) (*Server, error) {
 		audit:            o.Audit,
 		limiter:          newRateLimiter(o.Server.RateLimit, o.Server.RateBurst),
 		failures:         newFailureLimiter(o.Auth.FailureRate, o.Auth.FailureBurst),
-		maxTokenBytes:    cmp.Or(o.Auth.MaxTokenBytes, DefaultAuthConfig().MaxTokenBytes),
+		maxTokenBytes:    cmp.Or(o.Auth.MaxTokenBytes, auth.DefaultConfig().MaxTokenBytes),
 	}
 	var err error
 	if s.proxies, err = newProxies(o.Server); err != nil {
@@ -133,7 +136,7 @@ func New(o Options) (*Server, error) {
 
 // applyDefaults fills the sections left unconfigured and checks /Me's
 // against the auth section.
-func (s *Server) applyDefaults(auth AuthConfig) error {
+func (s *Server) applyDefaults(ac auth.Config) error {
 	if s.bulk == (BulkConfig{}) { // not configured: Janssen's limits
 		s.bulk = DefaultBulkConfig()
 	}
@@ -148,30 +151,19 @@ func (s *Server) applyDefaults(auth AuthConfig) error {
 	if s.me.Methods == nil {
 		s.me.Methods = DefaultMeConfig().Methods
 	}
-	return s.me.Validate(auth)
+	return s.me.Validate(ac)
 }
 
 // setUpAuth makes the authenticator of the configured mode.
-func (s *Server) setUpAuth(c AuthConfig) error {
-	switch c.Mode {
-	case AuthToken:
-		tokens, err := c.LoadTokens()
-		if err != nil {
-			return err
-		}
-		s.auth = staticTokens(tokens)
-	case AuthOAuth:
-		a, err := newOAuthTokens(c, s.log.Named("auth"))
-		if err != nil {
-			return err
-		}
-		a.metrics = s.metrics
-		s.auth = a
-	case AuthBypass:
+func (s *Server) setUpAuth(c auth.Config) error {
+	a, err := auth.New(c, s.log.Named("auth"), authObserver{m: s.metrics})
+	if err != nil {
+		return err
+	}
+	s.auth = a
+	if c.Mode == auth.ModeBypass {
 		s.log.Warn("AUTHENTICATION IS BYPASSED: every request is allowed, with every scope. " +
 			"Use this only behind a network that admits nothing but your provisioning client.")
-	default:
-		return fmt.Errorf("auth.mode: %q is not supported", c.Mode)
 	}
 	return nil
 }
@@ -228,7 +220,11 @@ func cursorKey(file string) ([]byte, error) {
 	if file == "" {
 		return nil, nil
 	}
-	return readSecretFile("server.cursor_key_file", file)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("server.cursor_key_file: %w", err)
+	}
+	return bytes.TrimSpace(b), nil
 }
 
 // Handler returns the server's HTTP handler.

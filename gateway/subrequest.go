@@ -8,6 +8,8 @@ import (
 	"net/url"
 
 	"go.uber.org/zap"
+
+	"github.com/scimgate/scimgate/gateway/auth"
 )
 
 // Sub-requests: /Bulk runs each operation, and /Me its request, as a
@@ -21,10 +23,10 @@ import (
 type subrequestKey struct{}
 
 type subrequestInfo struct {
-	id              string    // the sub-request's id: the parent's, a dot, a number
-	clientRequestID string    // the parent's
-	remote          string    // the parent's client
-	identity        *Identity // who it acts for, in place of a bearer token
+	id              string         // the sub-request's id: the parent's, a dot, a number
+	clientRequestID string         // the parent's
+	remote          string         // the parent's client
+	identity        *auth.Identity // who it acts for, in place of a bearer token
 	baseURL         string
 	log             *zap.Logger
 	subOptions
@@ -50,7 +52,7 @@ type subResponse struct {
 // subrequest runs method path (under the base path; query included) with
 // body on behalf of the request in ctx, acting as id, as o says, and
 // returns its response. n numbers it within its parent, for the request id.
-func (s *Server) subrequest(ctx context.Context, id *Identity, n int, method, path string, header http.Header, body []byte, o subOptions) subResponse {
+func (s *Server) subrequest(ctx context.Context, id *auth.Identity, n int, method, path string, header http.Header, body []byte, o subOptions) subResponse {
 	parent := infoFrom(ctx)
 	u, err := url.Parse(s.cfg.BasePath + path)
 	if err != nil {

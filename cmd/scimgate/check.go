@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/scimgate/scimgate/gateway"
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/gateway/config"
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
@@ -50,9 +50,9 @@ func check(ctx context.Context, configFile string, w io.Writer) error {
 	line("ok", "config", "%s is valid", source)
 
 	actx, acancel := context.WithTimeout(ctx, cfg.Auth.Timeout+time.Second)
-	if how, err := gateway.CheckAuth(actx, cfg.Auth); err != nil {
+	if how, err := auth.Check(actx, cfg.Auth); err != nil {
 		line("FAIL", "auth", "%v", err)
-	} else if cfg.Auth.Mode == gateway.AuthBypass {
+	} else if cfg.Auth.Mode == auth.ModeBypass {
 		line("warn", "auth", "bypass: %s", how)
 	} else {
 		line("ok", "auth", "%s: %s", cfg.Auth.Mode, how)

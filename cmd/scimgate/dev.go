@@ -13,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/scimgate/scimgate/gateway"
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/gateway/config"
 	"github.com/scimgate/scimgate/internal/devdir"
 	"github.com/scimgate/scimgate/ldapstore"
@@ -46,7 +46,7 @@ func dev(ctx context.Context, listen string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("load demo data: %w", err)
 	}
 
-	token, tokenConfig, err := newToken("dev", gateway.JanssenScopes.All())
+	token, tokenConfig, err := newToken("dev", auth.JanssenScopes.All())
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func dev(ctx context.Context, listen string, stdout, stderr io.Writer) error {
 	cfg.Server.Listen = l.Addr().String()
 	cfg.LDAP = ldapstore.Config{URLs: []string{dir.URL}, BindDN: dir.RootDN, BindPassword: dir.Password}.WithDefaults()
 	cfg.Users.BaseDN, cfg.Groups.BaseDN = dir.PeopleDN, dir.GroupsDN
-	cfg.Auth.Mode, cfg.Auth.Tokens = gateway.AuthToken, []gateway.StaticToken{tokenConfig}
+	cfg.Auth.Mode, cfg.Auth.Tokens = auth.ModeToken, []auth.StaticToken{tokenConfig}
 	cfg.Log = config.Log{Level: "info", Format: "console"}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -82,12 +82,12 @@ Ctrl-C stops both and removes %s.
 }
 
 // newToken returns a fresh random bearer token and its configuration entry.
-func newToken(name string, scopes []string) (string, gateway.StaticToken, error) {
+func newToken(name string, scopes []string) (string, auth.StaticToken, error) {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {
-		return "", gateway.StaticToken{}, err
+		return "", auth.StaticToken{}, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(b)
 	sum := sha256.Sum256([]byte(token))
-	return token, gateway.StaticToken{Name: name, SHA256: hex.EncodeToString(sum[:]), Scopes: scopes}, nil
+	return token, auth.StaticToken{Name: name, SHA256: hex.EncodeToString(sum[:]), Scopes: scopes}, nil
 }

@@ -12,14 +12,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/scimgate/scimgate/gateway"
+	"github.com/scimgate/scimgate/gateway/auth"
 )
 
 // defaultTokenScopes are what a provisioning client needs: users and groups,
 // read and write.
 var defaultTokenScopes = []string{
-	gateway.JanssenScopes.UsersRead, gateway.JanssenScopes.UsersWrite,
-	gateway.JanssenScopes.GroupsRead, gateway.JanssenScopes.GroupsWrite,
+	auth.JanssenScopes.UsersRead, auth.JanssenScopes.UsersWrite,
+	auth.JanssenScopes.GroupsRead, auth.JanssenScopes.GroupsWrite,
 }
 
 // tokenCommand runs `scimgate token new` and `scimgate token hash`.
@@ -45,7 +45,7 @@ func tokenCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	}
 
 	var token string
-	var entry gateway.StaticToken
+	var entry auth.StaticToken
 	if args[0] == "new" {
 		var err error
 		if token, entry, err = newToken(*name, list); err != nil {
@@ -57,9 +57,9 @@ func tokenCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 			return errors.New("no token on standard input")
 		}
 		sum := sha256.Sum256([]byte(token))
-		entry = gateway.StaticToken{Name: *name, SHA256: hex.EncodeToString(sum[:]), Scopes: list}
+		entry = auth.StaticToken{Name: *name, SHA256: hex.EncodeToString(sum[:]), Scopes: list}
 	}
-	snippet, err := yaml.Marshal([]gateway.StaticToken{entry})
+	snippet, err := yaml.Marshal([]auth.StaticToken{entry})
 	if err != nil {
 		return err
 	}

@@ -3,8 +3,8 @@
 // validation that names the wrong key and says why.
 //
 // It only assembles and checks the sections that the other packages define
-// (gateway.ServerConfig, ldapstore.Config, ...); what each key means is
-// documented beside its field there.
+// (gateway.ServerConfig, auth.Config, ldapstore.Config, ...); what each key
+// means is documented beside its field there.
 package config
 
 import (
@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/scimgate/scimgate/gateway"
+	"github.com/scimgate/scimgate/gateway/auth"
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 )
@@ -35,7 +36,7 @@ type Config struct {
 	Groups    Groups                 `yaml:"groups"`
 	Search    ldapstore.SearchConfig `yaml:"search"`
 	Directory Directory              `yaml:"directory"`
-	Auth      gateway.AuthConfig     `yaml:"auth"`
+	Auth      auth.Config            `yaml:"auth"`
 	Bulk      gateway.BulkConfig     `yaml:"bulk"`
 	Patch     gateway.PatchConfig    `yaml:"patch"`
 	Limits    schema.Limits          `yaml:"limits"`
@@ -130,7 +131,7 @@ func Default() Config {
 		Groups:    Groups{ResponseConfig: gateway.ResponseConfig{PatchResponse: http.StatusNoContent}},
 		Search:    ldapstore.SearchConfig{}.WithDefaults(),
 		Directory: Directory{Profile: "openldap"},
-		Auth:      gateway.DefaultAuthConfig(),
+		Auth:      auth.DefaultConfig(),
 		Bulk:      gateway.DefaultBulkConfig(),
 		Patch:     gateway.DefaultPatchConfig(),
 		Limits:    schema.DefaultLimits(),

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"context"
@@ -40,7 +40,7 @@ type keySet struct {
 // gets 503, not 401), or why the signature was refused.
 type verifyNote struct {
 	unavailable error
-	refusal     string // a reason* of auth.go
+	refusal     string // a Reason* of auth.go
 }
 
 type verifyNoteKey struct{}
@@ -53,7 +53,7 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 	}
 	payload, err := k.verify(ctx, raw, note)
 	if err != nil && note.unavailable == nil && note.refusal == "" {
-		note.refusal = reasonSignature
+		note.refusal = ReasonSignature
 	}
 	return payload, err
 }
@@ -61,11 +61,11 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 func (k *keySet) verify(ctx context.Context, raw string, note *verifyNote) ([]byte, error) {
 	jws, err := jose.ParseSigned(raw, k.algs)
 	if err != nil {
-		note.refusal = reasonMalformed
+		note.refusal = ReasonMalformed
 		return nil, fmt.Errorf("malformed jwt: %w", err)
 	}
 	if len(jws.Signatures) != 1 {
-		note.refusal = reasonMalformed
+		note.refusal = ReasonMalformed
 		return nil, errors.New("a token must carry exactly one signature")
 	}
 	h := jws.Signatures[0].Header

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"sync"
@@ -11,7 +11,7 @@ type tokenKey [32]byte
 // tokenResult is what checking a token found, until expires.
 type tokenResult struct {
 	id      *Identity
-	err     error // an *invalidToken: a cached refusal
+	err     error // a *Refusal: a cached refusal
 	expires time.Time
 }
 

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"cmp"
@@ -22,13 +22,13 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// oauthTokens checks bearer tokens issued by an authorization server: JWTs
+// OAuth checks bearer tokens issued by an authorization server: JWTs
 // locally against its JWKS, other tokens by RFC 7662 introspection. Each
 // result is cached by the token's hash until the token expires or
 // cache_ttl passes (refusals for negative_cache_ttl), and concurrent first
 // requests with one token share one check.
-type oauthTokens struct {
-	cfg    AuthConfig
+type OAuth struct {
+	cfg    Config
 	secret string
 	hmac   []byte
 	client *http.Client
@@ -37,7 +37,7 @@ type oauthTokens struct {
 	cache  *tokenCache
 	flight singleflight.Group
 
-	metrics *metrics // nil: none
+	obs Observer
 
 	mu      sync.Mutex
 	ends    *endpoints // nil until discovery succeeded
@@ -52,7 +52,13 @@ type endpoints struct {
 	introspect string // "": no introspection, only JWTs are accepted
 }
 
-func newOAuthTokens(cfg AuthConfig, log *zap.Logger) (*oauthTokens, error) {
+// NewOAuth makes the Authenticator of oauth mode: log gets discovery, obs
+// (nil: none) the token checks. It reaches the authorization server only
+// when a token comes, or on Discover.
+func NewOAuth(cfg Config, log *zap.Logger, obs Observer) (*OAuth, error) {
+	if obs == nil {
+		obs = noObserver{}
+	}
 	secret, err := cfg.secret()
 	if err != nil {
 		return nil, err
@@ -61,7 +67,7 @@ func newOAuthTokens(cfg AuthConfig, log *zap.Logger) (*oauthTokens, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &oauthTokens{
+	return &OAuth{
 		cfg:    cfg,
 		secret: secret,
 		hmac:   key,
@@ -69,13 +75,15 @@ func newOAuthTokens(cfg AuthConfig, log *zap.Logger) (*oauthTokens, error) {
 		log:    log,
 		now:    time.Now,
 		cache:  newTokenCache(cfg.CacheSize),
+		obs:    obs,
 	}, nil
 }
 
-func (a *oauthTokens) authenticate(ctx context.Context, token string) (*Identity, error) {
+// Authenticate implements Authenticator.
+func (a *OAuth) Authenticate(ctx context.Context, token string) (*Identity, error) {
 	k := tokenKey(sha256.Sum256([]byte(token)))
 	r, ok := a.cache.get(k, a.now())
-	a.metrics.cacheLookup(ok)
+	a.obs.CacheLookup(ok)
 	if ok {
 		return r.id, r.err
 	}
@@ -85,8 +93,7 @@ func (a *oauthTokens) authenticate(ctx context.Context, token string) (*Identity
 		}
 		// A check that may fail draws on the client address's budget of
 		// failures; one that does not fail gives it back.
-		gate := gateFrom(ctx)
-		if err := gate.take(); err != nil {
+		if err := take(ctx); err != nil {
 			return nil, err
 		}
 		// The check outlives a caller that gives up: others may wait on it.
@@ -94,7 +101,7 @@ func (a *oauthTokens) authenticate(ctx context.Context, token string) (*Identity
 		defer cancel()
 		r, err := a.check(cctx, token)
 		if err != nil || r.err == nil {
-			gate.refund() // valid, or the server could not be asked: no failure of the client's
+			budgetFrom(ctx).Refund() // valid, or the server could not be asked: no failure of the client's
 		}
 		if err != nil {
 			return nil, err
@@ -110,13 +117,13 @@ func (a *oauthTokens) authenticate(ctx context.Context, token string) (*Identity
 		r := res.Val.(tokenResult)
 		return r.id, r.err
 	case <-ctx.Done():
-		return nil, &authUnavailable{Err: fmt.Errorf("waiting for the token check: %w", ctx.Err())}
+		return nil, &Unavailable{Err: fmt.Errorf("waiting for the token check: %w", ctx.Err())}
 	}
 }
 
 // check decides on a token that is not in the cache. An error means the
 // authorization server could not be asked; a refusal is a result.
-func (a *oauthTokens) check(ctx context.Context, token string) (tokenResult, error) {
+func (a *OAuth) check(ctx context.Context, token string) (tokenResult, error) {
 	ends, err := a.endpoints(ctx)
 	if err != nil {
 		return tokenResult{}, err
@@ -130,17 +137,17 @@ func (a *oauthTokens) check(ctx context.Context, token string) (tokenResult, err
 		// Another issuer's token is refused before its key is looked up:
 		// its unknown key id must not cost a JWKS fetch.
 		if iss := unverifiedIssuer(token); iss != a.cfg.Issuer {
-			err = refuse(reasonIssuer, fmt.Sprintf("issued by %q, not %q", iss, a.cfg.Issuer))
+			err = refuse(ReasonIssuer, fmt.Sprintf("issued by %q, not %q", iss, a.cfg.Issuer))
 			break
 		}
 		id, exp, err = a.verifyJWT(ctx, ends.verifier, token)
 	case ends.introspect != "":
 		id, exp, err = a.introspect(ctx, ends.introspect, token)
 	default:
-		err = refuse(reasonNotJWT, "the authorization server has no introspection endpoint")
+		err = refuse(ReasonNotJWT, "the authorization server has no introspection endpoint")
 	}
 	now := a.now()
-	var bad *invalidToken
+	var bad *Refusal
 	switch {
 	case errors.As(err, &bad):
 		return tokenResult{err: bad, expires: now.Add(a.cfg.NegativeCacheTTL)}, nil
@@ -159,7 +166,7 @@ const discoveryRetry = 5 * time.Second
 
 // endpoints returns what discovery found, discovering the first time (and
 // again after a failure, at most every discoveryRetry).
-func (a *oauthTokens) endpoints(ctx context.Context) (*endpoints, error) {
+func (a *OAuth) endpoints(ctx context.Context) (*endpoints, error) {
 	a.mu.Lock()
 	ends, failed, retryAt := a.ends, a.failed, a.retryAt
 	a.mu.Unlock()
@@ -167,7 +174,7 @@ func (a *oauthTokens) endpoints(ctx context.Context) (*endpoints, error) {
 		return ends, nil
 	}
 	if failed != nil && a.now().Before(retryAt) {
-		return nil, &authUnavailable{Err: failed}
+		return nil, &Unavailable{Err: failed}
 	}
 	ch := a.flight.DoChan("discovery", func() (any, error) {
 		ends, err := a.discover(ctx)
@@ -184,16 +191,16 @@ func (a *oauthTokens) endpoints(ctx context.Context) (*endpoints, error) {
 	select {
 	case r := <-ch:
 		if r.Err != nil {
-			return nil, &authUnavailable{Err: r.Err}
+			return nil, &Unavailable{Err: r.Err}
 		}
 		return r.Val.(*endpoints), nil
 	case <-ctx.Done():
-		return nil, &authUnavailable{Err: ctx.Err()}
+		return nil, &Unavailable{Err: ctx.Err()}
 	}
 }
 
 // discover reads the issuer's OpenID configuration.
-func (a *oauthTokens) discover(ctx context.Context) (*endpoints, error) {
+func (a *OAuth) discover(ctx context.Context) (*endpoints, error) {
 	ends := &endpoints{introspect: a.cfg.IntrospectionURL}
 	if a.cfg.Issuer == "" {
 		return ends, nil
@@ -282,20 +289,20 @@ func unverifiedIssuer(token string) string {
 }
 
 // verifyJWT checks a JWT's signature and issuer, then its claims.
-func (a *oauthTokens) verifyJWT(ctx context.Context, v *oidc.IDTokenVerifier, token string) (*Identity, time.Time, error) {
+func (a *OAuth) verifyJWT(ctx context.Context, v *oidc.IDTokenVerifier, token string) (*Identity, time.Time, error) {
 	note := &verifyNote{}
 	t, err := v.Verify(context.WithValue(ctx, verifyNoteKey{}, note), token)
 	switch {
 	case note.unavailable != nil:
-		return nil, time.Time{}, &authUnavailable{Err: note.unavailable}
+		return nil, time.Time{}, &Unavailable{Err: note.unavailable}
 	case err != nil && note.refusal != "":
 		return nil, time.Time{}, refuse(note.refusal, err.Error())
 	case err != nil:
-		return nil, time.Time{}, refuse(reasonMalformed, err.Error())
+		return nil, time.Time{}, refuse(ReasonMalformed, err.Error())
 	}
 	var claims map[string]any
 	if err := t.Claims(&claims); err != nil {
-		return nil, time.Time{}, refuse(reasonMalformed, err.Error())
+		return nil, time.Time{}, refuse(ReasonMalformed, err.Error())
 	}
 	// exp is required of a JWT; nbf has go-oidc's 5 minutes of leeway
 	// for clock skew.
@@ -307,22 +314,22 @@ func (a *oauthTokens) verifyJWT(ctx context.Context, v *oidc.IDTokenVerifier, to
 }
 
 // introspect asks the authorization server about a token (RFC 7662).
-func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
+func (a *OAuth) introspect(ctx context.Context, endpoint, token string) (*Identity, time.Time, error) {
 	req, err := a.introspectionRequest(ctx, endpoint, token)
 	if err != nil {
-		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", err)}
+		return nil, time.Time{}, &Unavailable{Err: fmt.Errorf("introspection: %w", err)}
 	}
 	start := time.Now()
 	outcome := "error"
-	defer func() { a.metrics.introspected(outcome, time.Since(start)) }()
+	defer func() { a.obs.Introspected(outcome, time.Since(start)) }()
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", scrub(err, token))}
+		return nil, time.Time{}, &Unavailable{Err: fmt.Errorf("introspection: %w", scrub(err, token))}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAuthResponse))
 	if err != nil {
-		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %w", err)}
+		return nil, time.Time{}, &Unavailable{Err: fmt.Errorf("introspection: %w", err)}
 	}
 	method := a.cfg.introspectionAuth()
 	switch {
@@ -330,19 +337,19 @@ func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*
 	case method == IntrospectToken && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
 		// The token authenticates the call: the server refusing the call
 		// refuses the token.
-		return nil, time.Time{}, refuse(reasonRefused, resp.Status)
+		return nil, time.Time{}, refuse(ReasonRefused, resp.Status)
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %s refused the gateway's client credentials (%s): check auth.client_id and the secret", endpoint, resp.Status)}
+		return nil, time.Time{}, &Unavailable{Err: fmt.Errorf("introspection: %s refused the gateway's client credentials (%s): check auth.client_id and the secret", endpoint, resp.Status)}
 	default:
-		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %s answered %s", endpoint, resp.Status)}
+		return nil, time.Time{}, &Unavailable{Err: fmt.Errorf("introspection: %s answered %s", endpoint, resp.Status)}
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(body, &claims); err != nil {
-		return nil, time.Time{}, &authUnavailable{Err: fmt.Errorf("introspection: %s answered something that is not JSON: %w", endpoint, err)}
+		return nil, time.Time{}, &Unavailable{Err: fmt.Errorf("introspection: %s answered something that is not JSON: %w", endpoint, err)}
 	}
 	if active, _ := claims["active"].(bool); !active {
 		outcome = "inactive"
-		return nil, time.Time{}, refuse(reasonInactive, "")
+		return nil, time.Time{}, refuse(ReasonInactive, "")
 	}
 	outcome = "active"
 	exp, err := a.checkClaims(claims, false, 0)
@@ -354,7 +361,7 @@ func (a *oauthTokens) introspect(ctx context.Context, endpoint, token string) (*
 
 // introspectionRequest is the POST of RFC 7662 section 2.1, the gateway
 // authenticating as auth.introspection_auth says.
-func (a *oauthTokens) introspectionRequest(ctx context.Context, endpoint, token string) (*http.Request, error) {
+func (a *OAuth) introspectionRequest(ctx context.Context, endpoint, token string) (*http.Request, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
 	method := a.cfg.introspectionAuth()
 	if method == IntrospectPost {
@@ -380,33 +387,33 @@ func (a *oauthTokens) introspectionRequest(ctx context.Context, endpoint, token 
 // answer's) say of its use: an access token, not a refresh token (RFC
 // 6749 section 1.5); within exp (required or not) and nbf (with skew); from
 // the issuer; for the audience, when auth.audience is set. It returns exp.
-func (a *oauthTokens) checkClaims(claims map[string]any, requireExp bool, skew time.Duration) (time.Time, error) {
+func (a *OAuth) checkClaims(claims map[string]any, requireExp bool, skew time.Duration) (time.Time, error) {
 	for _, c := range []string{"token_use", "token_type"} { // Hydra and Cognito say token_use
 		if v, _ := claims[c].(string); strings.EqualFold(v, "refresh_token") || strings.EqualFold(v, "refresh") {
-			return time.Time{}, refuse(reasonRefresh, c+" "+v)
+			return time.Time{}, refuse(ReasonRefresh, c+" "+v)
 		}
 	}
 	now := a.now()
 	exp := numericDate(claims["exp"])
 	if (requireExp && exp.IsZero()) || (!exp.IsZero() && !now.Before(exp)) {
-		return time.Time{}, refuse(reasonExpired, "")
+		return time.Time{}, refuse(ReasonExpired, "")
 	}
 	if nbf := numericDate(claims["nbf"]); !nbf.IsZero() && now.Add(skew).Before(nbf) {
-		return time.Time{}, refuse(reasonNotYetValid, "not before "+nbf.UTC().Format(time.RFC3339))
+		return time.Time{}, refuse(ReasonNotYetValid, "not before "+nbf.UTC().Format(time.RFC3339))
 	}
 	if iss, _ := claims["iss"].(string); iss != "" && a.cfg.Issuer != "" &&
 		strings.TrimSuffix(iss, "/") != strings.TrimSuffix(a.cfg.Issuer, "/") {
-		return time.Time{}, refuse(reasonIssuer, fmt.Sprintf("issued by %q, not %q", iss, a.cfg.Issuer))
+		return time.Time{}, refuse(ReasonIssuer, fmt.Sprintf("issued by %q, not %q", iss, a.cfg.Issuer))
 	}
 	if a.cfg.Audience != "" && !slices.Contains(claimStrings(claims["aud"]), a.cfg.Audience) {
-		return time.Time{}, refuse(reasonAudience, fmt.Sprintf("aud %q lacks %q", claimStrings(claims["aud"]), a.cfg.Audience))
+		return time.Time{}, refuse(ReasonAudience, fmt.Sprintf("aud %q lacks %q", claimStrings(claims["aud"]), a.cfg.Audience))
 	}
 	return exp, nil
 }
 
 // identity reads who a token stands for from its claims (a JWT's, or an
 // introspection answer's).
-func (a *oauthTokens) identity(claims map[string]any) *Identity {
+func (a *OAuth) identity(claims map[string]any) *Identity {
 	id := &Identity{Claims: claims}
 	for _, c := range a.cfg.ScopeClaims {
 		for _, s := range claimStrings(claims[c]) {
@@ -459,29 +466,24 @@ func scrub(err error, token string) error {
 	return errors.New(strings.ReplaceAll(err.Error(), token, "[token]"))
 }
 
-// CheckAuthServer reaches the authorization server's discovery document if
-// that has not been done yet, and says what went wrong. Nil in the modes
-// without an authorization server.
-func (s *Server) CheckAuthServer(ctx context.Context) error {
-	a, ok := s.auth.(*oauthTokens)
-	if !ok {
-		return nil
-	}
+// Discover reaches the authorization server's discovery document if that
+// has not been done yet, and says what went wrong.
+func (a *OAuth) Discover(ctx context.Context) error {
 	_, err := a.endpoints(ctx)
 	return err
 }
 
-// CheckAuth describes how cfg authenticates requests, reaching the
+// Check describes how cfg authenticates requests, reaching the
 // authorization server in oauth mode: for `scimgate check`.
-func CheckAuth(ctx context.Context, cfg AuthConfig) (string, error) {
+func Check(ctx context.Context, cfg Config) (string, error) {
 	switch cfg.Mode {
-	case AuthBypass:
+	case ModeBypass:
 		return "no checks: anyone who reaches the port can change the directory", nil
-	case AuthToken:
+	case ModeToken:
 		tokens, err := cfg.LoadTokens()
 		return fmt.Sprintf("%d static token(s)", len(tokens)), err
 	}
-	a, err := newOAuthTokens(cfg, zap.NewNop())
+	a, err := NewOAuth(cfg, zap.NewNop(), nil)
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"bytes"
@@ -14,11 +14,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Authentication modes.
+// Authentication modes (auth.mode).
 const (
-	AuthOAuth  = "oauth"
-	AuthToken  = "token"
-	AuthBypass = "bypass"
+	ModeOAuth  = "oauth"
+	ModeToken  = "token"
+	ModeBypass = "bypass"
 )
 
 // How the gateway authenticates itself to the introspection endpoint.
@@ -35,7 +35,7 @@ const (
 	IntrospectNone = "none"
 )
 
-// AuthConfig is the "auth" section of the configuration.
+// Config is the "auth" section of the configuration.
 //
 //	auth:
 //	  mode: oauth                        # oauth | token | bypass
@@ -77,7 +77,7 @@ const (
 //	    groups_write: https://jans.io/scim/groups.write
 //	    bulk: https://jans.io/scim/bulk
 //	    all_resources_search: https://jans.io/scim/all-resources.search
-type AuthConfig struct {
+type Config struct {
 	// Mode is how requests are authenticated: "oauth" (bearer tokens from
 	// an authorization server), "token" (static bearer tokens, below), or
 	// "bypass" (no checks at all: protect the network instead).
@@ -221,10 +221,10 @@ var DefaultJWTAlgorithms = []string{"RS256", "RS384", "RS512", "PS256", "PS384",
 
 var hmacAlgorithms = []string{"HS256", "HS384", "HS512"}
 
-// DefaultAuthConfig is the auth section where the file says nothing.
-func DefaultAuthConfig() AuthConfig {
-	return AuthConfig{
-		Mode:                AuthOAuth,
+// DefaultConfig is the auth section where the file says nothing.
+func DefaultConfig() Config {
+	return Config{
+		Mode:                ModeOAuth,
 		JWTAlgorithms:       DefaultJWTAlgorithms,
 		ScopeClaims:         []string{"scope", "scp"},
 		CacheTTL:            5 * time.Minute,
@@ -251,7 +251,7 @@ type StaticToken struct {
 }
 
 // LoadTokens returns the inline tokens and those of TokensFile.
-func (c AuthConfig) LoadTokens() ([]StaticToken, error) {
+func (c Config) LoadTokens() ([]StaticToken, error) {
 	tokens := append([]StaticToken(nil), c.Tokens...)
 	if c.TokensFile == "" {
 		return tokens, nil
@@ -270,7 +270,7 @@ func (c AuthConfig) LoadTokens() ([]StaticToken, error) {
 }
 
 // secret returns the client secret, from ClientSecretFile if it is set.
-func (c AuthConfig) secret() (string, error) {
+func (c Config) secret() (string, error) {
 	if c.ClientSecretFile == "" {
 		return c.ClientSecret, nil
 	}
@@ -279,7 +279,7 @@ func (c AuthConfig) secret() (string, error) {
 }
 
 // hmacKey returns the JWT HMAC key, nil without JWTHMACKeyFile.
-func (c AuthConfig) hmacKey() ([]byte, error) {
+func (c Config) hmacKey() ([]byte, error) {
 	if c.JWTHMACKeyFile == "" {
 		return nil, nil
 	}
@@ -297,7 +297,7 @@ func readSecretFile(key, file string) ([]byte, error) {
 }
 
 // introspectionAuth is IntrospectionAuth with its default applied.
-func (c AuthConfig) introspectionAuth() string {
+func (c Config) introspectionAuth() string {
 	switch {
 	case c.IntrospectionAuth != "":
 		return c.IntrospectionAuth
@@ -308,24 +308,41 @@ func (c AuthConfig) introspectionAuth() string {
 }
 
 // Validate reports every problem, each naming its key.
-func (c AuthConfig) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("auth.%s: %s", key, fmt.Sprintf(format, args...)))
-	}
+func (c Config) Validate() error {
+	var p problems
 	switch c.Mode {
-	case AuthOAuth:
-		errs = append(errs, c.validateOAuth())
-	case AuthToken, AuthBypass:
+	case ModeOAuth:
+		c.validateOAuth(&p)
+	case ModeToken, ModeBypass:
 	default:
-		bad("mode", "%q is not one of oauth, token, bypass", c.Mode)
+		p.bad("mode", "%q is not one of oauth, token, bypass", c.Mode)
 	}
+	c.validateStaticTokens(&p)
+	if c.MaxTokenBytes < 512 {
+		p.bad("max_token_bytes", "%d is too small (at least 512; tokens are rarely under 1 KiB)", c.MaxTokenBytes)
+	}
+	if c.FailureRate < 0 || c.FailureBurst < 0 {
+		p.bad("failure_rate", "failure_rate and failure_burst must not be negative (failure_rate 0: no limit)")
+	}
+	for key, v := range map[string]string{
+		"users_read": c.Scopes.UsersRead, "users_write": c.Scopes.UsersWrite,
+		"groups_read": c.Scopes.GroupsRead, "groups_write": c.Scopes.GroupsWrite,
+		"bulk": c.Scopes.Bulk, "all_resources_search": c.Scopes.AllResourcesSearch,
+	} {
+		if v == "" || strings.ContainsAny(v, " \t\"\\") {
+			p.bad("scopes."+key, "%q is not a scope name (no spaces, quotes or backslashes; the default is Janssen's)", v)
+		}
+	}
+	return errors.Join(p...)
+}
+
+// validateStaticTokens checks the tokens of auth.tokens and
+// auth.tokens_file (in any mode: they are read in any mode).
+func (c Config) validateStaticTokens(p *problems) {
 	tokens, err := c.LoadTokens()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if c.Mode == AuthToken && err == nil && len(tokens) == 0 {
-		bad("tokens", "token mode needs at least one token (in auth.tokens or auth.tokens_file; `scimgate token new` makes one)")
+	p.add(err)
+	if c.Mode == ModeToken && err == nil && len(tokens) == 0 {
+		p.bad("tokens", "token mode needs at least one token (in auth.tokens or auth.tokens_file; `scimgate token new` makes one)")
 	}
 	names := map[string]bool{}
 	for i, t := range tokens {
@@ -334,50 +351,51 @@ func (c AuthConfig) Validate() error {
 			key = fmt.Sprintf("tokens_file[%d]", i-len(c.Tokens))
 		}
 		if t.Name == "" {
-			bad(key+".name", "every token needs a name, for the logs")
+			p.bad(key+".name", "every token needs a name, for the logs")
 		} else if names[t.Name] {
-			bad(key+".name", "%q is used twice", t.Name)
+			p.bad(key+".name", "%q is used twice", t.Name)
 		}
 		names[t.Name] = true
 		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 {
-			bad(key+".sha256", "must be 64 hex digits (the SHA-256 of the token, e.g. from `printf %%s TOKEN | sha256sum`)")
+			p.bad(key+".sha256", "must be 64 hex digits (the SHA-256 of the token, e.g. from `printf %%s TOKEN | sha256sum`)")
 		}
 		if len(t.Scopes) == 0 {
-			bad(key+".scopes", "a token without scopes can do nothing; list its scopes")
+			p.bad(key+".scopes", "a token without scopes can do nothing; list its scopes")
 		}
 	}
-	if c.MaxTokenBytes < 512 {
-		bad("max_token_bytes", "%d is too small (at least 512; tokens are rarely under 1 KiB)", c.MaxTokenBytes)
-	}
-	if c.FailureRate < 0 || c.FailureBurst < 0 {
-		bad("failure_rate", "failure_rate and failure_burst must not be negative (failure_rate 0: no limit)")
-	}
-	for key, v := range map[string]string{
-		"users_read": c.Scopes.UsersRead, "users_write": c.Scopes.UsersWrite,
-		"groups_read": c.Scopes.GroupsRead, "groups_write": c.Scopes.GroupsWrite,
-		"bulk": c.Scopes.Bulk, "all_resources_search": c.Scopes.AllResourcesSearch,
-	} {
-		if v == "" || strings.ContainsAny(v, " \t\"\\") {
-			bad("scopes."+key, "%q is not a scope name (no spaces, quotes or backslashes; the default is Janssen's)", v)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // validateOAuth checks the keys of oauth mode.
-func (c AuthConfig) validateOAuth() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("auth.%s: %s", key, fmt.Sprintf(format, args...)))
+func (c Config) validateOAuth(p *problems) {
+	c.validateServer(p)
+	c.validateCredentials(p)
+	c.validateJWT(p)
+	c.validateChecks(p)
+}
+
+// problems collects what is wrong, each naming its key.
+type problems []error
+
+func (p *problems) bad(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("auth.%s: %s", key, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) add(err error) {
+	if err != nil {
+		*p = append(*p, err)
 	}
+}
+
+// validateServer checks where the authorization server is.
+func (c Config) validateServer(p *problems) {
 	checkURL := func(key, v string) {
 		u, err := url.Parse(v)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			bad(key, "%q is not an http(s) URL", v)
+			p.bad(key, "%q is not an http(s) URL", v)
 		}
 	}
 	if c.Issuer == "" && c.IntrospectionURL == "" {
-		bad("issuer", "oauth mode needs the authorization server: set auth.issuer (SCIMGATE_AUTH_ISSUER), "+
+		p.bad("issuer", "oauth mode needs the authorization server: set auth.issuer (SCIMGATE_AUTH_ISSUER), "+
 			"or auth.introspection_url alone for a server without discovery; "+
 			"or choose mode token (static tokens) or bypass")
 	}
@@ -390,65 +408,75 @@ func (c AuthConfig) validateOAuth() error {
 	if c.DiscoveryURL != "" {
 		checkURL("discovery_url", c.DiscoveryURL)
 		if !strings.HasSuffix(c.DiscoveryURL, wellKnown) {
-			bad("discovery_url", "%q does not end in %s", c.DiscoveryURL, wellKnown)
+			p.bad("discovery_url", "%q does not end in %s", c.DiscoveryURL, wellKnown)
 		}
 		if c.Issuer == "" {
-			bad("discovery_url", "needs auth.issuer too: the iss that tokens must carry")
+			p.bad("discovery_url", "needs auth.issuer too: the iss that tokens must carry")
 		}
 	}
+}
+
+// validateCredentials checks how the gateway authenticates to the
+// introspection endpoint.
+func (c Config) validateCredentials(p *problems) {
 	secret, err := c.secret()
-	if err != nil {
-		errs = append(errs, err)
-	}
+	p.add(err)
 	switch m := c.introspectionAuth(); m {
 	case IntrospectBasic, IntrospectPost:
 		if c.ClientID == "" {
-			bad("client_id", "introspection_auth %s needs the gateway's client id", m)
+			p.bad("client_id", "introspection_auth %s needs the gateway's client id", m)
 		}
 		if err == nil && secret == "" {
-			bad("client_secret", "introspection_auth %s needs the client secret (auth.client_secret_file, or SCIMGATE_AUTH_CLIENT_SECRET)", m)
+			p.bad("client_secret", "introspection_auth %s needs the client secret (auth.client_secret_file, or SCIMGATE_AUTH_CLIENT_SECRET)", m)
 		}
 	case IntrospectToken, IntrospectNone:
 	default:
-		bad("introspection_auth", "%q is not one of client_secret_basic, client_secret_post, token, none", m)
+		p.bad("introspection_auth", "%q is not one of client_secret_basic, client_secret_post, token, none", m)
 	}
+}
+
+// validateJWT checks the algorithms and the HMAC key.
+func (c Config) validateJWT(p *problems) {
 	if len(c.JWTAlgorithms) == 0 {
-		bad("jwt_algorithms", "list at least one algorithm, e.g. RS256")
+		p.bad("jwt_algorithms", "list at least one algorithm, e.g. RS256")
 	}
 	for _, a := range c.JWTAlgorithms {
 		switch {
 		case slices.Contains(DefaultJWTAlgorithms, a):
 		case slices.Contains(hmacAlgorithms, a):
 			if c.JWTHMACKeyFile == "" {
-				bad("jwt_algorithms", "%s needs the shared key in auth.jwt_hmac_key_file", a)
+				p.bad("jwt_algorithms", "%s needs the shared key in auth.jwt_hmac_key_file", a)
 			}
 		case strings.EqualFold(a, "none"):
-			bad("jwt_algorithms", "none would accept unsigned tokens: remove it")
+			p.bad("jwt_algorithms", "none would accept unsigned tokens: remove it")
 		default:
-			bad("jwt_algorithms", "%q is not a JWS algorithm (%s, or HS256/384/512 with a key)", a, strings.Join(DefaultJWTAlgorithms, ", "))
+			p.bad("jwt_algorithms", "%q is not a JWS algorithm (%s, or HS256/384/512 with a key)", a, strings.Join(DefaultJWTAlgorithms, ", "))
 		}
 	}
 	if key, err := c.hmacKey(); err != nil {
-		errs = append(errs, err)
+		p.add(err)
 	} else if c.JWTHMACKeyFile != "" && len(key) < 32 {
-		bad("jwt_hmac_key_file", "the key has %d bytes; HMAC keys need at least 32", len(key))
+		p.bad("jwt_hmac_key_file", "the key has %d bytes; HMAC keys need at least 32", len(key))
 	}
+}
+
+// validateChecks checks how tokens are read and how long checks are kept.
+func (c Config) validateChecks(p *problems) {
 	if len(c.ScopeClaims) == 0 {
-		bad("scope_claims", "list the claims that carry scopes, e.g. [scope, scp]")
+		p.bad("scope_claims", "list the claims that carry scopes, e.g. [scope, scp]")
 	}
 	if len(c.GrantedScopes) > 0 && c.Audience == "" {
-		bad("granted_scopes", "granting scopes to every valid token needs auth.audience, so that only tokens issued for scimgate get them")
+		p.bad("granted_scopes", "granting scopes to every valid token needs auth.audience, so that only tokens issued for scimgate get them")
 	}
 	for key, d := range map[string]time.Duration{"cache_ttl": c.CacheTTL, "timeout": c.Timeout, "jwks_refresh_interval": c.JWKSRefreshInterval} {
 		if d <= 0 {
-			bad(key, "must be positive, got %s", d)
+			p.bad(key, "must be positive, got %s", d)
 		}
 	}
 	if c.NegativeCacheTTL < 0 {
-		bad("negative_cache_ttl", "must not be negative, got %s", c.NegativeCacheTTL)
+		p.bad("negative_cache_ttl", "must not be negative, got %s", c.NegativeCacheTTL)
 	}
 	if c.CacheSize < 2 {
-		bad("cache_size", "must be at least 2, got %d", c.CacheSize)
+		p.bad("cache_size", "must be at least 2, got %d", c.CacheSize)
 	}
-	return errors.Join(errs...)
 }

@@ -1,4 +1,4 @@
-package gateway
+package auth
 
 import (
 	"context"
@@ -7,10 +7,11 @@ import (
 	"encoding/hex"
 )
 
-// staticTokens accepts configured tokens, known only by their SHA-256.
-type staticTokens []StaticToken
+// StaticTokens accepts configured tokens, known only by their SHA-256.
+type StaticTokens []StaticToken
 
-func (ts staticTokens) authenticate(ctx context.Context, token string) (*Identity, error) {
+// Authenticate implements Authenticator.
+func (ts StaticTokens) Authenticate(ctx context.Context, token string) (*Identity, error) {
 	sum := sha256.Sum256([]byte(token))
 	var found *Identity
 	for _, t := range ts {
@@ -22,12 +23,12 @@ func (ts staticTokens) authenticate(ctx context.Context, token string) (*Identit
 		}
 	}
 	if found == nil {
-		// A failed authentication draws on the address's budget, as in
-		// oauth mode: past it, wrong tokens get 429.
-		if err := gateFrom(ctx).take(); err != nil {
+		// A failed authentication draws on the client's budget, as in
+		// oauth mode: past it, wrong tokens get a *Throttled.
+		if err := take(ctx); err != nil {
 			return nil, err
 		}
-		return nil, refuse(reasonUnknown, "")
+		return nil, refuse(ReasonUnknown, "")
 	}
 	return found, nil
 }
