@@ -20,22 +20,59 @@ import (
 // the mapping and the base DNs. It prints one line per step and one line per
 // problem, and fails if there is any problem.
 func check(ctx context.Context, configFile string, w io.Writer) error {
-	problems := 0
-	line := func(status, step, format string, args ...any) {
-		if status == "FAIL" {
-			problems++
-		}
-		fmt.Fprintf(w, "%-4s  %-15s %s\n", status, step, fmt.Sprintf(format, args...))
+	r := &checkReport{w: w}
+	cfg, ok := r.config(configFile)
+	if !ok {
+		return r.done()
 	}
-	done := func() error {
-		if problems == 0 {
-			fmt.Fprintln(w, "no problems found")
-			return nil
-		}
-		fmt.Fprintf(w, "%d problem(s)\n", problems)
-		return errReported
+	r.auth(ctx, cfg)
+	pool, err := ldapstore.Open(cfg.LDAP)
+	if err != nil {
+		r.line("FAIL", "connect", "%v", err)
+		return r.done()
 	}
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, ok := r.connect(ctx, cfg, pool)
+	if !ok {
+		return r.done()
+	}
+	defer conn.Release()
+	dse, ok := r.rootDSE(ctx, conn)
+	if !ok {
+		return r.done()
+	}
+	r.mapping(ctx, cfg, pool, conn, dse)
+	r.baseDNs(ctx, cfg, conn)
+	return r.done()
+}
 
+// checkReport is what check prints: one line per step and per problem.
+type checkReport struct {
+	w        io.Writer
+	problems int
+}
+
+func (r *checkReport) line(status, step, format string, args ...any) {
+	if status == "FAIL" {
+		r.problems++
+	}
+	fmt.Fprintf(r.w, "%-4s  %-15s %s\n", status, step, fmt.Sprintf(format, args...))
+}
+
+// done prints the verdict: errReported when there was a problem.
+func (r *checkReport) done() error {
+	if r.problems == 0 {
+		fmt.Fprintln(r.w, "no problems found")
+		return nil
+	}
+	fmt.Fprintf(r.w, "%d problem(s)\n", r.problems)
+	return errReported
+}
+
+// config loads the configuration file and the environment.
+func (r *checkReport) config(configFile string) (config.Config, bool) {
 	source := configFile
 	if source == "" {
 		source = "the environment alone"
@@ -43,56 +80,60 @@ func check(ctx context.Context, configFile string, w io.Writer) error {
 	cfg, err := config.Load(configFile, os.Environ())
 	if err != nil {
 		for _, e := range strings.Split(err.Error(), "\n") {
-			line("FAIL", "config", "%s", e)
+			r.line("FAIL", "config", "%s", e)
 		}
-		return done()
+		return cfg, false
 	}
-	line("ok", "config", "%s is valid", source)
+	r.line("ok", "config", "%s is valid", source)
+	return cfg, true
+}
 
+// auth checks the authentication settings (the OAuth server answers, the
+// token files read).
+func (r *checkReport) auth(ctx context.Context, cfg config.Config) {
 	actx, acancel := context.WithTimeout(ctx, cfg.Auth.Timeout+time.Second)
+	defer acancel()
 	if how, err := auth.Check(actx, cfg.Auth); err != nil {
-		line("FAIL", "auth", "%v", err)
+		r.line("FAIL", "auth", "%v", err)
 	} else if cfg.Auth.Mode == auth.ModeBypass {
-		line("warn", "auth", "bypass: %s", how)
+		r.line("warn", "auth", "bypass: %s", how)
 	} else {
-		line("ok", "auth", "%s: %s", cfg.Auth.Mode, how)
+		r.line("ok", "auth", "%s: %s", cfg.Auth.Mode, how)
 	}
-	acancel()
+}
 
-	pool, err := ldapstore.Open(cfg.LDAP)
-	if err != nil {
-		line("FAIL", "connect", "%v", err)
-		return done()
-	}
-	defer pool.Close()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+// connect borrows a connection: the directory answers and takes the bind.
+func (r *checkReport) connect(ctx context.Context, cfg config.Config, pool *ldapstore.Pool) (*ldapstore.Conn, bool) {
 	conn, err := pool.Conn(ctx)
 	switch {
 	case errors.Is(err, ldapstore.ErrBindRefused):
-		line("FAIL", "bind", "ldap.bind_dn/ldap.bind_password: the directory refused the bind as %s: %v", cfg.LDAP.BindDN, ldapstore.Reason(err))
-		return done()
+		r.line("FAIL", "bind", "ldap.bind_dn/ldap.bind_password: the directory refused the bind as %s: %v", cfg.LDAP.BindDN, ldapstore.Reason(err))
+		return nil, false
 	case err != nil:
-		line("FAIL", "connect", "ldap.urls: cannot reach %s: %v", strings.Join(cfg.LDAP.URLs, ", "), ldapstore.Reason(err))
-		return done()
+		r.line("FAIL", "connect", "ldap.urls: cannot reach %s: %v", strings.Join(cfg.LDAP.URLs, ", "), ldapstore.Reason(err))
+		return nil, false
 	}
-	defer conn.Release()
 	who := "anonymously"
 	if cfg.LDAP.BindDN != "" {
 		who = "as " + cfg.LDAP.BindDN
 	}
-	line("ok", "connect", "%s, bound %s", conn.URL(), who)
+	r.line("ok", "connect", "%s, bound %s", conn.URL(), who)
+	return conn, true
+}
 
+// rootDSE reads what the directory says of itself and the controls it
+// lists.
+func (r *checkReport) rootDSE(ctx context.Context, conn *ldapstore.Conn) (*ldapstore.RootDSE, bool) {
 	dse, err := conn.ReadRootDSE(ctx)
 	if err != nil {
-		line("FAIL", "root DSE", "%v", err)
-		return done()
+		r.line("FAIL", "root DSE", "%v", err)
+		return nil, false
 	}
 	vendor := strings.TrimSpace(dse.VendorName + " " + dse.VendorVersion)
 	if vendor == "" && dse.IsOpenLDAP() {
 		vendor = "OpenLDAP"
 	}
-	line("ok", "root DSE", "%s; naming contexts: %s", orUnknown(vendor), strings.Join(dse.NamingContexts, ", "))
+	r.line("ok", "root DSE", "%s; naming contexts: %s", orUnknown(vendor), strings.Join(dse.NamingContexts, ", "))
 	var support []string
 	for _, f := range ldapstore.Features {
 		s := "no"
@@ -104,54 +145,65 @@ func check(ctx context.Context, configFile string, w io.Writer) error {
 		}
 		support = append(support, f.Name+": "+s)
 	}
-	line("", "controls", "%s", strings.Join(support, "; "))
+	r.line("", "controls", "%s", strings.Join(support, "; "))
+	return dse, true
+}
 
+// mapping reads the directory's schema and loads the store over it: what
+// the mapping cannot hold, and what the directory makes weaker.
+func (r *checkReport) mapping(ctx context.Context, cfg config.Config, pool *ldapstore.Pool, conn *ldapstore.Conn, dse *ldapstore.RootDSE) {
 	ds, err := conn.ReadSchema(ctx, dse)
 	if err != nil {
-		line("FAIL", "schema", "%v", err)
-	} else {
-		at, oc := ds.Counts()
-		line("ok", "schema", "%d attribute types, %d object classes", at, oc)
-		profile, _ := schema.Preset(cfg.Directory.Profile)
-		store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users.UsersConfig, Groups: cfg.Groups.GroupsConfig, Manager: cfg.Users.Manager, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
-		if err != nil {
-			line("FAIL", "mapping", "%v", err)
-		} else if report, err := store.Load(ctx); err != nil {
-			line("FAIL", "mapping", "%v", err)
-		} else {
-			for _, p := range report.Problems {
-				line("FAIL", "mapping", "%v", p)
-			}
-			for _, d := range report.Dropped {
-				line("note", "mapping", "not stored, so not advertised: %s", d)
-			}
-			for _, l := range report.Limits {
-				line("note", "directory", "%s", l)
-			}
-			if len(report.Dropped) > 0 {
-				line("", "", "(the directory lacks these attributes; deploy/ldap/scimgate.schema adds the scim* ones)")
-			}
-			switch {
-			case len(report.Problems) > 0:
-			case len(report.Dropped) == 0:
-				line("ok", "mapping", "profile %s: every mapped attribute type and object class exists", profile.Name)
-			default:
-				line("ok", "mapping", "profile %s: usable, with the %d mapping(s) above left out", profile.Name, len(report.Dropped))
-			}
-		}
+		r.line("FAIL", "schema", "%v", err)
+		return
 	}
+	at, oc := ds.Counts()
+	r.line("ok", "schema", "%d attribute types, %d object classes", at, oc)
+	profile, _ := schema.Preset(cfg.Directory.Profile)
+	store, err := ldapstore.NewStore(pool, ldapstore.Options{Users: cfg.Users.UsersConfig, Groups: cfg.Groups.GroupsConfig, Manager: cfg.Users.Manager, Profile: profile, Search: cfg.Search, Limits: cfg.Limits})
+	if err != nil {
+		r.line("FAIL", "mapping", "%v", err)
+		return
+	}
+	report, err := store.Load(ctx)
+	if err != nil {
+		r.line("FAIL", "mapping", "%v", err)
+		return
+	}
+	for _, p := range report.Problems {
+		r.line("FAIL", "mapping", "%v", p)
+	}
+	for _, d := range report.Dropped {
+		r.line("note", "mapping", "not stored, so not advertised: %s", d)
+	}
+	for _, l := range report.Limits {
+		r.line("note", "directory", "%s", l)
+	}
+	if len(report.Dropped) > 0 {
+		r.line("", "", "(the directory lacks these attributes; deploy/ldap/scimgate.schema adds the scim* ones)")
+	}
+	switch {
+	case len(report.Problems) > 0:
+	case len(report.Dropped) == 0:
+		r.line("ok", "mapping", "profile %s: every mapped attribute type and object class exists", profile.Name)
+	default:
+		r.line("ok", "mapping", "profile %s: usable, with the %d mapping(s) above left out", profile.Name, len(report.Dropped))
+	}
+}
+
+// baseDNs checks that the users' and groups' units exist.
+func (r *checkReport) baseDNs(ctx context.Context, cfg config.Config, conn *ldapstore.Conn) {
 	for _, b := range []struct{ key, dn string }{{"users.base_dn", cfg.Users.BaseDN}, {"groups.base_dn", cfg.Groups.BaseDN}} {
 		ok, err := conn.Exists(ctx, b.dn)
 		switch {
 		case err != nil:
-			line("FAIL", b.key, "%s: %v", b.dn, ldapstore.Reason(err))
+			r.line("FAIL", b.key, "%s: %v", b.dn, ldapstore.Reason(err))
 		case !ok:
-			line("FAIL", b.key, "%s: no such entry in the directory", b.dn)
+			r.line("FAIL", b.key, "%s: no such entry in the directory", b.dn)
 		default:
-			line("ok", b.key, "%s exists", b.dn)
+			r.line("ok", b.key, "%s exists", b.dn)
 		}
 	}
-	return done()
 }
 
 func orUnknown(s string) string {
