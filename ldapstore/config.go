@@ -86,8 +86,8 @@ type Config struct {
 	MaxIdle int `yaml:"max_idle"`
 
 	// ConnMaxLifetime closes connections older than this when they are
-	// returned, so that load spreads again after a failover. 0 keeps them.
-	// Default 30m.
+	// returned, so that load spreads again after a failover. 0 keeps them
+	// (no limit, as database/sql). Default 30m.
 	ConnMaxLifetime time.Duration `yaml:"conn_max_lifetime"`
 
 	// ConnMaxIdleTime closes connections that sit idle longer than this,

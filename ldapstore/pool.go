@@ -220,17 +220,18 @@ type seams struct {
 
 // Open returns a pool for cfg, which must be valid. Like sql.Open it does not
 // connect; use Ping to check that the directory answers. A zero
-// ConnMaxIdleTime is no limit here, as in database/sql: the 5m default
-// comes from WithDefaults, where the configuration is read.
+// ConnMaxIdleTime or ConnMaxLifetime is no limit here, as in database/sql:
+// the 5m and 30m defaults come from WithDefaults, where the configuration
+// is read.
 func Open(cfg Config) (*Pool, error) { return open(cfg, seams{}) }
 
 func open(cfg Config, sm seams) (*Pool, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	maxIdleTime := cfg.ConnMaxIdleTime
+	maxIdleTime, maxLifetime := cfg.ConnMaxIdleTime, cfg.ConnMaxLifetime
 	cfg = cfg.WithDefaults()
-	cfg.ConnMaxIdleTime = maxIdleTime
+	cfg.ConnMaxIdleTime, cfg.ConnMaxLifetime = maxIdleTime, maxLifetime // 0 is no limit
 	pw, err := cfg.password()
 	if err != nil {
 		return nil, err

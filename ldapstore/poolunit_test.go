@@ -360,3 +360,38 @@ func idleDead(t *testing.T, p *Pool, d *fakeDialer) *Conn {
 	d.wire(0).kill()
 	return borrow(t, p)
 }
+
+// conn_max_lifetime: a connection older than it is closed when given back;
+// 0 keeps connections however old (it was turned into the 30m default).
+func TestPoolLifetimeLimit(t *testing.T) {
+	age := func(p *Pool, d time.Duration) {
+		p.mu.Lock()
+		for _, pc := range p.idle {
+			pc.created = pc.created.Add(-d)
+		}
+		p.mu.Unlock()
+	}
+	tests := []struct {
+		name     string
+		lifetime time.Duration
+		reused   bool
+	}{
+		{"older than the limit", time.Hour, false},
+		{"0 is no limit", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, d := openFake(t, Config{ConnMaxLifetime: tt.lifetime}, time.Hour)
+			borrow(t, p).Release()
+			age(p, 48*time.Hour)
+			c := borrow(t, p) // the connection, found old, is used once more
+			c.Release()       // and closed on its return when there is a limit
+			if got := borrow(t, p).c == d.wire(0); got != tt.reused {
+				t.Errorf("a 48-hour-old connection reused: %v, want %v", got, tt.reused)
+			}
+		})
+	}
+	if got := (Config{}).WithDefaults().ConnMaxLifetime; got != 30*time.Minute {
+		t.Errorf("default conn_max_lifetime = %s, want 30m", got)
+	}
+}
