@@ -248,7 +248,7 @@ func fixResponse(body []byte, baseURL string, s schema.Schemas, p schema.Project
 	location := absoluteLocation(doc, baseURL)
 	p.Apply(s.Core.ID, doc)
 	doc["schemas"] = presentSchemas(s, doc)
-	out, err := json.Marshal(doc)
+	out, err := appendJSON(make([]byte, 0, len(body)+64), doc) // as json.Marshal, without reflection
 	return out, location, err
 }
 
