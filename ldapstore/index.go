@@ -253,12 +253,15 @@ func keyOf(e *ldap.Entry, a string) ([16]byte, bool) {
 
 // learnKey notes which of keyAttributes the stream's key is, so that this
 // replica's own writes (wrote, removed) use the same key.
+// The attribute known already is tried first: one parse per entry of a
+// refresh, whatever the directory.
 func (x *liveIndex) learnKey(key [16]byte, e *ldap.Entry) {
+	if k, ok := x.key(e); ok && k == key {
+		return
+	}
 	for _, a := range keyAttributes {
 		if k, ok := keyOf(e, a); ok && k == key {
-			if x.keyAttr.Load() != a {
-				x.keyAttr.Store(a)
-			}
+			x.keyAttr.Store(a)
 			return
 		}
 	}

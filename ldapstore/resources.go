@@ -33,6 +33,7 @@ type Resources struct {
 	schemas schema.Schemas
 	maxName int // characters of the name (namePath)
 	manager ManagerConfig
+	display displaySources // where references' display names come from
 	// index is the order index (index.go), once Store.Run has begun
 	// keeping it.
 	index atomic.Pointer[liveIndex]
@@ -57,6 +58,7 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 // and what reading a whole resource reads.
 func (r *Resources) derive() {
 	r.schemas = r.advertise()
+	r.display = r.displaySources()
 	r.whole = r.project(schema.Projection{})
 	r.whole.attrs = r.attrs
 }
@@ -749,45 +751,56 @@ func idsToDNs(ctx context.Context, conn *Conn, ids []string, types ...*Resources
 	return out, missing, nil
 }
 
-// displayAttributes are the LDAP attributes a reference's display name is
-// taken from (see displayPaths and displayOf).
-func (r *Resources) displayAttributes() []string {
-	var out []string
-	for _, p := range displayPaths {
-		for _, m := range r.m.Lookup("", p.Attr, p.Sub) {
-			out = append(out, m.LDAP)
-		}
-	}
-	a, _, _ := r.m.RDNAttribute()
-	return append(out, a)
+// displaySources are where a reference's display name (a member's, a
+// manager's) comes from, in order: the displayName, the formatted name, the
+// given and family names joined, then the naming attribute (Active
+// Directory's users, named by userName, often have none of the others);
+// each the LDAP attributes of its mappings. They follow from the mapping,
+// so derive computes them once.
+type displaySources struct {
+	name, formatted, given, family []string
+	rdn                            string
 }
 
-// displayPaths are where a reference's display name comes from, in order:
-// the displayName, the formatted name, the given and family names (joined
-// below), then the naming attribute (Active Directory's users, named by
-// userName, often have none of the others).
-var displayPaths = []schema.Path{{Attr: "displayName"}, {Attr: "name", Sub: "formatted"},
-	{Attr: "name", Sub: "givenName"}, {Attr: "name", Sub: "familyName"}}
+func (r *Resources) displaySources() displaySources {
+	ldapOf := func(attr, sub string) []string {
+		var out []string
+		for _, m := range r.m.Lookup("", attr, sub) {
+			out = append(out, m.LDAP)
+		}
+		return out
+	}
+	rdn, _, _ := r.m.RDNAttribute()
+	return displaySources{name: ldapOf("displayName", ""), formatted: ldapOf("name", "formatted"),
+		given: ldapOf("name", "givenName"), family: ldapOf("name", "familyName"), rdn: rdn}
+}
 
-// displayOf is the display name of e as a reference (a member, a manager),
-// read from displayAttributes.
+// displayAttributes are the LDAP attributes a reference's display name is
+// read from (displayOf).
+func (r *Resources) displayAttributes() []string {
+	d := r.display
+	return append(slices.Concat(d.name, d.formatted, d.given, d.family), d.rdn)
+}
+
+// displayOf is the display name of e as a reference, read from
+// displayAttributes.
 func (r *Resources) displayOf(e *ldap.Entry) string {
-	first := func(p schema.Path) string {
-		for _, m := range r.m.Lookup("", p.Attr, p.Sub) {
-			if v := e.GetEqualFoldAttributeValue(m.LDAP); v != "" {
+	first := func(attrs []string) string {
+		for _, a := range attrs {
+			if v := e.GetEqualFoldAttributeValue(a); v != "" {
 				return v
 			}
 		}
 		return ""
 	}
-	if v := cmp.Or(first(displayPaths[0]), first(displayPaths[1])); v != "" {
+	d := r.display
+	if v := cmp.Or(first(d.name), first(d.formatted)); v != "" {
 		return v
 	}
-	if v := strings.TrimSpace(first(displayPaths[2]) + " " + first(displayPaths[3])); v != "" {
+	if v := strings.TrimSpace(first(d.given) + " " + first(d.family)); v != "" {
 		return v
 	}
-	a, _, _ := r.m.RDNAttribute()
-	return e.GetEqualFoldAttributeValue(a)
+	return e.GetEqualFoldAttributeValue(d.rdn)
 }
 
 // auxiliaryFor returns the auxiliary class an entry of the given classes

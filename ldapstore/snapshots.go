@@ -144,9 +144,9 @@ func packUUID(id string) ([16]byte, bool) {
 			i--
 			continue
 		}
-		hi, ok1 := lowerHex(id[i])
-		lo, ok2 := lowerHex(id[i+1])
-		if !ok1 || !ok2 {
+		hi, ok1 := hexDigit(id[i])
+		lo, ok2 := hexDigit(id[i+1])
+		if !ok1 || !ok2 || isUpperHex(id[i]) || isUpperHex(id[i+1]) { // canonical: lower case
 			return b, false
 		}
 		b[j] = hi<<4 | lo
@@ -155,15 +155,7 @@ func packUUID(id string) ([16]byte, bool) {
 	return b, true
 }
 
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
-}
+func isUpperHex(c byte) bool { return c >= 'A' && c <= 'F' }
 
 // formatUUID is the canonical form of 16 bytes.
 func formatUUID(b []byte) string {

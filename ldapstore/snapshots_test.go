@@ -141,3 +141,24 @@ func TestSnapshotCompactOrder(t *testing.T) {
 		t.Errorf("arena of %d bytes, want %d", len(s.arena), 7+6*16+78)
 	}
 }
+
+// Only the canonical lower-case form packs, so that formatUUID gives back
+// exactly the id the directory sent.
+func TestPackUUID(t *testing.T) {
+	tests := []struct {
+		id string
+		ok bool
+	}{
+		{"3ad75240-ecc8-11f1-ab58-8c067eafafdf", true},
+		{"3AD75240-ECC8-11F1-AB58-8C067EAFAFDF", false},
+		{"3ad75240-ecc811f1-ab588c06-7eafafdf", false}, // a 389 nsUniqueId
+		{"3ad75240ecc811f1ab588c067eafafdf", false},
+		{"3ad75240-ecc8-11f1-ab58-8c067eafafdg", false},
+	}
+	for _, tt := range tests {
+		b, ok := packUUID(tt.id)
+		if ok != tt.ok || ok && formatUUID(b[:]) != tt.id {
+			t.Errorf("packUUID(%q) = %x, %v", tt.id, b, ok)
+		}
+	}
+}
