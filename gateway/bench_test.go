@@ -18,40 +18,15 @@ import (
 // profiles of the request path (go test -bench UserNameEq -cpuprofile).
 // The ratio figures are make bench's.
 func BenchmarkUserNameEq(b *testing.B) {
-	dir := slapd.New(b, slapd.Options{})
-	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
-		b.Fatal(err)
-	}
-	hs := newGateway(b, dir, zap.NewNop(), ldapstore.Options{})
-	req, _ := http.NewRequest("GET", hs.URL+"/scim/v2/Users?filter=userName%20eq%20%22alovelace%22", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	client := &http.Client{}
-	b.ResetTimer()
-	for b.Loop() {
-		res, err := client.Do(req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode != 200 {
-			b.Fatal(res.Status)
-		}
-	}
+	benchGet(b, benchGateway(b)+"/Users?filter=userName%20eq%20%22alovelace%22")
 }
 
 // BenchmarkGetUser is one GET /Users/{id} through the whole gateway (the
 // SCIM library's answer, fixed by fixResponse): allocation per request
 // for review (go test -bench GetUser -benchmem).
 func BenchmarkGetUser(b *testing.B) {
-	dir := slapd.New(b, slapd.Options{})
-	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
-		b.Fatal(err)
-	}
-	hs := newGateway(b, dir, zap.NewNop(), ldapstore.Options{})
-	req, _ := http.NewRequest("GET", hs.URL+"/scim/v2/Users?filter=userName%20eq%20%22alovelace%22&attributes=id", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	res, err := http.DefaultClient.Do(req)
+	base := benchGateway(b)
+	res, err := benchRequest(base + "/Users?filter=userName%20eq%20%22alovelace%22&attributes=id")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -61,12 +36,29 @@ func BenchmarkGetUser(b *testing.B) {
 	if len(list.Resources) != 1 {
 		b.Fatal("no alovelace")
 	}
-	req, _ = http.NewRequest("GET", hs.URL+"/scim/v2/Users/"+list.Resources[0].ID, nil)
+	benchGet(b, base+"/Users/"+list.Resources[0].ID)
+}
+
+// benchGateway serves the demo directory; it returns the SCIM base URL.
+func benchGateway(b *testing.B) string {
+	dir := slapd.New(b, slapd.Options{})
+	if err := dir.AddLDIF(context.Background(), slapd.DemoLDIF(dir)); err != nil {
+		b.Fatal(err)
+	}
+	return newGateway(b, dir, zap.NewNop(), ldapstore.Options{}).URL + "/scim/v2"
+}
+
+func benchRequest(url string) (*http.Response, error) {
+	req, _ := http.NewRequest("GET", url, nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
-	client := &http.Client{}
+	return http.DefaultClient.Do(req)
+}
+
+// benchGet times GETs of url, each answered 200.
+func benchGet(b *testing.B, url string) {
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := client.Do(req)
+		res, err := benchRequest(url)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -33,14 +33,12 @@ type cpuCase struct {
 	ldap      func(c *ldap.Conn, r *rand.Rand) error
 }
 
-// cpuSample is what one run measured: requests answered and the CPU
-// seconds each process spent.
+// cpuSample is what one run measured: requests answered per second and
+// the CPU each process spent per request.
 type cpuSample struct {
-	requests       float64
-	gateway, slapd float64 // CPU seconds
 	requestsPerSec float64
-	gatewayPerReq  float64 // µs
-	slapdPerReq    float64 // µs
+	gatewayPerReq  float64 // µs of CPU
+	slapdPerReq    float64 // µs of CPU
 }
 
 func benchCPU(e *env) error {
@@ -117,8 +115,7 @@ func cpuRun(e *env, gw *gateway, d time.Duration, setup func() (func(*rand.Rand)
 	}
 	g1, s1 := cpuSeconds(gw.cmd.Process.Pid), cpuSeconds(e.dir.Pid())
 	n := rps * d.Seconds()
-	return cpuSample{requests: n, gateway: g1 - g0, slapd: s1 - s0, requestsPerSec: rps,
-		gatewayPerReq: (g1 - g0) / n * 1e6, slapdPerReq: (s1 - s0) / n * 1e6}, nil
+	return cpuSample{requestsPerSec: rps, gatewayPerReq: (g1 - g0) / n * 1e6, slapdPerReq: (s1 - s0) / n * 1e6}, nil
 }
 
 // cpuSeconds reads a process's CPU time so far, user and system, in
