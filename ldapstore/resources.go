@@ -710,19 +710,6 @@ func (s *Store) resolve(ctx context.Context, conn *Conn, dns []string, only *Res
 	return found, nil
 }
 
-// resolveIDs turns ids of this type into DNs, failing with ErrInvalid
-// naming the ids that do not exist.
-func (r *Resources) resolveIDs(ctx context.Context, conn *Conn, ids []string) (map[string]string, error) {
-	dns, missing, err := idsToDNs(ctx, conn, ids, r)
-	if err != nil {
-		return nil, err
-	}
-	if len(missing) > 0 {
-		return nil, invalidf("no %s has the id %s", strings.ToLower(r.kind), strings.Join(missing, ", "))
-	}
-	return dns, nil
-}
-
 // idsToDNs looks ids up among the resource types, in order, lookupBatch
 // at a time; it returns their DNs and, sorted, the ids found nowhere.
 func idsToDNs(ctx context.Context, conn *Conn, ids []string, types ...*Resources) (map[string]string, []string, error) {

@@ -588,15 +588,6 @@ func (r Resource) Filter(keep func(ldapAttr string) bool) (Resource, []string) {
 	return out, dropped
 }
 
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // ParsePath parses the path syntax of Path.String, with the URN prefix
 // recognised for the Enterprise User extension and any "urn:" prefix whose
 // last colon-separated part is the attribute.
