@@ -22,7 +22,7 @@ func BenchmarkUserNameEq(b *testing.B) {
 }
 
 // BenchmarkGetUser is one GET /Users/{id} through the whole gateway (the
-// SCIM library's answer, fixed by fixResponse): allocation per request
+// handler's answer rendered once, past the SCIM library): allocation per request
 // for review (go test -bench GetUser -benchmem).
 func BenchmarkGetUser(b *testing.B) {
 	base := benchGateway(b)

@@ -28,16 +28,6 @@ type requestInfo struct {
 	log             *zap.Logger
 	baseURL         string         // absolute URL of the SCIM base path, for locations
 	identity        *auth.Identity // who the request acts for; nil before authentication
-	// failure is how resource handlers report an error past the SCIM
-	// library, which can only pass a few statuses (not 503) and would put
-	// a non-SCIM error's raw text in the body: scim.go answers it instead.
-	failure *scimError
-	// notModified is the ETag of a GET answered 304 (If-None-Match).
-	notModified string
-	// patched, when set, is how a PATCH the handler applied is answered
-	// past the library (scim.go): without a body, or with the group
-	// streamed.
-	patched *patched
 	// asked: the request has attributes or excludedAttributes, so a PATCH
 	// answers 200 with what they ask.
 	asked bool

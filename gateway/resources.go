@@ -8,16 +8,16 @@ import (
 
 	"github.com/elimity-com/scim"
 	scimerrors "github.com/elimity-com/scim/errors"
-	"github.com/elimity-com/scim/optional"
 	"github.com/labstack/echo/v4"
 
 	"github.com/scimgate/scimgate/ldapstore"
 	"github.com/scimgate/scimgate/schema"
 )
 
-// resourceHandler is the SCIM library's ResourceHandler for one resource
-// type: it calls ldapstore and reports failures through the request info
-// (see fail).
+// resourceHandler serves one resource type's single-resource requests once
+// the SCIM library has routed and validated them: each method calls
+// ldapstore and returns its answer or its error (libHandler carries them
+// past the library to serveSCIM).
 type resourceHandler struct {
 	store *ldapstore.Store
 	kind  string // "User" or "Group"
@@ -26,7 +26,20 @@ type resourceHandler struct {
 	patchResponse int
 }
 
-var _ scim.ResourceHandler = resourceHandler{}
+// answer is what a resource handler answers with: a status, the ETag of
+// version, and as body the resource, or the group named by group
+// streamed as a GET answers it (stream.go), or none.
+type answer struct {
+	status   int
+	version  string
+	resource *ldapstore.Resource
+	group    string
+}
+
+// withBody answers res with status, its version as the ETag.
+func withBody(status int, res ldapstore.Resource) answer {
+	return answer{status: status, version: res.Version, resource: &res}
+}
 
 func (h resourceHandler) resources(ctx context.Context) (*ldapstore.Resources, error) {
 	if h.kind == "Group" {
@@ -35,126 +48,171 @@ func (h resourceHandler) resources(ctx context.Context) (*ldapstore.Resources, e
 	return h.store.Users(ctx)
 }
 
-func (h resourceHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
+func (h resourceHandler) create(r *http.Request, attrs map[string]any) (answer, error) {
 	rs, err := h.resources(r.Context())
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		return answer{}, err
 	}
 	res, err := rs.Create(r.Context(), attrs)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		return answer{}, err
 	}
-	return libResource(r, res), nil
+	return withBody(http.StatusCreated, res), nil
 }
 
-func (h resourceHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+func (h resourceHandler) get(r *http.Request, id string) (answer, error) {
 	rs, err := h.resources(r.Context())
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		return answer{}, err
 	}
 	res, err := rs.Get(r.Context(), id, infoFrom(r.Context()).projection)
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		return answer{}, err
 	}
 	// If-None-Match: a client's copy that is still current needs no body.
 	if inm := preconditionOf(r.Header.Get("If-None-Match")); res.Version != "" && inm.Set() && inm.Holds(res.Version) {
-		infoFrom(r.Context()).notModified = etag(res.Version)
-		return scim.Resource{}, scimerrors.ScimErrorInternal
+		return answer{status: http.StatusNotModified, version: res.Version}, nil
 	}
-	return libResource(r, res), nil
+	return withBody(http.StatusOK, res), nil
 }
 
-// GetAll is never called: lists are served by search.go, ahead of the
-// library.
-func (h resourceHandler) GetAll(r *http.Request, _ scim.ListRequestParams) (scim.Page, error) {
-	return scim.Page{}, fail(r, errors.New("list reached the SCIM library"))
-}
-
-func (h resourceHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+func (h resourceHandler) replace(r *http.Request, id string, attrs map[string]any) (answer, error) {
 	rs, err := h.resources(r.Context())
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		return answer{}, err
 	}
 	res, err := rs.Replace(r.Context(), id, attrs, ifMatch(r))
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		return answer{}, err
 	}
-	return libResource(r, res), nil
+	return withBody(http.StatusOK, res), nil
 }
 
-func (h resourceHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
+func (h resourceHandler) patch(r *http.Request, id string, ops []schema.Operation) (answer, error) {
 	ri := infoFrom(r.Context())
 	// A path-less value may carry the resource's own id (Okta sends it):
 	// accepted when it is the id, refused otherwise.
 	if given := ri.patchID; given != "" && given != id {
-		return scim.Resource{}, fail(r, newError(http.StatusBadRequest, "mutability", "id is read-only: it cannot change from %s to %s.", id, given))
+		return answer{}, newError(http.StatusBadRequest, "mutability", "id is read-only: it cannot change from %s to %s.", id, given)
 	}
 	rs, err := h.resources(r.Context())
 	if err != nil {
-		return scim.Resource{}, fail(r, err)
+		return answer{}, err
 	}
+	withBody := ri.asked || h.patchResponse != http.StatusNoContent // RFC 7644 section 3.5.2
+	if h.kind == "Group" {
+		return h.patchGroup(r, rs, id, ops, withBody)
+	}
+	res, err := rs.Patch(r.Context(), id, ops, ifMatch(r))
+	if err != nil {
+		return answer{}, err
+	}
+	if !withBody {
+		return answer{status: http.StatusNoContent, version: res.Version}, nil
+	}
+	return answer{status: http.StatusOK, version: res.Version, resource: &res}, nil
+}
+
+// patchGroup applies a group PATCH without reading the group back,
+// whatever its size: answered without a body, or streamed as a GET is.
+func (h resourceHandler) patchGroup(r *http.Request, rs *ldapstore.Resources, id string, ops []schema.Operation, withBody bool) (answer, error) {
+	version, err := rs.PatchQuietly(r.Context(), id, ops, ifMatch(r))
+	if err != nil {
+		return answer{}, err
+	}
+	a := answer{status: http.StatusNoContent, version: version}
+	if withBody {
+		a.status = http.StatusOK
+		if !infoFrom(r.Context()).bodyless {
+			a.group = id
+		}
+	}
+	return a, nil
+}
+
+func (h resourceHandler) delete(r *http.Request, id string) (answer, error) {
+	rs, err := h.resources(r.Context())
+	if err != nil {
+		return answer{}, err
+	}
+	if err := rs.Delete(r.Context(), id, ifMatch(r)); err != nil {
+		return answer{}, err
+	}
+	return answer{status: http.StatusNoContent}, nil
+}
+
+// libHandler is the SCIM library's ResourceHandler: the library routes a
+// request and validates its body, then calls it. It hands the
+// resourceHandler's answer or error to serveSCIM through the request's
+// outcome and gives the library a stop in return, because the library
+// would encode a resource its own way (a relative location, every schema
+// listed) and passes only a few statuses per method (no 304, no 503):
+// serveSCIM answers, encoding the resource once.
+type libHandler struct{ h resourceHandler }
+
+var _ scim.ResourceHandler = libHandler{}
+
+// outcome is where libHandler leaves a handler's result for serveSCIM;
+// done is false when the library answered without calling a handler (a
+// body or path it refused).
+type outcome struct {
+	answer answer
+	err    error
+	done   bool
+}
+
+type outcomeKey struct{}
+
+func withOutcome(r *http.Request, o *outcome) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), outcomeKey{}, o))
+}
+
+// settle records a handler's result and returns the library's stop: a
+// ScimError value (one the library can pass) whose body is never sent.
+func settle(r *http.Request, a answer, err error) error {
+	if o, ok := r.Context().Value(outcomeKey{}).(*outcome); ok {
+		*o = outcome{answer: a, err: err, done: true}
+	}
+	return scimerrors.ScimErrorInternal
+}
+
+func (l libHandler) Create(r *http.Request, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	a, err := l.h.create(r, attrs)
+	return scim.Resource{}, settle(r, a, err)
+}
+
+func (l libHandler) Get(r *http.Request, id string) (scim.Resource, error) {
+	a, err := l.h.get(r, id)
+	return scim.Resource{}, settle(r, a, err)
+}
+
+// GetAll is never called: lists are served by search.go, ahead of the
+// library.
+func (l libHandler) GetAll(r *http.Request, _ scim.ListRequestParams) (scim.Page, error) {
+	return scim.Page{}, settle(r, answer{}, errors.New("list reached the SCIM library"))
+}
+
+func (l libHandler) Replace(r *http.Request, id string, attrs scim.ResourceAttributes) (scim.Resource, error) {
+	a, err := l.h.replace(r, id, attrs)
+	return scim.Resource{}, settle(r, a, err)
+}
+
+func (l libHandler) Patch(r *http.Request, id string, ops []scim.PatchOperation) (scim.Resource, error) {
 	sops := make([]schema.Operation, len(ops))
 	for i, op := range ops {
 		sops[i] = schema.Operation{Op: op.Op, Path: op.Path, Value: op.Value}
 	}
-	withBody := ri.asked || h.patchResponse != http.StatusNoContent // RFC 7644 section 3.5.2
-	if h.kind == "Group" {
-		// The group is not read back here, whatever its size: answered
-		// without a body, or streamed as a GET is (serveSCIM).
-		version, err := rs.PatchQuietly(r.Context(), id, sops, ifMatch(r))
-		if err != nil {
-			return scim.Resource{}, fail(r, err)
-		}
-		ri.patched = &patched{status: http.StatusNoContent, version: version}
-		if withBody {
-			ri.patched.status = http.StatusOK
-			if !ri.bodyless {
-				ri.patched.group = id
-			}
-		}
-		return scim.Resource{ID: id}, nil
-	}
-	res, err := rs.Patch(r.Context(), id, sops, ifMatch(r))
-	if err != nil {
-		return scim.Resource{}, fail(r, err)
-	}
-	if !withBody {
-		ri.patched = &patched{status: http.StatusNoContent, version: res.Version}
-		return scim.Resource{ID: id}, nil
-	}
-	return libResource(r, res), nil
+	a, err := l.h.patch(r, id, sops)
+	return scim.Resource{}, settle(r, a, err)
 }
 
-// patched is how serveSCIM answers a PATCH past the library: status with
-// the ETag of version and no body, or, when group is set, that group
-// streamed as a GET answers it.
-type patched struct {
-	status  int
-	version string
-	group   string
-}
-
-func (h resourceHandler) Delete(r *http.Request, id string) error {
-	rs, err := h.resources(r.Context())
-	if err != nil {
-		return fail(r, err)
-	}
-	if err := rs.Delete(r.Context(), id, ifMatch(r)); err != nil {
-		return fail(r, err)
-	}
-	return nil
+func (l libHandler) Delete(r *http.Request, id string) error {
+	a, err := l.h.delete(r, id)
+	return settle(r, a, err)
 }
 
 func notYet(what string) *scimError {
 	return newError(http.StatusNotImplemented, "", "%s is not supported by this version of scimgate yet.", what)
-}
-
-// fail records err as the request's failure, for serveSCIM to answer, and
-// returns what the library needs to stop: a ScimError value whose own body
-// is never sent.
-func fail(r *http.Request, err error) error {
-	infoFrom(r.Context()).failure = storeError(r.Context(), err)
-	return scimerrors.ScimErrorInternal
 }
 
 // etag is a version as a weak entity tag: the directory's change number
@@ -198,50 +256,4 @@ func preconditionOf(header string) ldapstore.Precondition {
 		}
 	}
 	return p
-}
-
-// libResource converts a stored resource for the library, which adds id,
-// schemas and meta: externalId moves to its place, references get their
-// $ref, the version becomes meta.version and the ETag.
-func libResource(r *http.Request, res ldapstore.Resource) scim.Resource {
-	out := scim.Resource{ID: res.ID, Attributes: res.Attributes}
-	if v, ok := res.Attributes["externalId"].(string); ok {
-		out.ExternalID = optional.NewString(v)
-		delete(res.Attributes, "externalId")
-	}
-	if !res.Created.IsZero() {
-		out.Meta.Created = &res.Created
-	}
-	if !res.LastModified.IsZero() {
-		out.Meta.LastModified = &res.LastModified
-	}
-	if res.Version != "" {
-		out.Meta.Version = etag(res.Version)
-	}
-	base := infoFrom(r.Context()).baseURL
-	ref := func(el map[string]any, endpoint string) {
-		if id, ok := el["value"].(string); ok {
-			el["$ref"] = base + endpoint + id
-		}
-	}
-	if members, ok := res.Attributes["members"].([]any); ok {
-		for _, m := range members {
-			if el, ok := m.(map[string]any); ok {
-				ref(el, "/"+el["type"].(string)+"s/")
-			}
-		}
-	}
-	if groups, ok := res.Attributes["groups"].([]any); ok {
-		for _, g := range groups {
-			if el, ok := g.(map[string]any); ok {
-				ref(el, "/Groups/")
-			}
-		}
-	}
-	if ent, ok := res.Attributes[schema.EnterpriseUserURN].(map[string]any); ok && !res.Kept {
-		if mgr, ok := ent["manager"].(map[string]any); ok {
-			ref(mgr, "/Users/")
-		}
-	}
-	return out
 }

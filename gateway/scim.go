@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/elimity-com/scim"
@@ -26,8 +25,8 @@ func (s *Server) newLibrary(users, groups *ldapstore.Resources) (scim.Server, er
 	return scim.NewServer(&scim.ServerArgs{
 		ServiceProviderConfig: &scim.ServiceProviderConfig{MaxResults: s.cfg.MaxResults, SupportFiltering: true, SupportPatch: true},
 		ResourceTypes: []scim.ResourceType{
-			libResourceType("User", "/Users", users, resourceHandler{store: s.store, kind: "User", patchResponse: s.users.PatchResponse}),
-			libResourceType("Group", "/Groups", groups, resourceHandler{store: s.store, kind: "Group", patchResponse: s.groups.PatchResponse}),
+			libResourceType("User", "/Users", users, libHandler{resourceHandler{store: s.store, kind: "User", patchResponse: s.users.PatchResponse}}),
+			libResourceType("Group", "/Groups", groups, libHandler{resourceHandler{store: s.store, kind: "Group", patchResponse: s.groups.PatchResponse}}),
 		},
 	}, scim.WithLogger(s.log.Sugar()))
 }
@@ -95,10 +94,11 @@ func (s *Server) schemasOf(ctx context.Context, path string) (schema.Schemas, er
 	return rs.Schemas(), nil
 }
 
-// serveSCIM hands a single-resource request to the SCIM library, then
-// answers the failure a handler recorded, a PATCH the handler answers
-// itself (answerPatched), or the library's response with the fixes it
-// lacks (answerLibrary). Lists and searches are search.go's.
+// serveSCIM hands a single-resource request to the SCIM library, which
+// routes it, validates its body and calls the resource handler
+// (resources.go); then it answers what the handler returned (answer), or
+// what the library answered itself when it refused the request. Lists and
+// searches are search.go's.
 func (s *Server) serveSCIM(c echo.Context) error {
 	req := c.Request()
 	ri := infoFrom(req.Context())
@@ -113,22 +113,12 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	// Read the body here: the library ignores read errors, which would turn
-	// a body over the limit into a parse error instead of a 413.
-	body, err := io.ReadAll(req.Body)
+	body, err := s.requestBody(req, u.Path, schemas, ri)
 	if err != nil {
 		return err
 	}
-	if len(body) > 0 {
-		if body, err = (normalizer{s: schemas, maxOps: s.patch.MaxOperations, ri: ri}).normalize(body, req.Method); err != nil {
-			return err
-		}
-		if err := s.checkStorable(req, u.Path, body); err != nil {
-			return err
-		}
-	}
 	// The library knows no attributes and excludedAttributes (RFC 7644
-	// section 3.9): Get reads only what they ask, fixResponse cuts the rest.
+	// section 3.9): Get reads only what they ask, render cuts the rest.
 	if q := u.Query(); q.Has("attributes") || q.Has("excludedAttributes") {
 		p, err := schema.ParseProjection(q["attributes"], q["excludedAttributes"])
 		if err != nil {
@@ -139,7 +129,8 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	if groupOverheadBypass(req) {
 		ri.projection = ri.projection.Never("members.display")
 	}
-	inner := req.WithContext(req.Context())
+	var out outcome
+	inner := withOutcome(req, &out)
 	if inner.Method == http.MethodHead {
 		inner.Method = http.MethodGet // the library knows GET; net/http drops the body
 	}
@@ -147,52 +138,68 @@ func (s *Server) serveSCIM(c echo.Context) error {
 	inner.Body = io.NopCloser(bytes.NewReader(body))
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}
 	lib.ServeHTTP(rec, inner)
-	if ri.failure != nil {
-		return ri.failure
+	switch {
+	case !out.done:
+		return answerLibrary(c, rec)
+	case out.err != nil:
+		return storeError(req.Context(), out.err)
 	}
-	if p := ri.patched; p != nil {
-		return s.answerPatched(c, p, ri.projection)
+	kind := "User"
+	if strings.HasPrefix(u.Path, "/Groups") {
+		kind = "Group"
 	}
-	if ri.notModified != "" {
-		c.Response().Header().Set("ETag", ri.notModified)
-		return c.NoContent(http.StatusNotModified)
-	}
-	return answerLibrary(c, rec, ri, schemas)
+	return s.answer(c, out.answer, kind, schemas, ri.projection)
 }
 
-// answerPatched answers a PATCH the handler applied past the library: the
-// group streamed, or the status with the new ETag and no body.
-func (s *Server) answerPatched(c echo.Context, p *patched, proj schema.Projection) error {
-	if p.group != "" {
-		return s.writeGroup(c, p.group, proj, ldapstore.Precondition{})
+// requestBody reads a request's body and, when it has one, normalises it
+// for the library and refuses what the directory could not keep. It is
+// read here because the library ignores read errors, which would turn a
+// body over the limit into a parse error instead of a 413.
+func (s *Server) requestBody(req *http.Request, path string, schemas schema.Schemas, ri *requestInfo) ([]byte, error) {
+	body, err := io.ReadAll(req.Body)
+	if err != nil || len(body) == 0 {
+		return body, err
 	}
-	if p.version != "" {
-		c.Response().Header().Set("ETag", etag(p.version))
+	if body, err = (normalizer{s: schemas, maxOps: s.patch.MaxOperations, ri: ri}).normalize(body, req.Method); err != nil {
+		return nil, err
 	}
-	return c.NoContent(p.status)
+	return body, s.checkStorable(req, path, body)
 }
 
-// answerLibrary sends what the library answered (rec), with the fixes it
-// lacks: absolute meta.location, a Location header on 201, the projection,
-// and no Content-Type without a body (schemas are the resource type's).
-func answerLibrary(c echo.Context, rec *recorder, ri *requestInfo, schemas schema.Schemas) error {
-	body := rec.body.Bytes()
-	if rec.status/100 == 2 && len(body) > 0 {
-		var location string
-		var err error
-		if body, location, err = fixResponse(body, ri.baseURL, schemas, ri.projection); err != nil {
-			return err
-		}
-		if rec.status == http.StatusCreated && location != "" {
-			rec.header.Set(echo.HeaderLocation, location)
-		}
+// answer sends a resource handler's answer: the ETag, then the resource
+// rendered (with a Location header on 201), the group streamed, or no
+// body.
+func (s *Server) answer(c echo.Context, a answer, kind string, sch schema.Schemas, p schema.Projection) error {
+	if a.version != "" {
+		c.Response().Header().Set("ETag", etag(a.version))
 	}
+	switch {
+	case a.group != "":
+		return s.writeGroup(c, a.group, p, ldapstore.Precondition{})
+	case a.resource == nil:
+		return c.NoContent(a.status)
+	}
+	doc := render(c.Request(), kind, sch, *a.resource, p)
+	body, err := appendJSON(make([]byte, 0, 2048), doc)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", kind, err)
+	}
+	if a.status == http.StatusCreated {
+		c.Response().Header().Set(echo.HeaderLocation, doc["meta"].(map[string]any)["location"].(string))
+	}
+	return c.Blob(a.status, contentTypeSCIM, body)
+}
+
+// answerLibrary sends what the library answered when it refused a request
+// before any handler ran (rec): its error document, status and headers.
+func answerLibrary(c echo.Context, rec *recorder) error {
 	h := c.Response().Header()
 	for k, v := range rec.header {
 		h[k] = v
 	}
+	body := rec.body.Bytes()
 	if len(body) == 0 {
-		h.Del(echo.HeaderContentType) // the library types every answer, a DELETE's 204 too
+		h.Del(echo.HeaderContentType)
 	}
 	c.Response().WriteHeader(rec.status)
 	_, err := c.Response().Write(body)
@@ -235,23 +242,6 @@ func (s *Server) checkStorable(req *http.Request, path string, body []byte) erro
 	return nil
 }
 
-// fixResponse rewrites a resource response of the library: absolute
-// meta.location, and the projection applied (core is the URN of the
-// resource's core schema). It returns the resource's location.
-func fixResponse(body []byte, baseURL string, s schema.Schemas, p schema.Projection) ([]byte, string, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var doc map[string]any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, "", err
-	}
-	location := absoluteLocation(doc, baseURL)
-	p.Apply(s.Core.ID, doc)
-	doc["schemas"] = presentSchemas(s, doc)
-	out, err := appendJSON(make([]byte, 0, len(body)+64), doc) // as json.Marshal, without reflection
-	return out, location, err
-}
-
 // presentSchemas lists the schemas of a resource as RFC 7643 section 3
 // says: the core schema, and the extensions it holds attributes of.
 func presentSchemas(s schema.Schemas, doc map[string]any) []string {
@@ -262,25 +252,6 @@ func presentSchemas(s schema.Schemas, doc map[string]any) []string {
 		}
 	}
 	return out
-}
-
-// absoluteLocation makes the library's relative meta.location ("Users/<id>")
-// absolute and returns it.
-func absoluteLocation(resource map[string]any, baseURL string) string {
-	meta, ok := resource["meta"].(map[string]any)
-	if !ok {
-		return ""
-	}
-	rel, _ := meta["location"].(string)
-	if rel == "" || strings.Contains(rel, "://") {
-		return rel
-	}
-	loc := baseURL + "/" + strings.TrimPrefix(rel, "/")
-	if _, err := url.Parse(loc); err != nil {
-		return ""
-	}
-	meta["location"] = loc
-	return loc
 }
 
 // recorder buffers what the library writes.

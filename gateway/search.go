@@ -244,34 +244,63 @@ func (s *Server) storeQuery(kind string, lq listQuery) (ldapstore.Query, error) 
 }
 
 // render is a stored resource as a response shows it: id, externalId,
-// schemas, meta and the attributes, with what the projection leaves out
-// removed. Single resources that the SCIM library answers come out the
-// same (a test holds the two together).
+// schemas, meta and the attributes, references with their $ref, with what
+// the projection leaves out removed. Lists and single resources (scim.go,
+// stream.go) are rendered alike.
 func render(r *http.Request, kind string, sch schema.Schemas, res ldapstore.Resource, p schema.Projection) map[string]any {
-	lr := libResource(r, res)
-	doc := map[string]any(lr.Attributes)
+	base := infoFrom(r.Context()).baseURL
+	doc := res.Attributes
 	if doc == nil {
 		doc = map[string]any{}
 	}
+	addRefs(doc, base, res.Kept)
 	doc["id"] = res.ID
-	if lr.ExternalID.Present() {
-		doc["externalId"] = lr.ExternalID.Value()
-	}
 	meta := map[string]any{
 		"resourceType": kind,
-		"location":     infoFrom(r.Context()).baseURL + "/" + kind + "s/" + url.PathEscape(res.ID),
+		"location":     base + "/" + kind + "s/" + url.PathEscape(res.ID),
 	}
-	if lr.Meta.Created != nil {
-		meta["created"] = lr.Meta.Created.Format(time.RFC3339)
+	if !res.Created.IsZero() {
+		meta["created"] = res.Created.Format(time.RFC3339)
 	}
-	if lr.Meta.LastModified != nil {
-		meta["lastModified"] = lr.Meta.LastModified.Format(time.RFC3339)
+	if !res.LastModified.IsZero() {
+		meta["lastModified"] = res.LastModified.Format(time.RFC3339)
 	}
-	if lr.Meta.Version != "" {
-		meta["version"] = lr.Meta.Version
+	if res.Version != "" {
+		meta["version"] = etag(res.Version)
 	}
 	doc["meta"] = meta
 	p.Apply(sch.Core.ID, doc)
 	doc["schemas"] = presentSchemas(sch, doc)
 	return doc
+}
+
+// addRefs gives the references of a resource's attributes their $ref:
+// members, groups and, unless the manager was kept as sent (kept), the
+// enterprise manager.
+func addRefs(doc map[string]any, base string, kept bool) {
+	ref := func(el map[string]any, endpoint string) {
+		if id, ok := el["value"].(string); ok {
+			el["$ref"] = base + endpoint + id
+		}
+	}
+	if members, ok := doc["members"].([]any); ok {
+		for _, m := range members {
+			if el, ok := m.(map[string]any); ok {
+				t, _ := el["type"].(string)
+				ref(el, "/"+t+"s/")
+			}
+		}
+	}
+	if groups, ok := doc["groups"].([]any); ok {
+		for _, g := range groups {
+			if el, ok := g.(map[string]any); ok {
+				ref(el, "/Groups/")
+			}
+		}
+	}
+	if ent, ok := doc[schema.EnterpriseUserURN].(map[string]any); ok && !kept {
+		if mgr, ok := ent["manager"].(map[string]any); ok {
+			ref(mgr, "/Users/")
+		}
+	}
 }
