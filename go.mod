@@ -59,3 +59,5 @@ require (
 	google.golang.org/grpc v1.83.2 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/go-asn1-ber/asn1-ber => ./internal/third_party/asn1-ber
