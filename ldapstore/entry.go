@@ -533,17 +533,19 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 func (r *Resources) readMapped(e *ldap.Entry, attrs map[string]any, users refs) {
 	typed := typedElements{elements: map[elemKey][]map[string]any{}}
 	derived := r.derivedOf(e)
+	values := valuesByName(e)
 	given := map[string]bool{} // attributes a mapping other than a fallback gave
-	for _, am := range r.readOrder() {
-		raw := e.GetEqualFoldRawAttributeValues(am.LDAP)
-		if len(raw) == 0 || derived[strings.ToLower(am.LDAP)] {
+	for _, step := range r.reads {
+		am := step.am
+		raw := values[step.ldap]
+		if len(raw) == 0 || derived[step.ldap] {
 			continue
 		}
-		if am.Fallback && given[am.SCIM.URN+":"+am.SCIM.Attr] {
+		if am.Fallback && given[step.scim] {
 			continue // the attribute's own mapping (a JSON home) gave it
 		}
 		if !am.Fallback {
-			given[am.SCIM.URN+":"+am.SCIM.Attr] = true
+			given[step.scim] = true
 		}
 		container := r.containerFor(attrs, am.SCIM.URN)
 		if am.Codec == schema.CodecDN {
@@ -561,6 +563,20 @@ func (r *Resources) readMapped(e *ldap.Entry, attrs map[string]any, users refs) 
 		}
 	}
 	typed.placeAll(r, attrs)
+}
+
+// valuesByName is e's values by lower-cased attribute name: looked up once
+// per mapping rather than by a case-insensitive scan of the entry each
+// time. (The first of two attributes of one name wins, as in the scan.)
+func valuesByName(e *ldap.Entry) map[string][][]byte {
+	out := make(map[string][][]byte, len(e.Attributes))
+	for _, a := range e.Attributes {
+		k := strings.ToLower(a.Name)
+		if _, ok := out[k]; !ok {
+			out[k] = a.ByteValues
+		}
+	}
+	return out
 }
 
 // readReference reads a DN-valued mapping (the manager) as the id and
@@ -652,15 +668,23 @@ func (t *typedElements) placeAll(r *Resources, attrs map[string]any) {
 	}
 }
 
+// readStep is one mapping as build reads it: with its LDAP attribute
+// lower-cased and its SCIM attribute's key, worked out once.
+type readStep struct {
+	am   schema.AttributeMap
+	ldap string // am.LDAP lower-cased
+	scim string // URN:attribute
+}
+
 // readOrder is the mappings in the order build reads them: fallbacks
 // last, so that they are read only when the attribute's own mapping (a
 // JSON home) gave nothing.
-func (r *Resources) readOrder() []schema.AttributeMap {
-	out := make([]schema.AttributeMap, 0, len(r.m.Attributes))
+func readOrder(m schema.Resource) []readStep {
+	out := make([]readStep, 0, len(m.Attributes))
 	for _, fallback := range []bool{false, true} {
-		for _, am := range r.m.Attributes {
+		for _, am := range m.Attributes {
 			if am.Fallback == fallback {
-				out = append(out, am)
+				out = append(out, readStep{am: am, ldap: strings.ToLower(am.LDAP), scim: am.SCIM.URN + ":" + am.SCIM.Attr})
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
-	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -34,6 +33,7 @@ type Resources struct {
 	maxName int // characters of the name (namePath)
 	manager ManagerConfig
 	display displaySources // where references' display names come from
+	reads   []readStep     // the mappings in the order an entry is read (readOrder)
 	// index is the order index (index.go), once Store.Run has begun
 	// keeping it.
 	index atomic.Pointer[liveIndex]
@@ -59,6 +59,7 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 func (r *Resources) derive() {
 	r.schemas = r.advertise()
 	r.display = r.displaySources()
+	r.reads = readOrder(r.m)
 	r.whole = r.project(schema.Projection{})
 	r.whole.attrs = r.attrs
 }
@@ -538,10 +539,33 @@ func (r *Resources) checkUnique(ctx context.Context, conn *Conn, attrs map[strin
 	return nil
 }
 
-// idPattern matches the ids that entryUUID and objectGUID (as formatted)
-// have; nsUniqueId's four groups of eight hex digits are accepted too.
-// Anything else cannot be an id of those and is not looked up.
-var idPattern = regexp.MustCompile(`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{8}-[0-9a-fA-F]{8}-[0-9a-fA-F]{8}-[0-9a-fA-F]{8})$`)
+// looksLikeID reports whether id has the form of an entryUUID or an
+// objectGUID as formatted (hex digits 8-4-4-4-12) or of an nsUniqueId
+// (8-8-8-8). Anything else cannot be an id of those and is not looked up.
+func looksLikeID(id string) bool {
+	var dashes []int
+	switch len(id) {
+	case 36:
+		dashes = []int{8, 13, 18, 23}
+	case 35:
+		dashes = []int{8, 17, 26}
+	default:
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if len(dashes) > 0 && i == dashes[0] {
+			if id[i] != '-' {
+				return false
+			}
+			dashes = dashes[1:]
+			continue
+		}
+		if _, ok := hexDigit(id[i]); !ok {
+			return false
+		}
+	}
+	return true
+}
 
 // idFilter is the LDAP assertion selecting the entry with the given id, or
 // "" when id cannot be one.
@@ -556,7 +580,7 @@ func (r *Resources) idFilter(id string) string {
 		}
 		return "(" + r.m.ID + "=" + ldap.EscapeFilter(raw) + ")"
 	case strings.EqualFold(r.m.ID, "entryUUID") || strings.EqualFold(r.m.ID, "nsUniqueId"):
-		if !idPattern.MatchString(id) {
+		if !looksLikeID(id) {
 			return ""
 		}
 	}

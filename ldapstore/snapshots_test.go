@@ -162,3 +162,30 @@ func TestPackUUID(t *testing.T) {
 		}
 	}
 }
+
+// Only what has the form of an entryUUID, an objectGUID as formatted or an
+// nsUniqueId is looked up as an id.
+func TestLooksLikeID(t *testing.T) {
+	tests := []struct {
+		id   string
+		want bool
+	}{
+		{"0c8e6e2a-5b1c-103f-9a2b-d5f1c8a0e111", true},
+		{"0C8E6E2A-5B1C-103F-9A2B-D5F1C8A0E111", true},
+		{"5b1c103f-9a2bd5f1-c8a0e111-0c8e6e2a", true}, // nsUniqueId
+		{"", false},
+		{"alovelace", false},
+		{"0c8e6e2a-5b1c-103f-9a2b-d5f1c8a0e11", false},   // one short
+		{"0c8e6e2a-5b1c-103f-9a2b-d5f1c8a0e1111", false}, // one long
+		{"0c8e6e2a5b1c-103f-9a2b-d5f1c8a0e111-", false},  // a dash moved
+		{"0c8e6e2a-5b1c-103f-9a2b-d5f1c8a0e11g", false},  // not hex
+		{"0c8e6e2a-5b1c-103f-9a2b-d5f1c8a0e1)(", false},
+		{"5b1c103f-9a2bd5f1-c8a0e111-0c8e6e2g", false},
+		{"5b1c103f-9a2b-5f1-c8a0e111-0c8e6e2a", false},
+	}
+	for _, tt := range tests {
+		if got := looksLikeID(tt.id); got != tt.want {
+			t.Errorf("looksLikeID(%q) = %v, want %v", tt.id, got, tt.want)
+		}
+	}
+}

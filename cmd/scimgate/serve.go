@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -154,7 +155,39 @@ func newLogger(c config.Log, w io.Writer) (*zap.Logger, zap.AtomicLevel, error) 
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), level)), level, nil
+	ws := zapcore.Lock(zapcore.AddSync(w))
+	if c.BufferSize == 0 {
+		return zap.New(zapcore.NewCore(enc, ws, level)), level, nil
+	}
+	buf := &zapcore.BufferedWriteSyncer{WS: ws, Size: c.BufferSize, FlushInterval: c.FlushInterval}
+	return zap.New(flushOnWarn{zapcore.NewCore(enc, buf, level), buf}), level, nil
+}
+
+// flushOnWarn is a core writing to a buffer that it writes out after a
+// warning or an error, so that those are seen when they happen (and a
+// line before a crash is not left in the buffer).
+type flushOnWarn struct {
+	zapcore.Core
+	buf zapcore.WriteSyncer
+}
+
+func (c flushOnWarn) With(fields []zapcore.Field) zapcore.Core {
+	return flushOnWarn{c.Core.With(fields), c.buf}
+}
+
+func (c flushOnWarn) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if c.Enabled(e.Level) {
+		return ce.AddCore(e, c)
+	}
+	return ce
+}
+
+func (c flushOnWarn) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	err := c.Core.Write(e, fields)
+	if e.Level >= zapcore.WarnLevel {
+		err = errors.Join(err, c.buf.Sync())
+	}
+	return err
 }
 
 // newAuditLogger returns the audit log's logger (JSON, one line per write)

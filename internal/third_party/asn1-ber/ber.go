@@ -467,18 +467,40 @@ func isPrintableString(val string) error {
 }
 
 func (p *Packet) Bytes() []byte {
-	var out bytes.Buffer
-
-	out.Write(encodeIdentifier(p.Identifier))
-	out.Write(encodeLength(p.Data.Len()))
-	out.Write(p.Data.Bytes())
-
-	return out.Bytes()
+	// scimgate: one allocation of the encoding's size (see SCIMGATE.md).
+	var header [16]byte
+	h := p.appendHeader(header[:0])
+	out := make([]byte, 0, len(h)+p.Data.Len())
+	return append(append(out, h...), p.Data.Bytes()...)
 }
 
 func (p *Packet) AppendChild(child *Packet) {
-	p.Data.Write(child.Bytes())
+	// scimgate: the child's header and content written into p's Data
+	// without the intermediate copy child.Bytes() is (see SCIMGATE.md).
+	p.Data.Write(child.appendHeader(p.Data.AvailableBuffer()))
+	p.Data.Write(child.Data.Bytes())
 	p.Children = append(p.Children, child)
+}
+
+// appendHeader appends p's identifier and the length of its Data, encoded
+// as encodeIdentifier and encodeLength encode them, to b.
+func (p *Packet) appendHeader(b []byte) []byte {
+	id := byte(p.ClassType) | byte(p.TagType)
+	if p.Tag < HighTag {
+		b = append(b, id|byte(p.Tag))
+	} else {
+		b = append(append(b, id|byte(HighTag)), encodeHighTag(p.Tag)...)
+	}
+	n := p.Data.Len()
+	if n <= 127 {
+		return append(b, byte(n))
+	}
+	size := uint64Length(uint64(n))
+	b = append(b, LengthLongFormBitmask|byte(size))
+	for i := size; i > 0; i-- {
+		b = append(b, byte(n>>uint((i-1)*8)))
+	}
+	return b
 }
 
 func Encode(classType Class, tagType Type, tag Tag, value interface{}, description string) *Packet {

@@ -126,3 +126,18 @@ func FuzzDecodeIsStable(f *testing.F) {
 		}
 	})
 }
+
+// appendHeader encodes as encodeIdentifier and encodeLength do, for short
+// and high tags and every form of length.
+func TestAppendHeader(t *testing.T) {
+	for _, tag := range []Tag{0, 4, 30, 31, 127, 128, 16383, 1 << 20} {
+		for _, n := range []int{0, 1, 127, 128, 255, 256, 65535, 65536, 1 << 24} {
+			p := Encode(ClassContext, TypeConstructed, tag, nil, "")
+			p.Data.Write(make([]byte, n))
+			want := append(encodeIdentifier(p.Identifier), encodeLength(n)...)
+			if got := p.appendHeader(nil); !bytes.Equal(got, want) {
+				t.Errorf("tag %d, length %d: header %x, want %x", tag, n, got, want)
+			}
+		}
+	}
+}
