@@ -532,8 +532,8 @@ func (r *Resources) build(e *ldap.Entry, rd reading, users, members refs) (Resou
 // not at all.
 func (r *Resources) readMapped(e *ldap.Entry, attrs map[string]any, users refs) {
 	typed := typedElements{elements: map[elemKey][]map[string]any{}}
-	derived := r.derivedOf(e)
-	values := valuesByName(e)
+	values := r.valuesByName(e)
+	derived := r.derivedOf(values)
 	given := map[string]bool{} // attributes a mapping other than a fallback gave
 	for _, step := range r.reads {
 		am := step.am
@@ -568,10 +568,10 @@ func (r *Resources) readMapped(e *ldap.Entry, attrs map[string]any, users refs) 
 // valuesByName is e's values by lower-cased attribute name: looked up once
 // per mapping rather than by a case-insensitive scan of the entry each
 // time. (The first of two attributes of one name wins, as in the scan.)
-func valuesByName(e *ldap.Entry) map[string][][]byte {
+func (r *Resources) valuesByName(e *ldap.Entry) map[string][][]byte {
 	out := make(map[string][][]byte, len(e.Attributes))
 	for _, a := range e.Attributes {
-		k := strings.ToLower(a.Name)
+		k := r.lowerName(a.Name)
 		if _, ok := out[k]; !ok {
 			out[k] = a.ByteValues
 		}
@@ -691,44 +691,96 @@ func readOrder(m schema.Resource) []readStep {
 	return out
 }
 
-// derivedOf returns the LDAP attributes (lower-cased) of e whose values the
-// gateway derived, which are not read back as SCIM values: as the
-// derived-marker attribute lists them, or, where the directory has none,
-// those whose value is what their derivation gives from the others.
-func (r *Resources) derivedOf(e *ldap.Entry) map[string]bool {
+// derivedOf returns the LDAP attributes (lower-cased) of an entry, whose
+// values by lower-cased name are values, that the gateway derived, which
+// are not read back as SCIM values: as the derived-marker attribute lists
+// them, or, where the directory has none, those whose value is what their
+// derivation gives from the others.
+func (r *Resources) derivedOf(values map[string][][]byte) map[string]bool {
 	out := map[string]bool{}
 	if r.m.DerivedMarker != "" {
-		for _, a := range e.GetEqualFoldAttributeValues(r.m.DerivedMarker) {
-			out[strings.ToLower(a)] = true
+		for _, a := range values[strings.ToLower(r.m.DerivedMarker)] {
+			out[strings.ToLower(string(a))] = true
 		}
 		return out
 	}
 	for _, d := range r.m.Derive {
-		v := e.GetEqualFoldAttributeValue(d.LDAP)
+		name := strings.ToLower(d.LDAP)
+		v := firstValue(values, name)
 		if v == "" {
 			continue
 		}
-		if want, ok := r.deriveFromEntry(e, d); ok && want == v {
-			out[strings.ToLower(d.LDAP)] = true
+		if want, ok := r.deriveFromValues(values, d); ok && want == v {
+			out[name] = true
 		}
 	}
 	return out
 }
 
-// deriveFromEntry is what d would derive from e's other values: its
-// templates' SCIM values read from the mappings of other LDAP attributes.
-func (r *Resources) deriveFromEntry(e *ldap.Entry, d schema.Derivation) (string, bool) {
+// deriveFromValues is what d would derive from an entry's other values:
+// its templates' SCIM values read from the LDAP attributes that
+// derivationSources lists for them.
+func (r *Resources) deriveFromValues(values map[string][][]byte, d schema.Derivation) (string, bool) {
 	return d.Derive(func(p schema.Path) string {
-		for _, am := range r.m.Lookup(p.URN, p.Attr, p.Sub) {
-			if strings.EqualFold(am.LDAP, d.LDAP) || am.Codec != schema.CodecString && am.Codec != "" {
-				continue
-			}
-			if v := e.GetEqualFoldAttributeValue(am.LDAP); v != "" {
+		for _, name := range r.derivationSources[derivationPath{d.LDAP, p}] {
+			if v := firstValue(values, name); v != "" {
 				return v
 			}
 		}
 		return ""
 	})
+}
+
+// derivationPath is a SCIM path in the templates of the derivation of an
+// LDAP attribute.
+type derivationPath struct {
+	ldap string
+	path schema.Path
+}
+
+// derivationSources lists, for each path of each derivation, the LDAP
+// attributes (lower-cased) its value is read from to tell whether a stored
+// value is derived: the path's plain-string mappings other than the
+// derived attribute itself.
+func derivationSources(m schema.Resource) map[derivationPath][]string {
+	out := map[derivationPath][]string{}
+	for _, d := range m.Derive {
+		for _, p := range d.Paths() {
+			var names []string
+			for _, am := range m.Lookup(p.URN, p.Attr, p.Sub) {
+				if !strings.EqualFold(am.LDAP, d.LDAP) && (am.Codec == schema.CodecString || am.Codec == "") {
+					names = append(names, strings.ToLower(am.LDAP))
+				}
+			}
+			out[derivationPath{d.LDAP, p}] = names
+		}
+	}
+	return out
+}
+
+// lowerName is an attribute name the directory sent, lower-cased: the
+// names repeat in every entry, so each is lower-cased once (up to
+// maxLowerNames; a directory's schema has far fewer).
+func (r *Resources) lowerName(name string) string {
+	if v, ok := r.lowerNames.Load(name); ok {
+		return v.(string)
+	}
+	lower := strings.ToLower(name)
+	if r.lowerCount.Load() < maxLowerNames {
+		if _, loaded := r.lowerNames.LoadOrStore(name, lower); !loaded {
+			r.lowerCount.Add(1)
+		}
+	}
+	return lower
+}
+
+const maxLowerNames = 4096
+
+func firstValue(values map[string][][]byte, name string) string {
+	if vs := values[name]; len(vs) > 0 {
+		return string(vs[0])
+	}
+	return ""
 }
 
 // groupList lists groups by the DNs given, for a user's "groups".

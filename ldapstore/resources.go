@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -34,6 +35,11 @@ type Resources struct {
 	manager ManagerConfig
 	display displaySources // where references' display names come from
 	reads   []readStep     // the mappings in the order an entry is read (readOrder)
+	// derivationSources are where derivedOf reads a derivation's values.
+	derivationSources map[derivationPath][]string
+	// lowerNames caches attribute names lower-cased (lowerName).
+	lowerNames sync.Map
+	lowerCount atomic.Int64
 	// index is the order index (index.go), once Store.Run has begun
 	// keeping it.
 	index atomic.Pointer[liveIndex]
@@ -60,6 +66,7 @@ func (r *Resources) derive() {
 	r.schemas = r.advertise()
 	r.display = r.displaySources()
 	r.reads = readOrder(r.m)
+	r.derivationSources = derivationSources(r.m)
 	r.whole = r.project(schema.Projection{})
 	r.whole.attrs = r.attrs
 }

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -240,6 +241,20 @@ func (d Derivation) Derive(value func(Path) string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Paths returns the SCIM paths d's templates name, each once, in order.
+func (d Derivation) Paths() []Path {
+	var out []Path
+	for _, t := range d.From {
+		expand(t, func(p Path) string {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+			return "x" // a value, so that expand goes on to the next path
+		})
+	}
+	return out
 }
 
 // expand fills a template; it fails when a path in it has no value.

@@ -383,3 +383,18 @@ func TestMatchesResource(t *testing.T) {
 		}
 	}
 }
+
+// Paths lists every path of every template, each once, in order.
+func TestDerivationPaths(t *testing.T) {
+	d := Derivation{LDAP: "cn", From: []string{"{name.givenName} {name.familyName}", "{displayName}", "{name.familyName}, {userName}", "no paths"}}
+	want := []Path{{Attr: "name", Sub: "givenName"}, {Attr: "name", Sub: "familyName"}, {Attr: "displayName"}, {Attr: "userName"}}
+	got := d.Paths()
+	if len(got) != len(want) {
+		t.Fatalf("Paths() = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("Paths()[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
