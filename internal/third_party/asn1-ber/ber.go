@@ -311,12 +311,8 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 		return nil, read, fmt.Errorf("length %d greater than maximum %d", length, MaxPacketLengthBytes)
 	}
 
-	p := &Packet{
-		Identifier: identifier,
-	}
-
-	if p.TagType == TypeConstructed && length == LengthIndefinite {
-		return readIndefinite(reader, p, read, depth)
+	if identifier.TagType == TypeConstructed && length == LengthIndefinite {
+		return readIndefinite(reader, &Packet{Identifier: identifier}, read, depth)
 	}
 
 	// scimgate: the content is read once (or handed out of the parent's
@@ -327,21 +323,12 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 		return nil, read, unexpectedEOF(err)
 	}
 	read += len(content)
-	p.Data = bytes.NewBuffer(content)
+	p := newDecoded(identifier, content)
 
 	if p.TagType == TypeConstructed {
 		// TODO: if universal, ensure tag type is allowed to be constructed
-		p.Children = make([]*Packet, 0, 2)
-		sub := &sliceReader{b: content}
-		for sub.off < len(sub.b) {
-			child, _, err := readPacket(sub, depth+1)
-			if err != nil {
-				return nil, read, unexpectedEOF(err)
-			}
-			if isEOCPacket(child) {
-				return nil, read, errors.New("eoc child not allowed with definite length")
-			}
-			p.Children = append(p.Children, child)
+		if err := readChildren(reader, p, content, depth); err != nil {
+			return nil, read, err
 		}
 		return p, read, nil
 	}
@@ -422,6 +409,55 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 	}
 
 	return p, read, err
+}
+
+// decoded is a decoded packet and its Data, allocated together.
+type decoded struct {
+	p Packet
+	d bytes.Buffer
+}
+
+// newDecoded is a packet read with the given content as its Data.
+func newDecoded(id Identifier, content []byte) *Packet {
+	pd := &decoded{p: Packet{Identifier: id}, d: *bytes.NewBuffer(content)}
+	pd.p.Data = &pd.d
+	return &pd.p
+}
+
+// readChildren decodes the children of p, a constructed packet of
+// definite length, out of its content. A packet read from a sliceReader
+// (a child itself) borrows that reader, bounded to its content, rather
+// than allocating one of its own.
+func readChildren(reader io.Reader, p *Packet, content []byte, depth int) error {
+	sub, borrowed := reader.(*sliceReader)
+	var saved []byte
+	var savedOff int
+	if borrowed {
+		saved, savedOff = sub.b, sub.off
+		sub.b, sub.off = content, 0
+	} else {
+		sub = &sliceReader{b: content}
+	}
+	err := readChildrenFrom(sub, p, depth)
+	if borrowed {
+		sub.b, sub.off = saved, savedOff
+	}
+	return err
+}
+
+func readChildrenFrom(sub *sliceReader, p *Packet, depth int) error {
+	p.Children = make([]*Packet, 0, 2)
+	for sub.off < len(sub.b) {
+		child, _, err := readPacket(sub, depth+1)
+		if err != nil {
+			return unexpectedEOF(err)
+		}
+		if isEOCPacket(child) {
+			return errors.New("eoc child not allowed with definite length")
+		}
+		p.Children = append(p.Children, child)
+	}
+	return nil
 }
 
 // readIndefinite reads the children of p, a constructed packet of

@@ -1,6 +1,7 @@
 package ber
 
 import (
+	"bufio"
 	"bytes"
 	"testing"
 )
@@ -138,6 +139,38 @@ func TestAppendHeader(t *testing.T) {
 			if got := p.appendHeader(nil); !bytes.Equal(got, want) {
 				t.Errorf("tag %d, length %d: header %x, want %x", tag, n, got, want)
 			}
+		}
+	}
+}
+
+// BenchmarkReadEntry decodes an LDAP SearchResultEntry of 25 attributes
+// from a buffered reader, as go-ldap reads one
+// (go test -bench ReadEntry -benchmem).
+func BenchmarkReadEntry(b *testing.B) {
+	msg := NewSequence("LDAPMessage")
+	msg.AppendChild(NewInteger(ClassUniversal, TypePrimitive, TagInteger, 7, "id"))
+	entry := Encode(ClassApplication, TypeConstructed, 4, nil, "SearchResultEntry")
+	entry.AppendChild(NewString(ClassUniversal, TypePrimitive, TagOctetString, "uid=ada,ou=people,dc=example,dc=org", "dn"))
+	attrs := NewSequence("attributes")
+	for i := 0; i < 25; i++ {
+		attr := NewSequence("attribute")
+		attr.AppendChild(NewString(ClassUniversal, TypePrimitive, TagOctetString, "attributeName", "type"))
+		vals := Encode(ClassUniversal, TypeConstructed, TagSet, nil, "vals")
+		vals.AppendChild(NewString(ClassUniversal, TypePrimitive, TagOctetString, "a value of some thirty bytes..", "value"))
+		attr.AppendChild(vals)
+		attrs.AppendChild(attr)
+	}
+	entry.AppendChild(attrs)
+	msg.AppendChild(entry)
+	encoded := msg.Bytes()
+	r := bytes.NewReader(encoded)
+	br := bufio.NewReader(r)
+	b.SetBytes(int64(len(encoded)))
+	for b.Loop() {
+		r.Reset(encoded)
+		br.Reset(r)
+		if _, err := ReadPacket(br); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
