@@ -335,11 +335,12 @@ func (r *Resources) scan(ctx context.Context, conn *Conn, match string, sk sortK
 }
 
 // fetchBatch is how many ids one search of fetch asks for. slapd tests
-// every candidate against the whole OR, so its cost grows with the square
-// of the batch: for a page of 100 users, slapd spent 3.3–3.7 ms of CPU on
-// one OR of 100 ids, 2.9 ms on two of 50, 3.0–3.2 ms on four of 25 and
-// 3.8 ms on ten of 10 (BENCH_CPU_CASE=page go run ./test/bench -users
-// 100000 -sections cpu -duration 30s; the gateway's CPU did not change).
+// every candidate against the whole OR, so part of its cost grows with the
+// square of the batch, while each search has a cost of its own: for a page
+// of 100 users slapd spent 3.3–3.7 ms of CPU on one OR of 100 ids,
+// 2.9–3.3 ms on two of 50, 2.9–3.2 ms on four of 25 and 3.8 ms on ten of
+// 10 (BENCH_CPU_CASE=page go run ./test/bench -users 100000 -sections cpu
+// -duration 30s, runs of one afternoon; the gateway's CPU did not move).
 const fetchBatch = 50
 
 // fetch reads the entries with the given ids that still match, in one
