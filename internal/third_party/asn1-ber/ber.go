@@ -296,6 +296,85 @@ func DecodePacketErr(data []byte) (*Packet, error) {
 	return p, nil
 }
 
+// universalValue sets the ByteValue and Value of p, a primitive packet of
+// the universal class, from its content (split out of readPacket by
+// scimgate, unchanged).
+func universalValue(p *Packet, content []byte) (err error) {
+	p.ByteValue = content
+
+	switch p.Tag {
+	case TagEOC:
+	case TagBoolean:
+		val, _ := ParseInt64(content)
+
+		p.Value = val != 0
+	case TagInteger:
+		p.Value, _ = ParseInt64(content)
+	case TagBitString:
+	case TagOctetString:
+		// the actual string encoding is not known here
+		// (e.g. for LDAP content is already an UTF8-encoded
+		// string). Return the data without further processing
+		p.Value = DecodeString(content)
+	case TagNULL:
+	case TagObjectIdentifier:
+		oid, err := parseObjectIdentifier(content)
+		if err == nil {
+			p.Value = OIDToString(oid)
+		}
+	case TagObjectDescriptor:
+	case TagExternal:
+	case TagRealFloat:
+		p.Value, err = ParseReal(content)
+	case TagEnumerated:
+		p.Value, _ = ParseInt64(content)
+	case TagEmbeddedPDV:
+	case TagUTF8String:
+		val := DecodeString(content)
+		if !utf8.Valid([]byte(val)) {
+			err = errors.New("invalid UTF-8 string")
+		} else {
+			p.Value = val
+		}
+	case TagRelativeOID:
+		oid, err := parseRelativeObjectIdentifier(content)
+		if err == nil {
+			p.Value = OIDToString(oid)
+		}
+	case TagSequence:
+	case TagSet:
+	case TagNumericString:
+	case TagPrintableString:
+		val := DecodeString(content)
+		if err = isPrintableString(val); err == nil {
+			p.Value = val
+		}
+	case TagT61String:
+	case TagVideotexString:
+	case TagIA5String:
+		val := DecodeString(content)
+		for i, c := range val {
+			if c >= 0x7F {
+				err = fmt.Errorf("invalid character for IA5String at pos %d: %c", i, c)
+				break
+			}
+		}
+		if err == nil {
+			p.Value = val
+		}
+	case TagUTCTime:
+	case TagGeneralizedTime:
+		p.Value, err = ParseGeneralizedTime(content)
+	case TagGraphicString:
+	case TagVisibleString:
+	case TagGeneralString:
+	case TagUniversalString:
+	case TagCharacterString:
+	case TagBMPString:
+	}
+	return err
+}
+
 // readPacket reads a single Packet from the reader, returning the number of bytes read.
 func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 	if MaxNestingDepth > 0 && depth >= MaxNestingDepth {
@@ -334,78 +413,7 @@ func readPacket(reader io.Reader, depth int) (*Packet, int, error) {
 	}
 
 	if p.ClassType == ClassUniversal {
-		p.ByteValue = content
-
-		switch p.Tag {
-		case TagEOC:
-		case TagBoolean:
-			val, _ := ParseInt64(content)
-
-			p.Value = val != 0
-		case TagInteger:
-			p.Value, _ = ParseInt64(content)
-		case TagBitString:
-		case TagOctetString:
-			// the actual string encoding is not known here
-			// (e.g. for LDAP content is already an UTF8-encoded
-			// string). Return the data without further processing
-			p.Value = DecodeString(content)
-		case TagNULL:
-		case TagObjectIdentifier:
-			oid, err := parseObjectIdentifier(content)
-			if err == nil {
-				p.Value = OIDToString(oid)
-			}
-		case TagObjectDescriptor:
-		case TagExternal:
-		case TagRealFloat:
-			p.Value, err = ParseReal(content)
-		case TagEnumerated:
-			p.Value, _ = ParseInt64(content)
-		case TagEmbeddedPDV:
-		case TagUTF8String:
-			val := DecodeString(content)
-			if !utf8.Valid([]byte(val)) {
-				err = errors.New("invalid UTF-8 string")
-			} else {
-				p.Value = val
-			}
-		case TagRelativeOID:
-			oid, err := parseRelativeObjectIdentifier(content)
-			if err == nil {
-				p.Value = OIDToString(oid)
-			}
-		case TagSequence:
-		case TagSet:
-		case TagNumericString:
-		case TagPrintableString:
-			val := DecodeString(content)
-			if err = isPrintableString(val); err == nil {
-				p.Value = val
-			}
-		case TagT61String:
-		case TagVideotexString:
-		case TagIA5String:
-			val := DecodeString(content)
-			for i, c := range val {
-				if c >= 0x7F {
-					err = fmt.Errorf("invalid character for IA5String at pos %d: %c", i, c)
-					break
-				}
-			}
-			if err == nil {
-				p.Value = val
-			}
-		case TagUTCTime:
-		case TagGeneralizedTime:
-			p.Value, err = ParseGeneralizedTime(content)
-		case TagGraphicString:
-		case TagVisibleString:
-		case TagGeneralString:
-		case TagUniversalString:
-		case TagCharacterString:
-		case TagBMPString:
-		}
+		err = universalValue(p, content)
 	}
 
 	return p, read, err
