@@ -76,31 +76,10 @@ func benchCPU(e *env) error {
 			continue // BENCH_CPU_CASE=Groups: the cases whose name has it
 		}
 		floor = floor || i == 0
-		var gws, raws []cpuSample
-		for range 3 {
-			raw, err := cpuRun(e, gw, e.duration/5, func() (func(*rand.Rand) error, func(), error) {
-				conn, err := serviceConn(e)
-				if err != nil {
-					return nil, nil, err
-				}
-				return func(r *rand.Rand) error { return c.ldap(conn, r) }, func() { conn.Close() }, nil
-			})
-			if err != nil {
-				return fmt.Errorf("%s raw: %w", c.name, err)
-			}
-			via, err := cpuRun(e, gw, e.duration/5, func() (func(*rand.Rand) error, func(), error) {
-				lc, err := newLeanClient(gw.base)
-				if err != nil {
-					return nil, nil, err
-				}
-				return func(r *rand.Rand) error { return c.gw(lc, r) }, lc.close, nil
-			})
-			if err != nil {
-				return fmt.Errorf("%s: %w", c.name, err)
-			}
-			raws, gws = append(raws, raw), append(gws, via)
+		g, r, err := alternate(e, gw, c)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.name, err)
 		}
-		g, r := medianSample(gws), medianSample(raws)
 		fmt.Printf("| %s | %s | %.0f µs | %.0f µs | %.0f µs | **%.2f** | **%.2f** | %.0f ÷ %.0f = %.2f |\n", c.name, c.raw,
 			g.gatewayPerReq, g.slapdPerReq, r.slapdPerReq, g.gatewayPerReq/r.slapdPerReq, g.slapdPerReq/r.slapdPerReq,
 			g.requestsPerSec, r.requestsPerSec, g.requestsPerSec/r.requestsPerSec)
@@ -122,31 +101,10 @@ func cpuFloor(e *env, c cpuCase) error {
 		return err
 	}
 	defer stop()
-	var floors, raws []cpuSample
-	for range 3 {
-		raw, err := cpuRun(e, fl, e.duration/5, func() (func(*rand.Rand) error, func(), error) {
-			conn, err := serviceConn(e)
-			if err != nil {
-				return nil, nil, err
-			}
-			return func(r *rand.Rand) error { return c.ldap(conn, r) }, func() { conn.Close() }, nil
-		})
-		if err != nil {
-			return fmt.Errorf("floor raw: %w", err)
-		}
-		f, err := cpuRun(e, fl, e.duration/5, func() (func(*rand.Rand) error, func(), error) {
-			lc, err := newLeanClient(fl.base)
-			if err != nil {
-				return nil, nil, err
-			}
-			return func(r *rand.Rand) error { return c.gw(lc, r) }, lc.close, nil
-		})
-		if err != nil {
-			return fmt.Errorf("floor: %w", err)
-		}
-		floors, raws = append(floors, f), append(raws, raw)
+	f, r, err := alternate(e, fl, c)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
 	}
-	f, r := medianSample(floors), medianSample(raws)
 	fmt.Printf("Floor of the first row (`test/bench/floor`: net/http, one go-ldap search with the raw case's filter and attributes, "+
 		"the entry encoded by encoding/json; no echo, SCIM, mapping, auth, metrics or log): **%.0f µs** of CPU per request "+
 		"against slapd's %.0f µs raw = **%.2f**; slapd %.0f µs per request through it.\n\n",
@@ -186,6 +144,36 @@ func startFloor(e *env) (*gateway, func(), error) {
 		}
 	}
 	return &gateway{cmd: cmd, base: "http://" + addr}, stop, nil
+}
+
+// alternate runs c three times raw and three times through target (a
+// gateway, or the floor), alternating, and returns the median samples.
+func alternate(e *env, target *gateway, c cpuCase) (via, raw cpuSample, err error) {
+	var vias, raws []cpuSample
+	for range 3 {
+		r, err := cpuRun(e, target, e.duration/5, func() (func(*rand.Rand) error, func(), error) {
+			conn, err := serviceConn(e)
+			if err != nil {
+				return nil, nil, err
+			}
+			return func(r *rand.Rand) error { return c.ldap(conn, r) }, func() { conn.Close() }, nil
+		})
+		if err != nil {
+			return cpuSample{}, cpuSample{}, fmt.Errorf("raw: %w", err)
+		}
+		v, err := cpuRun(e, target, e.duration/5, func() (func(*rand.Rand) error, func(), error) {
+			lc, err := newLeanClient(target.base)
+			if err != nil {
+				return nil, nil, err
+			}
+			return func(r *rand.Rand) error { return c.gw(lc, r) }, lc.close, nil
+		})
+		if err != nil {
+			return cpuSample{}, cpuSample{}, err
+		}
+		raws, vias = append(raws, r), append(vias, v)
+	}
+	return medianSample(vias), medianSample(raws), nil
 }
 
 // cpuRun runs the workers setup makes for d and measures the CPU each
