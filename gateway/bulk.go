@@ -94,7 +94,7 @@ func (s *Server) bulkHandler(c echo.Context) error {
 		failOn = *req.FailOnErrors
 	}
 	results := s.runBulk(c.Request().Context(), req.Operations, failOn)
-	return scimJSON(c, map[string]any{"schemas": []string{bulkResponseURN}, "Operations": results})
+	return s.scimJSON(c, map[string]any{"schemas": []string{bulkResponseURN}, "Operations": results})
 }
 
 // plannedOp is an operation checked and waiting for its turn.

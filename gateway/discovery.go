@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -28,16 +29,21 @@ func listResponse(resources []any) map[string]any {
 }
 
 // scimJSON answers 200 with v as application/scim+json.
-func scimJSON(c echo.Context, v any) error {
-	return c.Blob(http.StatusOK, contentTypeSCIM, mustJSON(v))
+func (s *Server) scimJSON(c echo.Context, v any) error {
+	return s.sendJSON(c, http.StatusOK, v)
 }
 
-func mustJSON(v any) []byte {
-	b, err := appendJSON(make([]byte, 0, 2048), v)
+// sendJSON answers status with v as application/scim+json, encoded into a
+// buffer kept between requests (jsonwrite.go).
+func (s *Server) sendJSON(c echo.Context, status int, v any) error {
+	buf := s.jsonBufs.get()
+	defer s.jsonBufs.put(buf)
+	b, err := appendJSON((*buf)[:0], v)
 	if err != nil {
-		panic(err) // only maps and slices of JSON values are passed
+		return fmt.Errorf("encode response: %w", err)
 	}
-	return b
+	*buf = b
+	return c.Blob(status, contentTypeSCIM, b)
 }
 
 func meta(c echo.Context, resourceType, path string) map[string]any {
@@ -60,7 +66,7 @@ func (s *Server) serviceProviderConfig(c echo.Context) error {
 		})
 	}
 	m := users.Mapping()
-	return scimJSON(c, map[string]any{
+	return s.scimJSON(c, map[string]any{
 		"schemas":        []string{"urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"},
 		"patch":          map[string]any{"supported": true},
 		"bulk":           map[string]any{"supported": s.bulk.MaxOperations > 0, "maxOperations": s.bulk.MaxOperations, "maxPayloadSize": s.bulk.MaxPayloadBytes},
@@ -125,7 +131,7 @@ func (s *Server) schemas(c echo.Context) error {
 	for _, sc := range all {
 		docs = append(docs, schemaDocument(c, sc))
 	}
-	return scimJSON(c, listResponse(docs))
+	return s.scimJSON(c, listResponse(docs))
 }
 
 func (s *Server) schema(c echo.Context) error {
@@ -135,7 +141,7 @@ func (s *Server) schema(c echo.Context) error {
 	}
 	for _, sc := range all {
 		if sc.ID == c.Param("id") {
-			return scimJSON(c, schemaDocument(c, sc))
+			return s.scimJSON(c, schemaDocument(c, sc))
 		}
 	}
 	return newError(http.StatusNotFound, "", "No schema %q.", c.Param("id"))
@@ -181,7 +187,7 @@ func (s *Server) resourceTypes(c echo.Context) error {
 	for _, d := range all {
 		docs = append(docs, d)
 	}
-	return scimJSON(c, listResponse(docs))
+	return s.scimJSON(c, listResponse(docs))
 }
 
 func (s *Server) resourceType(c echo.Context) error {
@@ -191,7 +197,7 @@ func (s *Server) resourceType(c echo.Context) error {
 	}
 	for _, d := range all {
 		if strings.EqualFold(d["id"].(string), c.Param("id")) {
-			return scimJSON(c, d)
+			return s.scimJSON(c, d)
 		}
 	}
 	return newError(http.StatusNotFound, "", "No resource type %q.", c.Param("id"))

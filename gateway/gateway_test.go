@@ -500,3 +500,12 @@ func TestLoosePaths(t *testing.T) {
 		t.Errorf("GET /users/{id in upper case}/: %d %s", r.status, r.raw)
 	}
 }
+
+// mustJSON is v as the gateway encodes responses.
+func mustJSON(v any) []byte {
+	b, err := appendJSON(make([]byte, 0, 2048), v)
+	if err != nil {
+		panic(err) // only maps and slices of JSON values are passed
+	}
+	return b
+}

@@ -215,7 +215,7 @@ func wholeExtension(verb any, ext schema.Schema, value any) ([]any, error) {
 	}
 	fixManagerIn(obj)
 	out := make([]any, 0, len(obj))
-	for _, k := range sortedKeys(obj) {
+	for _, k := range appendSortedKeys(nil, obj) {
 		out = append(out, map[string]any{"op": verb, "path": ext.ID + ":" + k, "value": obj[k]})
 	}
 	return out, nil

@@ -93,7 +93,7 @@ func (s *Server) rootSearch(c echo.Context) error {
 	for _, r := range groupPage.Resources {
 		resources = append(resources, render(c.Request(), "Group", groups.Schemas(), r, groupQ.Projection))
 	}
-	return scimJSON(c, map[string]any{
+	return s.scimJSON(c, map[string]any{
 		"schemas":      []string{listResponseURN},
 		"totalResults": userPage.Total + groupPage.Total,
 		"itemsPerPage": len(resources),

@@ -180,14 +180,10 @@ func (s *Server) answer(c echo.Context, a answer, kind string, sch schema.Schema
 		return c.NoContent(a.status)
 	}
 	doc := render(c.Request(), kind, sch, *a.resource, p)
-	body, err := appendJSON(make([]byte, 0, 2048), doc)
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", kind, err)
-	}
 	if a.status == http.StatusCreated {
 		c.Response().Header().Set(echo.HeaderLocation, doc["meta"].(map[string]any)["location"].(string))
 	}
-	return c.Blob(a.status, contentTypeSCIM, body)
+	return s.sendJSON(c, a.status, doc)
 }
 
 // answerLibrary sends what the library answered when it refused a request

@@ -174,7 +174,7 @@ func (s *Server) query(c echo.Context, kind string, lq listQuery) error {
 		resources[i] = render(c.Request(), kind, sch, res, q.Projection)
 	}
 	out["Resources"] = resources
-	return scimJSON(c, out)
+	return s.scimJSON(c, out)
 }
 
 // storeQuery checks a query's parameters and converts them.

@@ -53,6 +53,7 @@ type Options struct {
 // Server is the SCIM gateway's HTTP server.
 type Server struct {
 	cfg              ServerConfig
+	jsonBufs         bufferPool // response buffers (jsonwrite.go)
 	publicURL        string
 	log              *zap.Logger
 	store            *ldapstore.Store

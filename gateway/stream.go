@@ -52,7 +52,7 @@ func (s *Server) writeGroup(c echo.Context, id string, p schema.Projection, inm 
 	}
 	doc := render(req, "Group", rs.Schemas(), res, p)
 	if members == nil {
-		return scimJSON(c, doc)
+		return s.scimJSON(c, doc)
 	}
 	base := infoFrom(ctx).baseURL
 	core := rs.Schemas().Core.ID
@@ -79,7 +79,7 @@ func (s *Server) writeGroup(c echo.Context, id string, p schema.Projection, inm 
 // response is then cut short (the connection aborted) rather than left
 // looking whole.
 func writeStreamed(c echo.Context, doc map[string]any, name string, next func() ([]any, error)) error {
-	keys := sortedKeys(doc)
+	keys := appendSortedKeys(nil, doc)
 	at, _ := slices.BinarySearch(keys, name)
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, contentTypeSCIM)
