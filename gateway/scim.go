@@ -18,7 +18,7 @@ import (
 )
 
 // newLibrary builds the elimity SCIM server that parses and validates
-// requests for the resource endpoints and calls resourceHandler, with the
+// requests for the resource endpoints and calls libHandler (resources.go), with the
 // schemas the directory can hold. Its discovery documents are not used:
 // discovery.go serves truthful ones.
 func (s *Server) newLibrary(users, groups *ldapstore.Resources) (scim.Server, error) {
