@@ -5,9 +5,11 @@
 //
 // One request, say GET /scim/v2/Users/{id}, goes: routes.go (the route and
 // the scope it needs) → middleware.go and auth.go → scim.go (hands the
-// request to the SCIM library, then fixes up its answer) → resources.go
-// (the library's ResourceHandler, calling ldapstore) → errors.go (every
-// failure as a SCIM error body).
+// request to the SCIM library, which routes and validates it) →
+// resources.go (libHandler, the library's ResourceHandler, calls the
+// resource handler, which calls ldapstore and returns an answer or an
+// error) → scim.go again (sends the answer, rendered once as lists are,
+// search.go's render) or errors.go (every failure as a SCIM error body).
 //
 // It must not speak LDAP itself: everything about the directory goes through
 // ldapstore, and it reads SCIM schemas and mappings from package schema.
