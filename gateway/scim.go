@@ -179,11 +179,12 @@ func (s *Server) answer(c echo.Context, a answer, kind string, sch schema.Schema
 	case a.resource == nil:
 		return c.NoContent(a.status)
 	}
-	doc := render(c.Request(), kind, sch, *a.resource, p)
 	if a.status == http.StatusCreated {
-		c.Response().Header().Set(echo.HeaderLocation, doc["meta"].(map[string]any)["location"].(string))
+		// From the resource, not the rendered body: the projection may
+		// leave meta out.
+		c.Response().Header().Set(echo.HeaderLocation, location(infoFrom(c.Request().Context()).baseURL, kind, a.resource.ID))
 	}
-	return s.sendJSON(c, a.status, doc)
+	return s.sendJSON(c, a.status, render(c.Request(), kind, sch, *a.resource, p))
 }
 
 // answerLibrary sends what the library answered when it refused a request

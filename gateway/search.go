@@ -257,7 +257,7 @@ func render(r *http.Request, kind string, sch schema.Schemas, res ldapstore.Reso
 	doc["id"] = res.ID
 	meta := map[string]any{
 		"resourceType": kind,
-		"location":     base + "/" + kind + "s/" + url.PathEscape(res.ID),
+		"location":     location(base, kind, res.ID),
 	}
 	if !res.Created.IsZero() {
 		meta["created"] = res.Created.Format(time.RFC3339)
@@ -272,6 +272,11 @@ func render(r *http.Request, kind string, sch schema.Schemas, res ldapstore.Reso
 	p.Apply(sch.Core.ID, doc)
 	doc["schemas"] = presentSchemas(sch, doc)
 	return doc
+}
+
+// location is the URL of the resource of the given kind and id.
+func location(base, kind, id string) string {
+	return base + "/" + kind + "s/" + url.PathEscape(id)
 }
 
 // addRefs gives the references of a resource's attributes their $ref:

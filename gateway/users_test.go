@@ -807,3 +807,23 @@ func (u *userEnv) patchStatus(path, body string, viaBulk bool) (status int, scim
 	}
 	return status, scimType
 }
+
+// A created resource's Location does not depend on what the projection
+// leaves of the answer: with attributes=userName (no meta in the body) or
+// excludedAttributes=meta, the 201 still names where the user is.
+func TestCreatedLocationWithProjection(t *testing.T) {
+	u := newUserEnv(t)
+	for i, query := range []string{"?attributes=userName", "?excludedAttributes=meta"} {
+		r := u.send("POST", "/Users"+query, fmt.Sprintf(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"projected%d"}`, i))
+		if r.status != 201 {
+			t.Fatalf("POST /Users%s: %d %s", query, r.status, r.raw)
+		}
+		id, _ := r.body["id"].(string)
+		if want := u.base + "/Users/" + id; id == "" || r.header.Get("Location") != want {
+			t.Errorf("POST /Users%s: Location %q, want %q", query, r.header.Get("Location"), want)
+		}
+		if _, ok := r.body["meta"]; ok {
+			t.Errorf("POST /Users%s: meta answered: %s", query, r.raw)
+		}
+	}
+}
