@@ -535,7 +535,7 @@ func (r *Resources) readMapped(e *ldap.Entry, attrs map[string]any, users refs) 
 	values := r.valuesByName(e)
 	derived := r.derivedOf(values)
 	given := map[string]bool{} // attributes a mapping other than a fallback gave
-	for _, step := range r.reads {
+	for _, step := range r.entry.steps {
 		am := step.am
 		raw := values[step.ldap]
 		if len(raw) == 0 || derived[step.ldap] {
@@ -668,6 +668,19 @@ func (t *typedElements) placeAll(r *Resources, attrs map[string]any) {
 	}
 }
 
+// entryPlan is how an entry is read into a resource, worked out once with
+// the mapping: the mappings in reading order, the derivations, the
+// derived-marker attribute lower-cased.
+type entryPlan struct {
+	steps         []readStep
+	derivations   []derivationRead
+	derivedMarker string
+}
+
+func newEntryPlan(m schema.Resource) entryPlan {
+	return entryPlan{steps: readOrder(m), derivations: derivationReads(m), derivedMarker: strings.ToLower(m.DerivedMarker)}
+}
+
 // readStep is one mapping as build reads it: with its LDAP attribute
 // lower-cased and its SCIM attribute's key, worked out once.
 type readStep struct {
@@ -699,30 +712,37 @@ func readOrder(m schema.Resource) []readStep {
 func (r *Resources) derivedOf(values map[string][][]byte) map[string]bool {
 	out := map[string]bool{}
 	if r.m.DerivedMarker != "" {
-		for _, a := range values[strings.ToLower(r.m.DerivedMarker)] {
+		for _, a := range values[r.entry.derivedMarker] {
 			out[strings.ToLower(string(a))] = true
 		}
 		return out
 	}
-	for _, d := range r.m.Derive {
-		name := strings.ToLower(d.LDAP)
-		v := firstValue(values, name)
+	for _, d := range r.entry.derivations {
+		v := firstValue(values, d.name)
 		if v == "" {
 			continue
 		}
-		if want, ok := r.deriveFromValues(values, d); ok && want == v {
-			out[name] = true
+		if want, ok := d.fromValues(values); ok && want == v {
+			out[d.name] = true
 		}
 	}
 	return out
 }
 
-// deriveFromValues is what d would derive from an entry's other values:
-// its templates' SCIM values read from the LDAP attributes that
-// derivationSources lists for them.
-func (r *Resources) deriveFromValues(values map[string][][]byte, d schema.Derivation) (string, bool) {
+// derivationRead is a derivation as derivedOf tells a derived value: its
+// LDAP attribute lower-cased, and for each SCIM path of its templates the
+// LDAP attributes (lower-cased) the path's value is read from — its
+// plain-string mappings other than the derived attribute itself.
+type derivationRead struct {
+	schema.Derivation
+	name    string
+	sources map[schema.Path][]string
+}
+
+// fromValues is what d would derive from an entry's other values.
+func (d derivationRead) fromValues(values map[string][][]byte) (string, bool) {
 	return d.Derive(func(p schema.Path) string {
-		for _, name := range r.derivationSources[derivationPath{d.LDAP, p}] {
+		for _, name := range d.sources[p] {
 			if v := firstValue(values, name); v != "" {
 				return v
 			}
@@ -731,29 +751,18 @@ func (r *Resources) deriveFromValues(values map[string][][]byte, d schema.Deriva
 	})
 }
 
-// derivationPath is a SCIM path in the templates of the derivation of an
-// LDAP attribute.
-type derivationPath struct {
-	ldap string
-	path schema.Path
-}
-
-// derivationSources lists, for each path of each derivation, the LDAP
-// attributes (lower-cased) its value is read from to tell whether a stored
-// value is derived: the path's plain-string mappings other than the
-// derived attribute itself.
-func derivationSources(m schema.Resource) map[derivationPath][]string {
-	out := map[derivationPath][]string{}
+func derivationReads(m schema.Resource) []derivationRead {
+	out := make([]derivationRead, 0, len(m.Derive))
 	for _, d := range m.Derive {
+		dr := derivationRead{Derivation: d, name: strings.ToLower(d.LDAP), sources: map[schema.Path][]string{}}
 		for _, p := range d.Paths() {
-			var names []string
 			for _, am := range m.Lookup(p.URN, p.Attr, p.Sub) {
 				if !strings.EqualFold(am.LDAP, d.LDAP) && (am.Codec == schema.CodecString || am.Codec == "") {
-					names = append(names, strings.ToLower(am.LDAP))
+					dr.sources[p] = append(dr.sources[p], strings.ToLower(am.LDAP))
 				}
 			}
-			out[derivationPath{d.LDAP, p}] = names
 		}
+		out = append(out, dr)
 	}
 	return out
 }

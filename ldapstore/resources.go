@@ -34,9 +34,7 @@ type Resources struct {
 	maxName int // characters of the name (namePath)
 	manager ManagerConfig
 	display displaySources // where references' display names come from
-	reads   []readStep     // the mappings in the order an entry is read (readOrder)
-	// derivationSources are where derivedOf reads a derivation's values.
-	derivationSources map[derivationPath][]string
+	entry   entryPlan      // how an entry is read (entry.go)
 	// lowerNames caches attribute names lower-cased (lowerName).
 	lowerNames sync.Map
 	lowerCount atomic.Int64
@@ -65,8 +63,7 @@ func newResources(s *Store, st *state, rs resourceSetup, m schema.Resource) *Res
 func (r *Resources) derive() {
 	r.schemas = r.advertise()
 	r.display = r.displaySources()
-	r.reads = readOrder(r.m)
-	r.derivationSources = derivationSources(r.m)
+	r.entry = newEntryPlan(r.m)
 	r.whole = r.project(schema.Projection{})
 	r.whole.attrs = r.attrs
 }
