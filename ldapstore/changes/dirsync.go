@@ -36,13 +36,15 @@ type DirSync struct {
 	RetryMax time.Duration
 }
 
-// OIDDirSync is the DirSync control: a directory listing it in its root
-// DSE's supportedControl can be followed with a DirSync.
-const OIDDirSync = ldap.ControlTypeDirSync
-
 // dirSyncMaxBytes bounds what one DirSync answer holds (AD's own limit
 // applies below it).
 const dirSyncMaxBytes = 1 << 20
+
+// dirSyncTimeout bounds one LDAP operation of a session — a DirSync answer
+// or the read of one changed object — so that a connection the network
+// dropped without a word ends the session (and a reconnect follows)
+// rather than hanging the poller.
+const dirSyncTimeout = 2 * time.Minute
 
 // Run follows the content for c until ctx ends, reconnecting after a
 // failure with a backoff; it returns ctx's error.
@@ -53,15 +55,23 @@ func (d *DirSync) Run(ctx context.Context, c Consumer) error {
 // once runs one session: connect, the first pass, then polls until the
 // connection fails. It reports whether the first pass completed.
 func (d *DirSync) once(ctx context.Context, c Consumer) (synced bool, err error) {
+	base, err := ldap.ParseDN(d.BaseDN)
+	if err != nil {
+		return false, fmt.Errorf("changes: base DN %q: %w", d.BaseDN, err)
+	}
 	conn, err := d.Dial(ctx)
 	if err != nil {
 		return false, fmt.Errorf("changes: connect: %w", err)
 	}
 	defer conn.Close()
+	// go-ldap's DirSync and Search take no context: ctx's end closes the
+	// connection, and each operation has a deadline of its own.
+	defer context.AfterFunc(ctx, func() { conn.Close() })()
+	conn.SetTimeout(dirSyncTimeout)
 	c.Reset()
 	var cookie []byte
 	for first := true; ; first = false {
-		if cookie, err = d.pass(ctx, conn, c, cookie, first); err != nil {
+		if cookie, err = d.pass(ctx, conn, c, base, cookie, first); err != nil {
 			return synced, err
 		}
 		if first {
@@ -79,7 +89,7 @@ func (d *DirSync) once(ctx context.Context, c Consumer) (synced bool, err error)
 // pass asks what changed since cookie until the directory has no more,
 // and returns the cookie to ask from next. In the first pass the objects
 // come whole; afterwards each changed one is read again.
-func (d *DirSync) pass(ctx context.Context, conn *ldap.Conn, c Consumer, cookie []byte, first bool) ([]byte, error) {
+func (d *DirSync) pass(ctx context.Context, conn *ldap.Conn, c Consumer, base *ldap.DN, cookie []byte, first bool) ([]byte, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -92,7 +102,7 @@ func (d *DirSync) pass(ctx context.Context, conn *ldap.Conn, c Consumer, cookie 
 			return nil, fmt.Errorf("changes: dirsync %s: %w", d.Partition, err)
 		}
 		for _, e := range res.Entries {
-			if err := d.deliver(conn, c, e, first); err != nil {
+			if err := d.deliver(conn, c, base, e, first); err != nil {
 				return nil, err
 			}
 		}
@@ -107,15 +117,19 @@ func (d *DirSync) pass(ctx context.Context, conn *ldap.Conn, c Consumer, cookie 
 	}
 }
 
-// deliver hands one changed object to c.
-func (d *DirSync) deliver(conn *ldap.Conn, c Consumer, e *ldap.Entry, whole bool) error {
+// deliver hands one changed object to c. In the first pass (whole), an
+// object deleted or outside base is passed over: c has none yet, and the
+// pass covers the whole partition, deleted objects of every class too.
+func (d *DirSync) deliver(conn *ldap.Conn, c Consumer, base *ldap.DN, e *ldap.Entry, whole bool) error {
 	raw := e.GetEqualFoldRawAttributeValue("objectGUID")
 	if len(raw) != 16 {
 		return nil
 	}
 	key := [16]byte(raw)
-	if strings.EqualFold(e.GetEqualFoldAttributeValue("isDeleted"), "TRUE") || !below(e.DN, d.BaseDN) {
-		c.Delete(key)
+	if strings.EqualFold(e.GetEqualFoldAttributeValue("isDeleted"), "TRUE") || !below(e.DN, base) {
+		if !whole {
+			c.Delete(key)
+		}
 		return nil
 	}
 	if !whole {
@@ -134,9 +148,9 @@ func (d *DirSync) deliver(conn *ldap.Conn, c Consumer, e *ldap.Entry, whole bool
 	return nil
 }
 
-// below reports whether dn is base or below it.
-func below(dn, base string) bool {
-	d, err1 := ldap.ParseDN(dn)
-	b, err2 := ldap.ParseDN(base)
-	return err1 == nil && err2 == nil && (b.AncestorOfFold(d) || b.EqualFold(d))
+// below reports whether dn is base or below it (as ldapstore's below,
+// rootdse.go, for strings).
+func below(dn string, base *ldap.DN) bool {
+	d, err := ldap.ParseDN(dn)
+	return err == nil && (base.AncestorOfFold(d) || base.EqualFold(d))
 }
