@@ -2,7 +2,6 @@ package ldapstore
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -13,8 +12,6 @@ import (
 // wire is what the pool needs of an LDAP connection: a *ldap.Conn, or a
 // fake in the pool's unit tests.
 type wire interface {
-	Bind(username, password string) error
-	StartTLS(config *tls.Config) error
 	Search(req *ldap.SearchRequest) (*ldap.SearchResult, error)
 	SearchAsync(ctx context.Context, req *ldap.SearchRequest, bufferSize int) ldap.Response
 	Compare(dn, attribute, value string) (bool, error)

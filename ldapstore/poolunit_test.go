@@ -2,7 +2,6 @@ package ldapstore
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"sync"
@@ -50,8 +49,6 @@ func (w *fakeWire) received() []string {
 	return append([]string(nil), w.ops...)
 }
 
-func (w *fakeWire) Bind(string, string) error  { return nil }
-func (w *fakeWire) StartTLS(*tls.Config) error { return nil }
 func (w *fakeWire) SetTimeout(time.Duration)   {}
 func (w *fakeWire) Add(*ldap.AddRequest) error { return w.op("add") }
 func (w *fakeWire) Del(*ldap.DelRequest) error { return w.op("delete") }

@@ -775,6 +775,7 @@ func idsToDNs(ctx context.Context, conn *Conn, ids []string, types ...*Resources
 type displaySources struct {
 	name, formatted, given, family []string
 	rdn                            string
+	attrs                          []string // all of them, in order (displayAttributes)
 }
 
 func (r *Resources) displaySources() displaySources {
@@ -786,16 +787,15 @@ func (r *Resources) displaySources() displaySources {
 		return out
 	}
 	rdn, _, _ := r.m.RDNAttribute()
-	return displaySources{name: ldapOf("displayName", ""), formatted: ldapOf("name", "formatted"),
+	d := displaySources{name: ldapOf("displayName", ""), formatted: ldapOf("name", "formatted"),
 		given: ldapOf("name", "givenName"), family: ldapOf("name", "familyName"), rdn: rdn}
+	d.attrs = append(slices.Concat(d.name, d.formatted, d.given, d.family), d.rdn)
+	return d
 }
 
 // displayAttributes are the LDAP attributes a reference's display name is
 // read from (displayOf).
-func (r *Resources) displayAttributes() []string {
-	d := r.display
-	return append(slices.Concat(d.name, d.formatted, d.given, d.family), d.rdn)
-}
+func (r *Resources) displayAttributes() []string { return r.display.attrs }
 
 // displayOf is the display name of e as a reference, read from
 // displayAttributes.
