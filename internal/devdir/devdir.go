@@ -373,18 +373,14 @@ func (s *Server) writeConfig(opts Options, r *replica) error {
 
 // listenOn picks free ports for s: its URL, and its LDAPS URL with TLS.
 func (s *Server) listenOn(withTLS bool) error {
-	port, err := proc.FreePort()
+	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return err
 	}
-	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", port)
+	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", ports[0])
 	s.listen = s.URL + "/"
 	if withTLS {
-		tport, err := proc.FreePort()
-		if err != nil {
-			return err
-		}
-		s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", tport)
+		s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", ports[1])
 		s.listen += " " + s.LDAPSURL + "/"
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 )
 
 // Process is a server program running in the foreground as a child of the
-// test process, which it does not outlive (SetDeathSignal).
+// process that started it (a test, or scimgate dev), which it does not outlive (SetDeathSignal).
 type Process struct {
 	cmd     *exec.Cmd
 	exited  chan struct{}

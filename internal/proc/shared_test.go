@@ -132,3 +132,18 @@ func TestClaimLoopback(t *testing.T) {
 		t.Errorf("%s claimed while held", c)
 	}
 }
+
+// FreePorts gives distinct ports, each free when chosen.
+func TestFreePorts(t *testing.T) {
+	ports, err := FreePorts(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p <= 0 || seen[p] {
+			t.Fatalf("ports %v: not five distinct ports", ports)
+		}
+		seen[p] = true
+	}
+}

@@ -20,10 +20,6 @@ type (
 	Server = directory.Server
 	// Dialect is how a directory program spells users and groups.
 	Dialect = directory.Dialect
-	// Entry is one record of an LDIF text.
-	Entry = directory.Entry
-	// Attribute is one attribute of an Entry.
-	Attribute = directory.Attribute
 )
 
 // The dialects of DemoLDIF.
@@ -32,13 +28,6 @@ const (
 	ActiveDirectory = directory.ActiveDirectory
 )
 
-// DemoUsers is the number of users in DemoLDIF.
-const DemoUsers = directory.DemoUsers
-
 // DemoLDIF returns demo data below i's people and groups units, in the
 // directory's dialect (internal/directory.DemoLDIF).
 func DemoLDIF(i *Info, d Dialect) string { return directory.DemoLDIF(i, d) }
-
-// ParseLDIF parses the content records of an LDIF text
-// (internal/directory.ParseLDIF).
-func ParseLDIF(text string) ([]Entry, error) { return directory.ParseLDIF(text) }

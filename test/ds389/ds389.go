@@ -161,10 +161,11 @@ func launch(ctx context.Context, p programs, root string) (*Server, error) {
 
 // listen gives the stopped instance two free ports.
 func (s *Server) listen() error {
-	port, securePort, err := freePorts()
+	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return err
 	}
+	port, securePort := ports[0], ports[1]
 	if err := setPorts(s.Dir, port, securePort); err != nil {
 		return err
 	}
@@ -185,12 +186,4 @@ func (s *Server) Shutdown() error { return s.proc.shutdown() }
 func (s *Server) Stop() error {
 	s.proc.Kill()
 	return os.RemoveAll(s.Dir)
-}
-
-// freePorts returns two free ports of 127.0.0.1: LDAP's and LDAPS's.
-func freePorts() (port, securePort int, err error) {
-	if port, err = proc.FreePort(); err == nil {
-		securePort, err = proc.FreePort()
-	}
-	return port, securePort, err
 }

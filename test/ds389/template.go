@@ -118,10 +118,11 @@ func lib389(ctx context.Context, root, bin string, args ...string) error {
 // dscreate creates the instance. It starts it on its own for a moment (on
 // every interface: nothing to do about that), so its ports are free ones.
 func dscreate(ctx context.Context, p programs, root string) error {
-	port, securePort, err := freePorts()
+	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return err
 	}
+	port, securePort := ports[0], ports[1]
 	inf := filepath.Join(root, "create.inf")
 	if err := os.WriteFile(inf, fmt.Appendf(nil, createInf, port, securePort), 0o600); err != nil {
 		return err

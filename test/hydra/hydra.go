@@ -98,14 +98,11 @@ func Start(dir string, opts Options) (*Server, error) {
 }
 
 func start(bin, dir string, opts Options) (*Server, error) {
-	public, err := proc.FreePort()
+	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	admin, err := proc.FreePort()
-	if err != nil {
-		return nil, err
-	}
+	public, admin := ports[0], ports[1]
 	strategy := "opaque"
 	if opts.JWT {
 		strategy = "jwt"
@@ -141,7 +138,7 @@ log:
 		return nil, fmt.Errorf("hydra: %w", err)
 	}
 	err = s.proc.WaitReady(context.Background(), 30*time.Second, 50*time.Millisecond, func() error {
-		res, err := http.Get(s.PublicURL + "/health/ready")
+		res, err := (&http.Client{Timeout: time.Second}).Get(s.PublicURL + "/health/ready")
 		if err != nil {
 			return err
 		}

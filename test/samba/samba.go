@@ -69,7 +69,7 @@ var ldapPorts = []int{389, 636, 3268, 3269}
 // Options configure a server. The zero value is the template's domain.
 type Options struct {
 	// LDIF is added over LDAPS as the Administrator once the server runs
-	// (see directory.ParseLDIF): AD entries, with objectClass user, group,
+	// (see internal/directory.ParseLDIF): AD entries, with objectClass user, group,
 	// ..., and unicodePwd as AD wants it (see UnicodePwd).
 	LDIF string
 }
