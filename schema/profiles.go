@@ -72,9 +72,10 @@ func maps(pairs ...string) []AttributeMap {
 
 const ent = EnterpriseUserURN + ":"
 
-// standardMaps are the mappings to attribute types that every preset's
-// directory names alike: X.500's person and organizationalPerson and
-// inetOrgPerson's, which Active Directory's user holds too.
+// standardMaps are the mappings the openldap, 389ds and activedirectory
+// presets share: to X.500's person and organizationalPerson attribute
+// types and inetOrgPerson's, which Active Directory's user holds too
+// (the janssen preset names several otherwise).
 func standardMaps() []AttributeMap {
 	return maps(
 		"name.familyName", "sn",

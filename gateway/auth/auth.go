@@ -133,10 +133,10 @@ func budgetFrom(ctx context.Context) Budget {
 	return unlimited{}
 }
 
-// take draws on ctx's budget before a check that may fail: a *Throttled
-// when it is spent.
-func take(ctx context.Context) error {
-	if ok, wait := budgetFrom(ctx).Take(); !ok {
+// take draws on a budget before a check that may fail: a *Throttled when
+// it is spent.
+func take(b Budget) error {
+	if ok, wait := b.Take(); !ok {
 		return &Throttled{Wait: wait}
 	}
 	return nil

@@ -93,7 +93,8 @@ func (a *OAuth) Authenticate(ctx context.Context, token string) (*Identity, erro
 		}
 		// A check that may fail draws on the client address's budget of
 		// failures; one that does not fail gives it back.
-		if err := take(ctx); err != nil {
+		budget := budgetFrom(ctx)
+		if err := take(budget); err != nil {
 			return nil, err
 		}
 		// The check outlives a caller that gives up: others may wait on it.
@@ -101,7 +102,7 @@ func (a *OAuth) Authenticate(ctx context.Context, token string) (*Identity, erro
 		defer cancel()
 		r, err := a.check(cctx, token)
 		if err != nil || r.err == nil {
-			budgetFrom(ctx).Refund() // valid, or the server could not be asked: no failure of the client's
+			budget.Refund() // valid, or the server could not be asked: no failure of the client's
 		}
 		if err != nil {
 			return nil, err

@@ -25,7 +25,7 @@ func (ts StaticTokens) Authenticate(ctx context.Context, token string) (*Identit
 	if found == nil {
 		// A failed authentication draws on the client's budget, as in
 		// oauth mode: past it, wrong tokens get a *Throttled.
-		if err := take(ctx); err != nil {
+		if err := take(budgetFrom(ctx)); err != nil {
 			return nil, err
 		}
 		return nil, refuse(ReasonUnknown, "")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func TestNew(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := typeName(a); got != tt.want {
+			if got := fmt.Sprintf("%T", a); got != tt.want {
 				t.Errorf("New made %s, want %s", got, tt.want)
 			}
 		})
@@ -112,18 +113,6 @@ func TestNew(t *testing.T) {
 	if _, err := New(Config{Mode: "magic"}, zap.NewNop(), nil); err == nil {
 		t.Error("New accepted mode magic")
 	}
-}
-
-func typeName(a Authenticator) string {
-	switch a.(type) {
-	case nil:
-		return "<nil>"
-	case StaticTokens:
-		return "auth.StaticTokens"
-	case *OAuth:
-		return "*auth.OAuth"
-	}
-	return "other"
 }
 
 func TestIdentityHas(t *testing.T) {
