@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scimgate/scimgate/internal/orderindex"
 )
 
 // snapshot is the order of one query's results at one moment: the ids and
@@ -41,7 +43,7 @@ func (s *snapshot) add(it item) {
 		sl.flags |= slotMissing
 	}
 	s.arena = append(s.arena, it.key...)
-	if b, ok := packUUID(it.id); ok {
+	if b, ok := orderindex.ParseUUID(it.id); ok {
 		s.arena = append(s.arena, b[:]...)
 		sl.flags |= slotUUID
 		sl.idLen = 16
@@ -67,7 +69,7 @@ func (s *snapshot) idBytes(sl slot) []byte {
 // id returns a result's id as the directory gave it.
 func (s *snapshot) id(sl slot) string {
 	if sl.flags&slotUUID != 0 {
-		return formatUUID(s.idBytes(sl))
+		return orderindex.FormatUUID(s.idBytes(sl))
 	}
 	return string(s.idBytes(sl))
 }
@@ -129,48 +131,6 @@ func (s *snapshot) bounds(q Query) (start, end int) { return bounds(s, q) }
 func (s *snapshot) seek(it item) int {
 	i, _ := slices.BinarySearchFunc(s.slots, it, s.compareTo)
 	return i
-}
-
-// packUUID returns the 16 bytes of id when it is a UUID in the canonical
-// lower-case form, which formatUUID gives back exactly.
-func packUUID(id string) ([16]byte, bool) {
-	var b [16]byte
-	if len(id) != 36 || id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
-		return b, false
-	}
-	j := 0
-	for i := 0; i < 36; i += 2 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			i--
-			continue
-		}
-		hi, ok1 := hexDigit(id[i])
-		lo, ok2 := hexDigit(id[i+1])
-		if !ok1 || !ok2 || isUpperHex(id[i]) || isUpperHex(id[i+1]) { // canonical: lower case
-			return b, false
-		}
-		b[j] = hi<<4 | lo
-		j++
-	}
-	return b, true
-}
-
-func isUpperHex(c byte) bool { return c >= 'A' && c <= 'F' }
-
-// formatUUID is the canonical form of 16 bytes.
-func formatUUID(b []byte) string {
-	const hexDigits = "0123456789abcdef"
-	var out [36]byte
-	j := 0
-	for i, c := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out[j] = '-'
-			j++
-		}
-		out[j], out[j+1] = hexDigits[c>>4], hexDigits[c&0xf]
-		j += 2
-	}
-	return string(out[:])
 }
 
 // snapshotCache keeps recent snapshots by query, least recently used first

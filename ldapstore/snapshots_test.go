@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/scimgate/scimgate/internal/orderindex"
 )
 
 func ids(items []item) string {
@@ -142,7 +144,7 @@ func TestSnapshotCompactOrder(t *testing.T) {
 	}
 }
 
-// Only the canonical lower-case form packs, so that formatUUID gives back
+// Only the canonical lower-case form packs, so that FormatUUID gives back
 // exactly the id the directory sent.
 func TestPackUUID(t *testing.T) {
 	tests := []struct {
@@ -156,9 +158,9 @@ func TestPackUUID(t *testing.T) {
 		{"3ad75240-ecc8-11f1-ab58-8c067eafafdg", false},
 	}
 	for _, tt := range tests {
-		b, ok := packUUID(tt.id)
-		if ok != tt.ok || ok && formatUUID(b[:]) != tt.id {
-			t.Errorf("packUUID(%q) = %x, %v", tt.id, b, ok)
+		b, ok := orderindex.ParseUUID(tt.id)
+		if ok != tt.ok || ok && orderindex.FormatUUID(b[:]) != tt.id {
+			t.Errorf("ParseUUID(%q) = %x, %v", tt.id, b, ok)
 		}
 	}
 }

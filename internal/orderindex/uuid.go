@@ -19,6 +19,17 @@ func formatUUID(dst *[36]byte, u []byte) []byte {
 	return dst[:]
 }
 
+// ParseUUID returns the 16 bytes of a UUID in canonical (lower-case)
+// text, and false for any other text: FormatUUID gives such text back
+// exactly.
+func ParseUUID(s string) ([16]byte, bool) { return parseUUID(s) }
+
+// FormatUUID is the canonical text of a 16-byte UUID.
+func FormatUUID(u []byte) string {
+	var buf [36]byte
+	return string(formatUUID(&buf, u))
+}
+
 // parseUUID returns the 16 bytes of a UUID in canonical text, and false
 // for any other text (upper case included: it is not canonical, and
 // compares as the bytes it is).
