@@ -18,7 +18,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -67,7 +66,7 @@ func Write(dir string, validity time.Duration, hosts ...string) error {
 		return fmt.Errorf("certs: %w", err)
 	}
 	files := map[string]*pem.Block{CA: {Type: "CERTIFICATE", Bytes: caDER}}
-	if err := issue(files, Server, serverTemplate(now, validity, hosts), caCert, caKey); err != nil {
+	if err := issue(files, Server, ServerKey, serverTemplate(now, validity, hosts), caCert, caKey); err != nil {
 		return err
 	}
 	client := &x509.Certificate{
@@ -78,7 +77,7 @@ func Write(dir string, validity time.Duration, hosts ...string) error {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
-	if err := issue(files, Client, client, caCert, caKey); err != nil {
+	if err := issue(files, Client, ClientKey, client, caCert, caKey); err != nil {
 		return err
 	}
 	for name, block := range files {
@@ -111,7 +110,7 @@ func serverTemplate(now time.Time, validity time.Duration, hosts []string) *x509
 
 // issue adds name and its key (name without .pem, then -key.pem) to files:
 // a new key, certified by the CA after tmpl.
-func issue(files map[string]*pem.Block, name string, tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
+func issue(files map[string]*pem.Block, name, keyName string, tmpl, ca *x509.Certificate, caKey *ecdsa.PrivateKey) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return fmt.Errorf("certs: %w", err)
@@ -125,6 +124,6 @@ func issue(files map[string]*pem.Block, name string, tmpl, ca *x509.Certificate,
 		return fmt.Errorf("certs: %w", err)
 	}
 	files[name] = &pem.Block{Type: "CERTIFICATE", Bytes: der}
-	files[strings.TrimSuffix(name, ".pem")+"-key.pem"] = &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}
+	files[keyName] = &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}
 	return nil
 }

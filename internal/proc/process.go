@@ -95,10 +95,16 @@ func LogTail(max int, files ...string) string {
 	var out []string
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
-		if len(b) > max {
-			b = b[len(b)-max:]
-		}
-		out = append(out, strings.TrimSpace(string(b)))
+		out = append(out, Tail(b, max))
 	}
 	return strings.Join(out, "\n")
+}
+
+// Tail is the end of a program's output (its last max bytes), trimmed,
+// for an error message.
+func Tail(b []byte, max int) string {
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	return strings.TrimSpace(string(b))
 }

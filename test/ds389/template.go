@@ -22,7 +22,8 @@ import (
 
 // recipeVersion changes with the steps of buildTemplate; the texts they
 // apply (createInf, pluginsLDIF, entriesLDIF, aciLDIF) are hashed as they
-// are. (2: built by proc.BuildOnce, whose marker differs from 1's.)
+// are. (Version 2 is when proc.BuildOnce began to build it; a version-1
+// template would have been rebuilt in place all the same.)
 const recipeVersion = "2"
 
 // certValidity is long: a template is kept across test runs.

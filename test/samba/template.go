@@ -143,7 +143,7 @@ func provision(ctx context.Context, tool, dir string) error {
 	}
 	out, err := exec.CommandContext(ctx, tool, provisionArgs(dir)...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("samba: provision: %v: %s", err, tail(out))
+		return fmt.Errorf("samba: provision: %v: %s", err, proc.Tail(out, 2000))
 	}
 	return nil
 }
@@ -170,16 +170,9 @@ func dsacl(ctx context.Context, tool, dir, dn, aces string) error {
 	out, err := exec.CommandContext(ctx, tool, "dsacl", "set", "-s", filepath.Join(dir, "etc", "smb.conf"),
 		"-H", filepath.Join(dir, "private", "sam.ldb"), "--objectdn="+dn, "--sddl="+aces).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("samba: dsacl %s: %v: %s", dn, err, tail(out))
+		return fmt.Errorf("samba: dsacl %s: %v: %s", dn, err, proc.Tail(out, 2000))
 	}
 	return nil
-}
-
-func tail(out []byte) string {
-	if len(out) > 2000 {
-		out = out[len(out)-2000:]
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // dontExpire is userAccountControl of an enabled account whose password
