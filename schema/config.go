@@ -3,6 +3,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -156,10 +157,12 @@ type ExtensionAttributeConfig struct {
 	Codec      string `yaml:"codec"`
 }
 
-// Apply returns r changed by c, the keys every resource type has. Errors
-// name the keys under section.
-func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
+// apply returns r changed by c, the keys every resource type has (for
+// ApplyUsers and ApplyGroups). Errors name the keys under section. r's
+// mappings are copied first, so that the preset r came from is unchanged.
+func (r Resource) apply(section string, c MappingConfig) (Resource, error) {
 	bad := &problems{section: section}
+	r.Attributes = slices.Clone(r.Attributes)
 	r = r.applyEntry(c, bad)
 	r = r.applyExtensions(c.Extensions, bad)
 	r = r.applyAttributes(c.Attributes, bad)
@@ -170,7 +173,7 @@ func (r Resource) Apply(section string, c MappingConfig) (Resource, error) {
 // ApplyUsers returns the users' r changed by c: the shared keys, then
 // member_of, active and password. Errors name the keys under section.
 func (r Resource) ApplyUsers(section string, c UserMappingConfig) (Resource, error) {
-	r, err := r.Apply(section, c.MappingConfig)
+	r, err := r.apply(section, c.MappingConfig)
 	bad := &problems{section: section}
 	switch {
 	case strings.EqualFold(c.MemberOf, "none"):
@@ -186,7 +189,7 @@ func (r Resource) ApplyUsers(section string, c UserMappingConfig) (Resource, err
 // ApplyGroups returns the groups' r changed by c: the shared keys, then
 // how members are kept. Errors name the keys under section.
 func (r Resource) ApplyGroups(section string, c GroupMappingConfig) (Resource, error) {
-	r, err := r.Apply(section, c.MappingConfig)
+	r, err := r.apply(section, c.MappingConfig)
 	bad := &problems{section: section}
 	if c.Members != "" {
 		r.Members = c.Members
@@ -254,10 +257,8 @@ func (r Resource) applyEntry(c MappingConfig, bad *problems) Resource {
 	return r
 }
 
-// applyExtensions adds the declared extensions and their mappings. It
-// copies r.Attributes first, so that the preset r came from is unchanged.
+// applyExtensions adds the declared extensions and their mappings.
 func (r Resource) applyExtensions(exts []ExtensionConfig, bad *problems) Resource {
-	r.Attributes = append([]AttributeMap(nil), r.Attributes...)
 	for _, e := range exts {
 		s, maps, err := e.schema()
 		if err != nil {
@@ -272,7 +273,7 @@ func (r Resource) applyExtensions(exts []ExtensionConfig, bad *problems) Resourc
 
 // applyAttributes adds or replaces the mapping of each SCIM path, or
 // removes it where the LDAP attribute is empty. r.Attributes must be r's
-// own (applyExtensions).
+// own (apply copies them).
 func (r Resource) applyAttributes(attrs []AttributeConfig, bad *problems) Resource {
 	for i, a := range attrs {
 		key := fmt.Sprintf("attributes[%d]", i)
