@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -395,6 +396,25 @@ func TestDerivationPaths(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Errorf("Paths()[%d] = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+// Applying a config, with extensions or without, leaves the preset it
+// started from as it was.
+func TestApplyLeavesThePreset(t *testing.T) {
+	for _, exts := range [][]ExtensionConfig{nil, {{URN: "urn:x:gluu:User", Attributes: []ExtensionAttributeConfig{{Name: "shoeSize", LDAP: "shoeSize"}}}}} {
+		p, _ := Preset("openldap")
+		before := fmt.Sprint(p.Users.Attributes)
+		_, err := p.Users.ApplyUsers("users", UserMappingConfig{MappingConfig: MappingConfig{
+			Attributes: []AttributeConfig{{SCIM: "nickName", LDAP: ""}, {SCIM: "title", LDAP: "description"}},
+			Extensions: exts,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after := fmt.Sprint(p.Users.Attributes); after != before {
+			t.Errorf("with %d extensions the preset's mappings changed:\nbefore %s\nafter  %s", len(exts), before, after)
 		}
 	}
 }
